@@ -1,0 +1,146 @@
+# derpcheck — see README.md. `make demo` runs it, `make check` tests it.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+BUILD      ?= build
+BIN        ?= derpcheck
+CFLAGS     ?= -O2 -g
+PKGS       := openssl libcurl libcjson libsodium
+# libcurl is loaded with dlopen when a URL is fetched (src/http.c): headers only here.
+LINK_PKGS  := openssl libcjson libsodium
+# Recursive (=) so pkg-config runs after scripts/deps.sh has installed what is missing.
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS    = $(shell pkg-config --libs $(LINK_PKGS)) -ldl
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
+
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARN       += -Werror
+endif
+# The user's CFLAGS/LDFLAGS come last: they are added to, never replaced.
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DDERPCHECK_VERSION='"$(VERSION)"' -Iinclude -Isrc \
+              $(WARN) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lm
+
+DERPMAP_JSON := data/tailscale-default-derpmap.json
+CORE_SRCS  := src/util.c src/hujson.c src/findings.c src/derpmap.c src/validate.c \
+              src/mapload.c src/http.c src/output.c src/cli.c
+CMD_SRCS   := src/main.c src/cmd_validate.c
+CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/default_derpmap.o
+CMD_OBJS   := $(CMD_SRCS:%.c=$(BUILD)/%.o)
+LIB        := $(BUILD)/libderpcheck.a
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps deps-check check unit cli-tests fuzz fuzz-smoke asan bench demo install uninstall clean
+
+all: $(BIN)
+
+deps:
+	@scripts/deps.sh build
+deps-check:
+	@scripts/deps.sh check
+
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/src/default_derpmap.o: src/default_derpmap.S $(DERPMAP_JSON) | deps
+	@mkdir -p $(dir $@)
+	$(CC) -DDERPMAP_FILE='"$(DERPMAP_JSON)"' -c $< -o $@
+
+$(LIB): $(CORE_OBJS)
+	$(AR) rcs $@ $^
+
+$(BIN): $(CMD_OBJS) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | deps-check
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CMOCKA_LIBS)
+
+# ---- tests ---------------------------------------------------------------------
+
+check: deps-check
+	@$(MAKE) --no-print-directory unit cli-tests fuzz-smoke
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+cli-tests: $(BIN) | deps-check
+	@DERPCHECK=$(abspath $(BIN)) tests/cli/run.sh
+	@DERPCHECK=$(abspath $(BIN)) tests/cli/docs.sh
+	@DERPCHECK=$(abspath $(BIN)) tests/cli/completions.sh
+
+# The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps-check
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/derpcheck \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" unit cli-tests
+
+# libFuzzer targets (clang). FUZZ_TIME seconds per target; the smoke run in check is short.
+FUZZ_TIME ?= 60
+FUZZ_CC   ?= clang
+FUZZ_BUILD := $(BUILD)/fuzz
+fuzz: deps-check
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=$(FUZZ_TIME)
+fuzz-smoke: deps-check
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=5
+
+.PHONY: fuzz-run
+fuzz-run:
+	@mkdir -p $(FUZZ_BUILD)
+	@set -e; for src in $(FUZZ_SRCS); do \
+		name=$$(basename $$src .c); \
+		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DDERPCHECK_VERSION='"$(VERSION)"' -Iinclude -Isrc -g -O1 \
+			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			$$(pkg-config --cflags $(PKGS)) -o $(FUZZ_BUILD)/$$name $$src $(CORE_SRCS) \
+			src/default_derpmap.S -DDERPMAP_FILE='"$(DERPMAP_JSON)"' $$(pkg-config --libs $(LINK_PKGS)) -ldl -lm; \
+		corpus=tests/fuzz/corpus/$${name#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
+		echo "== fuzz $$name for $(FUZZ_TIME)s (seeds: $$corpus)"; \
+		$(FUZZ_BUILD)/$$name -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
+			-print_final_stats=1 $(FUZZ_BUILD)/corpus-$$name $$corpus 2>&1 | \
+			grep -E '^(stat::number_of_executed_units|==|SUMMARY|.*ERROR)' || true; \
+		test $${PIPESTATUS:-0} -eq 0; \
+	done
+
+# ---- benchmarks, demo, install --------------------------------------------------
+
+$(BUILD)/bench/%: bench/%.c $(LIB) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+bench: $(BIN) $(BUILD)/bench/bench_validate
+	@scripts/deps.sh bench
+	@DERPCHECK=$(abspath $(BIN)) BENCH_VALIDATE=$(BUILD)/bench/bench_validate bench/run.sh
+
+demo: $(BIN)
+	./$(BIN) validate examples/policy.hujson
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/derpcheck
+	install -m 0644 docs/derpcheck.1 $(DESTDIR)$(MANDIR)/man1/derpcheck.1
+	install -m 0644 completions/derpcheck.bash $(DESTDIR)$(BASHCOMPDIR)/derpcheck
+	install -m 0644 completions/_derpcheck $(DESTDIR)$(ZSHCOMPDIR)/_derpcheck
+	install -m 0644 completions/derpcheck.fish $(DESTDIR)$(FISHCOMPDIR)/derpcheck.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/derpcheck $(DESTDIR)$(MANDIR)/man1/derpcheck.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/derpcheck $(DESTDIR)$(ZSHCOMPDIR)/_derpcheck \
+		$(DESTDIR)$(FISHCOMPDIR)/derpcheck.fish
+
+clean:
+	rm -rf build build-asan derpcheck
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,58 @@
+# bash completion for derpcheck                                 -*- shell-script -*-
+# Keep the word lists in step with `derpcheck help COMMAND` (tests/cli/docs.sh checks).
+
+_derpcheck()
+{
+	local cur prev words cword
+	if declare -F _init_completion >/dev/null 2>&1; then
+		_init_completion || return
+	else
+		cur=${COMP_WORDS[COMP_CWORD]}
+		prev=${COMP_WORDS[COMP_CWORD-1]}
+		words=("${COMP_WORDS[@]}")
+		cword=$COMP_CWORD
+	fi
+
+	local commands="validate netcheck ping status cert diagnose stun help"
+	local global_opts="--format --color --verbose -v --quiet -q --help -h --version"
+	local net_opts="--derp-map --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6"
+
+	case $prev in
+	--format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+	--color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
+	--ca-file|--derp-map)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		[ "$prev" = --derp-map ] && COMPREPLY+=($(compgen -W "embedded: -" -- "$cur"))
+		return ;;
+	--timeout) COMPREPLY=($(compgen -W "1s 2s 5s 10s 30s" -- "$cur")); return ;;
+	esac
+
+	local i cmd=""
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in
+		--format|--color) ((i++)) ;;
+		-*) ;;
+		*) cmd=${words[i]}; break ;;
+		esac
+	done
+
+	case $cmd in
+	"")
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "$global_opts" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+		fi ;;
+	help)
+		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
+	validate)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--strict --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6 $global_opts" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "embedded: -" -- "$cur"))
+		fi ;;
+	*)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$net_opts $global_opts" -- "$cur")) ;;
+	esac
+}
+complete -o filenames -F _derpcheck derpcheck

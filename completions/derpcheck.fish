@@ -1,0 +1,34 @@
+# fish completion for derpcheck. Keep in step with `derpcheck help COMMAND`.
+
+set -l commands validate netcheck ping status cert diagnose stun help
+complete -c derpcheck -f
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a validate -d 'check a DERP map or tailnet policy file'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT and DERP latency (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a ping -d 'relay test packets through DERP (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -d 'show direct and relayed peers (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a stun -d 'send STUN binding requests (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a help -d 'show help for a command'
+complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun"
+
+# Global options
+complete -c derpcheck -l format -x -a 'text json' -d 'output format'
+complete -c derpcheck -l color -x -a 'auto always never' -d 'colour text output'
+complete -c derpcheck -s v -l verbose -d 'say more about what is being done'
+complete -c derpcheck -s q -l quiet -d 'print only problems'
+complete -c derpcheck -s h -l help -d 'show help and exit'
+complete -c derpcheck -l version -d 'print the version and exit'
+
+# Network options (validate uses all but --derp-map)
+set -l netcmds validate netcheck ping status cert diagnose stun
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck ping status cert diagnose stun" -l derp-map -r -F -d 'DERP map or policy file'
+complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l ca-file -r -F -d 'trust the CA certificates in FILE'
+complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l insecure -d 'skip TLS certificate checks (warns)'
+complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l timeout -x -a '1s 2s 5s 10s 30s' -d 'give up waiting after DURATION'
+complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -s 4 -l ipv4 -d 'use IPv4 only'
+complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -s 6 -l ipv6 -d 'use IPv6 only'
+
+# validate
+complete -c derpcheck -n "__fish_seen_subcommand_from validate" -l strict -d 'treat warnings as errors'
+complete -c derpcheck -n "__fish_seen_subcommand_from validate" -F -a 'embedded: -'

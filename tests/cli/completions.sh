@@ -1,0 +1,49 @@
+#!/bin/bash
+# Completion scripts: syntax in all three shells, and real completions in bash and fish.
+set -u
+. "$(dirname "$0")/lib.sh"
+comp=$root/completions
+
+bash -n "$comp/derpcheck.bash" && pass || fail "bash -n completions/derpcheck.bash"
+zsh -n "$comp/_derpcheck" && pass || fail "zsh -n completions/_derpcheck"
+fish -n "$comp/derpcheck.fish" && pass || fail "fish -n completions/derpcheck.fish"
+
+# complete_bash WORDS...: what bash would offer for the last word.
+complete_bash() {
+	bash -c '
+		source "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+		_derpcheck derpcheck "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+		printf "%s\n" "${COMPREPLY[@]}" | sort
+	' _ "$comp/derpcheck.bash" "$@"
+}
+
+expect_completion() {
+	name=$1 want=$2
+	shift 2
+	got=$(complete_bash "$@" | tr '\n' ' ' | sed 's/ $//')
+	if [ "$got" = "$want" ]; then pass; else fail "bash completion $name: got '$got', want '$want'"; fi
+}
+
+expect_completion commands "validate" derpcheck val
+expect_completion all-commands "cert diagnose help netcheck ping status stun validate" derpcheck ""
+expect_completion global-flag "--format" derpcheck --form
+expect_completion format-values "json text" derpcheck --format ""
+expect_completion color-values "always auto" derpcheck --color a
+expect_completion validate-flag "--strict" derpcheck validate --st
+expect_completion validate-after-global "--strict" derpcheck --format json validate --st
+expect_completion validate-timeout "--timeout" derpcheck validate --tim
+expect_completion help-commands "status stun" derpcheck help st
+
+# Every option `derpcheck validate --help` lists is offered by bash after "validate -".
+for opt in $("$DERPCHECK" validate --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
+	if complete_bash derpcheck validate - | grep -qx -- "$opt"; then pass; else fail "bash does not complete validate $opt"; fi
+done
+
+# fish: ask fish itself what it would complete.
+got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck val'" | cut -f1 | tr '\n' ' ')
+[ "$got" = "validate " ] && pass || fail "fish completes 'derpcheck val' as '$got'"
+got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck validate --str'" | cut -f1 | tr '\n' ' ')
+[ "$got" = "--strict " ] && pass || fail "fish completes 'derpcheck validate --str' as '$got'"
+
+finish

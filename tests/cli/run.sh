@@ -1,0 +1,100 @@
+#!/bin/bash
+# CLI tests: the real binary on fixture files; exact output lines and exit codes.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+# --- validate: files, stdin, formats ------------------------------------------------
+run validate-nat-vps 0 -- validate tests/fixtures/nat-vps-policy.hujson
+run validate-example 0 -- validate examples/policy.hujson
+run validate-broken 1 -- validate tests/fixtures/broken-policy.hujson
+run validate-syntax 1 -- validate tests/fixtures/syntax-error.hujson
+run validate-warnings 0 -- validate tests/fixtures/warnings-only.json
+run validate-strict 1 -- validate --strict tests/fixtures/warnings-only.json
+run validate-stdin 0 --stdin tests/fixtures/nat-vps-policy.hujson -- validate -
+run validate-embedded 0 -- validate embedded:
+run validate-json 1 -- --format json validate tests/fixtures/broken-policy.hujson tests/fixtures/warnings-only.json
+run validate-json-clean 0 -- validate --format=json tests/fixtures/nat-vps-policy.hujson
+run validate-quiet 0 -- -q validate tests/fixtures/nat-vps-policy.hujson
+run validate-missing 2 -- validate tests/fixtures/does-not-exist.json
+run validate-missing-and-good 2 -- validate tests/fixtures/does-not-exist.json tests/fixtures/nat-vps-policy.hujson
+run validate-no-args 2 -- validate
+run validate-bad-scheme 2 -- validate ftp://127.0.0.1/map.json
+
+# --- CLI vocabulary -------------------------------------------------------------------
+run no-command 2 --
+run unknown-command 2 -- validat
+run unknown-global-flag 2 -- --formt json validate x
+run unknown-flag 2 -- validate --stirct x
+run bad-format 2 -- --format jsn validate x
+run bad-timeout 2 -- validate --timeout 5 --timeout soon x
+run both-families 2 -- validate -4 -6 x
+run not-implemented 2 -- netcheck
+run help-not-implemented 2 -- help ping
+run help 0 -- --help
+run help-validate 0 -- help validate
+run validate-help 0 -- validate --help
+run version 0 -- --version
+
+# --- colour: only on a terminal, never with NO_COLOR, always with --color always ----
+(cd "$root" && "$DERPCHECK" --color always validate tests/fixtures/warnings-only.json >"$work/color.out" 2>&1)
+if grep -q "$(printf '\033')\[" "$work/color.out"; then pass; else fail "--color always: no escape codes"; fi
+(cd "$root" && "$DERPCHECK" --color never validate tests/fixtures/warnings-only.json >"$work/nocolor.out" 2>&1)
+if grep -q "$(printf '\033')" "$work/nocolor.out"; then fail "--color never: escape codes"; else pass; fi
+if command -v script >/dev/null 2>&1; then
+	(cd "$root" && TERM=xterm NO_COLOR= script -qec "$DERPCHECK validate tests/fixtures/warnings-only.json" /dev/null >"$work/tty.out" 2>&1)
+	if grep -q "$(printf '\033')\[" "$work/tty.out"; then pass; else fail "auto on a TTY: no colour"; fi
+	(cd "$root" && TERM=xterm NO_COLOR=1 script -qec "$DERPCHECK validate tests/fixtures/warnings-only.json" /dev/null >"$work/tty-nc.out" 2>&1)
+	if grep -q "$(printf '\033')" "$work/tty-nc.out"; then fail "NO_COLOR on a TTY: colour"; else pass; fi
+else
+	fail "script(1) from bsdutils is missing: cannot test colour on a TTY"
+fi
+
+# --- maps over HTTPS from a local openssl s_server (loopback only) --------------------
+tests/tools/mkpki.sh "$work/pki"
+mkdir -p "$work/www" && cp tests/fixtures/nat-vps-policy.hujson "$work/www/policy.hujson"
+server_pid=""
+stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""; }
+cleanup_hooks="stop_server"
+port=""
+for try in 1 2 3 4 5; do
+	p=$(( 20000 + ($$ * 7 + try * 131) % 20000 ))
+	(cd "$work/www" && exec openssl s_server -quiet -WWW -accept "127.0.0.1:$p" \
+		-cert "$work/pki/server.pem" -key "$work/pki/server.key" >"$work/s_server.log" 2>&1) &
+	server_pid=$!
+	# Wait for the port to accept (deadline 5 s), not a fixed sleep.
+	deadline=$(( $(date +%s) + 5 ))
+	while [ "$(date +%s)" -le "$deadline" ] && kill -0 "$server_pid" 2>/dev/null; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+		sleep 0.05
+	done
+	[ -n "$port" ] && break
+	stop_server
+done
+if [ -z "$port" ]; then
+	fail "could not start openssl s_server on loopback"
+else
+	url="https://127.0.0.1:$port/policy.hujson"
+	sed_url() { sed "s|$url|URL|g" "$work/$1" >"$work/$1.tmp" && mv "$work/$1.tmp" "$work/$1"; }
+	(cd "$root" && "$DERPCHECK" validate --ca-file "$work/pki/ca.pem" --timeout 5s "$url" >"$work/https.out" 2>"$work/https.err"); rc=$?
+	[ $rc = 0 ] && pass || fail "https with --ca-file: exit $rc"; cat "$work/https.err" >&2
+	contains https-ok https.out "  source: URL"
+	(cd "$root" && "$DERPCHECK" validate --timeout 5s "$url" >"$work/https-untrusted.out" 2>"$work/https-untrusted.err"); rc=$?
+	[ $rc = 2 ] && pass || fail "https without the CA: exit $rc, want 2"
+	contains https-untrusted https-untrusted.err "derpcheck: $url: fetch failed:"
+	contains https-untrusted https-untrusted.err "hint: the server's certificate did not verify"
+	(cd "$root" && "$DERPCHECK" validate --insecure "$url" >"$work/https-insecure.out" 2>"$work/https-insecure.err"); rc=$?
+	[ $rc = 0 ] && pass || fail "https --insecure: exit $rc, want 0"
+	contains https-insecure https-insecure.err "warning: --insecure"
+	# openssl s_server -WWW answers "200 ok" with an error text for a missing file.
+	(cd "$root" && "$DERPCHECK" validate --ca-file "$work/pki/ca.pem" "https://127.0.0.1:$port/missing.json" >"$work/https-notjson.out" 2>"$work/https-notjson.err"); rc=$?
+	[ $rc = 1 ] && pass || fail "https not JSON: exit $rc, want 1"
+	contains https-notjson https-notjson.out "missing.json:1:1: error: expected a value"
+	contains https-notjson https-notjson.out "hint: this does not look like JSON at all; it starts with: Error opening 'missing.json'"
+	stop_server
+fi
+# A closed loopback port fails fast with a clear error.
+(cd "$root" && "$DERPCHECK" validate --timeout 2s http://127.0.0.1:9/map.json >"$work/refused.out" 2>"$work/refused.err"); rc=$?
+[ $rc = 2 ] && pass || fail "refused: exit $rc, want 2"
+contains refused refused.err "hint: nothing accepted the connection"
+
+finish
