@@ -31,17 +31,22 @@ ALL_LDFLAGS = $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm
 
 DERPMAP_JSON := data/tailscale-default-derpmap.json
-CORE_SRCS  := src/util.c src/hujson.c src/findings.c src/derpmap.c src/validate.c \
-              src/mapload.c src/http.c src/output.c src/cli.c
-CMD_SRCS   := src/main.c src/cmd_validate.c
+# Every src/*.c is a core module except main.c and the command layer (cmd_*.c).
+CMD_SRCS   := src/main.c $(sort $(wildcard src/cmd_*.c))
+CORE_SRCS  := $(filter-out $(CMD_SRCS),$(sort $(wildcard src/*.c)))
 CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/default_derpmap.o
 CMD_OBJS   := $(CMD_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libderpcheck.a
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+# Test servers (STUN, DERP, LocalAPI, ...) with misbehaviour modes, one file each.
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps deps-check check unit cli-tests fuzz fuzz-smoke asan bench demo install uninstall clean
+.PHONY: all deps deps-check check unit cli-tests integration tools fuzz fuzz-smoke asan bench demo install uninstall clean
 
 all: $(BIN)
 
@@ -68,10 +73,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | deps-check
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CMOCKA_LIBS)
 
+$(BUILD)/tools/%: tests/tools/%.c $(LIB) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+tools: $(TOOL_BINS)
+
 # ---- tests ---------------------------------------------------------------------
 
 check: deps-check
-	@$(MAKE) --no-print-directory unit cli-tests fuzz-smoke
+	@$(MAKE) --no-print-directory unit cli-tests integration fuzz-smoke
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -81,11 +92,17 @@ cli-tests: $(BIN) | deps-check
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/docs.sh
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/completions.sh
 
+# Every tests/integration/*.sh against real local servers (loopback and test namespaces).
+# Scripts that need root skip loudly when not root, and fail in CI (CI=1 or root).
+integration: $(BIN) $(TOOL_BINS) | deps-check
+	@set -e; for t in $(sort $(wildcard tests/integration/*.sh)); do \
+		echo "== $$t"; DERPCHECK=$(abspath $(BIN)) TOOLS=$(abspath $(BUILD)/tools) $$t; done
+
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps-check
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/derpcheck \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" unit cli-tests
+		LDFLAGS="-fsanitize=address,undefined" unit cli-tests integration
 
 # libFuzzer targets (clang). FUZZ_TIME seconds per target; the smoke run in check is short.
 FUZZ_TIME ?= 60
@@ -119,9 +136,12 @@ $(BUILD)/bench/%: bench/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
-bench: $(BIN) $(BUILD)/bench/bench_validate
+# Every bench/bench_*.sh; each prints its figures and the target it is measured against.
+bench: $(BIN) $(BENCH_BINS) $(TOOL_BINS)
 	@scripts/deps.sh bench
-	@DERPCHECK=$(abspath $(BIN)) BENCH_VALIDATE=$(BUILD)/bench/bench_validate bench/run.sh
+	@status=0; for b in $(sort $(wildcard bench/bench_*.sh)); do \
+		DERPCHECK=$(abspath $(BIN)) BENCH_BIN=$(abspath $(BUILD)/bench) TOOLS=$(abspath $(BUILD)/tools) \
+		$$b || status=1; done; exit $$status
 
 demo: $(BIN)
 	./$(BIN) validate examples/policy.hujson

@@ -1,11 +1,11 @@
 #!/bin/sh
-# make bench: validation CPU cost (bench_validate) and process start-up (hyperfine).
+# make bench: validation CPU cost (bench_validate.c) and process start-up (hyperfine).
 set -eu
-: "${DERPCHECK:?}" "${BENCH_VALIDATE:?}"
+: "${DERPCHECK:?}" "${BENCH_BIN:?}"
 cd "$(dirname "$0")/.."
 status=0
 echo "== validation (targets: default map < 1 ms CPU, 1000-region map < 50 ms CPU)"
-"$BENCH_VALIDATE" || status=1
+"$BENCH_BIN/bench_validate" || status=1
 
 echo "== start-up: derpcheck --version (target < 2 ms)"
 hyperfine --style basic --warmup 50 --runs 500 -N --export-json /tmp/derpcheck-bench-startup.json \
