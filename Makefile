@@ -91,6 +91,7 @@ cli-tests: $(BIN) | deps-check
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/run.sh
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/docs.sh
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/completions.sh
+	@DERPCHECK=$(abspath $(BIN)) tests/cli/install.sh "$(MAKE)" "$(BIN)"
 
 # Every tests/integration/*.sh against real local servers (loopback and test namespaces).
 # Scripts that need root skip loudly when not root, and fail in CI (CI=1 or root).
