@@ -24,8 +24,8 @@ struct field_spec {
 static const struct field_spec node_fields[DC_NODE_NFIELDS] = {
 	NODE_FIELD(DC_NODE_NAME, "Name", "name", KIND_STRING, name),
 	NODE_FIELD(DC_NODE_REGIONID, "RegionID", "regionId", KIND_INT, region_id),
-	NODE_FIELD(DC_NODE_HOSTNAME, "HostName", "hostname", KIND_STRING, host_name),
-	NODE_FIELD(DC_NODE_CERTNAME, "CertName", "certname", KIND_STRING, cert_name),
+	NODE_FIELD(DC_NODE_HOSTNAME, "HostName", "hostName", KIND_STRING, host_name),
+	NODE_FIELD(DC_NODE_CERTNAME, "CertName", "certName", KIND_STRING, cert_name),
 	NODE_FIELD(DC_NODE_IPV4, "IPv4", "ipv4", KIND_STRING, ipv4),
 	NODE_FIELD(DC_NODE_IPV6, "IPv6", "ipv6", KIND_STRING, ipv6),
 	NODE_FIELD(DC_NODE_STUNPORT, "STUNPort", "stunPort", KIND_INT, stun_port),
@@ -258,10 +258,20 @@ static int decode_field(struct decoder *d, const struct field_spec *spec, void *
 			return -1;
 		}
 		*(double *)where = strtod(v->text, NULL);
+		if (!isfinite(*(double *)where)) {
+			*(double *)where = 0;
+			struct dc_finding *f = finding(d, DC_SEV_ERROR, "out-of-range", path, v->pos,
+						       "%s is too large for a 64-bit float", v->text);
+			dc_finding_hint(f, "Tailscale rejects the map; write an ordinary number");
+			return -1;
+		}
 		return 0;
 	}
 	return -1;
 }
+
+static void free_node(struct dc_derp_node *n);
+static void free_region(struct dc_derp_region *r);
 
 static char *empty_if_null(char *s)
 {
@@ -321,8 +331,8 @@ static void decode_region(struct decoder *d, const char *path, const struct dc_j
 		char *p = join_path(path, region_fields[f].name);
 		if (f == DC_REGION_NODES) {
 			if (m->type == DC_JSON_ARRAY) {
-				for (size_t k = 0; k < r->node_count; k++) /* a repeated "Nodes" replaces */
-					free(r->nodes[k].path);
+				for (size_t k = 0; k < r->node_count; k++) /* a repeated "Nodes" replaces, as in Go */
+					free_node(&r->nodes[k]);
 				free(r->nodes);
 				r->nodes = dc_xcalloc(m->count, sizeof(*r->nodes));
 				r->node_count = m->count;
@@ -379,7 +389,8 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		return;
 	}
 	duplicate_keys(d, path, v);
-	map->regions = dc_xcalloc(v->count, sizeof(*map->regions));
+	/* A second "Regions" adds to the first: Go decodes into the existing map. */
+	map->regions = dc_xrealloc(map->regions, (map->region_count + v->count) * sizeof(*map->regions));
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
 		char *p = join_path(path, m->key);
@@ -396,17 +407,24 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		for (size_t k = 0; k < map->region_count; k++)
 			if (map->regions[k].id == id) {
 				r = &map->regions[k];
-				for (size_t j = 0; j < r->node_count; j++)
-					free(r->nodes[j].path);
-				free(r->nodes);
-				free(r->path);
-				free(r->code);
-				free(r->name);
+				/* "900" and "0900" are the same key to Go; identical text is reported by duplicate_keys. */
+				bool same_text = false;
+				for (size_t j = 0; j < i; j++)
+					same_text |= strcmp(v->items[j].key, m->key) == 0;
+				if (!same_text) {
+					struct dc_finding *f = finding(d, DC_SEV_WARNING, "duplicate-key", p, m->key_pos,
+								       "region %lld is also defined at %u:%u; Tailscale uses only this last one",
+								       (long long)id, r->key_at.line, r->key_at.col);
+					dc_finding_hint(f, "delete one of the two regions");
+				}
+				free_region(r);
 				memset(r, 0, sizeof(*r));
 				break;
 			}
-		if (!r)
+		if (!r) {
 			r = &map->regions[map->region_count++];
+			memset(r, 0, sizeof(*r));
+		}
 		r->id = id;
 		r->key_at = m->key_pos;
 		if (m->type == DC_JSON_NULL) {
@@ -574,18 +592,21 @@ int dc_derpmap_decode(const struct dc_json *root, struct dc_derpmap *map, struct
 	return -1;
 }
 
+static void free_node(struct dc_derp_node *n)
+{
+	free(n->name);
+	free(n->host_name);
+	free(n->cert_name);
+	free(n->ipv4);
+	free(n->ipv6);
+	free(n->stun_test_ip);
+	free(n->path);
+}
+
 static void free_region(struct dc_derp_region *r)
 {
-	for (size_t k = 0; k < r->node_count; k++) {
-		struct dc_derp_node *n = &r->nodes[k];
-		free(n->name);
-		free(n->host_name);
-		free(n->cert_name);
-		free(n->ipv4);
-		free(n->ipv6);
-		free(n->stun_test_ip);
-		free(n->path);
-	}
+	for (size_t k = 0; k < r->node_count; k++)
+		free_node(&r->nodes[k]);
 	free(r->nodes);
 	free(r->code);
 	free(r->name);

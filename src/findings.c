@@ -4,6 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* printf into a fresh allocation. */
+static char *vformat(const char *fmt, va_list ap)
+{
+	va_list copy;
+	va_copy(copy, ap);
+	int n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	size_t size = n > 0 ? (size_t)n + 1 : 1;
+	char *out = dc_xmalloc(size);
+	out[0] = '\0';
+	if (n > 0)
+		vsnprintf(out, size, fmt, ap);
+	return out;
+}
+
 const char *dc_severity_name(enum dc_severity sev)
 {
 	return sev == DC_SEV_ERROR ? "error" : "warning";
@@ -26,11 +41,7 @@ struct dc_finding *dc_findings_add(struct dc_findings *f, enum dc_severity sev, 
 	x->seq = f->count - 1;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	x->message = dc_xmalloc(n > 0 ? (size_t)n + 1 : 1);
-	va_start(ap, fmt);
-	vsnprintf(x->message, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+	x->message = vformat(fmt, ap);
 	va_end(ap);
 	return x;
 }
@@ -39,12 +50,8 @@ void dc_finding_hint(struct dc_finding *x, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
 	free(x->hint);
-	x->hint = dc_xmalloc(n > 0 ? (size_t)n + 1 : 1);
-	va_start(ap, fmt);
-	vsnprintf(x->hint, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+	x->hint = vformat(fmt, ap);
 	va_end(ap);
 }
 

@@ -421,7 +421,7 @@ static int read_value(struct reader *r, struct dc_json *v, int depth)
 
 static int read_value_at(struct reader *r, struct dc_json *v, int depth)
 {
-	if (depth > DC_HUJSON_MAX_DEPTH)
+	if (depth >= DC_HUJSON_MAX_DEPTH) /* the top-level value is depth 0 */
 		return fail_at(r, r->pos, "nesting deeper than %d levels", DC_HUJSON_MAX_DEPTH);
 	v->pos = r->pos;
 	int c = peek(r);

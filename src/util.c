@@ -53,7 +53,11 @@ int dc_parse_int(const char *text, long long min, long long max, long long *out)
 
 int dc_parse_duration_ms(const char *text, long long min_ms, long long max_ms, long long *out_ms)
 {
-	if (!text || !*text || !(isdigit((unsigned char)*text) || *text == '.'))
+	if (!text || !*text)
+		return -1;
+	/* Plain decimal only: strtod alone would also take "0x10", "1e2" and "inf". */
+	size_t digits = strspn(text, "0123456789.");
+	if (digits == 0 || strchr(text + digits, '.') || strchr(text, '.') != strrchr(text, '.'))
 		return -1;
 	errno = 0;
 	char *end = NULL;
