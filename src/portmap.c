@@ -308,9 +308,16 @@ int dc_igd_desc_parse(const char *xml, size_t n, struct dc_igd_desc *d, struct d
 	memset(d, 0, sizeof(*d));
 	/* The root device's own fields come before its embedded devices (UDA §2.3). */
 	size_t root_end = find(xml, n, "<deviceList");
-	size_t dev = find(xml, root_end, "<device");
-	if (dev >= root_end)
-		return dc_error_set(err, NULL, "no <device> element in the device description");
+	size_t dev = 0;
+	for (;;) { /* "<device>" or "<device attr...>", not "<deviceType>" */
+		dev += find(xml + dev, root_end - dev, "<device");
+		if (dev >= root_end)
+			return dc_error_set(err, NULL, "no <device> element in the device description");
+		size_t after = dev + 7;
+		if (after < root_end && (xml[after] == '>' || xml[after] == ' ' || xml[after] == '\t'))
+			break;
+		dev = after;
+	}
 	const char *root = xml + dev;
 	size_t len = root_end - dev;
 	xml_element(root, len, "deviceType", d->device_type, sizeof(d->device_type));
@@ -598,10 +605,12 @@ static void on_pxp(struct probe *p, const uint8_t *b, size_t n, uint64_t now)
 		}
 		return;
 	}
-	if (dc_pmp_reply_usable(&reply) && !p->pmp_ok) {
-		p->pmp_ok = true;
-		p->pmp_ok_reply = reply;
-		p->pmp_ok_ns = now;
+	if (dc_pmp_reply_usable(&reply)) {
+		if (!p->pmp_ok) {
+			p->pmp_ok = true;
+			p->pmp_ok_reply = reply;
+			p->pmp_ok_ns = now;
+		}
 	} else if (reply.result == DC_PMP_UNSUPPORTED_VERSION) {
 		p->pmp_unsupported = true;
 		p->pmp_unsupported_reply = reply;
@@ -652,8 +661,12 @@ static void receive_replies(struct probe *p, uint64_t deadline)
 		if (now >= deadline || all_answered(p, now))
 			return;
 		uint64_t wait_ns = deadline - now;
-		if (p->first_igd_ns && now - p->first_igd_ns < UPNP_GATHER_NS && p->pxp_answers >= p->pxp_sent)
-			wait_ns = UPNP_GATHER_NS - (now - p->first_igd_ns);
+		/* NAT-PMP and PCP answered: wait only for the rest of the UPnP gathering window. */
+		if (p->first_igd_ns && p->pxp_answers >= p->pxp_sent) {
+			uint64_t gather_left = UPNP_GATHER_NS - (now - p->first_igd_ns);
+			if (gather_left < wait_ns)
+				wait_ns = gather_left;
+		}
 		struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
 		int ms = (int)((wait_ns + 999999u) / 1000000u);
 		int rc = poll(&pfd, 1, ms > 0 ? ms : 1);
@@ -684,6 +697,8 @@ static void receive_replies(struct probe *p, uint64_t deadline)
 	}
 }
 
+#define PMP_ONLY "the gateway answered the PCP request with NAT-PMP's UNSUPPORTED_VERSION: it speaks NAT-PMP only"
+
 /* NAT-PMP and PCP share one port; settle which NAT-PMP reply answered which request. */
 static void settle_pxp(struct probe *p)
 {
@@ -693,14 +708,18 @@ static void settle_pxp(struct probe *p)
 		r->pmp_detail.reply = p->pmp_ok ? p->pmp_ok_reply : p->pmp_error_reply;
 		r->pmp_detail.rtt_ns = (p->pmp_ok ? p->pmp_ok_ns : p->pmp_error_ns) - p->pxp_sent_ns;
 		r->pmp_detail.detail[0] = '\0';
-		if (!p->pmp_ok)
+		const struct dc_pmp_reply *e = &r->pmp_detail.reply;
+		if (!p->pmp_ok && e->result == DC_PMP_SUCCESS)
+			note(r->pmp_detail.detail, sizeof(r->pmp_detail.detail),
+			     "a success reply of %zu bytes to opcode 0x%02x, not the 12-byte external-address answer", e->len,
+			     e->opcode);
+		else if (!p->pmp_ok)
 			note(r->pmp_detail.detail, sizeof(r->pmp_detail.detail), "the gateway refused: result %u (%s)",
-				 r->pmp_detail.reply.result, dc_pmp_result_name(r->pmp_detail.reply.result));
+			     e->result, dc_pmp_result_name(e->result));
 		/* A NAT-PMP server answers a version-2 request with UNSUPPORTED_VERSION (RFC 6886 §3.5). */
 		if (p->pmp_unsupported && !p->pcp_replied && r->pcp_detail.state != DC_PXP_NOT_SENT) {
 			r->pcp_detail.pmp_only_gateway = true;
-			note(r->pcp_detail.detail, sizeof(r->pcp_detail.detail),
-				 "the gateway answered the PCP request with NAT-PMP's UNSUPPORTED_VERSION: it speaks NAT-PMP only");
+			note(r->pcp_detail.detail, sizeof(r->pcp_detail.detail), "%s", PMP_ONLY);
 		}
 	} else if (p->pmp_unsupported) {
 		if (p->pcp_replied || r->pcp_detail.state == DC_PXP_NOT_SENT) {
@@ -711,35 +730,46 @@ static void settle_pxp(struct probe *p)
 				 "the gateway does not speak NAT-PMP (UNSUPPORTED_VERSION)");
 		} else {
 			r->pcp_detail.pmp_only_gateway = true;
-			note(r->pcp_detail.detail, sizeof(r->pcp_detail.detail),
-				 "the gateway answered the PCP request with NAT-PMP's UNSUPPORTED_VERSION: it speaks NAT-PMP only");
+			note(r->pcp_detail.detail, sizeof(r->pcp_detail.detail), "%s", PMP_ONLY);
 		}
 	}
 	if (p->pcp_replied && !dc_pcp_reply_usable(&r->pcp_detail.reply)) {
 		uint8_t rc = r->pcp_detail.reply.result;
-		/* RFC 6887 §7.4; Tailscale treats these two as "present but unusable". */
-		const char *why = rc == DC_PCP_NOT_AUTHORIZED	 ? "PCP is there but refuses mappings (NOT_AUTHORIZED)"
-				  : rc == DC_PCP_ADDRESS_MISMATCH ? "a NAT between this host and the gateway rewrote the source (ADDRESS_MISMATCH)"
-								   : NULL;
-		if (why)
-			note(r->pcp_detail.detail, sizeof(r->pcp_detail.detail), "%s", why);
+		char *d = r->pcp_detail.detail;
+		size_t cap = sizeof(r->pcp_detail.detail);
+		/* RFC 6887 §7.4; Tailscale counts these two as "present but unusable". */
+		if (rc == DC_PCP_NOT_AUTHORIZED)
+			note(d, cap, "PCP is there but refuses mappings (NOT_AUTHORIZED)");
+		else if (rc == DC_PCP_ADDRESS_MISMATCH)
+			note(d, cap, "a NAT between this host and the gateway rewrote the source (ADDRESS_MISMATCH)");
 		else
-			note(r->pcp_detail.detail, sizeof(r->pcp_detail.detail), "the gateway refused: result %u (%s)", rc,
-				 dc_pcp_result_name(rc));
+			note(d, cap, "the gateway refused: result %u (%s)", rc, dc_pcp_result_name(rc));
 	}
 	r->pmp = p->pmp_ok;
 	r->pcp = p->pcp_replied && dc_pcp_reply_usable(&r->pcp_detail.reply);
 }
 
-/* "http://<the answering device's IPv4>[:port]/...": nothing else is fetched. */
+/*
+ * "http://<the answering device's IPv4>[:port]/...": nothing else is fetched. The
+ * authority must be exactly that, so "http://192.168.1.1:80@elsewhere/" (userinfo)
+ * cannot smuggle another host past the check.
+ */
 static bool location_is_device(const char *url, struct in_addr device)
 {
 	if (strncasecmp(url, "http://", 7) != 0)
 		return false;
 	const char *host = url + 7;
-	size_t n = strcspn(host, ":/?#");
-	if (n == 0 || n >= INET_ADDRSTRLEN || (host[n] != ':' && host[n] != '/'))
+	size_t authority = strcspn(host, "/?#");
+	if (memchr(host, '@', authority) || memchr(host, '\\', authority))
 		return false;
+	size_t n = strcspn(host, ":/?#");
+	if (n == 0 || n >= INET_ADDRSTRLEN)
+		return false;
+	if (n < authority) { /* ":port": 1 to 5 digits and nothing else */
+		size_t digits = authority - n - 1;
+		if (digits == 0 || digits > 5 || strspn(host + n + 1, "0123456789") != digits)
+			return false;
+	}
 	char ip[INET_ADDRSTRLEN];
 	memcpy(ip, host, n);
 	ip[n] = '\0';

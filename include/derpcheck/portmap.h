@@ -60,7 +60,7 @@ struct dc_pmp_reply {
 	uint8_t opcode;        /* 0x80 answers the external-address request */
 	uint16_t result;
 	uint32_t epoch;        /* seconds since the gateway's port-mapping table started */
-	struct in_addr external; /* only for opcode 0x80 with 12 bytes; 0.0.0.0 otherwise */
+	struct in_addr external; /* from a successful external-address reply (opcode 0x80, result 0) */
 	size_t len;
 };
 

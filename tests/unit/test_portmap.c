@@ -473,6 +473,7 @@ enum pcp_answer { PCP_OK, PCP_NOT_AUTHORIZED, PCP_AS_PMP_ONLY, PCP_SILENT };
 
 struct fake {
 	bool pmp;               /* answer NAT-PMP */
+	bool pmp_unsupported;   /* answer NAT-PMP like a PCP-only server: UNSUPPORTED_VERSION */
 	enum pcp_answer pcp;
 	bool ssdp;              /* answer M-SEARCH */
 	const char *location_ip; /* LOCATION host; default 127.0.0.1 (the device itself) */
@@ -511,6 +512,9 @@ static void fake_run(const struct fake *f, int pxp, int ssdp, int http, uint16_t
 			ssize_t n = recvfrom(pxp, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
 			if (n == 2 && b[0] == 0 && f->pmp) {
 				sendto(pxp, pmp_ok, sizeof(pmp_ok), 0, (struct sockaddr *)&from, fl);
+			} else if (n == 2 && b[0] == 0 && f->pmp_unsupported) {
+				const uint8_t unsupp[] = {0x00, 0x80, 0x00, 0x01, 0, 0, 0, 3};
+				sendto(pxp, unsupp, sizeof(unsupp), 0, (struct sockaddr *)&from, fl);
 			} else if (n == 24 && b[0] == 2) {
 				uint8_t r[24];
 				if (f->pcp == PCP_OK || f->pcp == PCP_NOT_AUTHORIZED) {
@@ -660,6 +664,20 @@ static void test_probe_sees_a_nat_pmp_only_gateway_refuse_pcp(void **state)
 			    "the gateway answered the PCP request with NAT-PMP's UNSUPPORTED_VERSION: it speaks NAT-PMP only");
 }
 
+static void test_probe_sees_a_pcp_only_gateway_refuse_nat_pmp(void **state)
+{
+	(void)state;
+	struct fake f = {.pmp_unsupported = true, .pcp = PCP_OK};
+	struct fake_gw g = fake_start(&f);
+	struct dc_portmap_result r = probe(&g, 300, false);
+	fake_stop(&g);
+	assert_false(r.pmp);
+	assert_true(r.pcp);
+	assert_false(r.pcp_detail.pmp_only_gateway);
+	assert_int_equal(r.pmp_detail.state, DC_PXP_REPLIED);
+	assert_string_equal(r.pmp_detail.detail, "the gateway does not speak NAT-PMP (UNSUPPORTED_VERSION)");
+}
+
 static void test_probe_reports_pcp_not_authorized_as_present_but_unusable(void **state)
 {
 	(void)state;
@@ -684,6 +702,19 @@ static void test_probe_fetches_no_description_from_another_host(void **state)
 	assert_true(r.upnp);
 	assert_false(r.upnp_detail.desc_fetched);
 	assert_non_null(strstr(r.upnp_detail.desc_error, "is not an http:// URL on the device that answered (127.0.0.1)"));
+}
+
+static void test_probe_fetches_nothing_when_userinfo_hides_another_host(void **state)
+{
+	(void)state;
+	/* http://127.0.0.1:1@127.0.0.2:PORT/...: libcurl would connect to 127.0.0.2. */
+	struct fake f = {.ssdp = true, .location_ip = "127.0.0.1:1@127.0.0.2"};
+	struct fake_gw g = fake_start(&f);
+	struct dc_portmap_result r = probe(&g, 300, true);
+	fake_stop(&g);
+	assert_true(r.upnp);
+	assert_false(r.upnp_detail.desc_fetched);
+	assert_non_null(strstr(r.upnp_detail.desc_error, "not fetched"));
 }
 
 static void test_probe_skips_a_gateway_outside_private_ranges_without_sending(void **state)
@@ -733,8 +764,10 @@ int main(void)
 		cmocka_unit_test(test_probe_finds_all_three_and_returns_early),
 		cmocka_unit_test(test_probe_of_a_silent_gateway_ends_at_the_deadline),
 		cmocka_unit_test(test_probe_sees_a_nat_pmp_only_gateway_refuse_pcp),
+		cmocka_unit_test(test_probe_sees_a_pcp_only_gateway_refuse_nat_pmp),
 		cmocka_unit_test(test_probe_reports_pcp_not_authorized_as_present_but_unusable),
 		cmocka_unit_test(test_probe_fetches_no_description_from_another_host),
+		cmocka_unit_test(test_probe_fetches_nothing_when_userinfo_hides_another_host),
 		cmocka_unit_test(test_probe_skips_a_gateway_outside_private_ranges_without_sending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
