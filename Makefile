@@ -125,10 +125,10 @@ fuzz-run:
 			src/default_derpmap.S -DDERPMAP_FILE='"$(DERPMAP_JSON)"' $$(pkg-config --libs $(LINK_PKGS)) -ldl -lm; \
 		corpus=tests/fuzz/corpus/$${name#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
 		echo "== fuzz $$name for $(FUZZ_TIME)s (seeds: $$corpus)"; \
-		$(FUZZ_BUILD)/$$name -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
-			-print_final_stats=1 $(FUZZ_BUILD)/corpus-$$name $$corpus 2>&1 | \
-			grep -E '^(stat::number_of_executed_units|==|SUMMARY|.*ERROR)' || true; \
-		test $${PIPESTATUS:-0} -eq 0; \
+		status=0; $(FUZZ_BUILD)/$$name -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
+			-print_final_stats=1 $(FUZZ_BUILD)/corpus-$$name $$corpus >$(FUZZ_BUILD)/$$name.log 2>&1 || status=$$?; \
+		grep -E '^(stat::number_of_executed_units|==|SUMMARY|.*ERROR)' $(FUZZ_BUILD)/$$name.log || true; \
+		test $$status -eq 0 || { echo "fuzz $$name failed (exit $$status); see $(FUZZ_BUILD)/$$name.log"; exit 1; }; \
 	done
 
 # ---- benchmarks, demo, install --------------------------------------------------
