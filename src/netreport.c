@@ -106,19 +106,19 @@ static void format_time(const struct timespec *ts, char *out, size_t n)
 {
 	struct tm tm;
 	localtime_r(&ts->tv_sec, &tm);
-	char base[32], frac[16] = "", zone[32];
+	char base[24], frac[12] = "", zone[8] = "Z";
 	strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
-	if (ts->tv_nsec) {
-		snprintf(frac, sizeof(frac), ".%09ld", ts->tv_nsec);
+	if (ts->tv_nsec > 0 && ts->tv_nsec < 1000000000) {
+		snprintf(frac, sizeof(frac), ".%09d", (int)ts->tv_nsec);
 		size_t d = strlen(frac);
-		while (frac[d - 1] == '0')
+		while (frac[d - 1] == '0') /* Go's .999999999 drops trailing zeros */
 			frac[--d] = '\0';
 	}
 	long off = tm.tm_gmtoff;
-	if (off == 0)
-		snprintf(zone, sizeof(zone), "Z");
-	else
-		snprintf(zone, sizeof(zone), "%c%02ld:%02ld", off < 0 ? '-' : '+', labs(off) / 3600, labs(off) % 3600 / 60);
+	if (off != 0) {
+		int minutes = (int)(labs(off) / 60 % (100 * 60));
+		snprintf(zone, sizeof(zone), "%c%02d:%02d", off < 0 ? '-' : '+', minutes / 60 % 100, minutes % 60);
+	}
 	snprintf(out, n, "%s%s%s", base, frac, zone);
 }
 
