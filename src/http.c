@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -72,8 +73,27 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 	return n;
 }
 
-static void explain(struct dc_error *err, CURLcode rc, long timeout_ms)
+static void explain(struct dc_error *err, CURLcode rc, long timeout_ms, bool unix_socket, int os_errno)
 {
+	if (unix_socket) {
+		/* No host, port, DNS or TLS here: only the socket file and who listens on it. */
+		switch (rc) {
+		case CURLE_OPERATION_TIMEDOUT:
+			dc_error_hint(err, "no complete answer within %ld ms; the server behind the socket may be stuck, or raise --timeout", timeout_ms);
+			break;
+		case CURLE_COULDNT_CONNECT:
+			if (os_errno == ENOENT)
+				dc_error_hint(err, "there is no socket at this path; check the path");
+			else if (os_errno == EACCES || os_errno == EPERM)
+				dc_error_hint(err, "this user may not open the socket; check its permissions");
+			else if (os_errno == ECONNREFUSED)
+				dc_error_hint(err, "the socket file exists but nothing listens on it");
+			break;
+		default:
+			break;
+		}
+		return;
+	}
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
@@ -96,26 +116,36 @@ static void explain(struct dc_error *err, CURLcode rc, long timeout_ms)
 	}
 }
 
-int dc_http_get(const char *url, const struct dc_http_opts *opts, struct dc_buf *body, long *status,
-		struct dc_error *err)
+int dc_http_fetch(const char *url, const struct dc_http_opts *opts, struct dc_buf *body,
+		  struct dc_http_result *res, struct dc_error *err)
 {
+	memset(res, 0, sizeof(*res));
+	/* Errors name the socket for Unix-socket requests: that is what the user can fix. */
+	const char *where = opts->unix_socket ? opts->unix_socket : url;
 	const struct curl_api *api = load_curl(err);
 	if (!api) {
-		snprintf(err->where, sizeof(err->where), "%s", url);
+		snprintf(err->where, sizeof(err->where), "%s", where);
 		return -1;
 	}
 	const struct curl_api curl = *api;
 	CURL *h = curl.easy_init();
 	if (!h)
-		return dc_error_set(err, url, "libcurl failed to create a handle");
+		return dc_error_set(err, where, "libcurl failed to create a handle");
 	long timeout = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
 	struct sink sink = {.body = body, .max = opts->max_bytes ? opts->max_bytes : 1u << 20};
 	char curl_err[CURL_ERROR_SIZE] = "";
 	curl.easy_setopt(h, CURLOPT_URL, url);
-	curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl.easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	if (opts->unix_socket) {
+		/* A local daemon: plain HTTP only, and never follow it anywhere else. */
+		curl.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, opts->unix_socket);
+		curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+		curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	} else {
+		curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl.easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	}
 	curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
 	curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
 	curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -137,17 +167,32 @@ int dc_http_get(const char *url, const struct dc_http_opts *opts, struct dc_buf 
 		curl.easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V6);
 
 	CURLcode rc = curl.easy_perform(h);
-	*status = 0;
-	curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	long os_errno = 0;
+	curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+	curl.easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
 	curl.easy_cleanup(h);
 	if (rc == CURLE_OK) {
 		if (!body->data)
 			dc_buf_append(body, "", 0);
 		return 0;
 	}
-	if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED)
-		return dc_error_set(err, url, "the response is larger than %zu bytes", sink.max);
-	dc_error_set(err, url, "fetch failed: %s", curl_err[0] ? curl_err : curl.easy_strerror(rc));
-	explain(err, rc, timeout);
+	res->os_errno = (int)os_errno;
+	res->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+	res->too_big = sink.too_big || rc == CURLE_FILESIZE_EXCEEDED;
+	res->not_http = rc == CURLE_WEIRD_SERVER_REPLY || (rc == CURLE_UNSUPPORTED_PROTOCOL && res->status == 0);
+	res->no_reply = rc == CURLE_GOT_NOTHING;
+	if (res->too_big)
+		return dc_error_set(err, where, "the response is larger than %zu bytes", sink.max);
+	dc_error_set(err, where, "fetch failed: %s", curl_err[0] ? curl_err : curl.easy_strerror(rc));
+	explain(err, rc, timeout, opts->unix_socket != NULL, res->os_errno);
 	return -1;
+}
+
+int dc_http_get(const char *url, const struct dc_http_opts *opts, struct dc_buf *body, long *status,
+		struct dc_error *err)
+{
+	struct dc_http_result res;
+	int rc = dc_http_fetch(url, opts, body, &res, err);
+	*status = res.status;
+	return rc;
 }
