@@ -13,10 +13,10 @@
 enum { OPT_SOCKET = 1, OPT_FILE, OPT_PEER, OPT_ACTIVE };
 
 static const struct dc_option status_options[] = {
-	{"socket", 0, "PATH", OPT_SOCKET, "tailscaled's LocalAPI socket (default: its usual path, " DC_LOCALAPI_SOCKET " on Linux)"},
-	{"file", 0, "FILE|-", OPT_FILE, "read saved `tailscale status --json` output instead of asking tailscaled"},
-	{"peer", 0, "NAME", OPT_PEER, "show one peer in detail: its name, MagicDNS name, host name, Tailscale IP or node key"},
-	{"active", 0, NULL, OPT_ACTIVE, "list only active peers (sent to in the last 45 s)"},
+	{"socket", 0, "PATH", OPT_SOCKET, "tailscaled's socket (default " DC_LOCALAPI_SOCKET ")"},
+	{"file", 0, "FILE|-", OPT_FILE, "read saved `tailscale status --json` output instead"},
+	{"peer", 0, "NAME", OPT_PEER, "show one peer in detail (name, Tailscale IP or node key)"},
+	{"active", 0, NULL, OPT_ACTIVE, "list only active peers (traffic in the last 45 s)"},
 	{0},
 };
 

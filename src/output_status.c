@@ -585,6 +585,40 @@ static cJSON *json_notes(const struct dc_tailnet_report *r)
 	return a;
 }
 
+static void print_compact(FILE *out, const cJSON *v)
+{
+	char *text = cJSON_PrintUnformatted(v);
+	fputs(text ? text : "null", out);
+	cJSON_free(text);
+}
+
+/* Two-space indentation; arrays of plain values stay on one line. */
+static void print_json(FILE *out, const cJSON *v, int depth)
+{
+	bool nested = cJSON_IsObject(v);
+	for (const cJSON *c = cJSON_IsArray(v) ? v->child : NULL; c && !nested; c = c->next)
+		nested = cJSON_IsObject(c) || cJSON_IsArray(c);
+	if (!nested || !v->child) {
+		print_compact(out, v);
+		return;
+	}
+	bool object = cJSON_IsObject(v);
+	fputc(object ? '{' : '[', out);
+	for (const cJSON *c = v->child; c; c = c->next) {
+		fprintf(out, "\n%*s", (depth + 1) * 2, "");
+		if (object) {
+			cJSON *key = cJSON_CreateString(c->string ? c->string : "");
+			print_compact(out, key);
+			cJSON_Delete(key);
+			fputs(": ", out);
+		}
+		print_json(out, c, depth + 1);
+		if (c->next)
+			fputc(',', out);
+	}
+	fprintf(out, "\n%*s%c", depth * 2, "", object ? '}' : ']');
+}
+
 void dc_output_status_json(FILE *out, const struct dc_tailnet_report *r, const struct dc_status_context *ctx)
 {
 	const struct dc_status *s = r->status;
@@ -649,8 +683,7 @@ void dc_output_status_json(FILE *out, const struct dc_tailnet_report *r, const s
 	cJSON_AddNumberToObject(sum, "hidden", (double)r->hidden);
 	cJSON_AddItemToObject(root, "notes", json_notes(r));
 
-	char *text = cJSON_Print(root);
-	fprintf(out, "%s\n", text ? text : "{}");
-	cJSON_free(text);
+	print_json(out, root, 0);
+	fprintf(out, "\n");
 	cJSON_Delete(root);
 }
