@@ -39,7 +39,7 @@ static void body_excerpt(const struct dc_buf *body, char *out, size_t size)
 }
 
 static void explain_transport(const struct dc_localapi *api, const char *path, const struct dc_http_result *res,
-			      long timeout_ms, struct dc_error *err)
+			      long timeout_ms, size_t max_bytes, struct dc_error *err)
 {
 	const char *sock = api->socket_path;
 	/* libcurl's own words and hint, kept for the cases we cannot say better. */
@@ -53,7 +53,7 @@ static void explain_transport(const struct dc_localapi *api, const char *path, c
 		return;
 	}
 	if (res->too_big) {
-		dc_error_set(err, sock, "the answer to GET %s is larger than %u MiB", path, DC_LOCALAPI_MAX_BYTES >> 20);
+		dc_error_set(err, sock, "the answer to GET %s is larger than derpcheck's limit of %zu bytes", path, max_bytes);
 		return;
 	}
 	if (res->no_reply) {
@@ -126,12 +126,12 @@ int dc_localapi_get(const struct dc_localapi *api, const char *endpoint, size_t 
 	long timeout = api->timeout_ms > 0 ? api->timeout_ms : DC_LOCALAPI_TIMEOUT_MS;
 	struct dc_http_opts opts = {
 		.timeout_ms = timeout,
-		.max_bytes = max_bytes,
+		.max_bytes = max_bytes ? max_bytes : 1u << 20,
 		.unix_socket = api->socket_path,
 	};
 	struct dc_http_result res;
 	if (dc_http_fetch(url, &opts, body, &res, err) < 0) {
-		explain_transport(api, path, &res, timeout, err);
+		explain_transport(api, path, &res, timeout, opts.max_bytes, err);
 		dc_buf_free(body);
 		return -1;
 	}

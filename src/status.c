@@ -1,5 +1,7 @@
 #include "derpcheck/status.h"
 
+#include "derpcheck/hujson.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -327,20 +329,29 @@ static struct dc_srcpos position_of(const char *text, size_t len, size_t off)
 	return pos;
 }
 
-static int not_json(const char *text, size_t len, size_t off, const char *name, struct dc_error *err)
+/*
+ * Why text is not one JSON document, said precisely: cJSON only knows where it gave up
+ * (and is sometimes a character late), so ask the HuJSON reader, which names what it
+ * expected and what it found.
+ */
+static int not_json(const char *text, size_t len, size_t cjson_off, const char *name, struct dc_error *err)
 {
-	struct dc_srcpos pos = position_of(text, len, off);
+	struct dc_error perr;
+	struct dc_srcpos pos;
+	char what[sizeof(err->what)];
+	struct dc_json *tree = dc_hujson_parse(text, len, &perr);
+	if (!tree) {
+		pos = perr.pos;
+		snprintf(what, sizeof(what), "%s", perr.what);
+	} else {
+		/* Valid HuJSON but not JSON: tailscaled never writes comments or trailing commas. */
+		dc_json_free(tree);
+		pos = position_of(text, len, cjson_off);
+		snprintf(what, sizeof(what), "comments or a trailing comma, which JSON does not allow");
+	}
 	char where[sizeof(err->where)];
 	snprintf(where, sizeof(where), "%s:%u:%u", name, pos.line, pos.col);
-	size_t n = 0;
-	char near[40];
-	for (size_t i = off; i < len && n < 24 && text[i] != '\n' && text[i] != '\r'; i++)
-		near[n++] = isprint((unsigned char)text[i]) ? text[i] : '?';
-	near[n] = '\0';
-	if (n)
-		dc_error_set(err, where, "not valid JSON: the parser stopped at '%s'", near);
-	else
-		dc_error_set(err, where, "not valid JSON: the text ends too early");
+	dc_error_set(err, where, "not valid JSON: %s", what);
 	err->pos = pos;
 	/* People save the text output of `tailscale status` by mistake. */
 	size_t skip = 0;
@@ -371,15 +382,9 @@ int dc_status_parse(const char *text, size_t len, const char *name, struct dc_st
 	size_t off = end && end >= text ? (size_t)(end - text) : len;
 	while (off < len && isspace((unsigned char)text[off]))
 		off++;
-	if (off < len) {
+	if (off < len) { /* more after the document */
 		cJSON_Delete(root);
-		struct dc_srcpos pos = position_of(text, len, off);
-		char where[sizeof(err->where)];
-		snprintf(where, sizeof(where), "%s:%u:%u", name, pos.line, pos.col);
-		dc_error_set(err, where, "text after the end of the JSON document");
-		dc_error_hint(err, "give one `tailscale status --json` document per input");
-		err->pos = pos;
-		return -1;
+		return not_json(text, len, off, name, err);
 	}
 	if (!cJSON_IsObject(root)) {
 		dc_error_set(err, name, "not a Status document: the top level is not a JSON object");
