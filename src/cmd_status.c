@@ -243,6 +243,8 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 	const char *doc_name = opts.file ? (strcmp(opts.file, "-") == 0 ? "standard input" : opts.file) : "localapi:status";
 	struct dc_status st;
 	if (dc_status_parse(text.data, text.len, doc_name, &st, &err) < 0) {
+		if (!opts.file)
+			dc_error_hint(&err, "this is not what tailscaled sends; check that --socket names tailscaled's socket");
 		dc_buf_free(&text);
 		dc_report_error(&err);
 		return DC_EXIT_USAGE;

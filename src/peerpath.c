@@ -125,7 +125,7 @@ static char *short_name(const struct dc_peer_status *p, const char *suffix)
 	if (p->ip_count)
 		return dc_xstrdup(p->ips[0]);
 	if (*p->key)
-		return dc_xstrndup(p->key, 16);
+		return dc_xstrndup(p->key, strnlen(p->key, 16));
 	return dc_xstrdup("(unnamed)");
 }
 

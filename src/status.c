@@ -339,12 +339,15 @@ static int not_json(const char *text, size_t len, size_t cjson_off, const char *
 	struct dc_error perr;
 	struct dc_srcpos pos;
 	char what[sizeof(err->what)];
+	bool derp_map = false;
 	struct dc_json *tree = dc_hujson_parse(text, len, &perr);
 	if (!tree) {
 		pos = perr.pos;
 		snprintf(what, sizeof(what), "%s", perr.what);
 	} else {
 		/* Valid HuJSON but not JSON: tailscaled never writes comments or trailing commas. */
+		for (size_t i = 0; tree->type == DC_JSON_OBJECT && i < tree->count; i++)
+			derp_map |= strcasecmp(tree->items[i].key, "derpMap") == 0 || strcasecmp(tree->items[i].key, "Regions") == 0;
 		dc_json_free(tree);
 		pos = position_of(text, len, cjson_off);
 		snprintf(what, sizeof(what), "comments or a trailing comma, which JSON does not allow");
@@ -357,7 +360,9 @@ static int not_json(const char *text, size_t len, size_t cjson_off, const char *
 	size_t skip = 0;
 	while (skip < len && isspace((unsigned char)text[skip]))
 		skip++;
-	if (skip < len && isdigit((unsigned char)text[skip]))
+	if (derp_map)
+		dc_error_hint(err, "this is a DERP map or policy file; give it with --derp-map");
+	else if (skip < len && isdigit((unsigned char)text[skip]))
 		dc_error_hint(err, "this looks like the text output of `tailscale status`; save `tailscale status --json` instead");
 	else
 		dc_error_hint(err, "give the output of `tailscale status --json`, unchanged");
