@@ -585,38 +585,79 @@ static cJSON *json_notes(const struct dc_tailnet_report *r)
 	return a;
 }
 
-static void print_compact(FILE *out, const cJSON *v)
+/* A JSON string, escaped as RFC 8259 §7 requires (UTF-8 passes through). */
+static void print_json_string(FILE *out, const char *s)
 {
-	char *text = cJSON_PrintUnformatted(v);
-	fputs(text ? text : "null", out);
-	cJSON_free(text);
+	fputc('"', out);
+	while (*s) {
+		size_t run = 0;
+		while (s[run] && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+			run++;
+		fwrite(s, 1, run, out);
+		s += run;
+		if (!*s)
+			break;
+		unsigned char c = (unsigned char)*s++;
+		switch (c) {
+		case '"': fputs("\\\"", out); break;
+		case '\\': fputs("\\\\", out); break;
+		case '\n': fputs("\\n", out); break;
+		case '\r': fputs("\\r", out); break;
+		case '\t': fputs("\\t", out); break;
+		default: fprintf(out, "\\u%04x", c); break;
+		}
+	}
+	fputc('"', out);
+}
+
+static void print_json_scalar(FILE *out, const cJSON *v)
+{
+	if (cJSON_IsString(v)) {
+		print_json_string(out, v->valuestring ? v->valuestring : "");
+	} else if (cJSON_IsNumber(v)) {
+		/* Our numbers are counts, IDs and byte counters: integers below 2^53. */
+		double d = v->valuedouble;
+		if (d == (double)(long long)d)
+			fprintf(out, "%lld", (long long)d);
+		else
+			fprintf(out, "%.17g", d);
+	} else if (cJSON_IsBool(v)) {
+		fputs(cJSON_IsTrue(v) ? "true" : "false", out);
+	} else {
+		fputs("null", out);
+	}
 }
 
 /* Two-space indentation; arrays of plain values stay on one line. */
 static void print_json(FILE *out, const cJSON *v, int depth)
 {
-	bool nested = cJSON_IsObject(v);
-	for (const cJSON *c = cJSON_IsArray(v) ? v->child : NULL; c && !nested; c = c->next)
-		nested = cJSON_IsObject(c) || cJSON_IsArray(c);
-	if (!nested || !v->child) {
-		print_compact(out, v);
+	bool object = cJSON_IsObject(v), array = cJSON_IsArray(v);
+	if (!object && !array) {
+		print_json_scalar(out, v);
 		return;
 	}
-	bool object = cJSON_IsObject(v);
+	bool nested = object;
+	for (const cJSON *c = array ? v->child : NULL; c && !nested; c = c->next)
+		nested = cJSON_IsObject(c) || cJSON_IsArray(c);
+	if (!v->child) {
+		fputs(object ? "{}" : "[]", out);
+		return;
+	}
 	fputc(object ? '{' : '[', out);
 	for (const cJSON *c = v->child; c; c = c->next) {
-		fprintf(out, "\n%*s", (depth + 1) * 2, "");
+		if (nested)
+			fprintf(out, "\n%*s", (depth + 1) * 2, "");
 		if (object) {
-			cJSON *key = cJSON_CreateString(c->string ? c->string : "");
-			print_compact(out, key);
-			cJSON_Delete(key);
+			print_json_string(out, c->string ? c->string : "");
 			fputs(": ", out);
 		}
 		print_json(out, c, depth + 1);
 		if (c->next)
-			fputc(',', out);
+			fputs(nested ? "," : ", ", out);
 	}
-	fprintf(out, "\n%*s%c", depth * 2, "", object ? '}' : ']');
+	if (nested)
+		fprintf(out, "\n%*s", depth * 2, "");
+	fputc(object ? '}' : ']', out);
 }
 
 void dc_output_status_json(FILE *out, const struct dc_tailnet_report *r, const struct dc_status_context *ctx)

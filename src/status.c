@@ -50,8 +50,9 @@ int dc_status_read_file(const char *path, struct dc_buf *out, struct dc_error *e
 static const cJSON *field(const cJSON *obj, const char *name)
 {
 	const cJSON *found = NULL;
+	int first = tolower((unsigned char)name[0]);
 	for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next)
-		if (c->string && strcasecmp(c->string, name) == 0)
+		if (c->string && tolower((unsigned char)c->string[0]) == first && strcasecmp(c->string, name) == 0)
 			found = c;
 	return found;
 }
@@ -340,8 +341,12 @@ static int not_json(const char *text, size_t len, size_t cjson_off, const char *
 	struct dc_srcpos pos;
 	char what[sizeof(err->what)];
 	bool derp_map = false;
-	struct dc_json *tree = dc_hujson_parse(text, len, &perr);
-	if (!tree) {
+	struct dc_json *tree = NULL;
+	if (len > DC_HUJSON_MAX_SIZE) {
+		/* Too big for the HuJSON reader: cJSON's position is all there is. */
+		pos = position_of(text, len, cjson_off);
+		snprintf(what, sizeof(what), "the parser gave up here");
+	} else if (!(tree = dc_hujson_parse(text, len, &perr))) {
 		pos = perr.pos;
 		snprintf(what, sizeof(what), "%s", perr.what);
 	} else {
