@@ -71,42 +71,38 @@ static void format_ago(int64_t t, int64_t now, char *out, size_t size)
 }
 
 /* `nyc "New York City"`, plus " (region 2)" or " (custom region 900)" when long. */
-static void format_region(const struct dc_region_ref *ref, bool with_id, char *out, size_t size)
+static void format_region(struct dc_buf *b, const struct dc_region_ref *ref, bool with_id)
 {
-	if (!*ref->code) {
-		snprintf(out, size, "none");
-		return;
+	if (!*ref->code)
+		dc_buf_printf(b, "none");
+	else if (!ref->id)
+		dc_buf_printf(b, "%s (not in the DERP map)", ref->code);
+	else {
+		dc_buf_printf(b, "%s", ref->code);
+		if (*ref->name)
+			dc_buf_printf(b, " \"%s\"", ref->name);
+		if (with_id)
+			dc_buf_printf(b, " (%sregion %lld)", ref->custom ? "custom " : "", (long long)ref->id);
 	}
-	if (!ref->id) {
-		snprintf(out, size, "%s (not in the DERP map)", ref->code);
-		return;
-	}
-	int n = snprintf(out, size, "%s", ref->code);
-	if (*ref->name && n >= 0 && (size_t)n < size)
-		n += snprintf(out + n, size - (size_t)n, " \"%s\"", ref->name);
-	if (with_id && n >= 0 && (size_t)n < size)
-		snprintf(out + n, size - (size_t)n, " (%sregion %lld)", ref->custom ? "custom " : "", (long long)ref->id);
 }
 
-static void format_path(const struct dc_peer_view *v, bool long_form, char *out, size_t size)
+static void format_path(struct dc_buf *b, const struct dc_peer_view *v, bool long_form)
 {
-	char region[256];
 	switch (v->path) {
 	case DC_PATH_DIRECT:
-		snprintf(out, size, "%s%s", long_form ? "direct " : "", v->st->cur_addr);
+		dc_buf_printf(b, "%s%s", long_form ? "direct " : "", v->st->cur_addr);
 		break;
 	case DC_PATH_PEER_RELAY:
+		dc_buf_printf(b, "peer relay %s", v->relay_endpoint);
 		if (long_form && v->relay_vni >= 0)
-			snprintf(out, size, "peer relay %s (VNI %lld)", v->relay_endpoint, (long long)v->relay_vni);
-		else
-			snprintf(out, size, "peer relay %s", v->relay_endpoint);
+			dc_buf_printf(b, " (VNI %lld)", (long long)v->relay_vni);
 		break;
 	case DC_PATH_DERP:
-		format_region(&v->home, long_form, region, sizeof(region));
-		snprintf(out, size, "DERP %s", region);
+		dc_buf_printf(b, "DERP ");
+		format_region(b, &v->home, long_form);
 		break;
 	case DC_PATH_NONE:
-		snprintf(out, size, "-");
+		dc_buf_printf(b, long_form ? "none" : "-");
 		break;
 	}
 }
@@ -166,11 +162,12 @@ static void print_header(FILE *out, const struct dc_tailnet_report *r, const str
 	fprintf(out, "%ssource:%s %s (tailscaled %s, %s)\n", paint(st, BOLD), paint(st, RESET), src,
 		*s->version ? s->version : "version not given", *s->backend_state ? s->backend_state : "state not given");
 	if (s->have_self) {
-		char home[256];
-		format_region(&r->self_home, false, home, sizeof(home));
+		struct dc_buf home = {0};
+		format_region(&home, &r->self_home, false);
 		fprintf(out, "%sthis node:%s %s ", paint(st, BOLD), paint(st, RESET), r->self_name);
 		print_ips(out, &s->self);
-		fprintf(out, ", %s, home DERP %s\n", *s->self.os ? s->self.os : "OS not given", home);
+		fprintf(out, ", %s, home DERP %s\n", *s->self.os ? s->self.os : "OS not given", home.data);
+		dc_buf_free(&home);
 		fprintf(out, "  endpoints: ");
 		print_endpoints(out, s->self.addrs, s->self.addr_count, s->self.addrs_reported);
 		fprintf(out, "\n");
@@ -204,52 +201,59 @@ static void print_table(FILE *out, const struct dc_tailnet_report *r, const stru
 	size_t w[NCOLS], shown = 0;
 	for (int c = 0; c < NCOLS; c++)
 		w[c] = width(head[c]);
-	char(*cells)[NCOLS][160] = dc_xcalloc(r->count ? r->count : 1, sizeof(*cells));
+	/* Every cell first, to size the columns; then print them padded. */
+	struct dc_buf(*cells)[NCOLS] = dc_xcalloc(r->count ? r->count : 1, sizeof(*cells));
 	for (size_t i = 0; i < r->count; i++) {
 		const struct dc_peer_view *v = &r->peers[i];
 		if (!dc_status_peer_shown(v, ctx))
 			continue;
-		char(*row)[160] = cells[i];
-		snprintf(row[COL_NAME], 160, "%s", v->name);
-		snprintf(row[COL_IP], 160, "%s", v->st->ip_count ? v->st->ips[0] : "-");
-		snprintf(row[COL_OS], 160, "%s", *v->st->os ? v->st->os : "-");
-		snprintf(row[COL_STATE], 160, "%s", v->state == DC_PEER_NO_PATH ? "no path" : dc_peer_state_name(v->state));
-		format_path(v, false, row[COL_PATH], 160);
-		format_bytes(v->st->rx_bytes, row[COL_RX], 160);
-		format_bytes(v->st->tx_bytes, row[COL_TX], 160);
-		format_ago(v->st->last_handshake, ctx->now, row[COL_HANDSHAKE], 160);
+		struct dc_buf *row = cells[i];
+		char bytes[32];
+		dc_buf_printf(&row[COL_NAME], "%s", v->name);
+		dc_buf_printf(&row[COL_IP], "%s", v->st->ip_count ? v->st->ips[0] : "-");
+		dc_buf_printf(&row[COL_OS], "%s", *v->st->os ? v->st->os : "-");
+		dc_buf_printf(&row[COL_STATE], "%s", v->state == DC_PEER_NO_PATH ? "no path" : dc_peer_state_name(v->state));
+		format_path(&row[COL_PATH], v, false);
+		format_bytes(v->st->rx_bytes, bytes, sizeof(bytes));
+		dc_buf_printf(&row[COL_RX], "%s", bytes);
+		format_bytes(v->st->tx_bytes, bytes, sizeof(bytes));
+		dc_buf_printf(&row[COL_TX], "%s", bytes);
+		format_ago(v->st->last_handshake, ctx->now, bytes, sizeof(bytes));
+		dc_buf_printf(&row[COL_HANDSHAKE], "%s", bytes);
 		for (int c = 0; c < NCOLS; c++)
-			if (width(row[c]) > w[c])
-				w[c] = width(row[c]);
+			if (width(row[c].data) > w[c])
+				w[c] = width(row[c].data);
 		shown++;
 	}
 	fprintf(out, "\n");
-	if (!shown) {
+	if (!shown)
 		fprintf(out, "%s\n", r->count ? "no active peers" : "no peers");
-		free(cells);
-		return;
-	}
-	for (int c = 0; c < NCOLS; c++) {
+	for (int c = 0; shown && c < NCOLS; c++) {
 		fprintf(out, "%s%s%s", paint(st, BOLD), head[c], paint(st, RESET));
 		if (c + 1 < NCOLS)
 			pad(out, w[c] - width(head[c]) + 2);
+		else
+			fprintf(out, "\n");
 	}
-	fprintf(out, "\n");
 	for (size_t i = 0; i < r->count; i++) {
 		const struct dc_peer_view *v = &r->peers[i];
 		if (!dc_status_peer_shown(v, ctx))
 			continue;
 		for (int c = 0; c < NCOLS; c++) {
+			const char *text = cells[i][c].data;
 			const char *color = c == COL_STATE ? state_color(v->state) : "";
 			bool right = c == COL_RX || c == COL_TX; /* numbers align right */
 			if (right)
-				pad(out, w[c] - width(cells[i][c]));
-			fprintf(out, "%s%s%s", paint(st, color), cells[i][c], *color ? paint(st, RESET) : "");
+				pad(out, w[c] - width(text));
+			fprintf(out, "%s%s%s", paint(st, color), text, *color ? paint(st, RESET) : "");
 			if (c + 1 < NCOLS)
-				pad(out, (right ? 0 : w[c] - width(cells[i][c])) + 2);
+				pad(out, (right ? 0 : w[c] - width(text)) + 2);
 		}
 		fprintf(out, "\n");
 	}
+	for (size_t i = 0; i < r->count; i++)
+		for (int c = 0; c < NCOLS; c++)
+			dc_buf_free(&cells[i][c]);
 	free(cells);
 }
 
@@ -264,12 +268,13 @@ static void print_why(FILE *out, const struct dc_tailnet_report *r, const struct
 		if (!any)
 			fprintf(out, "%s%swhy not direct:%s\n", blank_first ? "\n" : "", paint(st, BOLD), paint(st, RESET));
 		any = true;
-		char path[320];
-		format_path(v, true, path, sizeof(path));
+		struct dc_buf path = {0};
+		format_path(&path, v, true);
 		if (v->path == DC_PATH_NONE)
 			fprintf(out, "  %s: no path\n", v->name);
 		else
-			fprintf(out, "  %s via %s\n", v->name, path);
+			fprintf(out, "  %s via %s\n", v->name, path.data);
+		dc_buf_free(&path);
 		fprintf(out, "    %s%s:%s %s\n", paint(st, YELLOW), dc_reason_code(v->reason), paint(st, RESET), v->message);
 		fprintf(out, "    %sfix:%s %s\n", paint(st, CYAN), paint(st, RESET), v->fix);
 	}
@@ -356,7 +361,7 @@ static void print_detail(FILE *out, const struct dc_tailnet_report *r, const str
 			 const struct dc_status_context *ctx, const struct dc_style *st)
 {
 	const struct dc_peer_status *p = v->st;
-	char buf[512], buf2[64];
+	char buf[64], buf2[64];
 	fprintf(out, "\n%s%s%s", paint(st, BOLD), v->name, paint(st, RESET));
 	if (*p->dns_name)
 		fprintf(out, " (%s)", p->dns_name);
@@ -387,12 +392,15 @@ static void print_detail(FILE *out, const struct dc_tailnet_report *r, const str
 		v->state == DC_PEER_NO_PATH ? "no path" : dc_peer_state_name(v->state), *state_color(v->state) ? paint(st, RESET) : "",
 		v->active_inferred ? (v->active ? "active (inferred from a recent handshake)" : "not active (no recent handshake)")
 		: v->active ? "active (sent to in the last 45 s)" : "not active (no traffic in the last 45 s)");
+	struct dc_buf text = {0};
+	format_path(&text, v, true);
 	detail_label(out, "path");
-	format_path(v, true, buf, sizeof(buf));
-	fprintf(out, "%s\n", v->path == DC_PATH_NONE ? "none" : buf);
+	fprintf(out, "%s\n", text.data);
+	dc_buf_free(&text);
+	format_region(&text, &v->home, true);
 	detail_label(out, "home DERP");
-	format_region(&v->home, true, buf, sizeof(buf));
-	fprintf(out, "%s\n", buf);
+	fprintf(out, "%s\n", text.data);
+	dc_buf_free(&text);
 	detail_label(out, "endpoints");
 	print_endpoints(out, p->addrs, p->addr_count, p->addrs_reported);
 	fprintf(out, "\n");
