@@ -160,7 +160,7 @@ static int current_time(int64_t *now, struct dc_error *err)
 	return 0;
 }
 
-static int no_such_peer(const struct dc_tailnet_report *r, const char *query, const struct dc_peer_view *first,
+static int peer_lookup_failed(const struct dc_tailnet_report *r, const char *query, const struct dc_peer_view *first,
 			const struct dc_peer_view *second)
 {
 	struct dc_error err;
@@ -184,6 +184,27 @@ static int no_such_peer(const struct dc_tailnet_report *r, const char *query, co
 	free((void *)names);
 	dc_report_error(&err);
 	return DC_EXIT_USAGE;
+}
+
+/* Print the report (or the one peer asked for) and judge it: the exit status. */
+static int render(struct dc_cli *cli, const struct status_opts *opts, const struct dc_tailnet_report *report,
+		  struct dc_status_context *ctx)
+{
+	if (opts->peer) {
+		const struct dc_peer_view *second;
+		ctx->only = dc_tailnet_find_peer(report, opts->peer, &second);
+		if (!ctx->only || second)
+			return peer_lookup_failed(report, opts->peer, ctx->only, second);
+	}
+	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
+	if (cli->format == DC_FORMAT_JSON)
+		dc_output_status_json(stdout, report, ctx);
+	else
+		dc_output_status_text(stdout, report, ctx, &style);
+	bool problems = !report->running;
+	for (size_t i = 0; i < report->count; i++)
+		problems |= dc_status_peer_shown(&report->peers[i], ctx) && dc_peer_not_direct(&report->peers[i]);
+	return problems ? DC_EXIT_PROBLEMS : DC_EXIT_OK;
 }
 
 static int load_status(const struct status_opts *opts, const struct dc_localapi *api, int verbose, struct dc_buf *text,
@@ -260,7 +281,6 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 	}
 	struct dc_tailnet_report report;
 	dc_tailnet_analyze(&st, maps.map, now, &report);
-
 	struct dc_status_context ctx = {
 		.source = !opts.file ? DC_STATUS_FROM_SOCKET : strcmp(opts.file, "-") == 0 ? DC_STATUS_FROM_STDIN
 											: DC_STATUS_FROM_FILE,
@@ -271,27 +291,7 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 		.now = now,
 		.active_only = opts.active,
 	};
-	int rc = DC_EXIT_OK;
-	if (opts.peer) {
-		const struct dc_peer_view *second;
-		ctx.only = dc_tailnet_find_peer(&report, opts.peer, &second);
-		if (!ctx.only || second)
-			rc = no_such_peer(&report, opts.peer, ctx.only, second);
-	}
-	if (rc == DC_EXIT_OK) {
-		struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
-		if (cli->format == DC_FORMAT_JSON)
-			dc_output_status_json(stdout, &report, &ctx);
-		else
-			dc_output_status_text(stdout, &report, &ctx, &style);
-		bool problems = !report.running;
-		for (size_t i = 0; i < report.count; i++) {
-			const struct dc_peer_view *v = &report.peers[i];
-			if (dc_status_peer_shown(v, &ctx) && (v->state == DC_PEER_RELAYED || v->state == DC_PEER_NO_PATH))
-				problems = true;
-		}
-		rc = problems ? DC_EXIT_PROBLEMS : DC_EXIT_OK;
-	}
+	int rc = render(cli, &opts, &report, &ctx);
 	dc_tailnet_report_free(&report);
 	map_choice_free(&maps);
 	dc_status_free(&st);

@@ -24,11 +24,6 @@ bool dc_status_peer_shown(const struct dc_peer_view *v, const struct dc_status_c
 	return !ctx->active_only || v->active;
 }
 
-static bool is_problem(const struct dc_peer_view *v)
-{
-	return v->state == DC_PEER_RELAYED || v->state == DC_PEER_NO_PATH;
-}
-
 /* "1.2 MiB": binary units, one decimal below 10. */
 static void format_bytes(int64_t n, char *out, size_t size)
 {
@@ -263,7 +258,7 @@ static void print_why(FILE *out, const struct dc_tailnet_report *r, const struct
 	bool any = false;
 	for (size_t i = 0; i < r->count; i++) {
 		const struct dc_peer_view *v = &r->peers[i];
-		if (!is_problem(v) || !dc_status_peer_shown(v, ctx))
+		if (!dc_peer_not_direct(v) || !dc_status_peer_shown(v, ctx))
 			continue;
 		if (!any)
 			fprintf(out, "%s%swhy not direct:%s\n", blank_first ? "\n" : "", paint(st, BOLD), paint(st, RESET));
@@ -440,7 +435,7 @@ void dc_output_status_text(FILE *out, const struct dc_tailnet_report *r, const s
 		fprintf(out, "  %sfix:%s %s\n", paint(st, CYAN), paint(st, RESET), r->state_fix);
 	}
 	if (ctx->only) {
-		if (!quiet || is_problem(ctx->only))
+		if (!quiet || dc_peer_not_direct(ctx->only))
 			print_detail(out, r, ctx->only, ctx, st);
 	} else {
 		if (!quiet)

@@ -26,6 +26,11 @@ const char *dc_reason_code(enum dc_reason reason)
 	return "unknown";
 }
 
+bool dc_peer_not_direct(const struct dc_peer_view *v)
+{
+	return v->state == DC_PEER_RELAYED || v->state == DC_PEER_NO_PATH;
+}
+
 const char *dc_peer_state_name(enum dc_peer_state state)
 {
 	switch (state) {

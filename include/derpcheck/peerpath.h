@@ -110,6 +110,9 @@ void dc_tailnet_report_free(struct dc_tailnet_report *r);
 const struct dc_peer_view *dc_tailnet_find_peer(const struct dc_tailnet_report *r, const char *query,
 						const struct dc_peer_view **second);
 
+/* An active peer whose traffic is not direct (relayed, or no path at all): a problem. */
+bool dc_peer_not_direct(const struct dc_peer_view *v);
+
 const char *dc_reason_code(enum dc_reason reason);
 const char *dc_peer_state_name(enum dc_peer_state state);
 const char *dc_path_kind_name(enum dc_path_kind path);
