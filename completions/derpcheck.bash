@@ -20,6 +20,9 @@ _derpcheck()
 	case $prev in
 	--format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
 	--color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
+	--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--file) COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "-" -- "$cur")); return ;;
+	--peer) return ;;
 	--ca-file|--derp-map)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		[ "$prev" = --derp-map ] && COMPREPLY+=($(compgen -W "embedded: -" -- "$cur"))
@@ -51,6 +54,8 @@ _derpcheck()
 		else
 			COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "embedded: -" -- "$cur"))
 		fi ;;
+	status)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--socket --file --peer --active --derp-map --ca-file --insecure --timeout $global_opts" -- "$cur")) ;;
 	*)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$net_opts $global_opts" -- "$cur")) ;;
 	esac

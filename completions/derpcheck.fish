@@ -5,7 +5,7 @@ complete -c derpcheck -f
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a validate -d 'check a DERP map or tailnet policy file'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT and DERP latency (not yet implemented)'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a ping -d 'relay test packets through DERP (not yet implemented)'
-complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -d 'show direct and relayed peers (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -d 'show which peers are direct or relayed, and why'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems (not yet implemented)'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end (not yet implemented)'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a stun -d 'send STUN binding requests (not yet implemented)'
@@ -26,9 +26,15 @@ complete -c derpcheck -n "__fish_seen_subcommand_from netcheck ping status cert 
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l ca-file -r -F -d 'trust the CA certificates in FILE'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l insecure -d 'skip TLS certificate checks (warns)'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l timeout -x -a '1s 2s 5s 10s 30s' -d 'give up waiting after DURATION'
-complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -s 4 -l ipv4 -d 'use IPv4 only'
-complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -s 6 -l ipv6 -d 'use IPv6 only'
+complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun" -s 4 -l ipv4 -d 'use IPv4 only'
+complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun" -s 6 -l ipv6 -d 'use IPv6 only'
 
 # validate
 complete -c derpcheck -n "__fish_seen_subcommand_from validate" -l strict -d 'treat warnings as errors'
 complete -c derpcheck -n "__fish_seen_subcommand_from validate" -F -a 'embedded: -'
+
+# status
+complete -c derpcheck -n "__fish_seen_subcommand_from status" -l socket -r -F -d "tailscaled's socket"
+complete -c derpcheck -n "__fish_seen_subcommand_from status" -l file -r -F -d 'saved tailscale status --json output (- for stdin)'
+complete -c derpcheck -n "__fish_seen_subcommand_from status" -l peer -x -d 'show one peer in detail'
+complete -c derpcheck -n "__fish_seen_subcommand_from status" -l active -d 'list only active peers'

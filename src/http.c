@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -122,8 +123,20 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *user)
 	return n;
 }
 
-static void explain(struct dc_error *err, CURLcode rc, long timeout_ms)
+static void explain(struct dc_error *err, CURLcode rc, long timeout_ms, bool unix_socket, int os_errno)
 {
+	if (unix_socket) {
+		/* No host, port, DNS or TLS here: only the socket file and who listens on it. */
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			dc_error_hint(err, "no complete answer within %ld ms; the server behind the socket may be stuck, or raise --timeout", timeout_ms);
+		else if (rc == CURLE_COULDNT_CONNECT && os_errno == ENOENT)
+			dc_error_hint(err, "there is no socket at this path; check the path");
+		else if (rc == CURLE_COULDNT_CONNECT && (os_errno == EACCES || os_errno == EPERM))
+			dc_error_hint(err, "this user may not open the socket; check its permissions");
+		else if (rc == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED)
+			dc_error_hint(err, "the socket file exists but nothing listens on it");
+		return;
+	}
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
@@ -163,6 +176,11 @@ static enum dc_http_failure failure_kind(CURLcode rc, bool too_big)
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CONNECT_ERROR:
 		return DC_HTTP_TLS;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return DC_HTTP_NOT_HTTP;
+	case CURLE_GOT_NOTHING:
+		return DC_HTTP_NO_REPLY;
 	default:
 		return DC_HTTP_OTHER;
 	}
@@ -181,8 +199,14 @@ static int setup(const struct curl_api *curl, struct transfer *t, struct dc_erro
 	t->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
 	t->max = opts->max_bytes ? opts->max_bytes : 1u << 20;
 	curl->easy_setopt(h, CURLOPT_URL, req->url);
-	curl->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (!req->no_redirects) {
+	if (opts->unix_socket) {
+		/* A local daemon: plain HTTP only, and never follow it anywhere else. */
+		curl->easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, opts->unix_socket);
+		curl->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	} else {
+		curl->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	}
+	if (!req->no_redirects && !opts->unix_socket) {
 		curl->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		curl->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 		curl->easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
@@ -247,10 +271,15 @@ static void parse_date(const struct curl_api *curl, struct dc_http_response *res
 static int finish(const struct curl_api *curl, struct transfer *t, CURLcode rc, struct dc_error *err)
 {
 	struct dc_http_response *resp = t->resp;
-	const char *url = t->req->url;
+	const char *unix_socket = t->req->opts ? t->req->opts->unix_socket : NULL;
+	/* Errors name the socket for Unix-socket requests: that is what the user can fix. */
+	const char *url = unix_socket ? unix_socket : t->req->url;
 	resp->elapsed_ns = dc_now_ns() - t->start_ns;
 	resp->status = 0;
+	long os_errno = 0;
 	curl->easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl->easy_getinfo(t->h, CURLINFO_OS_ERRNO, &os_errno);
+	resp->os_errno = (int)os_errno;
 	curl->easy_cleanup(t->h);
 	t->h = NULL;
 	while (t->header_list) {
@@ -273,7 +302,7 @@ static int finish(const struct curl_api *curl, struct transfer *t, CURLcode rc, 
 		dc_error_set(&resp->error, url, "the response is larger than %zu bytes", t->max);
 	else {
 		dc_error_set(&resp->error, url, "fetch failed: %s", t->curl_err[0] ? t->curl_err : curl->easy_strerror(rc));
-		explain(&resp->error, rc, t->timeout_ms);
+		explain(&resp->error, rc, t->timeout_ms, unix_socket != NULL, resp->os_errno);
 	}
 	if (err)
 		*err = resp->error;

@@ -25,6 +25,7 @@ const char *dc_map_source_name(enum dc_map_source source)
 	case DC_MAP_SOURCE_STDIN: return "standard input";
 	case DC_MAP_SOURCE_URL: return "URL";
 	case DC_MAP_SOURCE_EMBEDDED: return "embedded snapshot of Tailscale's default map (" DC_MAP_EMBEDDED_DATE ")";
+	case DC_MAP_SOURCE_LOCALAPI: return "the local tailscaled (LocalAPI)";
 	}
 	return "?";
 }

@@ -215,8 +215,10 @@ void dc_buf_printf(struct dc_buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n <= 0)
+	if (n <= 0) {
+		dc_buf_append(b, "", 0); /* an empty result is still a string, never NULL */
 		return;
+	}
 	char *tmp = dc_xmalloc((size_t)n + 1);
 	va_start(ap, fmt);
 	vsnprintf(tmp, (size_t)n + 1, fmt, ap);

@@ -2,6 +2,10 @@
  * HTTP(S) GET through libcurl: TLS verified unless asked otherwise, a deadline, a size
  * cap and errors that say what to do. libcurl (and its ~25 dependent libraries) is
  * loaded on first use, so commands that never fetch start in about a millisecond.
+ *
+ * A request can also go over a Unix socket (tailscaled's LocalAPI): the URL then only
+ * supplies the Host header and the path, only plain http:// is allowed, and redirects
+ * are never followed.
  */
 #ifndef DERPCHECK_HTTP_H
 #define DERPCHECK_HTTP_H
@@ -14,6 +18,7 @@ struct dc_http_opts {
 	long timeout_ms;     /* whole transfer; 0 means 10 s */
 	int family;          /* 0 any, 4 or 6 */
 	size_t max_bytes;    /* body size cap; 0 means 1 MiB */
+	const char *unix_socket; /* connect to this socket path instead of the URL's host */
 };
 
 /*
@@ -44,6 +49,8 @@ enum dc_http_failure {
 	DC_HTTP_CONNECT,  /* refused, unreachable, or the name did not resolve */
 	DC_HTTP_TLS,
 	DC_HTTP_TOO_BIG,
+	DC_HTTP_NOT_HTTP, /* something answered, but not with HTTP */
+	DC_HTTP_NO_REPLY, /* the server closed the connection without answering */
 	DC_HTTP_OTHER,
 };
 
@@ -54,6 +61,7 @@ struct dc_http_response {
 	int64_t date;            /* its Date header in Unix seconds; -1 when absent or unparsable */
 	uint64_t elapsed_ns;     /* from the start of the transfer to its end */
 	enum dc_http_failure failure;
+	int os_errno;            /* errno of a failed connect (ENOENT, EACCES, ECONNREFUSED...), else 0 */
 	struct dc_error error;   /* filled when failure != DC_HTTP_OK (also by dc_http_fetch_all) */
 };
 

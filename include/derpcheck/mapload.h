@@ -16,6 +16,7 @@ enum dc_map_source {
 	DC_MAP_SOURCE_STDIN,
 	DC_MAP_SOURCE_URL,
 	DC_MAP_SOURCE_EMBEDDED,
+	DC_MAP_SOURCE_LOCALAPI, /* the map the local tailscaled uses (src/localapi.c) */
 };
 
 /* The spelling that selects the embedded snapshot on the command line. */

@@ -66,6 +66,7 @@ struct dc_buf {
 	size_t cap;
 };
 void dc_buf_append(struct dc_buf *b, const void *data, size_t n);
+/* Append formatted text; afterwards b->data is never NULL, even for empty output. */
 void dc_buf_printf(struct dc_buf *b, const char *fmt, ...) DC_PRINTF(2, 3);
 void dc_buf_free(struct dc_buf *b);
 

@@ -40,10 +40,18 @@ for opt in $("$DERPCHECK" validate --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-
 	if complete_bash derpcheck validate - | grep -qx -- "$opt"; then pass; else fail "bash does not complete validate $opt"; fi
 done
 
+# Every option `derpcheck status --help` lists is offered by bash after "status -".
+expect_completion status-flag "--socket" derpcheck status --so
+for opt in $("$DERPCHECK" status --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
+	if complete_bash derpcheck status - | grep -qx -- "$opt"; then pass; else fail "bash does not complete status $opt"; fi
+done
+
 # fish: ask fish itself what it would complete.
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck val'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "validate " ] && pass || fail "fish completes 'derpcheck val' as '$got'"
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck validate --str'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "--strict " ] && pass || fail "fish completes 'derpcheck validate --str' as '$got'"
+got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck status --act'" | cut -f1 | tr '\n' ' ')
+[ "$got" = "--active " ] && pass || fail "fish completes 'derpcheck status --act' as '$got'"
 
 finish

@@ -326,6 +326,18 @@ static void test_monotonic_clock_does_not_go_backwards(void **state)
 	assert_true(b >= a);
 }
 
+static void test_buf_printf_of_nothing_still_gives_a_string(void **state)
+{
+	(void)state;
+	struct dc_buf b = {0};
+	const char *empty = "";
+	dc_buf_printf(&b, "%s", empty);
+	assert_non_null(b.data);
+	assert_string_equal(b.data, "");
+	assert_int_equal(b.len, 0);
+	dc_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_buffer_keeps_embedded_nul_bytes),
 		cmocka_unit_test(test_string_helpers_copy),
 		cmocka_unit_test(test_monotonic_clock_does_not_go_backwards),
+		cmocka_unit_test(test_buf_printf_of_nothing_still_gives_a_string),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
