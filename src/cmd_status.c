@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "derpcheck/localapi.h"
+#include "derpcheck/mapchoice.h"
 #include "derpcheck/mapload.h"
 #include "derpcheck/output_status.h"
 #include "derpcheck/peerpath.h"
@@ -52,93 +53,6 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 	case OPT_PEER: o->peer = arg; break;
 	case OPT_ACTIVE: o->active = true; break;
 	}
-	return 0;
-}
-
-/* The DERP map that names regions, and where it came from (never a silent fallback). */
-struct map_choice {
-	struct dc_derpmap defaults;
-	struct dc_map_doc doc;
-	bool have_doc;
-	struct dc_derpmap merged;
-	struct dc_merge_summary merge;
-	bool have_merged;
-	const struct dc_derpmap *map;
-	enum dc_map_source source;
-	const char *name;
-	char *note;
-};
-
-static void map_choice_free(struct map_choice *m)
-{
-	if (m->have_merged) {
-		dc_derpmap_free(&m->merged);
-		dc_merge_summary_free(&m->merge);
-	}
-	if (m->have_doc)
-		dc_map_doc_free(&m->doc);
-	dc_derpmap_free(&m->defaults);
-	free(m->note);
-}
-
-static void use_defaults(struct map_choice *m, char *note)
-{
-	m->map = &m->defaults;
-	m->source = DC_MAP_SOURCE_EMBEDDED;
-	m->name = DC_MAP_EMBEDDED_SPEC;
-	m->note = note;
-}
-
-static int choose_map(struct dc_cli *cli, const struct dc_localapi *api, struct map_choice *m, struct dc_error *err)
-{
-	if (dc_map_defaults(&m->defaults) < 0)
-		return dc_error_set(err, NULL, "internal error: the embedded default DERP map does not decode");
-	if (cli->derp_map) {
-		struct dc_fetch_opts fetch = {
-			.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family,
-		};
-		if (dc_map_doc_load(cli->derp_map, &fetch, &m->doc, err) < 0)
-			return -1;
-		m->have_doc = true;
-		if (!m->doc.decoded) {
-			const char *why = m->doc.findings.count ? m->doc.findings.items[0].message : "no DERP map in it";
-			dc_error_set(err, m->doc.text.name, "cannot use this DERP map: %s", why);
-			dc_error_hint(err, "check it with: derpcheck validate %s", cli->derp_map);
-			return -1;
-		}
-		m->source = m->doc.text.source;
-		m->name = m->doc.text.name;
-		if (m->doc.map.shape == DC_SHAPE_POLICY) {
-			dc_derpmap_merge(&m->doc.map, &m->defaults, &m->merged, &m->merge);
-			m->have_merged = true;
-			m->map = &m->merged;
-		} else if (m->doc.map.shape == DC_SHAPE_POLICY_NO_MAP) {
-			m->map = &m->defaults;
-			m->note = dc_xstrdup("the policy file has no derpMap, so clients use Tailscale's default regions");
-		} else {
-			m->map = &m->doc.map;
-		}
-		return 0;
-	}
-	if (!api) {
-		use_defaults(m, NULL);
-		return 0;
-	}
-	if (cli->verbose)
-		fprintf(stderr, "derpcheck: GET /localapi/v0/derpmap over %s\n", api->socket_path);
-	struct dc_error map_err;
-	if (dc_localapi_derpmap(api, &m->doc, &map_err) < 0) {
-		use_defaults(m, dc_xasprintf("tailscaled's own map was not available: %s", map_err.what));
-		return 0;
-	}
-	m->have_doc = true;
-	if (!m->doc.decoded) {
-		use_defaults(m, dc_xstrdup("tailscaled's own map did not decode"));
-		return 0;
-	}
-	m->map = &m->doc.map;
-	m->source = DC_MAP_SOURCE_LOCALAPI;
-	m->name = m->doc.text.name;
 	return 0;
 }
 
@@ -272,10 +186,19 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 	}
 	dc_buf_free(&text);
 
-	struct map_choice maps = {0};
-	if (choose_map(cli, opts.file ? NULL : &api, &maps, &err) < 0) {
+	/* Names for DERP regions: --derp-map, else tailscaled's own map, else the snapshot. */
+	struct dc_map_choice_opts map_opts = {
+		.spec = cli->derp_map,
+		.socket_path = opts.file ? NULL : api.socket_path,
+		.localapi_timeout_ms = cli->timeout_ms,
+		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family},
+	};
+	struct dc_map_choice maps;
+	if (cli->verbose && !cli->derp_map && !opts.file)
+		fprintf(stderr, "derpcheck: GET /localapi/v0/derpmap over %s\n", api.socket_path);
+	if (dc_map_choose(&map_opts, &maps, &err) < 0) {
 		dc_report_error(&err);
-		map_choice_free(&maps);
+		dc_map_choice_free(&maps);
 		dc_status_free(&st);
 		return DC_EXIT_USAGE;
 	}
@@ -293,7 +216,7 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 	};
 	int rc = render(cli, &opts, &report, &ctx);
 	dc_tailnet_report_free(&report);
-	map_choice_free(&maps);
+	dc_map_choice_free(&maps);
 	dc_status_free(&st);
 	return rc;
 }
