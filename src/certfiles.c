@@ -330,7 +330,7 @@ int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f
 						   s.certificates, f->cert_path);
 			dc_finding_hint(x, "reinstall the chain from the ACME client; a hand-edited file may have lost characters");
 		}
-		if (s.private_keys) {
+		if (s.private_keys && s.certificates) {
 			struct dc_finding *x = add(f, DC_SEV_WARNING, "key-in-cert-file", f->cert_path,
 						   "%s also holds a private key: derper works, but the certificate file is usually world-readable",
 						   f->cert_path);

@@ -21,4 +21,7 @@ void dc_report_error(const struct dc_error *err);
 extern const struct dc_command_spec dc_validate_spec;
 int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv);
 
+extern const struct dc_command_spec dc_cert_spec;
+int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv);
+
 #endif

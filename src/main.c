@@ -11,7 +11,6 @@ static const struct dc_command_spec planned[] = {
 	{.name = "netcheck", .summary = "measure UDP, NAT behaviour and latency to every DERP region"},
 	{.name = "ping", .summary = "relay test packets through a DERP region and report RTT, loss and jitter"},
 	{.name = "status", .summary = "show which tailnet peers are direct or relayed, and why"},
-	{.name = "cert", .summary = "explain TLS certificate problems of a DERP server and how to fix them"},
 	{.name = "diagnose", .summary = "check one region end to end and give one verdict"},
 	{.name = "stun", .summary = "send STUN binding requests and show the mapped address"},
 };
@@ -21,9 +20,9 @@ static const struct dc_command commands[] = {
 	{&planned[0], NULL},
 	{&planned[1], NULL},
 	{&planned[2], NULL},
+	{&dc_cert_spec, dc_cmd_cert},
 	{&planned[3], NULL},
 	{&planned[4], NULL},
-	{&planned[5], NULL},
 };
 
 void dc_report_error(const struct dc_error *err)

@@ -660,11 +660,11 @@ static const char *classify(struct check *k, enum dc_client c, const struct prob
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT: {
 		X509 *top = p->cert ? p->cert : k->leaf;
+		if (p->depth == 0 && k->served_real > 0 && !served_issuer_of(k, top))
+			return "wrong-intermediate";
 		X509 *fetched = fetched_issuer(k, top);
 		if (fetched)
 			return X509_self_signed(fetched, 0) == 1 ? "untrusted-root" : "chain-incomplete";
-		if (p->depth == 0 && k->served_real > 1 && !served_issuer_of(k, top))
-			return "wrong-intermediate";
 		return p->depth == 0 ? "chain-incomplete" : "unknown-issuer";
 	}
 	case X509_V_ERR_CERT_HAS_EXPIRED:
@@ -894,6 +894,8 @@ static void fill_verdicts(struct check *k)
 			curl_says(k, p, cv->says, sizeof(cv->says));
 		else if (c == DC_CLIENT_TS_GO)
 			go_says(k, p, cv->says, sizeof(cv->says));
+		else if (k->o->no_aia && strcmp(cv->code, "chain-incomplete") == 0)
+			textf(cv->says, sizeof(cv->says), "rejects unless it fetches the missing intermediate (not tried: --no-aia)");
 		else
 			textf(cv->says, sizeof(cv->says), "rejects: %s", reason_text(cv->code));
 	}
@@ -927,12 +929,21 @@ static const char *command(const struct check *k)
 	return k->o->command ? k->o->command : "derpcheck cert";
 }
 
+/* "curl/OpenSSL", "curl/OpenSSL and browsers", "A, B and C". */
 static void clients_text(unsigned mask, char *out, size_t n)
 {
-	out[0] = '\0';
+	int total = 0, done = 0;
 	for (int c = 0; c < DC_CLIENT_COUNT; c++)
-		if (mask & (1u << c))
-			append_sep(out, n, dc_client_label((enum dc_client)c));
+		total += (mask >> c) & 1u;
+	out[0] = '\0';
+	for (int c = 0; c < DC_CLIENT_COUNT; c++) {
+		if (!(mask & (1u << c)))
+			continue;
+		size_t used = strlen(out);
+		const char *sep = done == 0 ? "" : done == total - 1 ? " and " : ", ";
+		textf(out + used, n - used, "%s%s", sep, dc_client_label((enum dc_client)c));
+		done++;
+	}
 }
 
 static void fix_fullchain(struct check *k, struct dc_finding *f)
@@ -967,38 +978,48 @@ static void fetched_on_path(struct check *k, char *out, size_t n)
 	}
 }
 
+static void aia_sentence(struct check *k, char *aia, size_t n);
+
 static void explain_chain_incomplete(struct check *k, const struct found *f)
 {
 	struct dc_cert_report *r = k->r;
 	X509 *top = f->p->cert ? f->p->cert : k->leaf;
 	struct dc_cert_info info;
 	dc_cert_describe(top, k->now, &info);
-	char what[700], aia[1200], fetched[1000];
+	char what[700], aia[1200];
 	if (f->p->depth == 0)
 		textf(what, sizeof(what), "the server sends its certificate without the intermediate that issued it (\"%s\")",
 			 info.issuer);
 	else
 		textf(what, sizeof(what), "the chain stops at \"%s\" without the certificate that issued it (\"%s\")",
 			 info.subject, info.issuer);
-	fetched_on_path(k, fetched, sizeof(fetched));
-	bool platform_ok = r->clients[DC_CLIENT_TS_PLATFORM].via_aia || r->clients[DC_CLIENT_BROWSER].via_aia;
-	if (fetched[0] && platform_ok)
-		textf(aia, sizeof(aia),
-			 ". Browsers and Tailscale on macOS/iOS/Windows fetch it from the AIA URL in the certificate, so it works "
-			 "there; curl and Tailscale on Linux/Android never fetch it and fail. Missing: %s; with it the chain "
-			 "verifies", fetched);
-	else if (fetched[0])
-		textf(aia, sizeof(aia), ". Missing: %s (fetched through AIA)", fetched);
-	else if (k->o->no_aia)
-		textf(aia, sizeof(aia), ". AIA was not followed (--no-aia), so whether clients that fetch it succeed is unknown");
-	else if (k->aia_note[0])
-		textf(aia, sizeof(aia), ". Not even clients that follow AIA can complete it: %s", k->aia_note);
-	else
-		aia[0] = '\0';
+	aia_sentence(k, aia, sizeof(aia));
 	struct dc_finding *x = issue(r, DC_SEV_ERROR, "chain-incomplete", "chain",
 				     "the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain",
 				     "%s%s", what, aia);
 	fix_fullchain(k, x);
+}
+
+/* What AIA showed: the missing certificates and whether they complete the chain. */
+static void aia_sentence(struct check *k, char *aia, size_t n)
+{
+	struct dc_cert_report *r = k->r;
+	char fetched[1000];
+	fetched_on_path(k, fetched, sizeof(fetched));
+	bool platform_ok = r->clients[DC_CLIENT_TS_PLATFORM].via_aia || r->clients[DC_CLIENT_BROWSER].via_aia;
+	if (fetched[0] && platform_ok)
+		textf(aia, n,
+			 ". Browsers and Tailscale on macOS/iOS/Windows fetch it from the AIA URL in the certificate, so it works "
+			 "there; curl and Tailscale on Linux/Android never fetch it and fail. Missing: %s; with %s the chain "
+			 "verifies", fetched, strstr(fetched, "), \"") ? "them" : "it");
+	else if (fetched[0])
+		textf(aia, n, ". Missing: %s (fetched through AIA)", fetched);
+	else if (k->o->no_aia)
+		textf(aia, n, ". AIA was not followed (--no-aia), so whether clients that fetch it succeed is unknown");
+	else if (k->aia_note[0])
+		textf(aia, n, ". Not even clients that follow AIA can complete it: %s", k->aia_note);
+	else
+		aia[0] = '\0';
 }
 
 static void explain(struct check *k, const struct found *f)
@@ -1027,9 +1048,11 @@ static void explain(struct check *k, const struct found *f)
 				next = &r->certs[i].info;
 				break;
 			}
+		char aia[1200];
+		aia_sentence(k, aia, sizeof(aia));
 		x = issue(r, DC_SEV_ERROR, code, "chain[1]", "the certificate sent after the leaf is not its issuer (wrong intermediate)",
 			  "the certificate sent after the leaf (\"%s\") did not issue it; the leaf's issuer is \"%s\". Clients fail "
-			  "exactly as if the intermediate were missing", next->subject, r->certs[0].info.issuer);
+			  "exactly as if the intermediate were missing%s", next->subject, r->certs[0].info.issuer, aia);
 		fix_fullchain(k, x);
 	} else if (strcmp(code, "unknown-issuer") == 0) {
 		x = issue(r, DC_SEV_ERROR, code, path, "the chain ends at a certificate whose issuer is unknown",
@@ -1089,7 +1112,7 @@ static void explain(struct check *k, const struct found *f)
 				   "instead of a hand-made bundle as %s, and restart derper", crt);
 	} else if (strcmp(code, "not-yet-valid") == 0) {
 		dc_time_format(info.not_before, when, sizeof(when));
-		char server[160] = "";
+		char server[400] = "";
 		if (r->conn.have_date) {
 			char sd[32];
 			dc_time_format(r->conn.server_date, sd, sizeof(sd));
@@ -1128,8 +1151,8 @@ static void explain(struct check *k, const struct found *f)
 		x = issue(r, tailscale_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, "chain[0]",
 			  "the certificate has no IP address entry for the IP HostName",
 			  "%s is an IP address and the certificate has no IP entry for it (it has %s). Tailscale checks no name for an "
-			  "IP HostName, but %s do%s", name, r->certs[0].info.sans[0] ? r->certs[0].info.sans : "no names", who,
-			  f->clients == (1u << DC_CLIENT_CURL) ? "es" : "");
+			  "IP HostName, but %s %s", name, r->certs[0].info.sans[0] ? r->certs[0].info.sans : "no names", who,
+			  f->clients == (1u << DC_CLIENT_CURL) ? "does" : "do");
 		dc_finding_hint(x, "reissue it with \"subjectAltName=IP:%s\", or give the node a DNS HostName with a matching certificate", name);
 	} else if (strcmp(code, "no-server-auth") == 0) {
 		x = issue(r, DC_SEV_ERROR, code, path, "the certificate is not for TLS servers (no serverAuth)",
@@ -1141,8 +1164,8 @@ static void explain(struct check *k, const struct found *f)
 		dc_finding_hint(x, "reissue it signed with SHA-256 (openssl ... -sha256; every ACME CA already does)");
 	} else if (strcmp(code, "weak-key") == 0) {
 		x = issue(r, DC_SEV_ERROR, code, path, "the certificate's key is too small",
-			  "the key of \"%s\" is %s: %s reject it (curl/OpenSSL at security level 2 want RSA 2048 or more); Go and "
-			  "Tailscale still accept it", info.subject, info.key, who);
+			  "the key of \"%s\" is %s: rejected by %s (OpenSSL at security level 2 wants RSA 2048 or more); Go "
+			  "and Tailscale still accept it", info.subject, info.key, who);
 		dc_finding_hint(x, "reissue it with an EC P-256 key (acme.sh --keylength ec-256) or RSA 2048 or more");
 	} else if (strcmp(code, "bad-signature") == 0) {
 		x = issue(r, DC_SEV_ERROR, code, path, "a certificate signature does not verify",
@@ -1233,7 +1256,9 @@ static void add_structure_findings(struct check *k)
 					     "the chain is %s out of order (each certificate should be followed by its issuer); "
 					     "OpenSSL, Go and browsers sort it out, old clients do not",
 					     r->from_files ? "stored" : "served");
-		dc_finding_hint(x, "write it leaf first, then each issuer in turn: %s --write-fullchain %s", command(k), crt);
+		char stem[256];
+		dc_derper_cert_stem(derper_name(k), stem, sizeof(stem));
+		dc_finding_hint(x, "write it leaf first, then each issuer in turn: %s --write-fullchain %s.crt", command(k), stem);
 	}
 	bool wrong_intermediate = dc_findings_has(&r->findings, "wrong-intermediate");
 	for (size_t i = 1; i < r->count; i++) {
@@ -1633,18 +1658,21 @@ static void explain_handshake_failure(const struct sockaddr *addr, socklen_t add
 					 r->count ? " and serves a certificate for " : "",
 					 r->count ? (r->certs[0].info.sans[0] ? r->certs[0].info.sans : r->certs[0].info.subject) : "",
 					 r->count ? ": that is probably derper's --hostname" : "");
-			textf(brief, sizeof(brief), "the server refused the TLS name \"%s\" (alert \"%s\"): the DERP map's HostName must equal derper's --hostname",
-				 f->sni, conn->alert);
+			if (f->sni[0])
+				textf(brief, sizeof(brief), "the server refused the TLS name \"%s\" (alert \"%s\"): the DERP map's HostName must equal derper's --hostname",
+				      f->sni, conn->alert);
+			else
+				textf(brief, sizeof(brief), "the server refuses connections without a TLS name (alert \"%s\"): give its --hostname",
+				      conn->alert);
 			x = issue(r, DC_SEV_ERROR, "sni-refused", "connection", brief,
 				  "the server refused %s with the TLS alert \"%s\": derper accepts only the name given as its --hostname, "
-				  "compared exactly (case too), and logs \"cert mismatch with hostname: \\\"%s\\\"\".%s%s%s%s",
+				  "compared exactly (case too), and logs 'cert mismatch with hostname: \"%s\"'.%s%s%s%s",
 				  sent, conn->alert, f->sni, without, expected ? " derper's --hostname is \"" : "", expected ? expected : "",
 				  expected ? "\"" : "");
 			dc_finding_hint(x, "make the node's HostName exactly derper's --hostname%s%s%s; to test by hand: curl --resolve %s:PORT:IP https://%s:PORT/\n"
-					   "with derpcheck: %s --servername %s",
+					   "derpcheck sends the name given with --servername %s",
 					expected ? " (\"" : "", expected ? expected : "", expected ? "\")" : "",
-					expected ? expected : "HOSTNAME", expected ? expected : "HOSTNAME",
-					o->command ? o->command : "derpcheck cert", expected ? expected : "HOSTNAME");
+					expected ? expected : "HOSTNAME", expected ? expected : "HOSTNAME", expected ? expected : "HOSTNAME");
 			char curl[200], go[120];
 			textf(curl, sizeof(curl), "curl: (35) error:0A000438:SSL routines::tlsv1 alert %s", conn->alert);
 			textf(go, sizeof(go), "remote error: tls: %s", conn->alert);
