@@ -25,6 +25,9 @@ _derpcheck()
 		[ "$prev" = --derp-map ] && COMPREPLY+=($(compgen -W "embedded: -" -- "$cur"))
 		return ;;
 	--timeout) COMPREPLY=($(compgen -W "1s 2s 5s 10s 30s" -- "$cur")); return ;;
+	--certdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+	--cert-file|--key-file|--write-fullchain) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--servername|--hostname|--region) return ;;
 	esac
 
 	local i cmd=""
@@ -51,6 +54,8 @@ _derpcheck()
 		else
 			COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "embedded: -" -- "$cur"))
 		fi ;;
+	cert)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--servername --region --no-aia --write-fullchain --certdir --hostname --cert-file --key-file $net_opts $global_opts" -- "$cur")) ;;
 	*)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$net_opts $global_opts" -- "$cur")) ;;
 	esac
