@@ -522,20 +522,34 @@ static void chase_aia(struct check *k)
 	dc_aia_cache_free(own);
 }
 
-/* Map dc_tls_verify's pinning verdict into a pass. */
-static void pin_pass(struct check *k, STACK_OF(X509) *chain, struct vpass *v)
+/*
+ * CertName "sha256-raw:HEX" (tls-diagnosis.md §2.4): exactly one certificate besides the
+ * metacert, its DER hash equal to HEX, valid now, and carrying the TLS name if one is
+ * sent. The same rules as dc_tls_verify, judged at the check's time.
+ */
+static void pin_pass(struct check *k, struct vpass *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->ran = true;
-	struct dc_tls_verdict verdict;
-	struct dc_error err;
-	dc_tls_verify(chain, k->o->host_name, k->o->cert_name, NULL, &verdict, &err);
-	for (size_t i = 0; i < verdict.count; i++)
-		vpass_add(v, verdict.problems[i].code, verdict.problems[i].depth, verdict.problems[i].code < 10000 ? k->leaf : NULL);
+	char hex[65];
+	dc_tls_cert_sha256_hex(k->leaf, hex);
+	if (k->served_real > 0)
+		vpass_add(v, DC_TLS_ERR_PIN_MULTIPLE, 0, NULL);
+	if (strcmp(hex, k->o->cert_name + 11) != 0)
+		vpass_add(v, DC_TLS_ERR_PIN_MISMATCH, 0, NULL);
+	if (X509_cmp_time(X509_get0_notAfter(k->leaf), &k->now) < 0)
+		vpass_add(v, X509_V_ERR_CERT_HAS_EXPIRED, 0, k->leaf);
+	if (X509_cmp_time(X509_get0_notBefore(k->leaf), &k->now) > 0)
+		vpass_add(v, X509_V_ERR_CERT_NOT_YET_VALID, 0, k->leaf);
+	const char *host = k->o->host_name;
+	if (host && *host && !is_ip_literal(host) &&
+	    X509_check_host(k->leaf, host, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1)
+		vpass_add(v, X509_V_ERR_HOSTNAME_MISMATCH, 0, k->leaf);
+	ERR_clear_error();
 }
 
 /* Run the passes that decide each client's verdict. */
-static void judge_clients(struct check *k, STACK_OF(X509) *full_chain)
+static void judge_clients(struct check *k)
 {
 	struct dc_cert_report *r = k->r;
 	for (int c = 0; c < DC_CLIENT_COUNT; c++) {
@@ -544,7 +558,7 @@ static void judge_clients(struct check *k, STACK_OF(X509) *full_chain)
 		bool aia = c == DC_CLIENT_TS_PLATFORM || c == DC_CLIENT_BROWSER;
 		cv->checked = true;
 		if (tailscale && is_pin(k->o->cert_name)) {
-			pin_pass(k, full_chain, &k->pass[c]);
+			pin_pass(k, &k->pass[c]);
 			cv->ok = vpass_ok(&k->pass[c]);
 			continue;
 		}
@@ -1084,8 +1098,11 @@ static void explain(struct check *k, const struct found *f)
 					   "check the chain against it: %s --ca-file ROOT.pem",
 					ri.subject, command(k));
 	} else if (strcmp(code, "self-signed") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, path, "the certificate is self-signed",
-			  "the certificate \"%s\" is self-signed: no client trusts it unless told to", info.subject);
+		bool pinned_ok = is_pin(k->o->cert_name) && r->clients[DC_CLIENT_TS_GO].ok;
+		x = issue(r, pinned_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, path, "the certificate is self-signed",
+			  "the certificate \"%s\" is self-signed: %s", info.subject,
+			  pinned_ok ? "Tailscale accepts it through the sha256-raw: CertName pin, but curl and browsers trust it only if told to"
+				    : "no client trusts it unless told to");
 		dc_finding_hint(x, "get a certificate from a public CA: derper --certmode=letsencrypt on port 443, or acme.sh/certbot with --certmode=manual\n"
 				   "or, for a node whose HostName is an IP address, pin it in the DERP map: \"CertName\": \"sha256-raw:%s\" "
 				   "(Tailscale 1.84+; %s must hold only this certificate)\n"
@@ -1419,7 +1436,7 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 		X509_up_ref(sk_X509_value(k.with_aia, i));
 	if (!o->no_aia)
 		chase_aia(&k);
-	judge_clients(&k, chain);
+	judge_clients(&k);
 	build_fullchain(&k, served_real);
 	assign_roles(&k);
 	add_problem_findings(&k);
