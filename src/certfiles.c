@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,7 +374,17 @@ int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f
 				sk_X509_push(f->chain, sk_X509_value(f->certs, i));
 			}
 	}
-	f->loadable = dc_findings_count(&f->findings, DC_SEV_ERROR) == 0 && ncerts > 0 && (key_rc != 0 || f->key_cert_index == 0);
+	/* derper's own start-up check: Go's VerifyHostname(--hostname) on the first certificate. */
+	bool name_ok = true;
+	if (ncerts > 0 && o->hostname) {
+		X509 *first = sk_X509_value(f->certs, 0);
+		name_ok = ip_host ? X509_check_ip_asc(first, o->hostname, 0) == 1
+				  : X509_check_host(first, o->hostname, 0,
+						    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+		ERR_clear_error();
+	}
+	f->loadable = dc_findings_count(&f->findings, DC_SEV_ERROR) == 0 && ncerts > 0 && name_ok &&
+		      (key_rc != 0 || f->key_cert_index == 0);
 	dc_buf_free(&crt);
 	dc_buf_free(&keyb);
 	return 0;

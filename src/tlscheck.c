@@ -1147,12 +1147,18 @@ static void explain(struct check *k, const struct found *f)
 		bool wildcard = strstr(leaf->sans, "DNS:*.") != NULL;
 		bool other = strcmp(code, "wrong-domain") == 0;
 		textf(brief, sizeof(brief), "the certificate is for %s, not %s", leaf->sans[0] ? leaf->sans : leaf->subject, name);
-		x = issue(r, DC_SEV_ERROR, code, "chain[0]", brief, "%s %s, not for %s%s",
+		char derper[200] = "";
+		if (r->from_files)
+			textf(derper, sizeof(derper), ". derper refuses to start with it: cert invalid for hostname \"%s\"", name);
+		x = issue(r, DC_SEV_ERROR, code, "chain[0]", brief, "%s %s, not for %s%s%s",
 			  other ? "the certificate is for another domain:" : "the certificate is valid for",
 			  leaf->sans[0] ? leaf->sans : "no names at all", name,
-			  other ? "; the port serves some other site's certificate"
-				: wildcard ? ". A wildcard covers exactly one label: *.example.com matches a.example.com, not example.com or a.b.example.com" : "");
-		if (other)
+			  other ? (r->from_files ? "" : "; the port serves some other site's certificate")
+				: wildcard ? ". A wildcard covers exactly one label: *.example.com matches a.example.com, not example.com or a.b.example.com" : "",
+			  derper);
+		if (other && r->from_files)
+			dc_finding_hint(x, "put the certificate for %s in %s and restart derper", name, crt);
+		else if (other)
 			dc_finding_hint(x, "derper serves %s: put the certificate for %s there and restart derper; if another service (a proxy, a web server) answers on this port, point DERPPort at derper",
 					crt, name);
 		else
@@ -1161,7 +1167,8 @@ static void explain(struct check *k, const struct found *f)
 	} else if (strcmp(code, "cn-only") == 0) {
 		x = issue(r, DC_SEV_ERROR, code, "chain[0]", "the certificate has no subjectAltName (Common Name only): Tailscale rejects it",
 			  "the certificate has no subjectAltName; \"%s\" is only its Common Name. curl accepts that, but Go, Tailscale "
-			  "and browsers ignore the Common Name", r->certs[0].info.common_name);
+			  "and browsers ignore the Common Name%s", r->certs[0].info.common_name,
+			  r->from_files ? "; derper refuses to start with it (cert invalid for hostname)" : "");
 		dc_finding_hint(x, "reissue it with a subjectAltName: openssl req ... -addext \"subjectAltName=DNS:%s\" (ACME clients always add one)", name);
 	} else if (strcmp(code, "ip-san-missing") == 0) {
 		bool tailscale_ok = r->clients[DC_CLIENT_TS_GO].ok;

@@ -34,7 +34,8 @@ struct dc_certfiles {
 	STACK_OF(X509) *certs; /* CERTIFICATE blocks in file order (owned); NULL if none */
 	STACK_OF(X509) *chain; /* what derper would serve, leaf first: certs, or certs with the
 				  key's certificate moved first when it is not (for judging) */
-	bool loadable;         /* derper would start with these files */
+	bool loadable;         /* derper would start with these files (names included: the
+				  name finding itself comes from judging the chain) */
 	int key_cert_index;    /* the certificate the key belongs to; -1 when none */
 	struct dc_findings findings;
 };

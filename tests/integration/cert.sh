@@ -339,6 +339,10 @@ line files-order "  error: leaf-not-first: derper takes the first certificate of
 mk mismatch && cp "$pki/fullchain.pem" "$work/mismatch/derp.test.crt" && cp "$pki/other.key" "$work/mismatch/derp.test.key" && chmod 600 "$work/mismatch/derp.test.key"
 check files-key-mismatch 1 --certdir mismatch --hostname derp.test $trust
 jqeq files-key-mismatch '.files | [.derper_would_start, (.findings | map(.code) | join(","))] | map(tostring) | join(" ")' "false key-mismatch"
+mk othername && cat "$pki/other.pem" "$pki/int.pem" >"$work/othername/derp.test.crt" && cp "$pki/other.key" "$work/othername/derp.test.key" && chmod 600 "$work/othername/derp.test.key"
+check files-other-name 1 --certdir othername --hostname derp.test $trust
+line files-other-name "  derper       would refuse to start (see below)"
+line files-other-name "  error: wrong-domain: the certificate is for another domain: DNS:other.example, not for derp.test. derper refuses to start with it: cert invalid for hostname \"derp.test\""
 mk der && openssl x509 -in "$pki/leaf.pem" -outform DER -out "$work/der/derp.test.crt" && cp "$pki/leaf.key" "$work/der/derp.test.key" && chmod 600 "$work/der/derp.test.key"
 check files-der 1 --certdir der --hostname derp.test
 jqeq files-der '.files.findings[0].message' "der/derp.test.crt is a DER certificate, not PEM; derper fails with: tls: failed to find any PEM data in certificate input"
