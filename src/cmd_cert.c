@@ -131,7 +131,8 @@ static bool is_ip(const char *s)
 }
 
 /* Resolve and check one server; target->failed with err when nothing answered. */
-static void check_server(const char *host, int port, int family, struct dc_tlscheck_opts *topts, struct dc_cert_target *t)
+static void check_server(const char *host, int port, int family, struct dc_tlscheck_opts *topts, struct dc_cert_target *t,
+			 int verbose)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
@@ -156,6 +157,9 @@ static void check_server(const char *host, int port, int family, struct dc_tlsch
 			snprintf(t->label, sizeof(t->label), "%s at %s", host, peer);
 		else
 			snprintf(t->label, sizeof(t->label), "%s", peer);
+		if (verbose)
+			fprintf(stderr, "derpcheck: connecting to %s, TLS name %s\n", peer,
+				topts->host_name && !is_ip(topts->host_name) ? topts->host_name : "(none: an IP address)");
 		if (dc_tlscheck_connect(ai->ai_addr, ai->ai_addrlen, topts, &t->report, &t->err) == 0) {
 			t->failed = false;
 			break;
@@ -398,7 +402,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 					     cli->family ? "in the family asked for (-4/-6)" : "(IPv4 and IPv6 are both disabled)");
 				continue;
 			}
-			check_server(a, dc_node_derp_port(n), fam, &topts, t);
+			check_server(a, dc_node_derp_port(n), fam, &topts, t, cli->verbose);
 			char label[sizeof(t->label) + 200];
 			snprintf(label, sizeof(label), "region %lld node %s: %s", (long long)region->id, n->name, t->label);
 			memcpy(t->label, label, sizeof(t->label) - 1);
@@ -416,7 +420,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		out.count = 1;
 		struct dc_tlscheck_opts topts = base;
 		topts.host_name = call.host_name;
-		check_server(host, port, cli->family, &topts, &out.targets[0]);
+		check_server(host, port, cli->family, &topts, &out.targets[0], cli->verbose);
 		if (have_files && files.chain && !out.targets[0].failed)
 			dc_tlscheck_compare_disk(&out.targets[0].report, sk_X509_value(files.chain, 0), files.cert_path, 0);
 	}

@@ -1693,10 +1693,10 @@ static void explain_handshake_failure(const struct sockaddr *addr, socklen_t add
 				  "compared exactly (case too), and logs 'cert mismatch with hostname: \"%s\"'.%s%s%s%s",
 				  sent, conn->alert, f->sni, without, expected ? " derper's --hostname is \"" : "", expected ? expected : "",
 				  expected ? "\"" : "");
-			dc_finding_hint(x, "make the node's HostName exactly derper's --hostname%s%s%s; to test by hand: curl --resolve %s:PORT:IP https://%s:PORT/\n"
-					   "derpcheck sends the name given with --servername %s",
+			dc_finding_hint(x, "make the node's HostName exactly derper's --hostname%s%s%s (derpcheck: --servername NAME); "
+					   "to test by hand: curl --resolve %s:PORT:IP https://%s:PORT/",
 					expected ? " (\"" : "", expected ? expected : "", expected ? "\")" : "",
-					expected ? expected : "HOSTNAME", expected ? expected : "HOSTNAME", expected ? expected : "HOSTNAME");
+					expected ? expected : "HOSTNAME", expected ? expected : "HOSTNAME");
 			char curl[200], go[120];
 			textf(curl, sizeof(curl), "curl: (35) error:0A000438:SSL routines::tlsv1 alert %s", conn->alert);
 			textf(go, sizeof(go), "remote error: tls: %s", conn->alert);

@@ -263,6 +263,8 @@ summary sni-refused "sni-refused | FAIL FAIL FAIL FAIL"
 line sni-refused "  curl/OpenSSL                    FAIL  curl: (35) error:0A000438:SSL routines::tlsv1 alert internal error"
 line sni-refused "  Tailscale on Linux/Android      FAIL  remote error: tls: internal error"
 line sni-refused "  error: sni-refused: the server refused the TLS name (SNI) \"DERP.test\" with the TLS alert \"internal error\": derper accepts only the name given as its --hostname, compared exactly (case too), and logs 'cert mismatch with hostname: \"DERP.test\"'. It refuses a connection without a name too."
+check sni-refused-known 1 --hostname derp.test --servername DERP.test $trust "127.0.0.1:$port"
+line sni-refused-known "    fix: make the node's HostName exactly derper's --hostname (\"derp.test\") (derpcheck: --servername NAME); to test by hand: curl --resolve derp.test:PORT:IP https://derp.test:PORT/"
 check sni-none 1 $trust "127.0.0.1:$port"
 summary sni-none "sni-refused | FAIL FAIL FAIL FAIL"
 stop_last
