@@ -26,7 +26,7 @@ struct dc_cert_info {
 	bool expired;        /* at the time given to dc_cert_describe */
 	bool not_yet_valid;
 	long days_left;      /* whole days to notAfter, negative once expired */
-	char key[48];        /* "EC P-256", "RSA 2048", "Ed25519" */
+	char key[80];        /* "EC P-256", "RSA 2048", "Ed25519" */
 	int key_bits;
 	int key_security_bits;
 	char signature[64];  /* "ecdsa-with-SHA256", "sha1WithRSAEncryption" */
