@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/derpcheck-bench-cert.XXXXXX)
 pids=""
-trap 'for p in $pids; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$work"' EXIT
+trap 'for p in $pids; do kill $p 2>/dev/null; wait $p 2>/dev/null || true; done; rm -rf "$work"' EXIT
 start() { # start NAME ARGS...: sets $port once the tool prints its "listening" line
 	local name=$1
 	shift
