@@ -1,12 +1,16 @@
+/*
+ * Judging a captured chain (tlscheck.h): one verification pass per kind of client,
+ * AIA chasing for the clients that do it, each OpenSSL problem classified into a
+ * finding with its cause and fix, the chain to serve, and what to do after the check
+ * (disk comparison, --write-fullchain). The connection itself is tlsprobe.c.
+ */
 #include "derpcheck/tlscheck.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +21,9 @@
 #include "derpcheck/bakedroots.h"
 #include "derpcheck/certfiles.h"
 #include "derpcheck/http.h"
+#include "tlscheck_int.h"
 
-/* snprintf for messages: truncating a long name is intended, so say so once, here. */
-static void textf(char *out, size_t n, const char *fmt, ...) DC_PRINTF(3, 4);
-static void textf(char *out, size_t n, const char *fmt, ...)
+void dc_tlscheck_textf(char *out, size_t n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -74,7 +77,7 @@ const char *dc_cert_origin_name(enum dc_cert_origin o)
 	return "?";
 }
 
-static bool is_ip_literal(const char *s)
+bool dc_tlscheck_is_ip(const char *s)
 {
 	unsigned char buf[16];
 	return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
@@ -85,7 +88,7 @@ static void append_sep(char *out, size_t n, const char *text)
 {
 	size_t used = strlen(out);
 	if (used + 1 < n)
-		textf(out + used, n - used, "%s%s", used ? ", " : "", text);
+		dc_tlscheck_textf(out + used, n - used, "%s%s", used ? ", " : "", text);
 }
 
 static bool is_pin(const char *cert_name)
@@ -116,7 +119,7 @@ size_t dc_cert_report_errors(const struct dc_cert_report *r)
 	return dc_findings_count(&r->findings, DC_SEV_ERROR);
 }
 
-static struct dc_chain_cert *report_add_cert(struct dc_cert_report *r, X509 *cert, enum dc_cert_origin origin,
+struct dc_chain_cert *dc_tlscheck_add_cert(struct dc_cert_report *r, X509 *cert, enum dc_cert_origin origin,
 					     int index, const char *url, time_t now)
 {
 	r->certs = dc_xrealloc(r->certs, (r->count + 1) * sizeof(*r->certs));
@@ -126,7 +129,7 @@ static struct dc_chain_cert *report_add_cert(struct dc_cert_report *r, X509 *cer
 	c->cert = cert;
 	c->origin = origin;
 	c->index = index;
-	textf(c->url, sizeof(c->url), "%s", url ? url : "");
+	dc_tlscheck_textf(c->url, sizeof(c->url), "%s", url ? url : "");
 	dc_cert_describe(cert, now, &c->info);
 	return c;
 }
@@ -143,10 +146,8 @@ static struct dc_chain_cert *report_find(struct dc_cert_report *r, X509 *cert)
  * Add a finding. The first error's brief (one line for ping/diagnose) is kept; text
  * after a newline in hint is rendered as further indented lines.
  */
-static struct dc_finding *issue(struct dc_cert_report *r, enum dc_severity sev, const char *code, const char *path,
-				const char *brief, const char *fmt, ...) DC_PRINTF(6, 7);
-static struct dc_finding *issue(struct dc_cert_report *r, enum dc_severity sev, const char *code, const char *path,
-				const char *brief, const char *fmt, ...)
+struct dc_finding *dc_tlscheck_issue(struct dc_cert_report *r, enum dc_severity sev, const char *code, const char *path,
+				     const char *brief, const char *fmt, ...)
 {
 	char message[1200];
 	va_list ap;
@@ -157,7 +158,7 @@ static struct dc_finding *issue(struct dc_cert_report *r, enum dc_severity sev, 
 	struct dc_finding *f = dc_findings_add(&r->findings, sev, code, path, (struct dc_srcpos){0, 0}, "%s", message);
 	if (sev == DC_SEV_ERROR && !r->brief_code) {
 		r->brief_code = code;
-		textf(r->brief, sizeof(r->brief), "%s", brief ? brief : message);
+		dc_tlscheck_textf(r->brief, sizeof(r->brief), "%s", brief ? brief : message);
 	}
 	return f;
 }
@@ -387,7 +388,7 @@ static void params_for(const struct check *k, enum dc_client c, X509_STORE *stor
 	vp->name = name;
 	if (!name || !*name)
 		vp->rule = NAME_NONE;
-	else if (is_ip_literal(name))
+	else if (dc_tlscheck_is_ip(name))
 		/* Go sends no SNI for an IP and then checks no name, unless CertName names the IP. */
 		vp->rule = (c == DC_CLIENT_TS_GO || c == DC_CLIENT_TS_PLATFORM) && name == o->host_name ? NAME_NONE : NAME_IP;
 	else
@@ -413,11 +414,11 @@ static void log_fetch(struct dc_cert_report *r, const char *url, bool ok, bool c
 	if (r->fetch_count == DC_ARRAY_LEN(r->fetches))
 		return;
 	struct dc_aia_fetch *f = &r->fetches[r->fetch_count++];
-	textf(f->url, sizeof(f->url), "%s", url);
+	dc_tlscheck_textf(f->url, sizeof(f->url), "%s", url);
 	f->ok = ok;
 	f->cached = cached;
 	f->certs = certs;
-	textf(f->result, sizeof(f->result), "%s", result);
+	dc_tlscheck_textf(f->result, sizeof(f->result), "%s", result);
 }
 
 /* The certificates at url: from the cache, or fetched now (and cached, failures too). */
@@ -440,20 +441,20 @@ static STACK_OF(X509) *aia_get(struct check *k, const char *url, struct dc_aia_c
 	dc_error_clear(&err);
 	struct dc_buf body = {0};
 	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-		textf(e->result, sizeof(e->result), "not fetched: only http:// and https:// URLs are followed");
+		dc_tlscheck_textf(e->result, sizeof(e->result), "not fetched: only http:// and https:// URLs are followed");
 	} else if (budget <= 0) {
-		textf(e->result, sizeof(e->result), "not fetched: the time given by --timeout is used up");
+		dc_tlscheck_textf(e->result, sizeof(e->result), "not fetched: the time given by --timeout is used up");
 	} else {
 		dc_aia_fetch_fn fetch = k->o->fetch ? k->o->fetch : curl_fetch;
 		if (fetch(k->o->fetch_user, url, budget, &body, &err) < 0) {
-			textf(e->result, sizeof(e->result), "fetch failed: %s", err.what);
+			dc_tlscheck_textf(e->result, sizeof(e->result), "fetch failed: %s", err.what);
 		} else {
 			enum dc_cert_format fmt;
 			int n = dc_certs_parse(body.data, body.len, 8, &e->certs, &fmt, &err);
 			if (n < 0)
-				textf(e->result, sizeof(e->result), "%zu bytes, but %s", body.len, err.what);
+				dc_tlscheck_textf(e->result, sizeof(e->result), "%zu bytes, but %s", body.len, err.what);
 			else
-				textf(e->result, sizeof(e->result), "%s, %d certificate%s", dc_cert_format_name(fmt), n,
+				dc_tlscheck_textf(e->result, sizeof(e->result), "%s, %d certificate%s", dc_cert_format_name(fmt), n,
 					 n == 1 ? "" : "s");
 		}
 	}
@@ -489,7 +490,7 @@ static void chase_aia(struct check *k)
 		struct dc_cert_info info;
 		dc_cert_describe(top, k->now, &info);
 		if (info.aia_count == 0) {
-			textf(k->aia_note, sizeof(k->aia_note), "\"%s\" names no caIssuers URL to fetch its issuer from",
+			dc_tlscheck_textf(k->aia_note, sizeof(k->aia_note), "\"%s\" names no caIssuers URL to fetch its issuer from",
 				 info.subject);
 			X509_free(top);
 			break;
@@ -504,7 +505,7 @@ static void chase_aia(struct check *k)
 				X509_up_ref(c);
 				sk_X509_push(k->with_aia, c);
 				if (!report_find(k->r, c))
-					report_add_cert(k->r, c, DC_ORIGIN_AIA, -1, info.aia[u], k->now);
+					dc_tlscheck_add_cert(k->r, c, DC_ORIGIN_AIA, -1, info.aia[u], k->now);
 				added++;
 			}
 			if (added)
@@ -512,7 +513,7 @@ static void chase_aia(struct check *k)
 		}
 		if (!added) {
 			const struct dc_aia_fetch *last = k->r->fetch_count ? &k->r->fetches[k->r->fetch_count - 1] : NULL;
-			textf(k->aia_note, sizeof(k->aia_note), "%s%s%s", last ? last->url : "the caIssuers URL",
+			dc_tlscheck_textf(k->aia_note, sizeof(k->aia_note), "%s%s%s", last ? last->url : "the caIssuers URL",
 				 last ? ": " : "", last && last->ok ? "does not hold the issuer" : last ? last->result : "");
 			X509_free(top);
 			break;
@@ -542,7 +543,7 @@ static void pin_pass(struct check *k, struct vpass *v)
 	if (X509_cmp_time(X509_get0_notBefore(k->leaf), &k->now) > 0)
 		vpass_add(v, X509_V_ERR_CERT_NOT_YET_VALID, 0, k->leaf);
 	const char *host = k->o->host_name;
-	if (host && *host && !is_ip_literal(host) &&
+	if (host && *host && !dc_tlscheck_is_ip(host) &&
 	    X509_check_host(k->leaf, host, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1)
 		vpass_add(v, X509_V_ERR_HOSTNAME_MISMATCH, 0, k->leaf);
 	ERR_clear_error();
@@ -645,7 +646,7 @@ static bool sans_share_domain(const struct dc_cert_info *info, const char *name)
 	const char *dom = domain_of(name);
 	size_t dl = strlen(dom);
 	char sans[sizeof(info->sans)];
-	textf(sans, sizeof(sans), "%s", info->sans);
+	dc_tlscheck_textf(sans, sizeof(sans), "%s", info->sans);
 	for (char *save = NULL, *t = strtok_r(sans, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
 		if (strncmp(t, "DNS:", 4) != 0)
 			continue;
@@ -748,7 +749,7 @@ static void name_list_go(const struct dc_cert_info *info, bool ip, char *out, si
 {
 	out[0] = '\0';
 	char sans[sizeof(info->sans)];
-	textf(sans, sizeof(sans), "%s", info->sans);
+	dc_tlscheck_textf(sans, sizeof(sans), "%s", info->sans);
 	for (char *save = NULL, *t = strtok_r(sans, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
 		const char *prefix = ip ? "IP:" : "DNS:";
 		if (strncmp(t, prefix, strlen(prefix)) == 0)
@@ -769,14 +770,14 @@ static void curl_says(struct check *k, const struct problem *p, char *out, size_
 	const struct dc_cert_info *leaf = &k->r->certs[0].info;
 	if (p->code == X509_V_ERR_HOSTNAME_MISMATCH || p->code == X509_V_ERR_IP_ADDRESS_MISMATCH) {
 		if (leaf->dns_sans || leaf->ip_sans)
-			textf(out, n, "curl: (60) SSL: no alternative certificate subject name matches target host name '%s'",
+			dc_tlscheck_textf(out, n, "curl: (60) SSL: no alternative certificate subject name matches target host name '%s'",
 				 k->o->host_name);
 		else
-			textf(out, n, "curl: (60) SSL: certificate subject name '%s' does not match target host name '%s'",
+			dc_tlscheck_textf(out, n, "curl: (60) SSL: certificate subject name '%s' does not match target host name '%s'",
 				 leaf->common_name, k->o->host_name);
 		return;
 	}
-	textf(out, n, "curl: (60) SSL certificate problem: %s", X509_verify_cert_error_string(p->code));
+	dc_tlscheck_textf(out, n, "curl: (60) SSL certificate problem: %s", X509_verify_cert_error_string(p->code));
 }
 
 /* What tailscaled logs: Go's crypto/x509 error text, bare (no "tls: " prefix). */
@@ -793,35 +794,35 @@ static void go_says(struct check *k, const struct problem *p, char *out, size_t 
 		dc_cert_describe(p->cert ? p->cert : k->leaf, k->now, &info);
 		bool expired = p->code == X509_V_ERR_CERT_HAS_EXPIRED;
 		if (is_pin(k->o->cert_name)) {
-			textf(out, n, expired ? "cert expired" : "cert not yet valid; is your clock correct?");
+			dc_tlscheck_textf(out, n, expired ? "cert expired" : "cert not yet valid; is your clock correct?");
 			return;
 		}
 		dc_time_format_go(expired ? info.not_after : info.not_before, when, sizeof(when));
-		textf(out, n, "x509: certificate has expired or is not yet valid: current time %s is %s %s", now,
+		dc_tlscheck_textf(out, n, "x509: certificate has expired or is not yet valid: current time %s is %s %s", now,
 			 expired ? "after" : "before", when);
 		return;
 	}
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH: {
-		bool ip = is_ip_literal(name);
+		bool ip = dc_tlscheck_is_ip(name);
 		char valid[512];
 		if (!ip && leaf->dns_sans == 0 && leaf->ip_sans == 0 && cn_matches(leaf, name)) {
-			textf(out, n, "x509: certificate relies on legacy Common Name field, use SANs instead");
+			dc_tlscheck_textf(out, n, "x509: certificate relies on legacy Common Name field, use SANs instead");
 			return;
 		}
 		if (ip && leaf->ip_sans == 0) {
-			textf(out, n, "x509: cannot validate certificate for %s because it doesn't contain any IP SANs", name);
+			dc_tlscheck_textf(out, n, "x509: cannot validate certificate for %s because it doesn't contain any IP SANs", name);
 			return;
 		}
 		name_list_go(leaf, ip, valid, sizeof(valid));
 		if (!valid[0])
-			textf(out, n, "x509: certificate is not valid for any names, but wanted to match %s", name);
+			dc_tlscheck_textf(out, n, "x509: certificate is not valid for any names, but wanted to match %s", name);
 		else
-			textf(out, n, "x509: certificate is valid for %s, not %s", valid, name);
+			dc_tlscheck_textf(out, n, "x509: certificate is valid for %s, not %s", valid, name);
 		return;
 	}
 	case X509_V_ERR_INVALID_PURPOSE:
-		textf(out, n, "x509: certificate specifies an incompatible key usage");
+		dc_tlscheck_textf(out, n, "x509: certificate specifies an incompatible key usage");
 		return;
 	case X509_V_ERR_CA_MD_TOO_WEAK: {
 		struct dc_cert_info info;
@@ -829,23 +830,23 @@ static void go_says(struct check *k, const struct problem *p, char *out, size_t 
 		X509 *cert = p->cert ? p->cert : k->leaf;
 		dc_cert_describe(cert, k->now, &info);
 		issuer_cn(cert, cn, sizeof(cn));
-		textf(out, n,
+		dc_tlscheck_textf(out, n,
 			 "x509: certificate signed by unknown authority (possibly because of \"x509: cannot verify signature: "
 			 "insecure algorithm %s\" while trying to verify candidate authority certificate \"%s\")",
 			 info.go_signature, cn);
 		return;
 	}
 	case DC_TLS_ERR_PIN_MISMATCH:
-		textf(out, n, "cert hash does not match expected cert hash");
+		dc_tlscheck_textf(out, n, "cert hash does not match expected cert hash");
 		return;
 	case DC_TLS_ERR_PIN_MULTIPLE:
-		textf(out, n, "unexpected multiple certs presented");
+		dc_tlscheck_textf(out, n, "unexpected multiple certs presented");
 		return;
 	case DC_TLS_ERR_NO_CERT:
-		textf(out, n, "expected cert not presented");
+		dc_tlscheck_textf(out, n, "expected cert not presented");
 		return;
 	default:
-		textf(out, n, "x509: certificate signed by unknown authority");
+		dc_tlscheck_textf(out, n, "x509: certificate signed by unknown authority");
 		return;
 	}
 }
@@ -889,16 +890,16 @@ static void fill_verdicts(struct check *k)
 		if (cv->ok) {
 			cv->code = NULL;
 			if (cv->via_aia)
-				textf(cv->says, sizeof(cv->says), "accepts: fetches the missing intermediate through AIA");
+				dc_tlscheck_textf(cv->says, sizeof(cv->says), "accepts: fetches the missing intermediate through AIA");
 			else if (cv->via_baked_root)
-				textf(cv->says, sizeof(cv->says), "accepts through Tailscale's built-in Let's Encrypt roots");
+				dc_tlscheck_textf(cv->says, sizeof(cv->says), "accepts through Tailscale's built-in Let's Encrypt roots");
 			else
-				textf(cv->says, sizeof(cv->says), "accepts");
+				dc_tlscheck_textf(cv->says, sizeof(cv->says), "accepts");
 			continue;
 		}
 		const struct problem *p = deciding_problem(&k->pass[c], (enum dc_client)c);
 		if (!p) {
-			textf(cv->says, sizeof(cv->says), "rejects");
+			dc_tlscheck_textf(cv->says, sizeof(cv->says), "rejects");
 			continue;
 		}
 		cv->code = classify(k, (enum dc_client)c, p);
@@ -909,9 +910,9 @@ static void fill_verdicts(struct check *k)
 		else if (c == DC_CLIENT_TS_GO)
 			go_says(k, p, cv->says, sizeof(cv->says));
 		else if (k->o->no_aia && strcmp(cv->code, "chain-incomplete") == 0)
-			textf(cv->says, sizeof(cv->says), "rejects unless it fetches the missing intermediate (not tried: --no-aia)");
+			dc_tlscheck_textf(cv->says, sizeof(cv->says), "rejects unless it fetches the missing intermediate (not tried: --no-aia)");
 		else
-			textf(cv->says, sizeof(cv->says), "rejects: %s", reason_text(cv->code));
+			dc_tlscheck_textf(cv->says, sizeof(cv->says), "rejects: %s", reason_text(cv->code));
 	}
 }
 
@@ -935,7 +936,7 @@ static void crt_path(const struct check *k, const char *ext, char *out, size_t n
 {
 	char stem[256];
 	dc_derper_cert_stem(derper_name(k), stem, sizeof(stem));
-	textf(out, n, "%s/%s.%s", k->o->certdir ? k->o->certdir : "<certdir>", stem, ext);
+	dc_tlscheck_textf(out, n, "%s/%s.%s", k->o->certdir ? k->o->certdir : "<certdir>", stem, ext);
 }
 
 static const char *command(const struct check *k)
@@ -955,7 +956,7 @@ static void clients_text(unsigned mask, char *out, size_t n)
 			continue;
 		size_t used = strlen(out);
 		const char *sep = done == 0 ? "" : done == total - 1 ? " and " : ", ";
-		textf(out + used, n - used, "%s%s", sep, dc_client_label((enum dc_client)c));
+		dc_tlscheck_textf(out + used, n - used, "%s%s", sep, dc_client_label((enum dc_client)c));
 		done++;
 	}
 }
@@ -987,7 +988,7 @@ static void fetched_on_path(struct check *k, char *out, size_t n)
 		if (!c || c->origin != DC_ORIGIN_AIA)
 			continue;
 		char one[600];
-		textf(one, sizeof(one), "\"%s\" (from %s)", c->info.subject, c->url);
+		dc_tlscheck_textf(one, sizeof(one), "\"%s\" (from %s)", c->info.subject, c->url);
 		append_sep(out, n, one);
 	}
 }
@@ -1002,13 +1003,13 @@ static void explain_chain_incomplete(struct check *k, const struct found *f)
 	dc_cert_describe(top, k->now, &info);
 	char what[700], aia[1200];
 	if (f->p->depth == 0)
-		textf(what, sizeof(what), "the server sends its certificate without the intermediate that issued it (\"%s\")",
+		dc_tlscheck_textf(what, sizeof(what), "the server sends its certificate without the intermediate that issued it (\"%s\")",
 			 info.issuer);
 	else
-		textf(what, sizeof(what), "the chain stops at \"%s\" without the certificate that issued it (\"%s\")",
+		dc_tlscheck_textf(what, sizeof(what), "the chain stops at \"%s\" without the certificate that issued it (\"%s\")",
 			 info.subject, info.issuer);
 	aia_sentence(k, aia, sizeof(aia));
-	struct dc_finding *x = issue(r, DC_SEV_ERROR, "chain-incomplete", "chain",
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, "chain-incomplete", "chain",
 				     "the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain",
 				     "%s%s", what, aia);
 	fix_fullchain(k, x);
@@ -1022,16 +1023,16 @@ static void aia_sentence(struct check *k, char *aia, size_t n)
 	fetched_on_path(k, fetched, sizeof(fetched));
 	bool platform_ok = r->clients[DC_CLIENT_TS_PLATFORM].via_aia || r->clients[DC_CLIENT_BROWSER].via_aia;
 	if (fetched[0] && platform_ok)
-		textf(aia, n,
+		dc_tlscheck_textf(aia, n,
 			 ". Browsers and Tailscale on macOS/iOS/Windows fetch it from the AIA URL in the certificate, so it works "
 			 "there; curl and Tailscale on Linux/Android never fetch it and fail. Missing: %s; with %s the chain "
 			 "verifies", fetched, strstr(fetched, "), \"") ? "them" : "it");
 	else if (fetched[0])
-		textf(aia, n, ". Missing: %s (fetched through AIA)", fetched);
+		dc_tlscheck_textf(aia, n, ". Missing: %s (fetched through AIA)", fetched);
 	else if (k->o->no_aia)
-		textf(aia, n, ". AIA was not followed (--no-aia), so whether clients that fetch it succeed is unknown");
+		dc_tlscheck_textf(aia, n, ". AIA was not followed (--no-aia), so whether clients that fetch it succeed is unknown");
 	else if (k->aia_note[0])
-		textf(aia, n, ". Not even clients that follow AIA can complete it: %s", k->aia_note);
+		dc_tlscheck_textf(aia, n, ". Not even clients that follow AIA can complete it: %s", k->aia_note);
 	else
 		aia[0] = '\0';
 }
@@ -1045,7 +1046,7 @@ static void explain(struct check *k, const struct found *f)
 	dc_cert_describe(cert, k->now, &info);
 	char path[32] = "chain";
 	if (cc)
-		textf(path, sizeof(path), "chain[%d]", (int)(cc - r->certs));
+		dc_tlscheck_textf(path, sizeof(path), "chain[%d]", (int)(cc - r->certs));
 	const char *name = f->first == DC_CLIENT_TS_GO || f->first == DC_CLIENT_TS_PLATFORM ? go_name(k->o) : k->o->host_name;
 	char brief[400], when[32], crt[PATH_MAX + 64], who[200];
 	crt_path(k, "crt", crt, sizeof(crt));
@@ -1064,12 +1065,12 @@ static void explain(struct check *k, const struct found *f)
 			}
 		char aia[1200];
 		aia_sentence(k, aia, sizeof(aia));
-		x = issue(r, DC_SEV_ERROR, code, "chain[1]", "the certificate sent after the leaf is not its issuer (wrong intermediate)",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain[1]", "the certificate sent after the leaf is not its issuer (wrong intermediate)",
 			  "the certificate sent after the leaf (\"%s\") did not issue it; the leaf's issuer is \"%s\". Clients fail "
 			  "exactly as if the intermediate were missing%s", next->subject, r->certs[0].info.issuer, aia);
 		fix_fullchain(k, x);
 	} else if (strcmp(code, "unknown-issuer") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, path, "the chain ends at a certificate whose issuer is unknown",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "the chain ends at a certificate whose issuer is unknown",
 			  "the chain ends at \"%s\", whose issuer \"%s\" is neither sent nor in the trust store: an intermediate is "
 			  "missing, or it is a private CA%s%s", info.subject, info.issuer, k->aia_note[0] ? "; AIA: " : "",
 			  k->aia_note);
@@ -1081,8 +1082,8 @@ static void explain(struct check *k, const struct found *f)
 		struct dc_cert_info ri;
 		dc_cert_describe(root ? root : cert, k->now, &ri);
 		bool baked = root && dc_baked_roots_contains(root);
-		textf(brief, sizeof(brief), "the certificate comes from a CA this machine does not trust (\"%s\")", ri.subject);
-		x = issue(r, DC_SEV_ERROR, code, path, brief,
+		dc_tlscheck_textf(brief, sizeof(brief), "the certificate comes from a CA this machine does not trust (\"%s\")", ri.subject);
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief,
 			  "the chain leads to the root \"%s\", which the trust store%s%s%s does not have: a private CA, or a root "
 			  "too new for it%s",
 			  ri.subject, k->o->ca_file ? " (--ca-file " : "", k->o->ca_file ? k->o->ca_file : "",
@@ -1099,7 +1100,7 @@ static void explain(struct check *k, const struct found *f)
 					ri.subject, command(k));
 	} else if (strcmp(code, "self-signed") == 0) {
 		bool pinned_ok = is_pin(k->o->cert_name) && r->clients[DC_CLIENT_TS_GO].ok;
-		x = issue(r, pinned_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, path, "the certificate is self-signed",
+		x = dc_tlscheck_issue(r, pinned_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, path, "the certificate is self-signed",
 			  "the certificate \"%s\" is self-signed: %s", info.subject,
 			  pinned_ok ? "Tailscale accepts it through the sha256-raw: CertName pin, but curl and browsers trust it only if told to"
 				    : "no client trusts it unless told to");
@@ -1110,8 +1111,8 @@ static void explain(struct check *k, const struct found *f)
 				info.sha256, crt);
 	} else if (strcmp(code, "expired") == 0) {
 		dc_time_format(info.not_after, when, sizeof(when));
-		textf(brief, sizeof(brief), "the certificate expired on %s", when);
-		x = issue(r, DC_SEV_ERROR, code, path, brief,
+		dc_tlscheck_textf(brief, sizeof(brief), "the certificate expired on %s", when);
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief,
 			  "the certificate expired on %s, %ld day%s ago%s", when, -info.days_left, info.days_left == -1 ? "" : "s",
 			  r->from_files ? "" : ". If the file on disk was renewed, derper still serves the old one from memory: "
 					       "it reads manual certificates only at start-up");
@@ -1121,8 +1122,8 @@ static void explain(struct check *k, const struct found *f)
 				r->from_files ? "" : " --certdir DIR");
 	} else if (strcmp(code, "intermediate-expired") == 0) {
 		dc_time_format(info.not_after, when, sizeof(when));
-		textf(brief, sizeof(brief), "the intermediate certificate \"%s\" expired on %s", info.common_name, when);
-		x = issue(r, DC_SEV_ERROR, code, path, brief,
+		dc_tlscheck_textf(brief, sizeof(brief), "the intermediate certificate \"%s\" expired on %s", info.common_name, when);
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief,
 			  "the intermediate \"%s\" expired on %s; the leaf itself is still valid, which makes curl's \"certificate "
 			  "has expired\" misleading", info.subject, when);
 		dc_finding_hint(x, "install the current chain from the ACME client (acme.sh --fullchain-file, certbot fullchain.pem) "
@@ -1133,11 +1134,11 @@ static void explain(struct check *k, const struct found *f)
 		if (r->conn.have_date) {
 			char sd[32];
 			dc_time_format(r->conn.server_date, sd, sizeof(sd));
-			textf(server, sizeof(server), ". The server's clock says %s (%+lld s from this machine's)%s", sd,
+			dc_tlscheck_textf(server, sizeof(server), ". The server's clock says %s (%+lld s from this machine's)%s", sd,
 				 r->conn.skew_s, r->conn.server_date >= info.not_before ? "; by its clock the certificate is valid, so this machine's clock is probably wrong" : "");
 		}
-		textf(brief, sizeof(brief), "the certificate is not valid until %s: check the clocks", when);
-		x = issue(r, DC_SEV_ERROR, code, path, brief, "\"%s\" is valid only from %s, %ld day%s from now by this machine's clock%s",
+		dc_tlscheck_textf(brief, sizeof(brief), "the certificate is not valid until %s: check the clocks", when);
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief, "\"%s\" is valid only from %s, %ld day%s from now by this machine's clock%s",
 			  info.subject, when, (long)((info.not_before - k->now) / 86400),
 			  (info.not_before - k->now) / 86400 == 1 ? "" : "s", server);
 		dc_finding_hint(x, "check the clock of this machine and of the clients (timedatectl; turn on NTP with timedatectl set-ntp true); "
@@ -1146,11 +1147,11 @@ static void explain(struct check *k, const struct found *f)
 		const struct dc_cert_info *leaf = &r->certs[0].info;
 		bool wildcard = strstr(leaf->sans, "DNS:*.") != NULL;
 		bool other = strcmp(code, "wrong-domain") == 0;
-		textf(brief, sizeof(brief), "the certificate is for %s, not %s", leaf->sans[0] ? leaf->sans : leaf->subject, name);
+		dc_tlscheck_textf(brief, sizeof(brief), "the certificate is for %s, not %s", leaf->sans[0] ? leaf->sans : leaf->subject, name);
 		char derper[200] = "";
 		if (r->from_files)
-			textf(derper, sizeof(derper), ". derper refuses to start with it: cert invalid for hostname \"%s\"", name);
-		x = issue(r, DC_SEV_ERROR, code, "chain[0]", brief, "%s %s, not for %s%s%s",
+			dc_tlscheck_textf(derper, sizeof(derper), ". derper refuses to start with it: cert invalid for hostname \"%s\"", name);
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain[0]", brief, "%s %s, not for %s%s%s",
 			  other ? "the certificate is for another domain:" : "the certificate is valid for",
 			  leaf->sans[0] ? leaf->sans : "no names at all", name,
 			  other ? (r->from_files ? "" : "; the port serves some other site's certificate")
@@ -1165,52 +1166,52 @@ static void explain(struct check *k, const struct found *f)
 			dc_finding_hint(x, "make the DERP map's HostName, derper's --hostname and a name in the certificate the same: reissue it for %s (acme.sh --issue -d %s), or set \"HostName\" (or \"CertName\") to a name it has",
 					name, name);
 	} else if (strcmp(code, "cn-only") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, "chain[0]", "the certificate has no subjectAltName (Common Name only): Tailscale rejects it",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain[0]", "the certificate has no subjectAltName (Common Name only): Tailscale rejects it",
 			  "the certificate has no subjectAltName; \"%s\" is only its Common Name. curl accepts that, but Go, Tailscale "
 			  "and browsers ignore the Common Name%s", r->certs[0].info.common_name,
 			  r->from_files ? "; derper refuses to start with it (cert invalid for hostname)" : "");
 		dc_finding_hint(x, "reissue it with a subjectAltName: openssl req ... -addext \"subjectAltName=DNS:%s\" (ACME clients always add one)", name);
 	} else if (strcmp(code, "ip-san-missing") == 0) {
 		bool tailscale_ok = r->clients[DC_CLIENT_TS_GO].ok;
-		x = issue(r, tailscale_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, "chain[0]",
+		x = dc_tlscheck_issue(r, tailscale_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, "chain[0]",
 			  "the certificate has no IP address entry for the IP HostName",
 			  "%s is an IP address and the certificate has no IP entry for it (it has %s). Tailscale checks no name for an "
 			  "IP HostName, but %s %s", name, r->certs[0].info.sans[0] ? r->certs[0].info.sans : "no names", who,
 			  f->clients == (1u << DC_CLIENT_CURL) ? "does" : "do");
 		dc_finding_hint(x, "reissue it with \"subjectAltName=IP:%s\", or give the node a DNS HostName with a matching certificate", name);
 	} else if (strcmp(code, "no-server-auth") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, path, "the certificate is not for TLS servers (no serverAuth)",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "the certificate is not for TLS servers (no serverAuth)",
 			  "\"%s\" is not for TLS servers: its extended key usage lacks serverAuth", info.subject);
 		dc_finding_hint(x, "reissue it with extendedKeyUsage=serverAuth (or with no extendedKeyUsage at all)");
 	} else if (strcmp(code, "weak-signature") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, path, "a certificate is signed with SHA-1",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "a certificate is signed with SHA-1",
 			  "\"%s\" is signed with %s (SHA-1), which OpenSSL, Go and browsers reject", info.subject, info.signature);
 		dc_finding_hint(x, "reissue it signed with SHA-256 (openssl ... -sha256; every ACME CA already does)");
 	} else if (strcmp(code, "weak-key") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, path, "the certificate's key is too small",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "the certificate's key is too small",
 			  "the key of \"%s\" is %s: rejected by %s (OpenSSL at security level 2 wants RSA 2048 or more); Go "
 			  "and Tailscale still accept it", info.subject, info.key, who);
 		dc_finding_hint(x, "reissue it with an EC P-256 key (acme.sh --keylength ec-256) or RSA 2048 or more");
 	} else if (strcmp(code, "bad-signature") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, path, "a certificate signature does not verify",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "a certificate signature does not verify",
 			  "the signature on \"%s\" does not verify with its issuer's key: the certificate was altered, or the chain mixes "
 			  "two CAs with the same name", info.subject);
 		dc_finding_hint(x, "reinstall the certificate and chain from the CA as %s and restart derper", crt);
 	} else if (strcmp(code, "pin-mismatch") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, "chain[0]", "the certificate is not the one CertName pins",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain[0]", "the certificate is not the one CertName pins",
 			  "CertName pins %s, but the served certificate's SHA-256 is %s", k->o->cert_name, r->certs[0].info.sha256);
 		dc_finding_hint(x, "set \"CertName\": \"sha256-raw:%s\" (lowercase hex, no colons: openssl x509 -in %s -outform DER | sha256sum)",
 				r->certs[0].info.sha256, crt);
 	} else if (strcmp(code, "pin-multiple-certs") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, "chain", "a sha256-raw: CertName needs exactly one certificate, the server sends more",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain", "a sha256-raw: CertName needs exactly one certificate, the server sends more",
 			  "with a sha256-raw: CertName Tailscale wants exactly one certificate, but the server sends %zu", k->served_real + 1);
 		dc_finding_hint(x, "put only the pinned certificate in %s and restart derper", crt);
 	} else if (strcmp(code, "no-certificate") == 0) {
-		x = issue(r, DC_SEV_ERROR, code, "chain", "the server presents no certificate",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain", "the server presents no certificate",
 			  "the server presented no certificate of its own (only derper's key certificate)");
 		dc_finding_hint(x, "put the certificate in %s and restart derper", crt);
 	} else {
-		x = issue(r, DC_SEV_ERROR, "verify-failed", path, NULL, "\"%s\" does not verify: %s (OpenSSL error %d at depth %d)",
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, "verify-failed", path, NULL, "\"%s\" does not verify: %s (OpenSSL error %d at depth %d)",
 			  info.subject, X509_verify_cert_error_string(f->p->code), f->p->code, f->p->depth);
 		dc_finding_hint(x, "reinstall the certificate and chain from the CA as %s and restart derper", crt);
 	}
@@ -1276,7 +1277,7 @@ static void add_structure_findings(struct check *k)
 		last = idx;
 	}
 	if (out_of_order) {
-		struct dc_finding *x = issue(r, DC_SEV_WARNING, "chain-order", "chain", NULL,
+		struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_WARNING, "chain-order", "chain", NULL,
 					     "the chain is %s out of order (each certificate should be followed by its issuer); "
 					     "OpenSSL, Go and browsers sort it out, old clients do not",
 					     r->from_files ? "stored" : "served");
@@ -1288,16 +1289,16 @@ static void add_structure_findings(struct check *k)
 	for (size_t i = 1; i < r->count; i++) {
 		struct dc_chain_cert *c = &r->certs[i];
 		char path[32];
-		textf(path, sizeof(path), "chain[%zu]", i);
+		dc_tlscheck_textf(path, sizeof(path), "chain[%zu]", i);
 		if (c->origin == DC_ORIGIN_AIA || c->info.metacert)
 			continue;
 		if (c->role == DC_ROLE_ROOT && !is_pin(k->o->cert_name)) {
-			struct dc_finding *x = issue(r, DC_SEV_WARNING, "chain-sends-root", path, NULL,
+			struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_WARNING, "chain-sends-root", path, NULL,
 						     "the chain includes the root \"%s\": clients must already have it, so sending it only "
 						     "adds bytes (and an untrusted one cannot help)", c->info.subject);
 			dc_finding_hint(x, "leave the root out of %s", crt);
 		} else if (c->role == DC_ROLE_UNRELATED && !wrong_intermediate) {
-			struct dc_finding *x = issue(r, DC_SEV_WARNING, "chain-extra-cert", path, NULL,
+			struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_WARNING, "chain-extra-cert", path, NULL,
 						     "\"%s\" is on no path from the leaf to a root; clients ignore it", c->info.subject);
 			dc_finding_hint(x, "remove it from %s", crt);
 		}
@@ -1310,9 +1311,9 @@ static void add_structure_findings(struct check *k)
 		if (i > 0 && !on_complete_path(k, c->cert))
 			continue;
 		char path[32], when[32];
-		textf(path, sizeof(path), "chain[%zu]", i);
+		dc_tlscheck_textf(path, sizeof(path), "chain[%zu]", i);
 		dc_time_format(c->info.not_after, when, sizeof(when));
-		struct dc_finding *x = issue(r, DC_SEV_WARNING, "expires-soon", path, NULL, "\"%s\" expires on %s, in %ld day%s",
+		struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_WARNING, "expires-soon", path, NULL, "\"%s\" expires on %s, in %ld day%s",
 					     c->info.subject, when, c->info.days_left, c->info.days_left == 1 ? "" : "s");
 		dc_finding_hint(x, "renew it now and restart derper (manual certificates are never reloaded); a working ACME renewal replaces it 30 days before expiry");
 	}
@@ -1395,8 +1396,8 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 	k.now = o->now ? o->now : time(NULL);
 	k.deadline_ns = dc_now_ns() + (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 10000) * 1000000u;
 	r->from_files = from_files;
-	textf(r->host_name, sizeof(r->host_name), "%s", o->host_name ? o->host_name : "");
-	textf(r->cert_name, sizeof(r->cert_name), "%s", o->cert_name ? o->cert_name : "");
+	dc_tlscheck_textf(r->host_name, sizeof(r->host_name), "%s", o->host_name ? o->host_name : "");
+	dc_tlscheck_textf(r->cert_name, sizeof(r->cert_name), "%s", o->cert_name ? o->cert_name : "");
 	k.served = sk_X509_new_null();
 	STACK_OF(X509) *served_real = sk_X509_new_null();
 	enum dc_cert_origin origin = from_files ? DC_ORIGIN_FILE : DC_ORIGIN_SERVED;
@@ -1404,14 +1405,14 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 	for (int i = 0; chain && i < sk_X509_num(chain) && !k.leaf; i++)
 		if (!dc_tls_is_metacert(sk_X509_value(chain, i))) {
 			k.leaf = sk_X509_value(chain, i);
-			report_add_cert(r, k.leaf, origin, i, NULL, k.now);
+			dc_tlscheck_add_cert(r, k.leaf, origin, i, NULL, k.now);
 			sk_X509_push(served_real, k.leaf);
 		}
 	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
 		X509 *c = sk_X509_value(chain, i);
 		if (c == k.leaf)
 			continue;
-		report_add_cert(r, c, origin, i, NULL, k.now);
+		dc_tlscheck_add_cert(r, c, origin, i, NULL, k.now);
 		bool meta = dc_tls_is_metacert(c);
 		sk_X509_push(k.served, c); /* Go pools every other certificate, metacert included */
 		if (!meta) {
@@ -1422,11 +1423,11 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 	int rc = 0;
 	if (!k.leaf) {
 		r->chain_checked = true;
-		issue(r, DC_SEV_ERROR, "no-certificate", "chain", "the server presents no certificate",
+		dc_tlscheck_issue(r, DC_SEV_ERROR, "no-certificate", "chain", "the server presents no certificate",
 		      "the server presented no certificate of its own%s", r->count ? " (only derper's key certificate)" : "");
 		for (int c = 0; c < DC_CLIENT_COUNT; c++) {
 			r->clients[c] = (struct dc_client_verdict){.checked = true, .code = "no-certificate"};
-			textf(r->clients[c].says, sizeof(r->clients[c].says), c == DC_CLIENT_TS_GO ? "expected cert not presented"
+			dc_tlscheck_textf(r->clients[c].says, sizeof(r->clients[c].says), c == DC_CLIENT_TS_GO ? "expected cert not presented"
 												 : "rejects: no certificate was presented");
 		}
 		goto out;
@@ -1463,361 +1464,6 @@ out:
 	return rc;
 }
 
-/* ---- the connection ------------------------------------------------------------------- */
-
-int dc_http_response_date(const char *buf, size_t len, time_t *out)
-{
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	size_t pos = 0;
-	while (pos < len) {
-		const char *line = buf + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t llen = nl ? (size_t)(nl - line) : len - pos;
-		pos += llen + 1;
-		if (llen && line[llen - 1] == '\r')
-			llen--;
-		if (llen == 0)
-			break; /* end of the header block */
-		if (llen < 5 || strncasecmp(line, "date:", 5) != 0)
-			continue;
-		char value[64];
-		size_t v = 5;
-		while (v < llen && (line[v] == ' ' || line[v] == '\t'))
-			v++;
-		if (llen - v >= sizeof(value))
-			return -1;
-		memcpy(value, line + v, llen - v);
-		value[llen - v] = '\0';
-		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-		char wday[4], mon[4], zone[4];
-		int day, year, hh, mm, ss;
-		if (sscanf(value, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3s", wday, &day, mon, &year, &hh, &mm, &ss, zone) != 8 ||
-		    strcmp(zone, "GMT") != 0)
-			return -1;
-		int m = -1;
-		for (int i = 0; i < 12; i++)
-			if (strcmp(mon, months[i]) == 0)
-				m = i;
-		if (m < 0 || day < 1 || day > 31 || year < 1970 || hh > 23 || mm > 59 || ss > 60 || hh < 0 || mm < 0 || ss < 0)
-			return -1;
-		struct tm tm = {.tm_year = year - 1900, .tm_mon = m, .tm_mday = day, .tm_hour = hh, .tm_min = mm, .tm_sec = ss};
-		*out = timegm(&tm);
-		return 0;
-	}
-	return -1;
-}
-
-static uint64_t min_deadline(uint64_t deadline, uint64_t ms)
-{
-	uint64_t cap = dc_now_ns() + ms * 1000000u;
-	return cap < deadline ? cap : deadline;
-}
-
-static int wait_fd(int fd, short events, uint64_t deadline_ns)
-{
-	for (;;) {
-		uint64_t now = dc_now_ns();
-		if (now >= deadline_ns)
-			return 0;
-		struct pollfd p = {.fd = fd, .events = events};
-		int rc = poll(&p, 1, (int)((deadline_ns - now + 999999) / 1000000));
-		if (rc < 0 && errno == EINTR)
-			continue;
-		return rc < 0 ? -1 : rc > 0;
-	}
-}
-
-/* Read the HTTP Date of derper's /derp/probe on the TLS connection (tls-diagnosis.md §4.H). */
-static void read_server_date(struct dc_tls_conn *conn, const char *host, uint64_t deadline, time_t now,
-			     struct dc_tls_facts *f)
-{
-	char req[600];
-	textf(req, sizeof(req), "GET /derp/probe HTTP/1.1\r\nHost: %s\r\nUser-Agent: derpcheck/%s\r\nConnection: close\r\n\r\n",
-		 host, DERPCHECK_VERSION);
-	uint64_t dl = min_deadline(deadline, 2000);
-	struct dc_error e;
-	if (dc_tls_write_all(conn, req, strlen(req), dl, &e) < 0)
-		return;
-	char buf[8192];
-	size_t len = 0;
-	while (len < sizeof(buf)) {
-		long n = dc_tls_read(conn, buf + len, sizeof(buf) - len, dl, &e);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (memmem(buf, len, "\r\n\r\n", 4))
-			break;
-	}
-	ERR_clear_error();
-	if (dc_http_response_date(buf, len, &f->server_date) == 0) {
-		f->have_date = true;
-		f->skew_s = (long long)(f->server_date - now);
-	}
-}
-
-/* After "not TLS": ask the port for plain HTTP and see whether derper answers (§4.P). */
-static void probe_plain_http(const struct sockaddr *addr, socklen_t addrlen, const char *host, uint64_t deadline,
-			     time_t now, struct dc_tls_facts *f)
-{
-	uint64_t dl = min_deadline(deadline, 3000);
-	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (connect(fd, addr, addrlen) < 0 && errno != EINPROGRESS)
-		goto out;
-	if (wait_fd(fd, POLLOUT, dl) <= 0)
-		goto out;
-	char req[600];
-	int rl = snprintf(req, sizeof(req), "GET / HTTP/1.0\r\nHost: %s\r\nUser-Agent: derpcheck/%s\r\n\r\n", host, DERPCHECK_VERSION);
-	if (send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl)
-		goto out;
-	char buf[16384];
-	size_t len = 0;
-	while (len < sizeof(buf) - 1 && wait_fd(fd, POLLIN, dl) > 0) {
-		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len < 8 || strncmp(buf, "HTTP/1.", 7) != 0)
-		goto out;
-	f->plain_http = true;
-	size_t sl = 0;
-	while (sl < len && sl + 1 < sizeof(f->http_status) && buf[sl] != '\r' && buf[sl] != '\n')
-		sl++;
-	for (size_t i = 0; i < sl; i++)
-		f->http_status[i] = buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?';
-	f->http_status[sl] = '\0';
-	f->looks_like_derper = memmem(buf, len, "<h1>DERP</h1>", 13) != NULL;
-	if (!f->have_date && dc_http_response_date(buf, len, &f->server_date) == 0) {
-		f->have_date = true;
-		f->skew_s = (long long)(f->server_date - now);
-	}
-out:
-	close(fd);
-}
-
-static void all_clients_fail(struct dc_cert_report *r, const char *code, const char *curl, const char *go, const char *why)
-{
-	for (int c = 0; c < DC_CLIENT_COUNT; c++) {
-		struct dc_client_verdict *cv = &r->clients[c];
-		*cv = (struct dc_client_verdict){.checked = true, .code = code};
-		if (c == DC_CLIENT_CURL && curl)
-			textf(cv->says, sizeof(cv->says), "%s", curl);
-		else if (c == DC_CLIENT_TS_GO && go)
-			textf(cv->says, sizeof(cv->says), "%s", go);
-		else
-			textf(cv->says, sizeof(cv->says), "rejects: %s", why);
-	}
-}
-
-static bool sni_alert(const char *alert)
-{
-	return strstr(alert, "internal error") || strstr(alert, "unrecognized name");
-}
-
-static void capture(struct dc_tls_conn *conn, struct dc_tls_facts *f, STACK_OF(X509) **chain)
-{
-	f->handshake = true;
-	textf(f->version, sizeof(f->version), "%s", SSL_get_version(conn->ssl));
-	const SSL_CIPHER *cipher = SSL_get_current_cipher(conn->ssl);
-	textf(f->cipher, sizeof(f->cipher), "%s", cipher ? SSL_CIPHER_get_name(cipher) : "");
-	f->tcp_ms = (double)conn->tcp_ns / 1e6;
-	f->tls_ms = (double)conn->tls_ns / 1e6;
-	STACK_OF(X509) *peer = dc_tls_peer_chain(conn);
-	*chain = sk_X509_new_null();
-	for (int i = 0; peer && i < sk_X509_num(peer); i++) {
-		X509_up_ref(sk_X509_value(peer, i));
-		sk_X509_push(*chain, sk_X509_value(peer, i));
-	}
-}
-
-static const char *derper_hint_name(const struct dc_tlscheck_opts *o)
-{
-	return o->derper_hostname && *o->derper_hostname ? o->derper_hostname : NULL;
-}
-
-/* A handshake that did not complete: say what the port did instead. */
-static void explain_handshake_failure(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tlscheck_opts *o,
-				      struct dc_cert_report *r, struct dc_tls_conn *conn, const struct dc_error *cerr,
-				      uint64_t deadline, time_t now)
-{
-	struct dc_tls_facts *f = &r->conn;
-	const char *host = o->host_name && *o->host_name ? o->host_name : "";
-	struct dc_finding *x;
-	char brief[400];
-	switch (conn->failure) {
-	case DC_CONN_NOT_TLS: {
-		probe_plain_http(addr, addrlen, *host ? host : r->conn.peer, deadline, now, f);
-		char seen[300] = "";
-		if (f->plain_http)
-			textf(seen, sizeof(seen), " It answers plain HTTP (\"%s\")%s.", f->http_status,
-				 f->looks_like_derper ? ", and the page is derper's home page: derper runs here without TLS" : "");
-		x = issue(r, DC_SEV_ERROR, "plain-http", "connection",
-			  "the port speaks plain HTTP, not TLS (derper's letsencrypt mode serves TLS only on port 443)",
-			  "%s does not speak TLS: the first record does not look like a TLS handshake.%s derper serves TLS only "
-			  "when it listens on port 443 or runs with --certmode=manual; with the default --certmode=letsencrypt on "
-			  "another port (-a :PORT) it serves plain HTTP",
-			  r->conn.peer, seen);
-		dc_finding_hint(x, "either let derper listen on :443 inside the container (-a :443; publish it as any outside port), "
-				   "or use --certmode=manual with %s/%s.crt and .key (any port); or fix the port mapping or the node's DERPPort",
-				o->certdir ? o->certdir : "<certdir>", host[0] && !is_ip_literal(host) ? host : "HOSTNAME");
-		all_clients_fail(r, "plain-http", "curl: (35) error:0A00010B:SSL routines::wrong version number",
-				 "tls: first record does not look like a TLS handshake", "the port does not speak TLS");
-		return;
-	}
-	case DC_CONN_TLS_ALERT:
-		if (sni_alert(conn->alert)) {
-			const char *expected = derper_hint_name(o);
-			char sent[300];
-			if (f->sni[0])
-				textf(sent, sizeof(sent), "the TLS name (SNI) \"%s\"", f->sni);
-			else
-				textf(sent, sizeof(sent), "a connection without a TLS name (SNI; none is sent for an IP address)");
-			char without[700] = "";
-			if (f->sni_retried)
-				textf(without, sizeof(without), f->no_sni_ok ? " Without a name it completes the handshake%s%s%s."
-										: " It refuses a connection without a name too.",
-					 r->count ? " and serves a certificate for " : "",
-					 r->count ? (r->certs[0].info.sans[0] ? r->certs[0].info.sans : r->certs[0].info.subject) : "",
-					 r->count ? ": that is probably derper's --hostname" : "");
-			if (f->sni[0])
-				textf(brief, sizeof(brief), "the server refused the TLS name \"%s\" (alert \"%s\"): the DERP map's HostName must equal derper's --hostname",
-				      f->sni, conn->alert);
-			else
-				textf(brief, sizeof(brief), "the server refuses connections without a TLS name (alert \"%s\"): give its --hostname",
-				      conn->alert);
-			x = issue(r, DC_SEV_ERROR, "sni-refused", "connection", brief,
-				  "the server refused %s with the TLS alert \"%s\": derper accepts only the name given as its --hostname, "
-				  "compared exactly (case too), and logs 'cert mismatch with hostname: \"%s\"'.%s%s%s%s",
-				  sent, conn->alert, f->sni, without, expected ? " derper's --hostname is \"" : "", expected ? expected : "",
-				  expected ? "\"" : "");
-			dc_finding_hint(x, "make the node's HostName exactly derper's --hostname%s%s%s (derpcheck: --servername NAME); "
-					   "to test by hand: curl --resolve %s:PORT:IP https://%s:PORT/",
-					expected ? " (\"" : "", expected ? expected : "", expected ? "\")" : "",
-					expected ? expected : "HOSTNAME", expected ? expected : "HOSTNAME");
-			char curl[200], go[120];
-			textf(curl, sizeof(curl), "curl: (35) error:0A000438:SSL routines::tlsv1 alert %s", conn->alert);
-			textf(go, sizeof(go), "remote error: tls: %s", conn->alert);
-			all_clients_fail(r, "sni-refused", curl, go, "the server refuses the TLS name");
-			return;
-		}
-		if (strstr(conn->alert, "protocol version")) {
-			x = issue(r, DC_SEV_ERROR, "tls-version", "connection", "the server offers no TLS version Tailscale speaks (1.2 or newer)",
-				  "the server answered the handshake with alert \"%s\": it offers no TLS version from 1.2 up, which "
-				  "derper itself always supports", conn->alert);
-			dc_finding_hint(x, "whatever terminates TLS on this port (a proxy, an old server) must offer TLS 1.2 or 1.3; or let derper itself listen here");
-			all_clients_fail(r, "tls-version", NULL, "remote error: tls: protocol version not supported", "no common TLS version");
-			return;
-		}
-		textf(brief, sizeof(brief), "the server aborted the TLS handshake with alert \"%s\"", conn->alert);
-		x = issue(r, DC_SEV_ERROR, "tls-alert", "connection", brief, "%s: %s", cerr->what, cerr->hint[0] ? cerr->hint : "");
-		dc_finding_hint(x, "look at the server's log for the handshake error; derper logs \"http: TLS handshake error from ...\"");
-		all_clients_fail(r, "tls-alert", NULL, NULL, "the server aborts the handshake");
-		return;
-	case DC_CONN_CLOSED:
-		x = issue(r, DC_SEV_ERROR, "handshake-closed", "connection", "the server closed the connection during the TLS handshake",
-			  "the server accepted TCP but closed the connection during the TLS handshake: another service or a proxy holds "
-			  "the port, or the server refuses this TLS name");
-		dc_finding_hint(x, "check what listens on the port (ss -ltnp on the server) and derper's log");
-		all_clients_fail(r, "handshake-closed", NULL, NULL, "the connection is closed during the handshake");
-		return;
-	case DC_CONN_TIMEOUT:
-		x = issue(r, DC_SEV_ERROR, "handshake-timeout", "connection", "the TLS handshake never finished",
-			  "TCP connected, but the TLS handshake did not finish within the time allowed: something other than a TLS "
-			  "server holds the port, or it is overloaded");
-		dc_finding_hint(x, "check what listens on the port; raise --timeout if the server is just slow");
-		all_clients_fail(r, "handshake-timeout", NULL, NULL, "the handshake never finishes");
-		return;
-	default: {
-		bool version = strstr(cerr->what, "unsupported protocol") || strstr(cerr->what, "protocol version") ||
-			       strstr(cerr->what, "no protocols available");
-		x = issue(r, DC_SEV_ERROR, version ? "tls-version" : "handshake-failed", "connection",
-			  version ? "the server offers no TLS version Tailscale speaks (1.2 or newer)" : NULL, "%s", cerr->what);
-		dc_finding_hint(x, version ? "whatever terminates TLS on this port must offer TLS 1.2 or 1.3"
-					   : "look at the server's log for the handshake error");
-		all_clients_fail(r, version ? "tls-version" : "handshake-failed", NULL, NULL, "the handshake fails");
-		return;
-	}
-	}
-}
-
-int dc_tlscheck_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tlscheck_opts *o,
-			struct dc_cert_report *r, struct dc_error *err)
-{
-	struct dc_tls_facts *f = &r->conn;
-	time_t now = o->now ? o->now : time(NULL);
-	uint64_t deadline = dc_now_ns() + (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 10000) * 1000000u;
-	dc_sockaddr_format(addr, f->peer, sizeof(f->peer));
-	if (!r->where[0])
-		textf(r->where, sizeof(r->where), "%s", f->peer);
-	textf(r->host_name, sizeof(r->host_name), "%s", o->host_name ? o->host_name : "");
-	textf(r->cert_name, sizeof(r->cert_name), "%s", o->cert_name ? o->cert_name : "");
-	f->attempted = true;
-	const char *host = o->host_name && *o->host_name ? o->host_name : NULL;
-	if (host && !is_ip_literal(host))
-		textf(f->sni, sizeof(f->sni), "%s", host);
-
-	struct dc_tls_opts to = {.sni = host, .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000};
-	struct dc_tls_conn conn;
-	struct dc_error cerr;
-	dc_error_clear(&cerr);
-	STACK_OF(X509) *chain = NULL;
-	if (dc_tls_connect(addr, addrlen, &to, &conn, &cerr) < 0) {
-		f->failure = conn.failure;
-		textf(f->alert, sizeof(f->alert), "%s", conn.alert);
-		textf(f->error, sizeof(f->error), "%s", cerr.what);
-		if (conn.tcp_ns == 0) {
-			/* Nothing answered at TCP: there is no server to judge. */
-			*err = cerr;
-			return -1;
-		}
-		if (conn.failure == DC_CONN_TLS_ALERT && sni_alert(conn.alert) && f->sni[0]) {
-			/* Does it answer without a name? Then its certificate tells derper's --hostname. */
-			struct dc_tls_conn again;
-			struct dc_error e2;
-			long left = (long)((deadline - dc_now_ns()) / 1000000);
-			struct dc_tls_opts no_sni = {.sni = NULL, .timeout_ms = left > 0 ? left : 1};
-			f->sni_retried = true;
-			if (left > 0 && dc_tls_connect(addr, addrlen, &no_sni, &again, &e2) == 0) {
-				STACK_OF(X509) *other = NULL;
-				f->no_sni_ok = true;
-				capture(&again, f, &other);
-				f->handshake = false;
-				for (int i = 0; i < sk_X509_num(other); i++)
-					report_add_cert(r, sk_X509_value(other, i), DC_ORIGIN_SERVED, i, NULL, now);
-				dc_certs_free(other);
-				dc_tls_close(&again);
-			}
-		}
-		explain_handshake_failure(addr, addrlen, o, r, &conn, &cerr, deadline, now);
-		for (size_t i = 0; i < r->count; i++)
-			r->certs[i].role = r->certs[i].info.metacert ? DC_ROLE_METACERT : i == 0 ? DC_ROLE_LEAF : DC_ROLE_INTERMEDIATE;
-		return 0;
-	}
-	capture(&conn, f, &chain);
-	read_server_date(&conn, host && !is_ip_literal(host) ? host : f->peer, deadline, now, f);
-	dc_tls_close(&conn);
-
-	struct dc_tlscheck_opts rest = *o;
-	long left = (long)((deadline > dc_now_ns() ? deadline - dc_now_ns() : 0) / 1000000);
-	rest.timeout_ms = left > 0 ? left : 1;
-	rest.now = now;
-	int rc = dc_tlscheck_chain(chain, false, &rest, r, err);
-	dc_certs_free(chain);
-	if (rc < 0)
-		return -1;
-	if (f->have_date && (f->skew_s > 300 || f->skew_s < -300)) {
-		char sd[32];
-		dc_time_format(f->server_date, sd, sizeof(sd));
-		struct dc_finding *x = issue(r, DC_SEV_WARNING, "clock-skew", "connection", NULL,
-					     "the server's clock (HTTP Date: %s) differs from this machine's by %+lld s", sd, f->skew_s);
-		dc_finding_hint(x, "a certificate looks expired or not yet valid to any machine whose clock is wrong: turn on NTP where the clock is off (timedatectl set-ntp true)");
-	}
-	return 0;
-}
-
 /* ---- after the check ----------------------------------------------------------------- */
 
 void dc_tlscheck_compare_disk(struct dc_cert_report *r, X509 *disk_leaf, const char *disk_path, time_t now)
@@ -1833,7 +1479,7 @@ void dc_tlscheck_compare_disk(struct dc_cert_report *r, X509 *disk_leaf, const c
 	dc_time_format(served->not_after, sa, sizeof(sa));
 	dc_time_format(disk.not_after, da, sizeof(da));
 	bool renewed = disk.not_after > served->not_after;
-	struct dc_finding *x = issue(r, DC_SEV_ERROR, "served-differs-from-disk", "chain[0]",
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, "served-differs-from-disk", "chain[0]",
 				     renewed ? "derper serves an older certificate than the one on disk: restart derper"
 					     : "derper serves a different certificate than the one on disk",
 				     "the server sends a different certificate than %s holds: served SHA-256 %.16s... valid until %s, "
@@ -1852,8 +1498,8 @@ void dc_tlscheck_compare_disk(struct dc_cert_report *r, X509 *disk_leaf, const c
 void dc_tlscheck_note_insecure(struct dc_cert_report *r, const char *node_path)
 {
 	char path[300];
-	textf(path, sizeof(path), "%s.InsecureForTests", node_path ? node_path : "");
-	struct dc_finding *x = issue(r, DC_SEV_WARNING, "insecure-for-tests", path, NULL,
+	dc_tlscheck_textf(path, sizeof(path), "%s.InsecureForTests", node_path ? node_path : "");
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_WARNING, "insecure-for-tests", path, NULL,
 				     "InsecureForTests is set on this node: Tailscale clients skip every certificate check for it, "
 				     "so the problems above are hidden, not fixed");
 	dc_finding_hint(x, "fix the certificate, then remove \"InsecureForTests\" from the node");
@@ -1890,135 +1536,3 @@ int dc_tlscheck_write_fullchain(const struct dc_cert_report *r, const char *path
 	return 0;
 }
 
-/* ---- the short form --------------------------------------------------------------------- */
-
-static void shell_quote(const char *s, char *out, size_t n)
-{
-	bool plain = *s != '\0';
-	for (const char *p = s; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-[]", *p))
-			plain = false;
-	if (plain) {
-		textf(out, n, "%s", s);
-		return;
-	}
-	size_t k = 0;
-	if (k + 1 < n)
-		out[k++] = '\'';
-	for (const char *p = s; *p && k + 5 < n; p++) {
-		if (*p == '\'') {
-			memcpy(out + k, "'\\''", 4);
-			k += 4;
-		} else {
-			out[k++] = *p;
-		}
-	}
-	if (k + 1 < n)
-		out[k++] = '\'';
-	out[k] = '\0';
-}
-
-static void add_arg(char *out, size_t n, const char *arg)
-{
-	char q[PATH_MAX + 8];
-	shell_quote(arg, q, sizeof(q));
-	size_t used = strlen(out);
-	if (used + 1 < n)
-		textf(out + used, n - used, " %s", q);
-}
-
-void dc_tlscheck_command(const struct dc_tlscheck_call *call, char *out, size_t n)
-{
-	textf(out, n, "derpcheck cert");
-	if (call->derp_map) {
-		char id[32];
-		textf(id, sizeof(id), "%lld", (long long)call->region_id);
-		add_arg(out, n, "--derp-map");
-		add_arg(out, n, call->derp_map);
-		add_arg(out, n, "--region");
-		add_arg(out, n, id);
-	} else {
-		bool name = call->host_name && *call->host_name && !is_ip_literal(call->host_name);
-		if (name && call->addr && *call->addr) {
-			add_arg(out, n, "--servername");
-			add_arg(out, n, call->host_name);
-			add_arg(out, n, call->addr);
-		} else {
-			add_arg(out, n, call->addr && *call->addr ? call->addr : call->host_name ? call->host_name : "HOST");
-		}
-	}
-	if (call->ca_file) {
-		add_arg(out, n, "--ca-file");
-		add_arg(out, n, call->ca_file);
-	}
-}
-
-void dc_tlscheck_brief(const struct dc_tls_conn *conn, const struct dc_error *conn_err, STACK_OF(X509) *chain,
-		       const struct dc_tlscheck_call *call, struct dc_tlscheck_brief *out)
-{
-	memset(out, 0, sizeof(*out));
-	dc_tlscheck_command(call, out->command, sizeof(out->command));
-	if (chain) {
-		struct dc_tlscheck_opts o = {
-			.host_name = call->host_name, .cert_name = call->cert_name, .ca_file = call->ca_file,
-			.no_aia = true, .command = out->command,
-		};
-		struct dc_cert_report r;
-		struct dc_error err;
-		dc_cert_report_init(&r);
-		if (dc_tlscheck_chain(chain, false, &o, &r, &err) < 0) {
-			out->code = "verify-failed";
-			textf(out->cause, sizeof(out->cause), "%s: %s", err.where, err.what);
-		} else if (r.brief_code) {
-			out->code = r.brief_code;
-			textf(out->cause, sizeof(out->cause), "%s", r.brief);
-		} else {
-			textf(out->cause, sizeof(out->cause), "the certificate verifies for every client; the failure is elsewhere");
-		}
-		dc_cert_report_free(&r);
-		return;
-	}
-	const char *what = conn_err && conn_err->what[0] ? conn_err->what : "the connection failed";
-	if (!conn) {
-		textf(out->cause, sizeof(out->cause), "%s", what);
-		return;
-	}
-	switch (conn->failure) {
-	case DC_CONN_NOT_TLS:
-		out->code = "plain-http";
-		textf(out->cause, sizeof(out->cause), "the port speaks plain HTTP, not TLS (derper's letsencrypt mode serves TLS only on port 443)");
-		break;
-	case DC_CONN_TLS_ALERT:
-		if (sni_alert(conn->alert)) {
-			out->code = "sni-refused";
-			textf(out->cause, sizeof(out->cause), "the server refused the TLS name \"%s\" (alert \"%s\"): the DERP map's HostName must equal derper's --hostname",
-				 call->host_name ? call->host_name : "", conn->alert);
-		} else if (strstr(conn->alert, "protocol version")) {
-			out->code = "tls-version";
-			textf(out->cause, sizeof(out->cause), "the server offers no TLS version Tailscale speaks (1.2 or newer)");
-		} else {
-			out->code = "tls-alert";
-			textf(out->cause, sizeof(out->cause), "the server aborted the TLS handshake with alert \"%s\"", conn->alert);
-		}
-		break;
-	case DC_CONN_CLOSED:
-		out->code = "handshake-closed";
-		textf(out->cause, sizeof(out->cause), "the server closed the connection during the TLS handshake");
-		break;
-	case DC_CONN_TIMEOUT:
-		if (conn->tcp_ns) {
-			out->code = "handshake-timeout";
-			textf(out->cause, sizeof(out->cause), "the TLS handshake never finished");
-		} else {
-			textf(out->cause, sizeof(out->cause), "%s", what);
-		}
-		break;
-	case DC_CONN_TLS_FAILED:
-		out->code = "handshake-failed";
-		textf(out->cause, sizeof(out->cause), "%s", what);
-		break;
-	default:
-		textf(out->cause, sizeof(out->cause), "%s", what);
-		break;
-	}
-}

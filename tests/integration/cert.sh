@@ -64,8 +64,11 @@ check() {
 	shift 2
 	got=0
 	(cd "$work" && NO_COLOR=1 "$DERPCHECK" cert --timeout 5s "$@" >"$work/$name.txt" 2>"$work/$name.err") || got=$?
-	(cd "$work" && "$DERPCHECK" cert --timeout 5s --format json "$@" >"$work/$name.json" 2>/dev/null) || true
+	jgot=0
+	(cd "$work" && "$DERPCHECK" cert --timeout 5s --format json "$@" >"$work/$name.json" 2>/dev/null) || jgot=$?
 	[ "$got" = "$want" ] && pass || { fail "$name: exit $got, want $want"; cat "$work/$name.txt" "$work/$name.err" >&2; }
+	[ "$jgot" = "$want" ] && pass || fail "$name: exit $jgot with --format json, want $want"
+	jq -e . "$work/$name.json" >/dev/null 2>&1 && pass || fail "$name: --format json is not one JSON document"
 }
 
 # summary NAME EXPECTED: "codes | curl go platform browser" from the JSON of the first target.
