@@ -138,6 +138,14 @@ static void check_server(const char *host, int port, int family, struct dc_tlsch
 	hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
 	char portstr[8];
 	snprintf(portstr, sizeof(portstr), "%d", port);
+	unsigned char buf[16];
+	int literal = inet_pton(AF_INET, host, buf) == 1 ? 4 : inet_pton(AF_INET6, host, buf) == 1 ? 6 : 0;
+	if (literal && family && literal != family) {
+		t->failed = true;
+		dc_error_set(&t->err, host, "an IPv%d address, but -%d asks for IPv%d only", literal, family, family);
+		dc_error_hint(&t->err, "drop -%d, or give an IPv%d address", family, family);
+		return;
+	}
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0) {

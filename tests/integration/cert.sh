@@ -286,6 +286,31 @@ line plain-http "derp.test at 127.0.0.1:$aia_port: plain HTTP (HTTP/1.0 200 OK)"
 line plain-http "  Tailscale on Linux/Android      FAIL  tls: first record does not look like a TLS handshake"
 jqeq plain-http '.targets[0].connection.plain_http.derper_home_page' true
 
+# ---- IPv6 loopback, and -4/-6 against an address of the other family -------------------
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1'; then
+	v6port=""
+	for try in 1 2 3 4 5; do
+		p=$((20000 + (RANDOM * 7 + try * 131) % 30000))
+		(cd "$pki" && exec openssl s_server -accept "[::1]:$p" -www -cert leaf.pem -key leaf.key -cert_chain chain.pem) >"$work/s6.log" 2>&1 &
+		last_pid=$!
+		pids="$pids $last_pid"
+		wait_line "$work/s6.log" ACCEPT "$last_pid" && { v6port=$p; break; }
+		stop_last
+	done
+	if [ -n "$v6port" ]; then
+		check ipv6 0 -6 --servername derp.test $trust "[::1]:$v6port"
+		line ipv6 "derp.test at [::1]:$v6port: TLSv1.3, TLS_AES_256_GCM_SHA384"
+		check ipv4-only-v6-address 2 -4 --servername derp.test $trust "[::1]:$v6port"
+		grep -qxF "derpcheck: ::1: an IPv6 address, but -4 asks for IPv4 only" "$work/ipv4-only-v6-address.err" && pass ||
+			fail "ipv4-only-v6-address: $(cat "$work/ipv4-only-v6-address.err")"
+		stop_last
+	else
+		fail "openssl s_server did not start on [::1]"
+	fi
+else
+	echo "cert.sh: NOTE: no IPv6 loopback here; the IPv6 cases are skipped" >&2
+fi
+
 # ---- nothing listens: exit 2, on stderr ---------------------------------------------
 closed=$(( aia_port == 65535 ? 65534 : aia_port + 1 ))
 while (exec 3<>"/dev/tcp/127.0.0.1/$closed") 2>/dev/null; do closed=$((closed + 1)); done
