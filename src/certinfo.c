@@ -20,6 +20,22 @@ static void copy_printable(char *out, size_t n, const unsigned char *s, size_t l
 	out[k] = '\0';
 }
 
+/* Whether s[0..len) is well-formed UTF-8 (so it can go into JSON and onto a terminal as is). */
+static bool valid_utf8(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+		size_t more = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 4;
+		if (more == 4 || (c & 0xfe) == 0xc0 || i + more >= len + (more ? 0 : 1))
+			return false;
+		for (size_t k = 1; k <= more; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+		i += more + 1;
+	}
+	return true;
+}
+
 static void name_oneline(const X509_NAME *name, char *out, size_t n)
 {
 	out[0] = '\0';
@@ -31,13 +47,24 @@ static void name_oneline(const X509_NAME *name, char *out, size_t n)
 	char *data = NULL;
 	long len = BIO_get_mem_data(bio, &data);
 	if (len > 0) {
-		/* UTF-8 bytes are kept; only control characters are replaced. */
+		/* Well-formed UTF-8 is kept; control characters and broken sequences become '?'. */
+		bool utf8 = valid_utf8((const unsigned char *)data, (size_t)len);
 		size_t k = 0;
 		for (long i = 0; i < len && k + 1 < n; i++) {
 			unsigned char c = (unsigned char)data[i];
-			out[k++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+			out[k++] = c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8) ? '?' : (char)c;
 		}
 		out[k] = '\0';
+		/* Do not leave half a UTF-8 sequence where the buffer cut it. */
+		size_t lead = k;
+		while (lead > 0 && ((unsigned char)out[lead - 1] & 0xc0) == 0x80)
+			lead--;
+		if (lead > 0 && (unsigned char)out[lead - 1] >= 0xc0) {
+			unsigned char c = (unsigned char)out[lead - 1];
+			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (k - (lead - 1) < need)
+				out[lead - 1] = '\0';
+		}
 	}
 	BIO_free(bio);
 }

@@ -178,6 +178,16 @@ static void test_control_characters_in_names_are_replaced(void **state)
 	assert_string_equal(i.common_name, "bad?name");
 	assert_string_equal(i.sans, "DNS:a?b.test");
 	X509_free(evil);
+	/* UTF-8 names are kept as they are; bytes that are not UTF-8 are replaced. */
+	X509 *utf8 = tp_cert("Z\xc3\xbcrich CA \xc3\xa9", k, NULL, NULL, &(struct tp_opts){0});
+	dc_cert_describe(utf8, TP_NOW, &i);
+	assert_string_equal(i.subject, "CN = Z\xc3\xbcrich CA \xc3\xa9");
+	X509_free(utf8);
+	X509 *latin1 = X509_new();
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(latin1), "O", V_ASN1_T61STRING, (const unsigned char *)"Z\xfcrich", -1, -1, 0);
+	dc_cert_describe(latin1, TP_NOW, &i);
+	assert_null(strchr(i.subject, '\xfc'));
+	X509_free(latin1);
 	EVP_PKEY_free(k);
 }
 

@@ -52,7 +52,7 @@ static inline X509 *tp_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKE
 	X509_set_version(cert, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(cert), o->serial ? o->serial : ++serial);
 	X509_NAME *name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name);
 	X509_time_adj_ex(X509_getm_notBefore(cert), o->from_days ? (int)o->from_days : -1, 0, &(time_t){TP_NOW});
 	X509_time_adj_ex(X509_getm_notAfter(cert), o->to_days ? (int)o->to_days : 90, 0, &(time_t){TP_NOW});
