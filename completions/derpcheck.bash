@@ -28,6 +28,9 @@ _derpcheck()
 		[ "$prev" = --derp-map ] && COMPREPLY+=($(compgen -W "embedded: -" -- "$cur"))
 		return ;;
 	--timeout) COMPREPLY=($(compgen -W "1s 2s 5s 10s 30s" -- "$cur")); return ;;
+	--certdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+	--cert-file|--key-file|--write-fullchain) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--servername|--hostname|--region) return ;;
 	esac
 
 	local i cmd=""
@@ -56,6 +59,8 @@ _derpcheck()
 		fi ;;
 	status)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--socket --file --peer --active --derp-map --ca-file --insecure --timeout $global_opts" -- "$cur")) ;;
+	cert)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--servername --region --no-aia --write-fullchain --certdir --hostname --cert-file --key-file $net_opts $global_opts" -- "$cur")) ;;
 	*)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$net_opts $global_opts" -- "$cur")) ;;
 	esac

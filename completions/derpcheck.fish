@@ -6,7 +6,7 @@ complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a validate
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT and DERP latency (not yet implemented)'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a ping -d 'relay test packets through DERP (not yet implemented)'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -d 'show which peers are direct or relayed, and why'
-complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems of a DERP server'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end (not yet implemented)'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a stun -d 'send STUN binding requests (not yet implemented)'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a help -d 'show help for a command'
@@ -38,3 +38,13 @@ complete -c derpcheck -n "__fish_seen_subcommand_from status" -l socket -r -F -d
 complete -c derpcheck -n "__fish_seen_subcommand_from status" -l file -r -F -d 'saved tailscale status --json output (- for stdin)'
 complete -c derpcheck -n "__fish_seen_subcommand_from status" -l peer -x -d 'show one peer in detail'
 complete -c derpcheck -n "__fish_seen_subcommand_from status" -l active -d 'list only active peers'
+
+# cert
+complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l servername -x -d 'TLS name to send and check'
+complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l region -x -d 'check every DERP node of region ID'
+complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l no-aia -d 'do not fetch missing intermediates'
+complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l write-fullchain -r -F -d 'write the corrected chain to FILE'
+complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l certdir -x -a '(__fish_complete_directories)' -d "derper's --certdir"
+complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l hostname -x -d "derper's --hostname"
+complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l cert-file -r -F -d 'check this certificate file'
+complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l key-file -r -F -d 'check this key file'

@@ -34,6 +34,8 @@ expect_completion validate-flag "--strict" derpcheck validate --st
 expect_completion validate-after-global "--strict" derpcheck --format json validate --st
 expect_completion validate-timeout "--timeout" derpcheck validate --tim
 expect_completion help-commands "status stun" derpcheck help st
+expect_completion cert-flags "--cert-file --certdir" derpcheck cert --cert
+expect_completion cert-write "--write-fullchain" derpcheck cert --wri
 
 # Every option `derpcheck validate --help` lists is offered by bash after "validate -".
 for opt in $("$DERPCHECK" validate --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do

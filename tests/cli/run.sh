@@ -34,6 +34,11 @@ run help 0 -- --help
 run help-validate 0 -- help validate
 run validate-help 0 -- validate --help
 run version 0 -- --version
+run help-cert 0 -- help cert
+run cert-no-args 2 -- cert
+run cert-two-hosts 2 -- cert a.test b.test
+run cert-bad-port 2 -- cert derp.test:99999
+run cert-certdir-no-hostname 2 -- cert --certdir /tmp
 
 # --- colour: only on a terminal, never with NO_COLOR, always with --color always ----
 (cd "$root" && "$DERPCHECK" --color always validate tests/fixtures/warnings-only.json >"$work/color.out" 2>&1)
