@@ -9,7 +9,6 @@
 
 static const struct dc_command_spec planned[] = {
 	{.name = "netcheck", .summary = "measure UDP, NAT behaviour and latency to every DERP region"},
-	{.name = "ping", .summary = "relay test packets through a DERP region and report RTT, loss and jitter"},
 	{.name = "status", .summary = "show which tailnet peers are direct or relayed, and why"},
 	{.name = "cert", .summary = "explain TLS certificate problems of a DERP server and how to fix them"},
 	{.name = "diagnose", .summary = "check one region end to end and give one verdict"},
@@ -19,11 +18,11 @@ static const struct dc_command_spec planned[] = {
 static const struct dc_command commands[] = {
 	{&dc_validate_spec, dc_cmd_validate},
 	{&planned[0], NULL},
+	{&dc_ping_spec, dc_cmd_ping},
 	{&planned[1], NULL},
 	{&planned[2], NULL},
 	{&planned[3], NULL},
 	{&planned[4], NULL},
-	{&planned[5], NULL},
 };
 
 void dc_report_error(const struct dc_error *err)
