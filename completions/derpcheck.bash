@@ -25,6 +25,10 @@ _derpcheck()
 		[ "$prev" = --derp-map ] && COMPREPLY+=($(compgen -W "embedded: -" -- "$cur"))
 		return ;;
 	--timeout) COMPREPLY=($(compgen -W "1s 2s 5s 10s 30s" -- "$cur")); return ;;
+	--interval|-i) COMPREPLY=($(compgen -W "100ms 200ms 500ms 1s" -- "$cur")); return ;;
+	--count|-c) COMPREPLY=($(compgen -W "1 5 10 100" -- "$cur")); return ;;
+	--size) COMPREPLY=($(compgen -W "33 64 1200 65536" -- "$cur")); return ;;
+	--node) return ;;
 	esac
 
 	local i cmd=""
@@ -51,6 +55,8 @@ _derpcheck()
 		else
 			COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "embedded: -" -- "$cur"))
 		fi ;;
+	ping)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--node --mesh --count -c --interval -i --size $net_opts $global_opts" -- "$cur")) ;;
 	*)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$net_opts $global_opts" -- "$cur")) ;;
 	esac

@@ -623,6 +623,8 @@ int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, s
 		struct dc_derp_attempt *a = &c->attempts[c->attempt_count++];
 		memset(a, 0, sizeof(*a));
 		if (dial_node(c, o, node, deadline, a) == 0) {
+			a->failure = DC_DERP_OK;
+			a->phase = DC_DERP_PHASE_CONNECTED;
 			c->connect_ns = dc_now_ns() - start;
 			return 0;
 		}

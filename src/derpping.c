@@ -345,13 +345,21 @@ static int exchange(struct run *x)
 		if (pump(x, wake) < 0)
 			return -1;
 	}
-	/* A server ping still in flight when the last reply came is not counted. */
-	for (int i = 0; i < 2; i++)
-		if (r->clients[i].sping_pending) {
-			r->clients[i].sping_pending = false;
-			r->clients[i].sping_sent--;
+	/* Let server pings still in flight finish (microseconds on a healthy server), within their timeout. */
+	for (;;) {
+		uint64_t now = dc_now_ns(), until = 0;
+		for (int i = 0; i < 2; i++) {
+			struct dc_ping_client *c = &r->clients[i];
+			if (c->sping_pending && now >= c->sping_at + timeout)
+				c->sping_pending = false;
+			if (c->sping_pending && c->sping_at + timeout > until)
+				until = c->sping_at + timeout;
 		}
-	return 0;
+		if (!until)
+			return 0;
+		if (pump(x, until) < 0)
+			return -1;
+	}
 }
 
 int dc_ping_run(const struct dc_ping_opts *o, struct dc_ping_result *r)

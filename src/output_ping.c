@@ -208,12 +208,27 @@ static void print_notes(FILE *out, const struct dc_ping_report *rep, const struc
 	if (k->info.token_bucket_bytes_per_second)
 		fprintf(out, "%c: the server asks clients to send at most %" PRId64 " bytes/s (burst %" PRId64 ")\n", c->name,
 			k->info.token_bucket_bytes_per_second, k->info.token_bucket_bytes_burst);
-	if (k->unknown_frames || k->malformed_frames || (rep->verbose && (k->keep_alives || k->pings_answered)))
-		fprintf(out, "%c: skipped %" PRIu64 " frame(s) of unknown type and %" PRIu64 " malformed; %" PRIu64
-			     " KeepAlive, %" PRIu64 " server ping(s) answered\n",
-			c->name, k->unknown_frames, k->malformed_frames, k->keep_alives, k->pings_answered);
+	if (k->unknown_frames || k->malformed_frames || (rep->verbose && (k->keep_alives || k->pings_answered))) {
+		char parts[4][80];
+		size_t n = 0;
+		if (k->unknown_frames)
+			snprintf(parts[n++], sizeof(parts[0]), "%" PRIu64 " frame%s of unknown type (skipped)", k->unknown_frames,
+				 k->unknown_frames == 1 ? "" : "s");
+		if (k->malformed_frames)
+			snprintf(parts[n++], sizeof(parts[0]), "%" PRIu64 " malformed frame%s (skipped)", k->malformed_frames,
+				 k->malformed_frames == 1 ? "" : "s");
+		if (k->keep_alives)
+			snprintf(parts[n++], sizeof(parts[0]), "%" PRIu64 " KeepAlive", k->keep_alives);
+		if (k->pings_answered)
+			snprintf(parts[n++], sizeof(parts[0]), "%" PRIu64 " Ping%s (answered)", k->pings_answered,
+				 k->pings_answered == 1 ? "" : "s");
+		fprintf(out, "%c: the server also sent ", c->name);
+		for (size_t i = 0; i < n; i++)
+			fprintf(out, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", parts[i]);
+		fprintf(out, "\n");
+	}
 	if (k->malformed_frames)
-		fprintf(out, "%c: last malformed frame: %s\n", c->name, k->last_malformed);
+		fprintf(out, "%c: the last malformed frame: %s\n", c->name, k->last_malformed);
 }
 
 void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
@@ -386,7 +401,7 @@ static cJSON *attempt_json(const struct dc_derp_attempt *a)
 	add_str_or_null(o, "address", a->addr);
 	cJSON_AddStringToObject(o, "failure", dc_derp_failure_name(a->failure));
 	cJSON_AddStringToObject(o, "phase", dc_derp_phase_name(a->phase));
-	cJSON_AddStringToObject(o, "message", a->err.what);
+	add_str_or_null(o, "message", a->err.what);
 	add_str_or_null(o, "hint", a->err.hint);
 	return o;
 }

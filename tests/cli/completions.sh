@@ -40,10 +40,18 @@ for opt in $("$DERPCHECK" validate --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-
 	if complete_bash derpcheck validate - | grep -qx -- "$opt"; then pass; else fail "bash does not complete validate $opt"; fi
 done
 
+expect_completion ping-flag "--mesh" derpcheck ping --me
+expect_completion ping-interval "100ms 1s" derpcheck ping -i 1
+for opt in $("$DERPCHECK" ping --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
+	if complete_bash derpcheck ping - | grep -qx -- "$opt"; then pass; else fail "bash does not complete ping $opt"; fi
+done
+
 # fish: ask fish itself what it would complete.
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck val'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "validate " ] && pass || fail "fish completes 'derpcheck val' as '$got'"
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck validate --str'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "--strict " ] && pass || fail "fish completes 'derpcheck validate --str' as '$got'"
+got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck ping --me'" | cut -f1 | tr '\n' ' ')
+[ "$got" = "--mesh " ] && pass || fail "fish completes 'derpcheck ping --me' as '$got'"
 
 finish
