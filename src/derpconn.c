@@ -547,7 +547,7 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 		if (rc < 0)
 			return failed(c, a, DC_DERP_TRUST_STORE, DC_DERP_PHASE_VERIFY);
 		if (!c->verdict.ok) {
-			char cause[400];
+			char cause[1024];
 			cert_cause(&c->verdict, cause, sizeof(cause));
 			dc_error_set(&a->err, c->tls.peer, "%s", cause);
 			dc_error_hint(&a->err, "Tailscale clients refuse this certificate too, so they cannot use this relay");

@@ -1209,5 +1209,26 @@ int main(int argc, char **argv)
 		free_client(c);
 		c = next;
 	}
+	while (dq_head) {
+		struct delayed *d = dq_head;
+		dq_head = d->next;
+		free(d);
+	}
+	for (int i = 0; i < ninst; i++) {
+		for (int j = 0; j < ninst; j++) {
+			struct meshlink *l = &inst[i].links[j];
+			if (l->conn) {
+				dc_derp_close(l->conn);
+				free(l->conn);
+			}
+			dc_buf_free(&l->out.b);
+			free(l->present);
+		}
+		if (inst[i].ctx)
+			SSL_CTX_free(inst[i].ctx);
+		close(inst[i].lfd);
+		sodium_memzero(inst[i].sk, sizeof(inst[i].sk));
+	}
+	free(pfd);
 	return 0;
 }

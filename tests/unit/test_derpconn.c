@@ -117,7 +117,7 @@ static int teardown(void **state)
 struct map {
 	struct dc_derp_node nodes[3];
 	struct dc_derp_region region;
-	char names[3][8];
+	char names[3][24];
 };
 
 static void make_map(struct map *m, const int *ports, size_t n, const char *host)
