@@ -31,6 +31,30 @@ server ping B (node 900a) min/avg/max = N/N/N ms, 3 of 3 answered
 EOF
 expect basic err </dev/null
 
+# The test server's HTTP endpoints and TLS, as derper serves them (protocols.md §1.11).
+http() { curl -sS -i --max-time 5 --cacert "$work/pki/ca.pem" --resolve "derp.test:$PORT:127.0.0.1" "$@"; }
+http -H 'X-Tailscale-Challenge: abc.123' "https://derp.test:$PORT/generate_204" >"$work/gen204" 2>&1
+contains gen204 "" "HTTP/1.1 204 No Content"
+contains gen204 "" "X-Tailscale-Response: response abc.123"
+http -H 'X-Tailscale-Challenge: bad challenge!' "https://derp.test:$PORT/generate_204" >"$work/gen204-bad" 2>&1
+if grep -qi "X-Tailscale-Response" "$work/gen204-bad"; then fail "an invalid challenge was answered"; else pass; fi
+http "https://derp.test:$PORT/derp/probe" >"$work/probe" 2>&1
+contains probe "" "HTTP/1.1 200 OK"
+contains probe "" "Access-Control-Allow-Origin: *"
+http -X POST "https://derp.test:$PORT/derp/latency-check" >"$work/probe-post" 2>&1
+contains probe-post "" "HTTP/1.1 405 Method Not Allowed"
+http "https://derp.test:$PORT/derp" >"$work/noupgrade" 2>&1
+contains noupgrade "" "HTTP/1.1 426 Upgrade Required"
+contains noupgrade "" "DERP requires connection upgrade"
+http "https://derp.test:$PORT/" >"$work/home" 2>&1
+contains home "" "<h1>DERP</h1>"
+curl -sS --max-time 5 --cacert "$work/pki/ca.pem" --resolve "derp2.test:$PORT:127.0.0.1" "https://derp2.test:$PORT/" >"$work/sni" 2>&1
+contains sni "" "alert internal error"
+# The chain as served: leaf, intermediate, then derper's meta certificate with the server key.
+openssl s_client -connect "127.0.0.1:$PORT" -servername derp.test -showcerts </dev/null >"$work/chain" 2>/dev/null
+[ "$(grep -c 'BEGIN CERTIFICATE' "$work/chain")" = 3 ] && pass || fail "the server does not serve leaf, intermediate and metacert"
+grep -q "^ 2 s:CN ?= ?derpkey[0-9a-f]\{64\}$" "$work/chain" && pass || fail "the third certificate is not derper's derpkey certificate"
+
 # The region by code, and a HOST:PORT that is a node of the map: the same node.
 run by-code 0 5000 ping --derp-map map.json "${ca[@]}" -c 1 test
 contains by-code out "pong from B via DERP(test) in "

@@ -124,9 +124,9 @@ expect() {
 
 # contains NAME out|err TEXT: the (unmasked) stream holds TEXT.
 contains() {
-	if grep -qF -- "$3" "$work/$1.$2"; then pass; else
+	if grep -qF -- "$3" "$work/$1${2:+.$2}"; then pass; else
 		fail "$1: '$3' not in its standard $2"
-		cat "$work/$1.$2" >&2
+		cat "$work/$1${2:+.$2}" >&2
 	fi
 }
 
