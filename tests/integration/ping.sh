@@ -53,7 +53,7 @@ contains sni "" "alert internal error"
 # The chain as served: leaf, intermediate, then derper's meta certificate with the server key.
 openssl s_client -connect "127.0.0.1:$PORT" -servername derp.test -showcerts </dev/null >"$work/chain" 2>/dev/null
 [ "$(grep -c 'BEGIN CERTIFICATE' "$work/chain")" = 3 ] && pass || fail "the server does not serve leaf, intermediate and metacert"
-grep -q "^ 2 s:CN ?= ?derpkey[0-9a-f]\{64\}$" "$work/chain" && pass || fail "the third certificate is not derper's derpkey certificate"
+grep -Eq '^ 2 s:CN ?= ?derpkey[0-9a-f]{64}$' "$work/chain" && pass || fail "the third certificate is not derper's derpkey certificate"
 
 # The region by code, and a HOST:PORT that is a node of the map: the same node.
 run by-code 0 5000 ping --derp-map map.json "${ca[@]}" -c 1 test
