@@ -1,12 +1,12 @@
 #include "derpcheck/derpping.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "derpcheck/cursor.h"
 
@@ -215,15 +215,12 @@ static int pump(struct run *x, uint64_t deadline)
 {
 	struct dc_ping_client *cl = x->r->clients;
 	if (!dc_derp_readable_now(&cl[0].conn) && !dc_derp_readable_now(&cl[1].conn)) {
-		uint64_t now = dc_now_ns();
-		int wait = 0;
-		if (deadline > now) {
-			uint64_t left = (deadline - now + 999999) / 1000000;
-			wait = left > INT_MAX ? INT_MAX : (int)left;
-		}
+		/* ppoll: the send schedule and the timeouts keep microseconds, not whole milliseconds. */
+		uint64_t now = dc_now_ns(), left = deadline > now ? deadline - now : 0;
+		struct timespec ts = {.tv_sec = (time_t)(left / 1000000000u), .tv_nsec = (long)(left % 1000000000u)};
 		struct pollfd p[2] = {{.fd = dc_derp_fd(&cl[0].conn), .events = POLLIN},
 				      {.fd = dc_derp_fd(&cl[1].conn), .events = POLLIN}};
-		if (poll(p, 2, wait) < 0 && errno != EINTR)
+		if (ppoll(p, 2, &ts, NULL) < 0 && errno != EINTR)
 			return -1;
 	}
 	for (int i = 1; i >= 0; i--) /* B first: its echoes leave sooner */
@@ -301,8 +298,8 @@ static int exchange(struct run *x)
 	struct dc_ping_client *a = &r->clients[0], *b = &r->clients[1];
 	uint64_t interval = (uint64_t)o->interval_ms * 1000000u, timeout = (uint64_t)o->reply_timeout_ms * 1000000u;
 	uint64_t next_send = dc_now_ns();
-	unsigned resolved = 0;
-	while (resolved < o->count) {
+	unsigned first_open = 0; /* packets before this one are answered or lost */
+	for (;;) {
 		uint64_t now = dc_now_ns();
 		if (r->sent < o->count && now >= next_send) {
 			uint32_t seq = ++r->sent;
@@ -318,30 +315,33 @@ static int exchange(struct run *x)
 				return fail_client(x, 0, DC_PING_CONN_LOST);
 			if (dc_derp_flush(&b->conn, p->sent_ns + timeout, &b->err) < 0)
 				return fail_client(x, 1, DC_PING_CONN_LOST);
-			next_send = p->sent_ns + interval;
+			/* A fixed schedule, as ping(8) keeps: late sends do not push the later ones back. */
+			next_send += interval;
+			if (next_send < p->sent_ns)
+				next_send = p->sent_ns;
 		}
+		/* Packets leave in order, so they expire in order: only the oldest open ones matter. */
 		now = dc_now_ns();
-		uint64_t wake = r->sent < o->count ? next_send : UINT64_MAX;
-		resolved = 0;
-		for (unsigned i = 0; i < r->sent; i++) {
+		for (unsigned i = first_open; i < r->sent && r->packets[i].sent_ns + timeout <= now; i++) {
 			struct dc_ping_packet *p = &r->packets[i];
-			if (!p->replied && !p->lost && now >= p->sent_ns + timeout) {
+			if (!p->replied && !p->lost) {
 				p->lost = true;
 				r->lost++;
 				emit(x, DC_PING_EV_LOST, 0, p->seq);
 			}
-			if (p->replied || p->lost)
-				resolved++;
-			else if (p->sent_ns + timeout < wake)
-				wake = p->sent_ns + timeout;
 		}
+		while (first_open < r->sent && (r->packets[first_open].replied || r->packets[first_open].lost))
+			first_open++;
 		for (int i = 0; i < 2; i++) {
 			struct dc_ping_client *c = &r->clients[i];
 			if (c->sping_pending && now >= c->sping_at + timeout)
 				c->sping_pending = false; /* unanswered: stays counted as sent */
 		}
-		if (resolved == o->count)
+		if (r->sent == o->count && first_open == r->sent)
 			break;
+		uint64_t wake = r->sent < o->count ? next_send : UINT64_MAX;
+		if (first_open < r->sent && r->packets[first_open].sent_ns + timeout < wake)
+			wake = r->packets[first_open].sent_ns + timeout;
 		if (pump(x, wake) < 0)
 			return -1;
 	}
