@@ -98,6 +98,7 @@ struct target {
 	/* a HOST[:PORT] target is a one-node region of its own */
 	struct dc_derp_region own_region;
 	struct dc_derp_node own_node;
+	bool port_given;
 	char host_name[256], ipv4[256], ipv6[256];
 };
 
@@ -128,10 +129,12 @@ static int parse_host(const char *arg, struct target *t, struct dc_error *err)
 		if (!close || (close[1] && (close[1] != ':' || dc_parse_int(close + 2, 1, 65535, &port) < 0)))
 			goto bad;
 		snprintf(host, sizeof(host), "%.*s", (int)(close - arg - 1), arg + 1);
+		t->port_given = close[1] != '\0';
 	} else if (colon && strchr(arg, ':') == colon) {
 		if (dc_parse_int(colon + 1, 1, 65535, &port) < 0)
 			goto bad;
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - arg), arg);
+		t->port_given = true;
 	} else {
 		snprintf(host, sizeof(host), "%s", arg); /* a bare IPv6 literal has several colons */
 	}
@@ -180,14 +183,15 @@ static const struct dc_derp_region *find_region(const struct dc_derpmap *map, co
 	return NULL;
 }
 
-/* A HOST that is some node's HostName: that node, with the map's addresses and CertName. */
+/* A HOST that is some node's HostName (and DERPPort, if a port was given): that node, with
+ * the map's addresses and CertName. */
 static const struct dc_derp_region *find_host(const struct dc_derpmap *map, const struct target *t, const char **node)
 {
 	for (size_t i = 0; i < map->region_count; i++)
 		for (size_t k = 0; k < map->regions[i].node_count; k++) {
 			const struct dc_derp_node *n = &map->regions[i].nodes[k];
 			if (!n->stun_only && strcasecmp(n->host_name, t->host_name) == 0 &&
-			    dc_node_derp_port(n) == dc_node_derp_port(&t->own_node)) {
+			    (!t->port_given || dc_node_derp_port(n) == dc_node_derp_port(&t->own_node))) {
 				*node = n->name;
 				return &map->regions[i];
 			}

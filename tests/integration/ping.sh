@@ -60,6 +60,8 @@ run by-code 0 5000 ping --derp-map map.json "${ca[@]}" -c 1 test
 contains by-code out "pong from B via DERP(test) in "
 run by-host 0 5000 ping --derp-map map.json "${ca[@]}" -c 1 "derp.test:$PORT"
 contains by-host out "A: node 900a (derp.test) at 127.0.0.1:"
+run by-host-noport 0 5000 ping --derp-map map.json "${ca[@]}" -c 1 derp.test
+contains by-host-noport out "A: node 900a (derp.test) at 127.0.0.1:"
 
 # JSON: one document, stable names.
 run json 0 5000 --format json ping --derp-map map.json "${ca[@]}" -c 2 -i 20ms 900
@@ -312,6 +314,10 @@ contains wrong-sni err "hint: derper refuses a TLS name (SNI) that is not its --
 # Nothing listens: refused at once.
 run refused 1 2000 ping --derp-map firstdown.json "${ca[@]}" --node 900x -c 1 900
 contains refused err "at 127.0.0.1:9: TCP connection refused"
+run refused-json 1 2000 --format json ping --derp-map firstdown.json "${ca[@]}" --node 900x -c 1 900
+json refused-json '.ok == false and .stage == "setup-failed" and .error.client == "A" and .error.failure == "tcp-refused"'
+json refused-json '.error.phase == "tcp" and .error.where == "127.0.0.1:9" and (.clients | length) == 1 and .clients[0].connected == false'
+json refused-json '.summary.sent == 0 and .packets == []'
 
 # ---- usage and input errors: exit status 2 ------------------------------------------------------
 start_server last
