@@ -31,6 +31,10 @@ _derpcheck()
 	--certdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--cert-file|--key-file|--write-fullchain) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--servername|--hostname|--region) return ;;
+	--interval|-i) COMPREPLY=($(compgen -W "100ms 200ms 500ms 1s" -- "$cur")); return ;;
+	--count|-c) COMPREPLY=($(compgen -W "1 5 10 100" -- "$cur")); return ;;
+	--size) COMPREPLY=($(compgen -W "33 64 1200 65536" -- "$cur")); return ;;
+	--node) return ;;
 	esac
 
 	local i cmd=""
@@ -61,6 +65,8 @@ _derpcheck()
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--socket --file --peer --active --derp-map --ca-file --insecure --timeout $global_opts" -- "$cur")) ;;
 	cert)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--servername --region --no-aia --write-fullchain --certdir --hostname --cert-file --key-file $net_opts $global_opts" -- "$cur")) ;;
+	ping)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--node --mesh --count -c --interval -i --size $net_opts $global_opts" -- "$cur")) ;;
 	*)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$net_opts $global_opts" -- "$cur")) ;;
 	esac

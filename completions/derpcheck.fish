@@ -4,7 +4,7 @@ set -l commands validate netcheck ping status cert diagnose stun help
 complete -c derpcheck -f
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a validate -d 'check a DERP map or tailnet policy file'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT and DERP latency (not yet implemented)'
-complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a ping -d 'relay test packets through DERP (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a ping -d 'relay test packets through a DERP region'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -d 'show which peers are direct or relayed, and why'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems of a DERP server'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end (not yet implemented)'
@@ -48,3 +48,10 @@ complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l certdir -x -a '(_
 complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l hostname -x -d "derper's --hostname"
 complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l cert-file -r -F -d 'check this certificate file'
 complete -c derpcheck -n "__fish_seen_subcommand_from cert" -l key-file -r -F -d 'check this key file'
+
+# ping
+complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l node -x -d 'use this node of the region'
+complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l mesh -d 'put A and B on different nodes of the region'
+complete -c derpcheck -n "__fish_seen_subcommand_from ping" -s c -l count -x -a '1 5 10 100' -d 'send N packets'
+complete -c derpcheck -n "__fish_seen_subcommand_from ping" -s i -l interval -x -a '100ms 200ms 500ms 1s' -d 'wait DURATION between packets'
+complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l size -x -a '33 64 1200 65536' -d 'bytes per relayed packet'

@@ -49,6 +49,14 @@ bool dc_cursor_be32(struct dc_cursor *c, uint32_t *out)
 	return b != NULL;
 }
 
+bool dc_cursor_be64(struct dc_cursor *c, uint64_t *out)
+{
+	uint32_t hi, lo;
+	bool ok = dc_cursor_be32(c, &hi) && dc_cursor_be32(c, &lo);
+	*out = ok ? (uint64_t)hi << 32 | lo : 0;
+	return ok;
+}
+
 bool dc_cursor_bytes(struct dc_cursor *c, void *out, size_t n)
 {
 	const uint8_t *b = take(c, n);
@@ -138,6 +146,11 @@ bool dc_writer_be32(struct dc_writer *w, uint32_t v)
 	return b != NULL;
 }
 
+bool dc_writer_be64(struct dc_writer *w, uint64_t v)
+{
+	return dc_writer_be32(w, (uint32_t)(v >> 32)) && dc_writer_be32(w, (uint32_t)v);
+}
+
 bool dc_writer_bytes(struct dc_writer *w, const void *src, size_t n)
 {
 	uint8_t *b = room(w, n);
@@ -152,4 +165,34 @@ bool dc_writer_zeros(struct dc_writer *w, size_t n)
 	if (b && n)
 		memset(b, 0, n);
 	return b != NULL;
+}
+
+const uint8_t *dc_cursor_rest(struct dc_cursor *c, size_t *n)
+{
+	*n = dc_cursor_left(c);
+	const uint8_t *p = c->p + (c->ok ? c->off : c->len);
+	if (c->ok)
+		c->off = c->len;
+	return p;
+}
+
+bool dc_cursor_http_line(struct dc_cursor *c, const char **line, size_t *len)
+{
+	size_t left = dc_cursor_left(c);
+	const uint8_t *start = c->p + c->off;
+	for (size_t i = 0; i < left; i++) {
+		uint8_t ch = start[i];
+		if (ch == '\r' && i + 1 < left && start[i + 1] == '\n') {
+			*line = (const char *)start;
+			*len = i;
+			c->off += i + 2;
+			return true;
+		}
+		if (ch == '\r' || ch == '\n' || ch == '\0')
+			break;
+	}
+	c->ok = false;
+	*line = NULL;
+	*len = 0;
+	return false;
 }

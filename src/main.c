@@ -10,8 +10,6 @@
 /* Commands still to come: listed by --help, and they say so plainly when run. */
 static const struct dc_command_spec netcheck_planned = {
 	.name = "netcheck", .summary = "measure UDP, NAT behaviour and latency to every DERP region"};
-static const struct dc_command_spec ping_planned = {
-	.name = "ping", .summary = "relay test packets through a DERP region and report RTT, loss and jitter"};
 static const struct dc_command_spec diagnose_planned = {
 	.name = "diagnose", .summary = "check one region end to end and give one verdict"};
 static const struct dc_command_spec stun_planned = {
@@ -21,7 +19,7 @@ static const struct dc_command_spec stun_planned = {
 static const struct dc_command commands[] = {
 	{&dc_validate_spec, dc_cmd_validate},
 	{&netcheck_planned, NULL},
-	{&ping_planned, NULL},
+	{&dc_ping_spec, dc_cmd_ping},
 	{&dc_status_spec, dc_cmd_status},
 	{&dc_cert_spec, dc_cmd_cert},
 	{&diagnose_planned, NULL},

@@ -66,44 +66,59 @@ static int fail(struct dc_tls_conn *c, enum dc_conn_failure why, struct dc_error
 	return -1;
 }
 
+/* Name a failed TCP connect (errno value errnum) with the hint that goes with it. */
+static int tcp_failed(struct dc_tls_conn *c, int errnum, struct dc_error *err)
+{
+	if (errnum == 0) {
+		fail(c, DC_CONN_TIMEOUT, err, "TCP connect timed out");
+		dc_error_hint(err, "no answer at all: a firewall or the VPS provider drops the port, or the address is wrong");
+	} else if (errnum == ECONNREFUSED) {
+		fail(c, DC_CONN_REFUSED, err, "TCP connection refused");
+		dc_error_hint(err, "nothing listens on this port: is derper running, listening on this port (-a), and is the port forwarded to it?");
+	} else if (errnum == ENETUNREACH || errnum == EHOSTUNREACH || errnum == EADDRNOTAVAIL) {
+		fail(c, DC_CONN_UNREACHABLE, err, "TCP connect failed: %s", strerror(errnum));
+		dc_error_hint(err, "this machine has no route to that address; check the IPv4/IPv6 fields of the map, or use -4/-6");
+	} else {
+		fail(c, DC_CONN_IO, err, "TCP connect failed: %s", strerror(errnum));
+	}
+	return -1;
+}
+
+/* A non-blocking TCP socket with TCP_NODELAY, connecting; -1 with errno on failure. */
+static int tcp_start(const struct sockaddr *addr, socklen_t len)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	/* DERP frames are small and latency matters; Tailscale's client sets this too. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 static int tcp_connect(struct dc_tls_conn *c, const struct sockaddr *addr, socklen_t len, uint64_t deadline,
 		       struct dc_error *err)
 {
 	uint64_t start = dc_now_ns();
-	c->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->fd = tcp_start(addr, len);
 	if (c->fd < 0)
-		return fail(c, DC_CONN_IO, err, "cannot create a TCP socket: %s", strerror(errno));
-	int one = 1;
-	/* DERP frames are small and latency matters; Tailscale's client sets this too. */
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c->fd, addr, len) < 0 && errno != EINPROGRESS)
-		goto connect_error;
+		return tcp_failed(c, errno, err);
 	int ready = wait_fd(c->fd, POLLOUT, deadline);
-	if (ready == 0) {
-		fail(c, DC_CONN_TIMEOUT, err, "TCP connect timed out");
-		dc_error_hint(err, "no answer at all: a firewall or the VPS provider drops the port, or the address is wrong");
-		return -1;
-	}
+	if (ready == 0)
+		return tcp_failed(c, 0, err);
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
 	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-	if (ready < 0 || soerr) {
-		errno = soerr ? soerr : errno;
-		goto connect_error;
-	}
+	if (ready < 0 || soerr)
+		return tcp_failed(c, soerr ? soerr : errno, err);
 	c->tcp_ns = dc_now_ns() - start;
 	return 0;
-connect_error:
-	if (errno == ECONNREFUSED) {
-		fail(c, DC_CONN_REFUSED, err, "TCP connection refused");
-		dc_error_hint(err, "nothing listens on this port: is derper running, listening on this port (-a), and is the port forwarded to it?");
-	} else if (errno == ENETUNREACH || errno == EHOSTUNREACH || errno == EADDRNOTAVAIL) {
-		fail(c, DC_CONN_UNREACHABLE, err, "TCP connect failed: %s", strerror(errno));
-		dc_error_hint(err, "this machine has no route to that address; check the IPv4/IPv6 fields of the map, or use -4/-6");
-	} else {
-		fail(c, DC_CONN_IO, err, "TCP connect failed: %s", strerror(errno));
-	}
-	return -1;
 }
 
 static void on_info(const SSL *ssl, int where, int ret)
@@ -153,16 +168,9 @@ static bool is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-int dc_tls_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tls_opts *opts,
-		   struct dc_tls_conn *c, struct dc_error *err)
+/* The TLS handshake on c->fd, already connected; closes c on failure. */
+static int tls_handshake(struct dc_tls_conn *c, const struct dc_tls_opts *opts, uint64_t deadline, struct dc_error *err)
 {
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	dc_sockaddr_format(addr, c->peer, sizeof(c->peer));
-	uint64_t deadline = dc_now_ns() + (uint64_t)(opts->timeout_ms > 0 ? opts->timeout_ms : 10000) * 1000000u;
-	if (tcp_connect(c, addr, addrlen, deadline, err) < 0)
-		goto fail;
-
 	uint64_t start = dc_now_ns();
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	if (!c->ctx) {
@@ -214,6 +222,97 @@ fail:
 		memcpy(c->peer, peer, sizeof(peer));
 	}
 	return -1;
+}
+
+static uint64_t deadline_after(long timeout_ms)
+{
+	return dc_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 10000) * 1000000u;
+}
+
+int dc_tls_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tls_opts *opts,
+		   struct dc_tls_conn *c, struct dc_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	dc_sockaddr_format(addr, c->peer, sizeof(c->peer));
+	uint64_t deadline = deadline_after(opts->timeout_ms);
+	if (tcp_connect(c, addr, addrlen, deadline, err) < 0) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	return tls_handshake(c, opts, deadline, err);
+}
+
+int dc_tls_connect_race(const struct dc_tls_addr *addrs, size_t n, long tcp_timeout_ms, const struct dc_tls_opts *opts,
+			struct dc_tls_conn *c, struct dc_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if (n == 0 || n > DC_TLS_RACE_MAX)
+		return dc_error_set(err, NULL, "internal error: %zu addresses to race", n);
+	uint64_t start = dc_now_ns();
+	uint64_t deadline = deadline_after(opts->timeout_ms);
+	uint64_t tcp_deadline = tcp_timeout_ms > 0 ? start + (uint64_t)tcp_timeout_ms * 1000000u : deadline;
+	if (tcp_deadline > deadline)
+		tcp_deadline = deadline;
+	int fds[DC_TLS_RACE_MAX], errs[DC_TLS_RACE_MAX];
+	size_t pending = 0;
+	int winner = -1;
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = tcp_start(addrs[i].addr, addrs[i].len);
+		errs[i] = fds[i] < 0 ? errno : 0;
+		pending += fds[i] >= 0;
+	}
+	while (pending > 0 && winner < 0) {
+		int ms = remaining_ms(tcp_deadline);
+		if (ms == 0)
+			break;
+		struct pollfd p[DC_TLS_RACE_MAX];
+		for (size_t i = 0; i < n; i++)
+			p[i] = (struct pollfd){.fd = fds[i], .events = POLLOUT}; /* fd -1 is ignored by poll */
+		int rc = poll(p, n, ms);
+		if (rc < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; i < n && rc > 0; i++) {
+			if (fds[i] < 0 || !p[i].revents)
+				continue;
+			int soerr = 0;
+			socklen_t sl = sizeof(soerr);
+			getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &soerr, &sl);
+			if (soerr == 0 && winner < 0) {
+				winner = (int)i;
+				continue;
+			}
+			errs[i] = soerr ? soerr : EIO;
+			close(fds[i]);
+			fds[i] = -1;
+			pending--;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0 && (int)i != winner)
+			close(fds[i]);
+	if (winner < 0) {
+		/* Name the first address's failure; the others follow in parentheses. */
+		dc_sockaddr_format(addrs[0].addr, c->peer, sizeof(c->peer));
+		tcp_failed(c, errs[0], err);
+		for (size_t i = 1; i < n && err; i++) {
+			char other[sizeof(c->peer)];
+			dc_sockaddr_format(addrs[i].addr, other, sizeof(other));
+			size_t used = strlen(err->what);
+			snprintf(err->what + used, sizeof(err->what) - used, "; %s: %s", other,
+				 errs[i] == 0 ? "timed out" : strerror(errs[i]));
+		}
+		return -1;
+	}
+	c->fd = fds[winner];
+	c->tcp_ns = dc_now_ns() - start;
+	dc_sockaddr_format(addrs[winner].addr, c->peer, sizeof(c->peer));
+	if (tls_handshake(c, opts, deadline, err) < 0)
+		return -1;
+	return winner;
 }
 
 int dc_tls_write_all(struct dc_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err)

@@ -49,6 +49,23 @@ void dc_sockaddr_format(const struct sockaddr *sa, char *out, size_t n);
 int dc_tls_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tls_opts *opts,
 		   struct dc_tls_conn *conn, struct dc_error *err);
 
+/* One address to race in dc_tls_connect_race. */
+struct dc_tls_addr {
+	const struct sockaddr *addr;
+	socklen_t len;
+};
+#define DC_TLS_RACE_MAX 8
+
+/*
+ * Happy Eyeballs as Tailscale's DERP client does it: start a TCP connect to every address
+ * at once (IPv4 and IPv6 of one node), keep the first that connects, then TLS on it.
+ * tcp_timeout_ms bounds the TCP race (Tailscale: 1.5 s per node), opts->timeout_ms the
+ * whole. Returns the index of the address used, or -1: conn->failure and err then describe
+ * the first address's failure and err->what appends the others'.
+ */
+int dc_tls_connect_race(const struct dc_tls_addr *addrs, size_t n, long tcp_timeout_ms, const struct dc_tls_opts *opts,
+			struct dc_tls_conn *conn, struct dc_error *err);
+
 /* Write all of buf, or fail at deadline_ns (CLOCK_MONOTONIC). */
 int dc_tls_write_all(struct dc_tls_conn *conn, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err);
 

@@ -37,15 +37,16 @@ expect_completion help-commands "status stun" derpcheck help st
 expect_completion cert-flags "--cert-file --certdir" derpcheck cert --cert
 expect_completion cert-write "--write-fullchain" derpcheck cert --wri
 
-# Every option `derpcheck validate --help` lists is offered by bash after "validate -".
-for opt in $("$DERPCHECK" validate --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
-	if complete_bash derpcheck validate - | grep -qx -- "$opt"; then pass; else fail "bash does not complete validate $opt"; fi
-done
-
-# Every option `derpcheck status --help` lists is offered by bash after "status -".
 expect_completion status-flag "--socket" derpcheck status --so
-for opt in $("$DERPCHECK" status --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
-	if complete_bash derpcheck status - | grep -qx -- "$opt"; then pass; else fail "bash does not complete status $opt"; fi
+expect_completion ping-flag "--mesh" derpcheck ping --me
+expect_completion ping-interval "100ms 1s" derpcheck ping -i 1
+
+# Every option an implemented command's --help lists is offered by bash after "COMMAND -".
+for cmd in $("$DERPCHECK" --help | awk '/^Commands:/{on=1;next} /^$/{on=0} on && !/not yet implemented/ && $1 != "help" {print $1}'); do
+	offered=$(complete_bash derpcheck "$cmd" -)
+	for opt in $("$DERPCHECK" "$cmd" --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
+		if grep -qx -- "$opt" <<<"$offered"; then pass; else fail "bash does not complete $cmd $opt"; fi
+	done
 done
 
 # fish: ask fish itself what it would complete.
@@ -55,5 +56,7 @@ got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck validate --st
 [ "$got" = "--strict " ] && pass || fail "fish completes 'derpcheck validate --str' as '$got'"
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck status --act'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "--active " ] && pass || fail "fish completes 'derpcheck status --act' as '$got'"
+got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck ping --me'" | cut -f1 | tr '\n' ' ')
+[ "$got" = "--mesh " ] && pass || fail "fish completes 'derpcheck ping --me' as '$got'"
 
 finish

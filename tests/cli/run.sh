@@ -29,9 +29,10 @@ run bad-format 2 -- --format jsn validate x
 run bad-timeout 2 -- validate --timeout 5 --timeout soon x
 run both-families 2 -- validate -4 -6 x
 run not-implemented 2 -- netcheck
-run help-not-implemented 2 -- help ping
+run help-not-implemented 2 -- help diagnose
 run help 0 -- --help
 run help-validate 0 -- help validate
+run help-ping 0 -- help ping
 run validate-help 0 -- validate --help
 run version 0 -- --version
 run help-cert 0 -- help cert

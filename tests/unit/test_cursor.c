@@ -132,6 +132,62 @@ static void test_writer_bytes_and_zeros(void **state)
 	assert_memory_equal(out, want, sizeof(want));
 }
 
+static void test_be64_and_rest(void **state)
+{
+	(void)state;
+	static const uint8_t buf[] = {1, 2, 3, 4, 5, 6, 7, 8, 0xaa, 0xbb};
+	struct dc_cursor c;
+	dc_cursor_init(&c, buf, sizeof(buf));
+	uint64_t v;
+	assert_true(dc_cursor_be64(&c, &v));
+	assert_true(v == 0x0102030405060708ull);
+	size_t n;
+	const uint8_t *rest = dc_cursor_rest(&c, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(rest[0], 0xaa);
+	assert_int_equal(dc_cursor_left(&c), 0);
+	assert_false(dc_cursor_be64(&c, &v)); /* nothing left: fails and reads zero */
+	assert_true(v == 0);
+}
+
+static void test_http_line_needs_crlf_and_rejects_nul_and_bare_lf(void **state)
+{
+	(void)state;
+	static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: DERP\r\n\r\n";
+	struct dc_cursor c;
+	dc_cursor_init(&c, ok, sizeof(ok) - 1);
+	const char *line;
+	size_t n;
+	assert_true(dc_cursor_http_line(&c, &line, &n));
+	assert_int_equal(n, strlen("HTTP/1.1 101 Switching Protocols"));
+	assert_true(dc_cursor_http_line(&c, &line, &n));
+	assert_memory_equal(line, "Upgrade: DERP", n);
+	assert_true(dc_cursor_http_line(&c, &line, &n));
+	assert_int_equal(n, 0);
+	static const char bare_lf[] = "HTTP/1.1 200 OK\nX: y\r\n";
+	dc_cursor_init(&c, bare_lf, sizeof(bare_lf) - 1);
+	assert_false(dc_cursor_http_line(&c, &line, &n));
+	static const char nul[] = "HTTP/1.1 200\0 OK\r\n";
+	dc_cursor_init(&c, nul, sizeof(nul) - 1);
+	assert_false(dc_cursor_http_line(&c, &line, &n));
+	static const char unterminated[] = "HTTP/1.1 200 OK";
+	dc_cursor_init(&c, unterminated, sizeof(unterminated) - 1);
+	assert_false(dc_cursor_http_line(&c, &line, &n));
+}
+
+static void test_writer_be64(void **state)
+{
+	(void)state;
+	uint8_t buf[9];
+	struct dc_writer w;
+	dc_writer_init(&w, buf, sizeof(buf));
+	assert_true(dc_writer_be64(&w, 0x0102030405060708ull));
+	assert_int_equal(buf[0], 1);
+	assert_int_equal(buf[7], 8);
+	assert_false(dc_writer_be64(&w, 1)); /* only one byte of room left */
+	assert_false(w.ok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +199,9 @@ int main(void)
 		cmocka_unit_test(test_lines_split_on_lf_and_crlf_and_keep_a_last_partial_line),
 		cmocka_unit_test(test_writer_fills_exactly_and_refuses_overflow),
 		cmocka_unit_test(test_writer_bytes_and_zeros),
+		cmocka_unit_test(test_be64_and_rest),
+		cmocka_unit_test(test_http_line_needs_crlf_and_rejects_nul_and_bare_lf),
+		cmocka_unit_test(test_writer_be64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

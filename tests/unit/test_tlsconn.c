@@ -329,6 +329,52 @@ static void test_metacert_key_and_version_are_read(void **state)
 	EVP_PKEY_free(pkey);
 }
 
+static void test_race_keeps_the_address_that_connects(void **state)
+{
+	(void)state;
+	int dead_port;
+	int fd = listen_any(&dead_port);
+	close(fd);
+	struct sockaddr_in dead = loopback(dead_port), live = loopback(server_port);
+	struct dc_tls_addr addrs[] = {
+		{(struct sockaddr *)&dead, sizeof(dead)},
+		{(struct sockaddr *)&live, sizeof(live)},
+	};
+	struct dc_tls_opts opts = {.sni = "localhost", .timeout_ms = 3000};
+	struct dc_tls_conn c;
+	struct dc_error err;
+	int used = dc_tls_connect_race(addrs, 2, 1500, &opts, &c, &err);
+	if (used < 0)
+		fail_msg("race: %s: %s", err.where, err.what);
+	assert_int_equal(used, 1);
+	char want[32];
+	snprintf(want, sizeof(want), "127.0.0.1:%d", server_port);
+	assert_string_equal(c.peer, want);
+	assert_non_null(dc_tls_peer_chain(&c));
+	dc_tls_close(&c);
+}
+
+static void test_race_names_every_failed_address(void **state)
+{
+	(void)state;
+	int p1, p2;
+	int f1 = listen_any(&p1), f2 = listen_any(&p2);
+	close(f1);
+	close(f2);
+	struct sockaddr_in a = loopback(p1), b = loopback(p2);
+	struct dc_tls_addr addrs[] = {{(struct sockaddr *)&a, sizeof(a)}, {(struct sockaddr *)&b, sizeof(b)}};
+	struct dc_tls_opts opts = {.sni = "localhost", .timeout_ms = 2000};
+	struct dc_tls_conn c;
+	struct dc_error err;
+	assert_int_equal(dc_tls_connect_race(addrs, 2, 1500, &opts, &c, &err), -1);
+	assert_int_equal(c.failure, DC_CONN_REFUSED);
+	char want[160];
+	snprintf(want, sizeof(want), "TCP connection refused; 127.0.0.1:%d: Connection refused", p2);
+	assert_string_equal(err.what, want);
+	snprintf(want, sizeof(want), "127.0.0.1:%d", p1);
+	assert_string_equal(err.where, want);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -344,6 +390,8 @@ int main(void)
 		cmocka_unit_test(test_plain_http_on_the_port_is_not_tls),
 		cmocka_unit_test(test_silent_server_times_out_on_time),
 		cmocka_unit_test(test_metacert_key_and_version_are_read),
+		cmocka_unit_test(test_race_keeps_the_address_that_connects),
+		cmocka_unit_test(test_race_names_every_failed_address),
 	};
 	return cmocka_run_group_tests(tests, start_s_server, stop_s_server);
 }
