@@ -261,8 +261,8 @@ static void test_attribute_errors_name_the_offset(void **state)
 			    "attribute 0x6162 at offset 24: length 25444 (padded to 25444) runs past the end of the message (4 bytes left)");
 	assert_string_equal(parse_error("010100042112a4420102030405060708090a0b0c0020"),
 			    "truncated: the header announces 4 bytes of attributes but only 2 follow");
-	assert_string_equal(parse_error("010100082112a4420102030405060708090a0b0c0009000400000463"),
-			    "ERROR-CODE attribute at offset 20: invalid code: class 4, number 99 (want 300-699)");
+	assert_string_equal(parse_error("010100082112a4420102030405060708090a0b0c0009000400000464"),
+			    "ERROR-CODE attribute at offset 20: invalid code: class 4, number 100 (want 300-699)");
 }
 
 static void test_fingerprint_must_be_last(void **state)
