@@ -21,4 +21,7 @@ void dc_report_error(const struct dc_error *err);
 extern const struct dc_command_spec dc_validate_spec;
 int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv);
 
+extern const struct dc_command_spec dc_stun_spec;
+int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv);
+
 #endif

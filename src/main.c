@@ -13,7 +13,6 @@ static const struct dc_command_spec planned[] = {
 	{.name = "status", .summary = "show which tailnet peers are direct or relayed, and why"},
 	{.name = "cert", .summary = "explain TLS certificate problems of a DERP server and how to fix them"},
 	{.name = "diagnose", .summary = "check one region end to end and give one verdict"},
-	{.name = "stun", .summary = "send STUN binding requests and show the mapped address"},
 };
 
 static const struct dc_command commands[] = {
@@ -23,7 +22,7 @@ static const struct dc_command commands[] = {
 	{&planned[2], NULL},
 	{&planned[3], NULL},
 	{&planned[4], NULL},
-	{&planned[5], NULL},
+	{&dc_stun_spec, dc_cmd_stun},
 };
 
 void dc_report_error(const struct dc_error *err)

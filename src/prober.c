@@ -40,6 +40,7 @@ struct probe {
 struct dest {
 	struct dc_endpoint ep;
 	uint32_t open_head;
+	struct dc_prober_dest_stats st;
 };
 
 struct timer {
@@ -330,11 +331,11 @@ static void describe_timeout(struct dc_prober *p, struct probe *pr)
 		snprintf(r->detail, sizeof(r->detail), "%u %s with our transaction ID came from %s, not from %s",
 			 r->wrong_source, r->wrong_source == 1 ? "reply" : "replies", other, dst);
 	} else if (r->malformed) {
-		snprintf(r->detail, sizeof(r->detail), "%u undecodable %s from %s: %s", r->malformed,
-			 r->malformed == 1 ? "reply" : "replies", dst, r->malformed_reason);
+		snprintf(r->detail, sizeof(r->detail), "no usable reply; %u undecodable from %s meanwhile: %s", r->malformed,
+			 dst, r->malformed_reason);
 	} else if (r->unknown_txid) {
-		snprintf(r->detail, sizeof(r->detail), "%u %s from %s carried a transaction ID we never sent",
-			 r->unknown_txid, r->unknown_txid == 1 ? "reply" : "replies", dst);
+		snprintf(r->detail, sizeof(r->detail),
+			 "no matching reply; %u from %s meanwhile with transaction IDs we never sent", r->unknown_txid, dst);
 	} else {
 		snprintf(r->detail, sizeof(r->detail), "no reply from %s to %u %s in %.1f s", dst, r->sent,
 			 r->sent == 1 ? "request" : "requests", (double)r->spec.timeout_ns / 1e9);
@@ -442,6 +443,12 @@ static void note_from_dest(struct dc_prober *p, const struct dc_endpoint *from, 
 	struct dest *d = dest_lookup(p, from);
 	if (!d)
 		return;
+	if (unknown_txid) {
+		d->st.unknown_txid++;
+	} else {
+		d->st.malformed++;
+		set_text(d->st.malformed_reason, sizeof(d->st.malformed_reason), reason);
+	}
 	for (uint32_t i = d->open_head; i != NONE; i = p->probes[i].next_open) {
 		struct dc_probe_result *r = &p->probes[i].r;
 		if (unknown_txid) {
@@ -515,19 +522,24 @@ static void handle_packet(struct dc_prober *p, const uint8_t *buf, const struct 
 	}
 	struct probe *pr = &p->probes[a->probe];
 	struct dc_probe_result *r = &pr->r;
+	struct dc_prober_dest_stats *ds = &p->dests[pr->dest].st;
 	if (!dc_endpoint_equal(&pkt->from, &r->spec.dst)) {
 		p->stats.wrong_source++;
 		r->wrong_source++;
 		r->wrong_source_addr = pkt->from;
+		ds->wrong_source++;
+		ds->wrong_source_addr = pkt->from;
 		return;
 	}
 	if (!is_open(pr)) {
 		if (r->status == DC_PROBE_OK || r->status == DC_PROBE_ERROR_RESPONSE) {
 			p->stats.duplicates++;
 			r->duplicates++;
+			ds->duplicates++;
 		} else {
 			p->stats.late++;
 			r->late++;
+			ds->late++;
 		}
 		return;
 	}
@@ -540,6 +552,8 @@ static void handle_packet(struct dc_prober *p, const uint8_t *buf, const struct 
 		p->stats.malformed++;
 		r->malformed++;
 		set_text(r->malformed_reason, sizeof(r->malformed_reason), perr.what);
+		ds->malformed++;
+		set_text(ds->malformed_reason, sizeof(ds->malformed_reason), perr.what);
 		return;
 	}
 	accept_reply(p, a, &m, pkt);
@@ -815,4 +829,14 @@ const struct dc_probe_result *dc_prober_result(const struct dc_prober *p, size_t
 const struct dc_prober_stats *dc_prober_stats(const struct dc_prober *p)
 {
 	return &p->stats;
+}
+
+int dc_prober_dest_stats(const struct dc_prober *p, const struct dc_endpoint *dst, struct dc_prober_dest_stats *out)
+{
+	const struct dest *d = dest_lookup(p, dst);
+	memset(out, 0, sizeof(*out));
+	if (!d)
+		return -1;
+	*out = d->st;
+	return 0;
 }

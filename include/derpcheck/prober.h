@@ -78,7 +78,12 @@ struct dc_probe_result {
 	size_t reply_trailing;  /* bytes after the STUN message (oversized reply) */
 	unsigned unknown_required; /* comprehension-required attributes we did not know */
 
-	/* What else came back while this probe was open. */
+	/*
+	 * What else came back. Replies carrying one of this probe's transaction IDs are
+	 * counted here exactly; replies from dst that cannot be tied to a probe (unknown ID,
+	 * not STUN) are counted on every probe open to dst at the time. For totals that
+	 * count each datagram once, use dc_prober_dest_stats.
+	 */
 	unsigned duplicates;    /* more replies after the accepted one */
 	unsigned late;          /* replies after the probe had failed or been cancelled */
 	unsigned wrong_source;  /* our transaction ID, but from another address */
@@ -106,6 +111,13 @@ struct dc_prober_stats {
 	uint64_t icmp_errors;
 	uint64_t oversized;     /* datagrams larger than the receive buffer */
 	size_t peak_inflight;
+};
+
+/* Everything ignored that concerns one destination, each datagram counted once. */
+struct dc_prober_dest_stats {
+	unsigned duplicates, late, wrong_source, unknown_txid, malformed;
+	struct dc_endpoint wrong_source_addr; /* the last one */
+	char malformed_reason[200];           /* the last one */
 };
 
 /* Called when a probe reaches a final state. May add or cancel probes, or stop. */
@@ -141,6 +153,8 @@ int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn do
 
 const struct dc_probe_result *dc_prober_result(const struct dc_prober *p, size_t id);
 const struct dc_prober_stats *dc_prober_stats(const struct dc_prober *p);
+/* Zeroes and -1 when no probe went to dst. */
+int dc_prober_dest_stats(const struct dc_prober *p, const struct dc_endpoint *dst, struct dc_prober_dest_stats *out);
 
 /* "ok", "timeout", "unreachable", ... (stable words for JSON). */
 const char *dc_probe_status_name(enum dc_probe_status s);
