@@ -738,6 +738,16 @@ void dc_prober_cancel_group(struct dc_prober *p, unsigned group)
 		}
 }
 
+void dc_prober_set_deadline(struct dc_prober *p, size_t id, uint64_t deadline_ns)
+{
+	if (id >= p->nprobes || !is_open(&p->probes[id]))
+		return;
+	struct probe *pr = &p->probes[id];
+	pr->deadline_ns = deadline_ns;
+	pr->r.spec.timeout_ns = deadline_ns > pr->r.spec.start_ns ? deadline_ns - pr->r.spec.start_ns : 0;
+	arm(p, (uint32_t)id);
+}
+
 void dc_prober_stop(struct dc_prober *p)
 {
 	p->stop = true;

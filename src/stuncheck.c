@@ -133,6 +133,26 @@ static void resolve_targets(struct dc_stun_report *rep)
 	free(reqs);
 }
 
+/*
+ * Once the main style has answered, a server that also answers the other style does so
+ * in about the same time: stop waiting for the cross-check after a few RTTs instead of
+ * the full timeout (this keeps a derper check as fast as the answers).
+ */
+static void on_probe_done(struct dc_prober *p, size_t id, const struct dc_probe_result *r, void *user)
+{
+	struct dc_stun_report *rep = user;
+	if (r->status != DC_PROBE_OK || r->spec.tag >= rep->ntargets)
+		return;
+	const struct dc_stun_target *t = &rep->targets[r->spec.tag];
+	if (!t->has_cross || id == t->cross_probe)
+		return;
+	const struct dc_probe_result *cross = dc_prober_result(p, t->cross_probe);
+	uint64_t patience = 4 * r->rtt_ns > 100000000u ? 4 * r->rtt_ns : 100000000u;
+	uint64_t until = (cross->first_sent_ns ? cross->first_sent_ns : dc_now_ns()) + r->rtt_ns + patience;
+	if (until < cross->spec.start_ns + cross->spec.timeout_ns)
+		dc_prober_set_deadline(p, t->cross_probe, until);
+}
+
 static void schedule(struct dc_stun_report *rep, uint64_t t0)
 {
 	const struct dc_stun_opts *o = &rep->opts;
@@ -183,6 +203,27 @@ static bool local_toward(const struct dc_endpoint *dst, const struct dc_endpoint
 	return ok;
 }
 
+/* Targets are often on one host (many ports): ask the kernel once per address. */
+struct local_cache {
+	bool valid;
+	struct dc_endpoint dst, local;
+};
+
+static bool local_toward_cached(const struct dc_stun_report *rep, struct local_cache *last, const struct dc_endpoint *dst,
+				struct dc_endpoint *out)
+{
+	if (last->valid && dc_ip_equal(&last->dst, dst)) {
+		*out = last->local;
+		return true;
+	}
+	if (!local_toward(dst, rep->opts.bind_addr, out))
+		return false;
+	last->valid = true;
+	last->dst = *dst;
+	last->local = *out;
+	return true;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -194,7 +235,7 @@ static bool answered(const struct dc_probe_result *r)
 	return r && (r->status == DC_PROBE_OK || r->status == DC_PROBE_ERROR_RESPONSE);
 }
 
-static void summarise(struct dc_stun_report *rep, struct dc_stun_target *t)
+static void summarise(struct dc_stun_report *rep, struct dc_stun_target *t, struct local_cache *cache)
 {
 	uint64_t *rtts = dc_xcalloc(t->nprobes + 1, sizeof(*rtts));
 	uint64_t sum = 0;
@@ -276,7 +317,7 @@ static void summarise(struct dc_stun_report *rep, struct dc_stun_target *t)
 	if (t->has_mapped) {
 		t->mapped_class = dc_ip_classify(&t->mapped);
 		struct dc_endpoint sock;
-		if (local_toward(&t->addr.addr, rep->opts.bind_addr, &t->local) &&
+		if (local_toward_cached(rep, cache, &t->addr.addr, &t->local) &&
 		    dc_prober_local(rep->prober, t->family, &sock) == 0) {
 			t->local.port = sock.port;
 			t->has_local = true;
@@ -551,6 +592,7 @@ static void mapping_varies_finding(struct dc_stun_report *rep)
 static void conclude(struct dc_stun_report *rep)
 {
 	size_t probed = 0;
+	struct local_cache cache = {0};
 	for (size_t i = 0; i < rep->ntargets; i++) {
 		struct dc_stun_target *t = &rep->targets[i];
 		rep->findings.file = t->label;
@@ -565,7 +607,7 @@ static void conclude(struct dc_stun_report *rep)
 			continue;
 		}
 		probed++;
-		summarise(rep, t);
+		summarise(rep, t, &cache);
 		if (t->answered == 0)
 			no_answer_findings(rep, t);
 		else
@@ -608,7 +650,7 @@ int dc_stun_run(struct dc_stun_report *rep, struct dc_error *err)
 		uint64_t t0 = dc_now_ns();
 		schedule(rep, t0);
 		uint64_t deadline = t0 + (rep->opts.count - 1) * rep->opts.interval_ns + rep->opts.timeout_ns + 50000000u;
-		if (dc_prober_run(rep->prober, deadline, NULL, NULL, err) < 0)
+		if (dc_prober_run(rep->prober, deadline, on_probe_done, rep, err) < 0)
 			return -1;
 		rep->stats = *dc_prober_stats(rep->prober);
 	}

@@ -141,6 +141,8 @@ size_t dc_prober_add(struct dc_prober *p, const struct dc_probe_spec *spec);
 size_t dc_prober_count(const struct dc_prober *p);
 void dc_prober_cancel(struct dc_prober *p, size_t id);
 void dc_prober_cancel_group(struct dc_prober *p, unsigned group);
+/* Move an open probe's deadline (CLOCK_MONOTONIC), e.g. to stop waiting sooner. */
+void dc_prober_set_deadline(struct dc_prober *p, size_t id, uint64_t deadline_ns);
 /* End the current run after the callback returns; open probes become cancelled. */
 void dc_prober_stop(struct dc_prober *p);
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,6 +215,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	srand(o.seed);
+	/* Injected delays should be exact: do not let the kernel batch our wake-ups. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
 	struct pending *queue = NULL;
 	size_t qhead = 0, qlen = 0, qcap = 0;
