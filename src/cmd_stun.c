@@ -237,6 +237,14 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 			dc_stun_report_free(&rep);
 			return usage_error(&err, hosts);
 		}
+		struct dc_endpoint lit;
+		if (cli->family && dc_ip_parse(host, 0, &lit) == 0 && lit.family != cli->family) {
+			dc_error_set(&err, NULL, "%s is an IPv%d address, but -%d asks for IPv%d", host, lit.family,
+				     cli->family, cli->family);
+			free(host);
+			dc_stun_report_free(&rep);
+			return usage_error(&err, hosts);
+		}
 		dc_stun_add_host(&rep, host, port > 0 ? (uint16_t)port : DC_STUN_DEFAULT_PORT);
 		free(host);
 	}
