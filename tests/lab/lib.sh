@@ -71,7 +71,12 @@ lab_in() {
 lab_spawn() {
 	name=$1 ns=$2
 	shift 2
-	lab_in "$ns" "$@" >"$lab_dir/$name.out" 2>"$lab_dir/$name.err" &
+	# Started directly (ip netns exec execs): $! is the server itself, so kill reaches it.
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "$@" >"$lab_dir/$name.out" 2>"$lab_dir/$name.err" &
+	else
+		"$@" >"$lab_dir/$name.out" 2>"$lab_dir/$name.err" &
+	fi
 	lab_pids="$lab_pids $!"
 	eval "lab_pid_$name=$!"
 }
