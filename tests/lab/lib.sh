@@ -42,9 +42,17 @@ lab_cleanup() {
 }
 trap lab_cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'echo "LAB TIMEOUT: $(basename "$0") ran longer than its deadline; tearing down" >&2; exit 124' USR1
 
+# The watchdog holds none of our output pipes (a reader would wait for it), and takes
+# its sleep with it when the teardown stops it.
 lab_deadline() {
-	( sleep "$1"; echo "LAB TIMEOUT: $(basename "$0") ran longer than $1 s; tearing down" >&2; kill -TERM $$ ) &
+	(
+		sleep "$1" &
+		nap=$!
+		trap 'kill $nap 2>/dev/null; exit 0' TERM
+		wait $nap && kill -USR1 $$
+	) </dev/null >/dev/null 2>&1 &
 	lab_watchdog=$!
 }
 
@@ -131,6 +139,8 @@ lab_topology() {
 		ip netns add "$ns" || return 1
 		lab_namespaces="$lab_namespaces $ns"
 		ip -n "$ns" link set lo up
+		# No duplicate address detection: addresses (link-local ones too) work at once.
+		lab_in "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	done
 	ip link add dc${id}c type veth peer name dc${id}ri
 	ip link add dc${id}ro type veth peer name dc${id}i

@@ -254,7 +254,7 @@ int main(int argc, char **argv)
 			struct dc_udp_packet pkt;
 			while (dc_udp_recv(fds[i], buf, sizeof(buf), &pkt) == 1) {
 				struct dc_stun_msg m;
-				struct dc_error err;
+				struct dc_error err = {0};
 				if (dc_stun_parse(buf, pkt.len, &m, &err) < 0 || !should_answer(&o, &m)) {
 					if (o.verbose)
 						fprintf(stderr, "stunserver: ignored %zu bytes: %s\n", pkt.len,
