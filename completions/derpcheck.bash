@@ -25,6 +25,9 @@ _derpcheck()
 		[ "$prev" = --derp-map ] && COMPREPLY+=($(compgen -W "embedded: -" -- "$cur"))
 		return ;;
 	--timeout) COMPREPLY=($(compgen -W "1s 2s 5s 10s 30s" -- "$cur")); return ;;
+	--style) COMPREPLY=($(compgen -W "tailscale rfc5389" -- "$cur")); return ;;
+	--interval|-i) COMPREPLY=($(compgen -W "0 20ms 100ms 200ms 1s" -- "$cur")); return ;;
+	--count|-c|--region|--bind-address|--bind-port) return ;;
 	esac
 
 	local i cmd=""
@@ -45,6 +48,8 @@ _derpcheck()
 		fi ;;
 	help)
 		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
+	stun)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --interval -i --style --region --bind-address --bind-port $net_opts $global_opts" -- "$cur")) ;;
 	validate)
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--strict --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6 $global_opts" -- "$cur"))

@@ -84,7 +84,7 @@ static int unknown_command(const char *name)
 static int not_implemented(const struct dc_command *cmd)
 {
 	fprintf(stderr, "derpcheck: '%s' is not implemented in derpcheck %s yet\n", cmd->spec->name, DERPCHECK_VERSION);
-	fprintf(stderr, "  hint: 'derpcheck validate' is available now; see 'derpcheck --help'\n");
+	fprintf(stderr, "  hint: 'derpcheck validate' and 'derpcheck stun' are available now; see 'derpcheck --help'\n");
 	return DC_EXIT_USAGE;
 }
 

@@ -559,13 +559,23 @@ static void answered_findings(struct dc_stun_report *rep, const struct dc_stun_t
 	}
 }
 
-/* netcheck's MappingVariesByDestIP, over the IPv4 targets of this run. */
+/* The server reports an address in an inner range that is not ours: something rewrote it. */
+static bool inner_mapping(const struct dc_stun_target *t)
+{
+	bool inner = t->mapped_class != DC_IP_PUBLIC && t->mapped_class != DC_IP_LOOPBACK;
+	return t->has_mapped && t->has_local && inner && !dc_ip_equal(&t->mapped, &t->local);
+}
+
+/*
+ * netcheck's MappingVariesByDestIP, over the IPv4 targets of this run. A server that
+ * sees an inner address (Docker in front of it) says nothing about our NAT: left out.
+ */
 static void mapping_varies_finding(struct dc_stun_report *rep)
 {
 	const struct dc_stun_target *first = NULL;
 	for (size_t i = 0; i < rep->ntargets; i++) {
 		const struct dc_stun_target *t = &rep->targets[i];
-		if (t->family != 4 || !t->has_mapped || t->skipped)
+		if (t->family != 4 || !t->has_mapped || t->skipped || inner_mapping(t))
 			continue;
 		if (!first) {
 			first = t;
@@ -613,8 +623,7 @@ static void conclude(struct dc_stun_report *rep)
 		else
 			answered_findings(rep, t);
 		/* Also when only the cross-check answered (--style rfc5389 against derper). */
-		bool inner = t->mapped_class != DC_IP_PUBLIC && t->mapped_class != DC_IP_LOOPBACK;
-		if (t->has_mapped && t->has_local && inner && !dc_ip_equal(&t->mapped, &t->local))
+		if (inner_mapping(t))
 			inner_mapping_finding(rep, t);
 	}
 	mapping_varies_finding(rep);

@@ -34,10 +34,18 @@ expect_completion validate-flag "--strict" derpcheck validate --st
 expect_completion validate-after-global "--strict" derpcheck --format json validate --st
 expect_completion validate-timeout "--timeout" derpcheck validate --tim
 expect_completion help-commands "status stun" derpcheck help st
+expect_completion stun-flag "--style" derpcheck stun --sty
+expect_completion stun-style-values "rfc5389 tailscale" derpcheck stun --style ""
+expect_completion stun-bind "--bind-address --bind-port" derpcheck stun --bind
 
 # Every option `derpcheck validate --help` lists is offered by bash after "validate -".
 for opt in $("$DERPCHECK" validate --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
 	if complete_bash derpcheck validate - | grep -qx -- "$opt"; then pass; else fail "bash does not complete validate $opt"; fi
+done
+
+# Every option `derpcheck stun --help` lists is offered by bash after "stun -".
+for opt in $("$DERPCHECK" stun --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
+	if complete_bash derpcheck stun - | grep -qx -- "$opt"; then pass; else fail "bash does not complete stun $opt"; fi
 done
 
 # fish: ask fish itself what it would complete.
@@ -45,5 +53,7 @@ got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck val'" | cut -
 [ "$got" = "validate " ] && pass || fail "fish completes 'derpcheck val' as '$got'"
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck validate --str'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "--strict " ] && pass || fail "fish completes 'derpcheck validate --str' as '$got'"
+got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck stun --sty'" | cut -f1 | tr '\n' ' ')
+[ "$got" = "--style " ] && pass || fail "fish completes 'derpcheck stun --sty' as '$got'"
 
 finish
