@@ -267,26 +267,42 @@ static cJSON *target_json(const struct dc_stun_report *rep, const struct dc_stun
 	return o;
 }
 
+/* Print one cJSON value compactly and free it. */
+static void emit(FILE *out, cJSON *v)
+{
+	char *s = cJSON_PrintUnformatted(v);
+	fputs(s ? s : "null", out);
+	cJSON_free(s);
+	cJSON_Delete(v);
+}
+
+/*
+ * One object, written member by member with one target or finding per line: readable,
+ * diff-friendly, and memory stays flat however many targets a run has.
+ */
 void dc_output_stun_json(FILE *out, const struct dc_stun_report *rep)
 {
-	cJSON *root = cJSON_CreateObject();
-	cJSON_AddStringToObject(root, "style", dc_stun_style_name(rep->opts.style));
-	cJSON_AddNumberToObject(root, "count", rep->opts.count);
+	fprintf(out, "{\"style\":\"%s\",\"count\":%u,\"region\":", dc_stun_style_name(rep->opts.style), rep->opts.count);
 	if (rep->region) {
-		cJSON *r = cJSON_AddObjectToObject(root, "region");
+		cJSON *r = cJSON_CreateObject();
 		cJSON_AddNumberToObject(r, "id", (double)rep->region->id);
 		cJSON_AddStringToObject(r, "code", rep->region->code);
 		cJSON_AddStringToObject(r, "name", rep->region->name);
+		emit(out, r);
 	} else {
-		cJSON_AddNullToObject(root, "region");
+		fputs("null", out);
 	}
-	cJSON *local = cJSON_AddObjectToObject(root, "local");
+	fputs(",\"local\":", out);
+	cJSON *local = cJSON_CreateObject();
 	add_endpoint(local, "ipv4", &rep->local[0], rep->have_local[0]);
 	add_endpoint(local, "ipv6", &rep->local[1], rep->have_local[1]);
-	cJSON *targets = cJSON_AddArrayToObject(root, "targets");
-	for (size_t i = 0; i < rep->ntargets; i++)
-		cJSON_AddItemToArray(targets, target_json(rep, &rep->targets[i]));
-	cJSON *findings = cJSON_AddArrayToObject(root, "findings");
+	emit(out, local);
+	fputs(",\n \"targets\":[", out);
+	for (size_t i = 0; i < rep->ntargets; i++) {
+		fputs(i ? ",\n  " : "\n  ", out);
+		emit(out, target_json(rep, &rep->targets[i]));
+	}
+	fputs(rep->ntargets ? "\n ],\n \"findings\":[" : "],\n \"findings\":[", out);
 	for (size_t i = 0; i < rep->findings.count; i++) {
 		const struct dc_finding *x = &rep->findings.items[i];
 		cJSON *f = cJSON_CreateObject();
@@ -296,13 +312,10 @@ void dc_output_stun_json(FILE *out, const struct dc_stun_report *rep)
 		cJSON_AddStringToObject(f, "path", x->path);
 		cJSON_AddStringToObject(f, "message", x->message);
 		add_text(f, "hint", x->hint, x->hint != NULL);
-		cJSON_AddItemToArray(findings, f);
+		fputs(i ? ",\n  " : "\n  ", out);
+		emit(out, f);
 	}
-	cJSON_AddNumberToObject(root, "elapsed_ms", ms(rep->elapsed_ns));
-	char *s = cJSON_Print(root);
-	fprintf(out, "%s\n", s ? s : "{}");
-	cJSON_free(s);
-	cJSON_Delete(root);
+	fprintf(out, "%s],\n \"elapsed_ms\":%.3f}\n", rep->findings.count ? "\n " : "", ms(rep->elapsed_ns));
 }
 
 void dc_output_stun_stats(FILE *out, const struct dc_stun_report *rep)
