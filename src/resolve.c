@@ -83,7 +83,7 @@ static bool resolve_static(struct dc_resolve_req *r, int fam)
 			return false;
 		case DC_ADDR_DISABLED:
 			out->origin = DC_ORIGIN_DISABLED;
-			snprintf(out->note, sizeof(out->note), "IPv%d is \"%.200s\" in the map: Tailscale does not use it", fam,
+			snprintf(out->note, sizeof(out->note), "IPv%d is \"%.160s\" in the map: Tailscale does not use it", fam,
 				 field);
 			return false;
 		case DC_ADDR_DNS:
@@ -117,10 +117,10 @@ static void take_answer(struct lookup *l, int rc)
 	if (rc != 0) {
 		out->origin = DC_ORIGIN_FAILED;
 		if (rc == EAI_NONAME || rc == EAI_NODATA)
-			snprintf(out->note, sizeof(out->note), "DNS has no %s record for %.200s", l->fam == 4 ? "A" : "AAAA",
+			snprintf(out->note, sizeof(out->note), "DNS has no %s record for %.160s", l->fam == 4 ? "A" : "AAAA",
 				 l->req->host);
 		else
-			snprintf(out->note, sizeof(out->note), "DNS lookup of %.200s (%s) failed: %s", l->req->host,
+			snprintf(out->note, sizeof(out->note), "DNS lookup of %.160s (%s) failed: %s", l->req->host,
 				 l->fam == 4 ? "A" : "AAAA", gai_strerror(rc));
 		return;
 	}
@@ -135,7 +135,7 @@ static void take_answer(struct lookup *l, int rc)
 		}
 	}
 	out->origin = DC_ORIGIN_FAILED;
-	snprintf(out->note, sizeof(out->note), "DNS has no %s record for %.200s", l->fam == 4 ? "A" : "AAAA",
+	snprintf(out->note, sizeof(out->note), "DNS has no %s record for %.160s", l->fam == 4 ? "A" : "AAAA",
 		 l->req->host);
 }
 
@@ -190,7 +190,7 @@ void dc_resolve_run(struct dc_resolve_req *reqs, size_t n, uint64_t deadline_ns)
 		if (e == EAI_INPROGRESS) {
 			struct dc_resolved *out = &ls[i]->req->out[ls[i]->fam == 6 ? 1 : 0];
 			out->origin = DC_ORIGIN_FAILED;
-			snprintf(out->note, sizeof(out->note), "DNS lookup of %.200s (%s) did not finish in time",
+			snprintf(out->note, sizeof(out->note), "DNS lookup of %.160s (%s) did not finish in time",
 				 ls[i]->req->host, ls[i]->fam == 4 ? "A" : "AAAA");
 			/*
 			 * A lookup glibc cannot cancel keeps running in its thread and still writes
