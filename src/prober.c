@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "derpcheck/cursor.h"
 #include "derpcheck/udp.h"
 
 #define NONE UINT32_MAX
@@ -559,31 +560,44 @@ static void handle_packet(struct dc_prober *p, const uint8_t *buf, const struct 
 	accept_reply(p, a, &m, pkt);
 }
 
+static void unreachable(struct dc_prober *p, uint32_t idx, const struct dc_udp_icmp *e)
+{
+	struct probe *pr = &p->probes[idx];
+	char from[DC_ENDPOINT_STRLEN] = "the network";
+	if (!is_open(pr))
+		return;
+	if (e->offender.family)
+		dc_ip_format(&e->offender, from, sizeof(from));
+	pr->r.sys_errno = e->err;
+	if (e->local)
+		snprintf(pr->r.detail, sizeof(pr->r.detail), "%s: %s", dc_udp_icmp_text(e), strerror(e->err));
+	else
+		snprintf(pr->r.detail, sizeof(pr->r.detail), "ICMP%s %s from %s", e->v6 ? "v6" : "", dc_udp_icmp_text(e),
+			 from);
+	finish(p, idx, DC_PROBE_UNREACHABLE);
+}
+
 static void handle_icmp(struct dc_prober *p, const struct dc_udp_icmp *e)
 {
 	p->stats.icmp_errors++;
-	char from[DC_ENDPOINT_STRLEN] = "";
-	if (e->offender.family)
-		dc_ip_format(&e->offender, from, sizeof(from));
-	/* The error quotes our datagram: its transaction ID names the exact probe. */
-	const struct attempt *a = NULL;
-	if (dc_stun_is_stun(e->payload, e->payload_len))
-		a = txid_lookup(p, e->payload + 8);
-	uint32_t list[1] = {a ? a->probe : NONE};
-	struct dest *d = a ? NULL : dest_lookup(p, &e->dst);
-	uint32_t i = a ? list[0] : d ? d->open_head : NONE;
-	while (i != NONE) {
-		struct probe *pr = &p->probes[i];
-		uint32_t next = a ? NONE : pr->next_open;
-		if (is_open(pr)) {
-			pr->r.sys_errno = e->err;
-			if (e->local)
-				snprintf(pr->r.detail, sizeof(pr->r.detail), "%s: %s", dc_udp_icmp_text(e), strerror(e->err));
-			else
-				snprintf(pr->r.detail, sizeof(pr->r.detail), "ICMP%s %s from %s", e->v6 ? "v6" : "",
-					 dc_udp_icmp_text(e), from[0] ? from : "the network");
-			finish(p, i, DC_PROBE_UNREACHABLE);
+	/* The error quotes the start of our datagram: its transaction ID names the probe. */
+	struct dc_cursor c;
+	const uint8_t *txid;
+	dc_cursor_init(&c, e->payload, e->payload_len);
+	if (dc_stun_is_stun(e->payload, e->payload_len) && dc_cursor_skip(&c, 8) == 0 &&
+	    dc_cursor_bytes(&c, DC_STUN_TXID_LEN, &txid) == 0) {
+		const struct attempt *a = txid_lookup(p, txid);
+		if (a && dc_endpoint_equal(&p->probes[a->probe].r.spec.dst, &e->dst)) {
+			unreachable(p, a->probe, e);
+			return;
 		}
+	}
+	/* Otherwise it concerns every probe open to that destination. */
+	struct dest *d = dest_lookup(p, &e->dst);
+	uint32_t i = d ? d->open_head : NONE;
+	while (i != NONE) {
+		uint32_t next = p->probes[i].next_open;
+		unreachable(p, i, e);
 		i = next;
 	}
 }
