@@ -1,10 +1,9 @@
 /* derpcheck stun: STUN binding requests to a host or to every node of a DERP region. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "commands.h"
-#include "derpcheck/mapload.h"
+#include "derpcheck/effective.h"
 #include "derpcheck/output_stun.h"
 #include "derpcheck/stuncheck.h"
 
@@ -97,67 +96,6 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 	return 0;
 }
 
-/* The region by ID or RegionCode (case-insensitive), or a usage error naming the choices. */
-static const struct dc_derp_region *find_region(const struct dc_derpmap *map, const char *want, const char *mapname,
-						struct dc_error *err)
-{
-	long long id;
-	if (dc_parse_int(want, 1, INT64_MAX, &id) == 0) {
-		const struct dc_derp_region *r = dc_derpmap_region(map, id);
-		if (r)
-			return r;
-	}
-	const char **codes = dc_xcalloc(map->region_count + 1, sizeof(*codes));
-	for (size_t i = 0; i < map->region_count; i++) {
-		codes[i] = map->regions[i].code;
-		if (*map->regions[i].code && strcasecmp(map->regions[i].code, want) == 0) {
-			free(codes);
-			return &map->regions[i];
-		}
-	}
-	dc_error_set(err, mapname, "no region '%s' in this DERP map", want);
-	const char *guess = dc_closest(want, codes, map->region_count);
-	if (guess)
-		dc_error_hint(err, "did you mean --region %s?", guess);
-	else if (map->region_count)
-		dc_error_hint(err, "give a region ID or code from the map, e.g. --region %lld", (long long)map->regions[0].id);
-	free(codes);
-	return NULL;
-}
-
-/* Load the map and pick what clients would use: a policy file's regions merged with the defaults. */
-static int load_map(const struct dc_cli *cli, struct dc_map_doc *doc, struct dc_derpmap *merged, bool *use_merged,
-		    struct dc_error *err)
-{
-	const char *spec = cli->derp_map ? cli->derp_map : DC_MAP_EMBEDDED_SPEC;
-	struct dc_fetch_opts fetch = {
-		.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family,
-	};
-	if (dc_map_doc_load(spec, &fetch, doc, err) < 0)
-		return -1;
-	if (!doc->parsed || !doc->decoded || doc->map.shape == DC_SHAPE_POLICY_NO_MAP) {
-		size_t n = dc_findings_count(&doc->findings, DC_SEV_ERROR);
-		dc_error_set(err, doc->text.name, "%s", n ? doc->findings.items[0].message : "no DERP map in this file");
-		dc_error_hint(err, "run 'derpcheck validate %s' for every problem", doc->text.name);
-		dc_map_doc_free(doc);
-		return -1;
-	}
-	*use_merged = false;
-	if (doc->map.shape == DC_SHAPE_POLICY) {
-		struct dc_derpmap defaults;
-		struct dc_merge_summary summary;
-		if (dc_map_defaults(&defaults) < 0) {
-			dc_map_doc_free(doc);
-			return dc_error_set(err, NULL, "internal error: the embedded default DERP map does not decode");
-		}
-		dc_derpmap_merge(&doc->map, &defaults, merged, &summary);
-		dc_merge_summary_free(&summary);
-		dc_derpmap_free(&defaults);
-		*use_merged = true;
-	}
-	return 0;
-}
-
 static int usage_error(struct dc_error *err, char **hosts)
 {
 	dc_report_error(err);
@@ -207,26 +145,23 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 	a.opts.bind_addr = a.have_bind ? &a.bind : NULL;
 
 	struct dc_stun_report rep;
-	struct dc_map_doc doc;
-	struct dc_derpmap merged;
-	bool have_map = false, use_merged = false;
+	struct dc_effective_map map;
+	bool have_map = false;
 	dc_stun_report_init(&rep, &a.opts);
 	if (a.region) {
+		struct dc_fetch_opts fetch = {
+			.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family,
+		};
 		if (!cli->derp_map)
 			fprintf(stderr, "derpcheck: no --derp-map given: using the embedded snapshot of Tailscale's default "
 					"map (" DC_MAP_EMBEDDED_DATE ")\n");
-		if (load_map(cli, &doc, &merged, &use_merged, &err) < 0)
+		if (dc_effective_map_load(cli->derp_map ? cli->derp_map : DC_MAP_EMBEDDED_SPEC, &fetch, &map, &err) < 0)
 			return usage_error(&err, hosts);
 		have_map = true;
-		const struct dc_derp_region *region =
-			find_region(use_merged ? &merged : &doc.map, a.region, doc.text.name, &err);
+		const struct dc_derp_region *region = dc_region_find(map.map, a.region, map.doc.text.name, &err);
 		if (!region) {
-			dc_report_error(&err);
-			if (use_merged)
-				dc_derpmap_free(&merged);
-			dc_map_doc_free(&doc);
-			free(hosts);
-			return DC_EXIT_USAGE;
+			dc_effective_map_free(&map);
+			return usage_error(&err, hosts);
 		}
 		dc_stun_add_region(&rep, region);
 	}
@@ -256,18 +191,13 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	/* A host on the command line that does not resolve is an input error, like a bad file. */
-	for (size_t i = 0; i < rep.ntargets && !a.region; i++) {
-		bool resolved = false;
-		for (size_t k = 0; k < rep.ntargets; k++)
-			resolved |= strcmp(rep.targets[k].host, rep.targets[i].host) == 0 &&
-				    rep.targets[k].addr.origin != DC_ORIGIN_FAILED;
-		if (!resolved) {
-			dc_error_set(&err, rep.targets[i].host, "cannot resolve: %s", rep.targets[i].addr.note);
-			dc_error_hint(&err, "check the name, or give an IP address");
-			dc_report_error(&err);
-			status = DC_EXIT_USAGE;
-			goto out;
-		}
+	const struct dc_stun_target *lost = a.region ? NULL : dc_stun_unresolved_host(&rep);
+	if (lost) {
+		dc_error_set(&err, lost->host, "cannot resolve: %s", lost->addr.note);
+		dc_error_hint(&err, "check the name, or give an IP address");
+		dc_report_error(&err);
+		status = DC_EXIT_USAGE;
+		goto out;
 	}
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	if (cli->format == DC_FORMAT_JSON)
@@ -279,11 +209,8 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 	status = dc_findings_count(&rep.findings, DC_SEV_ERROR) ? DC_EXIT_PROBLEMS : DC_EXIT_OK;
 out:
 	dc_stun_report_free(&rep);
-	if (have_map) {
-		if (use_merged)
-			dc_derpmap_free(&merged);
-		dc_map_doc_free(&doc);
-	}
+	if (have_map)
+		dc_effective_map_free(&map);
 	free(hosts);
 	return status;
 }

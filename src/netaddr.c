@@ -247,11 +247,11 @@ const char *dc_ip_class_name(enum dc_ip_class c)
 	case DC_IP_PUBLIC: return "public";
 	case DC_IP_UNSPECIFIED: return "unspecified";
 	case DC_IP_LOOPBACK: return "loopback";
-	case DC_IP_PRIVATE: return "private (RFC 1918)";
-	case DC_IP_DOCKER_BRIDGE: return "Docker bridge (172.17.0.0/16)";
-	case DC_IP_CGNAT: return "CGNAT (100.64.0.0/10, RFC 6598)";
+	case DC_IP_PRIVATE: return "private RFC 1918";
+	case DC_IP_DOCKER_BRIDGE: return "Docker bridge 172.17.0.0/16";
+	case DC_IP_CGNAT: return "CGNAT 100.64.0.0/10";
 	case DC_IP_LINK_LOCAL: return "link-local";
-	case DC_IP_ULA: return "unique local (fc00::/7)";
+	case DC_IP_ULA: return "unique local fc00::/7";
 	case DC_IP_MULTICAST: return "multicast";
 	}
 	return "?";

@@ -668,6 +668,23 @@ int dc_stun_run(struct dc_stun_report *rep, struct dc_error *err)
 	return 0;
 }
 
+const struct dc_stun_target *dc_stun_unresolved_host(const struct dc_stun_report *rep)
+{
+	/* A host's targets (one per family) are next to each other. */
+	for (size_t i = 0; i < rep->ntargets;) {
+		size_t k = i;
+		bool resolved = false;
+		for (; k < rep->ntargets && strcmp(rep->targets[k].host, rep->targets[i].host) == 0 &&
+		       rep->targets[k].node == rep->targets[i].node;
+		     k++)
+			resolved |= rep->targets[k].addr.origin != DC_ORIGIN_FAILED;
+		if (!resolved && !rep->targets[i].node)
+			return &rep->targets[i];
+		i = k;
+	}
+	return NULL;
+}
+
 void dc_stun_report_free(struct dc_stun_report *rep)
 {
 	for (size_t i = 0; i < rep->ntargets; i++) {

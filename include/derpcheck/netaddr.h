@@ -57,7 +57,7 @@ enum dc_ip_class {
 };
 
 enum dc_ip_class dc_ip_classify(const struct dc_endpoint *e);
-/* "private (RFC 1918)", "CGNAT (100.64.0.0/10)", ... */
+/* "private RFC 1918", "CGNAT 100.64.0.0/10", ... (no parentheses: it goes inside some) */
 const char *dc_ip_class_name(enum dc_ip_class c);
 /* A stable word for JSON: "public", "private", "docker-bridge", "cgnat", ... */
 const char *dc_ip_class_key(enum dc_ip_class c);

@@ -96,7 +96,7 @@ t_has_match local-firewall "$out" "^  hint: a firewall rule on this machine reje
 # --- derper behind Docker's NAT, seen from the internet: an error ----------------------
 dc stun -c 1 --bind-port 40005 203.0.113.10:3479
 t_expect_exit docker 1 $rc
-t_has_line docker "$out" "error: 203.0.113.10:3479: the server sees this machine as 172.17.0.1, a Docker bridge (172.17.0.0/16) address, although it is a public server and this machine's address is 10.77.1.2: Tailscale clients of this server learn an address nobody can reach"
+t_has_line docker "$out" "error: 203.0.113.10:3479: the server sees this machine as 172.17.0.1, a Docker bridge 172.17.0.0/16 address, although it is a public server and this machine's address is 10.77.1.2: Tailscale clients of this server learn an address nobody can reach"
 
 # --- injected latency through the NAT --------------------------------------------------
 dc --format json stun -c 20 -i 20ms 203.0.113.10:3480
