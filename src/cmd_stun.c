@@ -141,7 +141,8 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 		fprintf(stderr, "derpcheck: warning: --insecure: TLS certificates are not checked when fetching the DERP map; "
 				"anyone on the path could serve a forged map\n");
 	a.opts.timeout_ns = (uint64_t)(cli->timeout_ms ? cli->timeout_ms : 2000) * 1000000u;
-	a.opts.family = cli->family;
+	/* A bound address has one family: probe only that one, as netcheck does. */
+	a.opts.family = cli->family ? cli->family : a.have_bind ? a.bind.family : 0;
 	a.opts.bind_addr = a.have_bind ? &a.bind : NULL;
 
 	struct dc_stun_report rep;
@@ -173,9 +174,14 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 			return usage_error(&err, hosts);
 		}
 		struct dc_endpoint lit;
-		if (cli->family && dc_ip_parse(host, 0, &lit) == 0 && lit.family != cli->family) {
-			dc_error_set(&err, NULL, "%s is an IPv%d address, but -%d asks for IPv%d", host, lit.family,
-				     cli->family, cli->family);
+		int fam = a.opts.family;
+		if (fam && dc_ip_parse(host, 0, &lit) == 0 && lit.family != fam) {
+			if (cli->family)
+				dc_error_set(&err, NULL, "%s is an IPv%d address, but -%d asks for IPv%d", host, lit.family,
+					     fam, fam);
+			else
+				dc_error_set(&err, NULL, "%s is an IPv%d address, but --bind-address is an IPv%d address",
+					     host, lit.family, fam);
 			free(host);
 			dc_stun_report_free(&rep);
 			return usage_error(&err, hosts);

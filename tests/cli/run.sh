@@ -43,6 +43,7 @@ run stun-host-and-region 2 -- stun --region 900 127.0.0.1
 run stun-map-without-region 2 -- stun --derp-map tests/fixtures/nat-vps-policy.hujson 127.0.0.1
 run stun-bad-bind 2 -- stun --bind-address 127.0.0.1:5 127.0.0.1
 run stun-family-clash 2 -- stun -6 --bind-address 127.0.0.1 127.0.0.1
+run stun-bind-family 2 -- stun --bind-address 127.0.0.1 ::1
 run stun-unknown-region 2 -- stun --derp-map tests/fixtures/nat-vps-policy.hujson --region myvsp
 
 # --- colour: only on a terminal, never with NO_COLOR, always with --color always ----
