@@ -372,6 +372,16 @@ static void send_failed_finding(struct dc_findings *f, const struct dc_stun_targ
 		dc_finding_hint(x, "check this machine's IPv%d configuration", t->family);
 }
 
+static void only_plain_finding(struct dc_stun_report *rep, const struct dc_stun_target *t)
+{
+	struct dc_finding *x = dc_findings_add(&rep->findings, DC_SEV_ERROR, "stun-only-plain", t->path,
+		(struct dc_srcpos){0},
+		"the server answers plain RFC 5389 requests but not Tailscale's (SOFTWARE \"tailnode\" + FINGERPRINT): "
+		"Tailscale clients get no STUN replies from it");
+	dc_finding_hint(x, "this is not derper: some other STUN server listens on UDP %u, or a middlebox filters "
+			   "Tailscale's request; run derper there (it serves STUN itself)", t->port);
+}
+
 static void no_answer_findings(struct dc_stun_report *rep, const struct dc_stun_target *t)
 {
 	struct dc_findings *f = &rep->findings;
@@ -387,11 +397,7 @@ static void no_answer_findings(struct dc_stun_report *rep, const struct dc_stun_
 		return;
 	}
 	if (tailscale && t->kind == DC_STUN_KIND_PLAIN_ONLY) {
-		struct dc_finding *x = dc_findings_add(f, DC_SEV_ERROR, "stun-only-plain", t->path, nopos,
-			"the server answers plain RFC 5389 requests but not Tailscale's (SOFTWARE \"tailnode\" + "
-			"FINGERPRINT): Tailscale clients get no STUN replies from it");
-		dc_finding_hint(x, "this is not derper: some other STUN server listens on UDP %u, or a middlebox filters "
-				   "Tailscale's request; run derper there (it serves STUN itself)", t->port);
+		only_plain_finding(rep, t);
 		return;
 	}
 	const struct dc_probe_result *r = worst_failure(rep, t);
@@ -500,13 +506,8 @@ static void answered_findings(struct dc_stun_report *rep, const struct dc_stun_t
 	char dst[DC_ENDPOINT_STRLEN];
 	dc_endpoint_format(&t->addr.addr, dst, sizeof(dst));
 	struct dc_finding *x;
-	if (rep->opts.style == DC_STUN_STYLE_RFC5389 && t->kind == DC_STUN_KIND_PLAIN_ONLY) {
-		x = dc_findings_add(f, DC_SEV_ERROR, "stun-only-plain", t->path, nopos,
-				    "the server answers plain RFC 5389 requests but not Tailscale's (SOFTWARE \"tailnode\" + "
-				    "FINGERPRINT): Tailscale clients get no STUN replies from it");
-		dc_finding_hint(x, "this is not derper: some other STUN server listens on UDP %u, or a middlebox filters "
-				   "Tailscale's request; run derper there (it serves STUN itself)", t->port);
-	}
+	if (rep->opts.style == DC_STUN_STYLE_RFC5389 && t->kind == DC_STUN_KIND_PLAIN_ONLY)
+		only_plain_finding(rep, t);
 	unsigned lost = (unsigned)t->nprobes - t->answered;
 	if (lost && t->answered) {
 		x = dc_findings_add(f, DC_SEV_WARNING, "stun-loss", t->path, nopos,
