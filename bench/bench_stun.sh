@@ -3,7 +3,7 @@
 # run, and side by side with Debian's stun client and coturn's turnutils_stunclient.
 # Everything on loopback, servers started here and stopped by pid.
 set -u
-: "${DERPCHECK:?}" "${TOOLS:?}"
+: "${DERPCHECK:?}" "${TOOLS:?}" "${BENCH_BIN:?}"
 cd "$(dirname "$0")/.."
 . tests/lab/lib.sh
 lab_deadline 300
@@ -34,8 +34,8 @@ lab_ports many | sed 's/^/127.0.0.1:/' >"$lab_dir/targets"
 [ "$(wc -l <"$lab_dir/targets")" = 1000 ] || { echo "stunserver did not open 1000 ports" >&2; exit 1; }
 best_wall=999 best_rss=0
 for run in 1 2 3; do
-	/usr/bin/time -f "%e %M" -o "$lab_dir/time" "$DERPCHECK" --format json stun -c 1 $(cat "$lab_dir/targets") >"$lab_dir/scale.json"
-	read -r wall rss <"$lab_dir/time"
+	"$BENCH_BIN/runstat" "$DERPCHECK" --format json stun -c 1 $(cat "$lab_dir/targets") >"$lab_dir/scale.json" 2>"$lab_dir/time"
+	read -r wall rss _ <<<"$(tail -1 "$lab_dir/time")"
 	awk "BEGIN { exit !($wall < $best_wall) }" && best_wall=$wall best_rss=$rss
 done
 answered=$(jq '[.targets[] | select(.answered == 1)] | length' "$lab_dir/scale.json")
