@@ -31,10 +31,12 @@ _derpcheck()
 	--certdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--cert-file|--key-file|--write-fullchain) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--servername|--hostname|--region) return ;;
-	--interval|-i) COMPREPLY=($(compgen -W "100ms 200ms 500ms 1s" -- "$cur")); return ;;
+	--interval|-i) COMPREPLY=($(compgen -W "0 20ms 100ms 200ms 500ms 1s" -- "$cur")); return ;;
 	--count|-c) COMPREPLY=($(compgen -W "1 5 10 100" -- "$cur")); return ;;
 	--size) COMPREPLY=($(compgen -W "33 64 1200 65536" -- "$cur")); return ;;
 	--node) return ;;
+	--style) COMPREPLY=($(compgen -W "tailscale rfc5389" -- "$cur")); return ;;
+	--bind-address|--bind-port) return ;;
 	esac
 
 	local i cmd=""
@@ -55,6 +57,8 @@ _derpcheck()
 		fi ;;
 	help)
 		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
+	stun)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --interval -i --style --region --bind-address --bind-port $net_opts $global_opts" -- "$cur")) ;;
 	validate)
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--strict --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6 $global_opts" -- "$cur"))

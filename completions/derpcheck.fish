@@ -8,7 +8,7 @@ complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a ping -d 
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -d 'show which peers are direct or relayed, and why'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems of a DERP server'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end (not yet implemented)'
-complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a stun -d 'send STUN binding requests (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a stun -d 'send STUN binding requests and show the mapped address'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a help -d 'show help for a command'
 complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun"
 
@@ -55,3 +55,11 @@ complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l mesh -d 'put A an
 complete -c derpcheck -n "__fish_seen_subcommand_from ping" -s c -l count -x -a '1 5 10 100' -d 'send N packets'
 complete -c derpcheck -n "__fish_seen_subcommand_from ping" -s i -l interval -x -a '100ms 200ms 500ms 1s' -d 'wait DURATION between packets'
 complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l size -x -a '33 64 1200 65536' -d 'bytes per relayed packet'
+
+# stun
+complete -c derpcheck -n "__fish_seen_subcommand_from stun" -s c -l count -x -a '1 3 5 10 20' -d 'probes per address'
+complete -c derpcheck -n "__fish_seen_subcommand_from stun" -s i -l interval -x -a '0 20ms 100ms 200ms 1s' -d 'time between the probes to one address'
+complete -c derpcheck -n "__fish_seen_subcommand_from stun" -l style -x -a 'tailscale rfc5389' -d 'request style'
+complete -c derpcheck -n "__fish_seen_subcommand_from stun" -l region -x -d 'probe every node of this region'
+complete -c derpcheck -n "__fish_seen_subcommand_from stun" -l bind-address -x -d 'send from this local address'
+complete -c derpcheck -n "__fish_seen_subcommand_from stun" -l bind-port -x -d 'send from this local UDP port'

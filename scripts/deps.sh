@@ -19,11 +19,12 @@ tools_build="cc:gcc make:make pkg-config:pkg-config"
 # The test lab's real peers: coturn and stund as STUN servers, Debian's stun client and
 # coturn's turnutils_stunclient for side-by-side benchmarks, miniupnpd as a gateway,
 # iptables for NAT namespaces, openssl s_server as a TLS peer, script(1) for TTY tests,
-# jq and curl to check JSON output and the test DERP server in the integration tests.
+# jq and curl to check JSON output and the test DERP server in the integration tests;
+# strace counts the sockets a benchmark run opens.
 tools_check="mandoc:mandoc zsh:zsh fish:fish clang:clang ip:iproute2 openssl:openssl
       turnserver:coturn stund:stun-server stun:stun-client miniupnpd:miniupnpd
       iptables:iptables script:bsdutils jq:jq curl:curl"
-tools_bench="hyperfine:hyperfine"
+tools_bench="hyperfine:hyperfine strace:strace"
 
 missing=""
 add() { case " $missing " in *" $1 "*) ;; *) missing="$missing $1" ;; esac; }

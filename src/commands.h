@@ -27,5 +27,7 @@ extern const struct dc_command_spec dc_cert_spec;
 int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv);
 extern const struct dc_command_spec dc_ping_spec;
 int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_stun_spec;
+int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv);
 
 #endif

@@ -196,3 +196,22 @@ bool dc_cursor_http_line(struct dc_cursor *c, const char **line, size_t *len)
 	*len = 0;
 	return false;
 }
+
+bool dc_cursor_sub(struct dc_cursor *c, size_t n, struct dc_cursor *sub)
+{
+	const uint8_t *p;
+	bool ok = dc_cursor_view(c, n, &p);
+	dc_cursor_init(sub, ok ? p : NULL, ok ? n : 0);
+	if (!ok)
+		sub->ok = false;
+	return ok;
+}
+
+bool dc_writer_put_be16_at(struct dc_writer *w, size_t at, uint16_t v)
+{
+	if (!w->ok || at > w->off || w->off - at < 2)
+		return false;
+	w->p[at] = (uint8_t)(v >> 8);
+	w->p[at + 1] = (uint8_t)v;
+	return true;
+}

@@ -12,8 +12,6 @@ static const struct dc_command_spec netcheck_planned = {
 	.name = "netcheck", .summary = "measure UDP, NAT behaviour and latency to every DERP region"};
 static const struct dc_command_spec diagnose_planned = {
 	.name = "diagnose", .summary = "check one region end to end and give one verdict"};
-static const struct dc_command_spec stun_planned = {
-	.name = "stun", .summary = "send STUN binding requests and show the mapped address"};
 
 /* The command table: --help lists it in this order. */
 static const struct dc_command commands[] = {
@@ -23,7 +21,7 @@ static const struct dc_command commands[] = {
 	{&dc_status_spec, dc_cmd_status},
 	{&dc_cert_spec, dc_cmd_cert},
 	{&diagnose_planned, NULL},
-	{&stun_planned, NULL},
+	{&dc_stun_spec, dc_cmd_stun},
 };
 
 void dc_report_error(const struct dc_error *err)

@@ -34,6 +34,9 @@ bool dc_cursor_bytes(struct dc_cursor *c, void *out, size_t n);
 bool dc_cursor_view(struct dc_cursor *c, size_t n, const uint8_t **out);
 bool dc_cursor_skip(struct dc_cursor *c, size_t n);
 
+/* The next n bytes as a cursor of their own (a length-delimited field), or fail. */
+bool dc_cursor_sub(struct dc_cursor *c, size_t n, struct dc_cursor *sub);
+
 /* Borrow everything that is left (possibly nothing); the cursor ends empty. */
 const uint8_t *dc_cursor_rest(struct dc_cursor *c, size_t *n);
 
@@ -63,5 +66,7 @@ bool dc_writer_be32(struct dc_writer *w, uint32_t v);
 bool dc_writer_be64(struct dc_writer *w, uint64_t v);
 bool dc_writer_bytes(struct dc_writer *w, const void *src, size_t n);
 bool dc_writer_zeros(struct dc_writer *w, size_t n);
+/* Overwrite a big-endian 16-bit value already written at offset at (a length field). */
+bool dc_writer_put_be16_at(struct dc_writer *w, size_t at, uint16_t v);
 
 #endif

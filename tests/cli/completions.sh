@@ -36,6 +36,9 @@ expect_completion validate-timeout "--timeout" derpcheck validate --tim
 expect_completion help-commands "status stun" derpcheck help st
 expect_completion cert-flags "--cert-file --certdir" derpcheck cert --cert
 expect_completion cert-write "--write-fullchain" derpcheck cert --wri
+expect_completion stun-flag "--style" derpcheck stun --sty
+expect_completion stun-style-values "rfc5389 tailscale" derpcheck stun --style ""
+expect_completion stun-bind "--bind-address --bind-port" derpcheck stun --bind
 
 expect_completion status-flag "--socket" derpcheck status --so
 expect_completion ping-flag "--mesh" derpcheck ping --me
@@ -49,6 +52,11 @@ for cmd in $("$DERPCHECK" --help | awk '/^Commands:/{on=1;next} /^$/{on=0} on &&
 	done
 done
 
+# Every option `derpcheck stun --help` lists is offered by bash after "stun -".
+for opt in $("$DERPCHECK" stun --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
+	if complete_bash derpcheck stun - | grep -qx -- "$opt"; then pass; else fail "bash does not complete stun $opt"; fi
+done
+
 # fish: ask fish itself what it would complete.
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck val'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "validate " ] && pass || fail "fish completes 'derpcheck val' as '$got'"
@@ -58,5 +66,7 @@ got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck status --act'
 [ "$got" = "--active " ] && pass || fail "fish completes 'derpcheck status --act' as '$got'"
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck ping --me'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "--mesh " ] && pass || fail "fish completes 'derpcheck ping --me' as '$got'"
+got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck stun --sty'" | cut -f1 | tr '\n' ' ')
+[ "$got" = "--style " ] && pass || fail "fish completes 'derpcheck stun --sty' as '$got'"
 
 finish

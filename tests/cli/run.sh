@@ -41,6 +41,17 @@ run cert-two-hosts 2 -- cert a.test b.test
 run cert-bad-port 2 -- cert derp.test:99999
 run cert-certdir-no-hostname 2 -- cert --certdir /tmp
 
+# --- stun: usage (no network: these fail before any probe) ------------------------------
+run help-stun 0 -- help stun
+run stun-no-args 2 -- stun
+run stun-bad-style 2 -- stun --style classic 127.0.0.1
+run stun-host-and-region 2 -- stun --region 900 127.0.0.1
+run stun-map-without-region 2 -- stun --derp-map tests/fixtures/nat-vps-policy.hujson 127.0.0.1
+run stun-bad-bind 2 -- stun --bind-address 127.0.0.1:5 127.0.0.1
+run stun-family-clash 2 -- stun -6 --bind-address 127.0.0.1 127.0.0.1
+run stun-bind-family 2 -- stun --bind-address 127.0.0.1 ::1
+run stun-unknown-region 2 -- stun --derp-map tests/fixtures/nat-vps-policy.hujson --region myvsp
+
 # --- colour: only on a terminal, never with NO_COLOR, always with --color always ----
 (cd "$root" && "$DERPCHECK" --color always validate tests/fixtures/warnings-only.json >"$work/color.out" 2>&1)
 if grep -q "$(printf '\033')\[" "$work/color.out"; then pass; else fail "--color always: no escape codes"; fi

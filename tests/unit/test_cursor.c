@@ -188,6 +188,39 @@ static void test_writer_be64(void **state)
 	assert_false(w.ok);
 }
 
+static void test_sub_cursor_is_bounded_by_its_length(void **state)
+{
+	(void)state;
+	static const uint8_t buf[] = {0, 4, 1, 2, 3, 4, 9};
+	struct dc_cursor c, sub;
+	dc_cursor_init(&c, buf, sizeof(buf));
+	uint16_t n;
+	assert_true(dc_cursor_be16(&c, &n));
+	assert_true(dc_cursor_sub(&c, n, &sub));
+	uint32_t v;
+	assert_true(dc_cursor_be32(&sub, &v));
+	assert_int_equal(v, 0x01020304);
+	uint8_t b;
+	assert_false(dc_cursor_u8(&sub, &b)); /* the 9 belongs to the outer cursor */
+	assert_true(dc_cursor_u8(&c, &b));
+	assert_int_equal(b, 9);
+	assert_false(dc_cursor_sub(&c, 1, &sub));
+	assert_false(sub.ok);
+}
+
+static void test_put_be16_at_patches_only_written_bytes(void **state)
+{
+	(void)state;
+	uint8_t buf[4];
+	struct dc_writer w;
+	dc_writer_init(&w, buf, sizeof(buf));
+	assert_true(dc_writer_be16(&w, 0));
+	assert_true(dc_writer_put_be16_at(&w, 0, 0x1234));
+	assert_int_equal(buf[0], 0x12);
+	assert_int_equal(buf[1], 0x34);
+	assert_false(dc_writer_put_be16_at(&w, 1, 1)); /* byte 2 was never written */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +235,8 @@ int main(void)
 		cmocka_unit_test(test_be64_and_rest),
 		cmocka_unit_test(test_http_line_needs_crlf_and_rejects_nul_and_bare_lf),
 		cmocka_unit_test(test_writer_be64),
+		cmocka_unit_test(test_sub_cursor_is_bounded_by_its_length),
+		cmocka_unit_test(test_put_be16_at_patches_only_written_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,224 @@
+# The derpcheck network test lab: a shell library that tests and benchmarks source.
+#
+# Servers (no root needed):
+#   lab_spawn NAME NS CMD...     start CMD (inside namespace NS, or here when NS is ""),
+#                                stdout to $lab_dir/NAME.out; stopped by pid at exit
+#   lab_wait_ready NAME SECS     wait until NAME printed "ready" (stunserver does)
+#   lab_ports NAME               the ports NAME printed as "listening ADDR:PORT"
+#   lab_wait_stun NS ADDR SECS   wait until a STUN server answers at ADDR (coturn, stund)
+#   lab_free_port                a UDP port nobody uses on this host, for loopback servers
+#
+# Topology (root only; lab_require_root first):
+#   lab_topology                 three namespaces:
+#       client  10.77.1.2/24, 2001:db8:1::2/64       (LAB_CLIENT)
+#       router  10.77.1.1 | 203.0.113.1/24           (LAB_ROUTER)  IPv4 NAT, IPv6 routed
+#               2001:db8:1::1 | 2001:db8:2::1
+#       inet    203.0.113.10 and .11, 2001:db8:2::10 (LAB_INET)    "the internet"
+#   lab_nat MODE                 the router's IPv4 NAT: masquerade (endpoint-independent
+#                                mapping), random-fully (address-and-port-dependent), or
+#                                drop-udp (masquerade, but all UDP from inside dropped)
+#   lab_in NS CMD...             run CMD inside a namespace
+#
+# Everything is bounded and torn down on every exit path: lab_deadline SECS kills the
+# test (running the teardown) if it takes longer. Traffic stays on loopback and inside
+# these namespaces.
+#
+# Assertions: t_pass, t_fail MSG, t_expect_exit NAME WANT GOT, t_has_line NAME FILE LINE,
+# t_has_match NAME FILE ERE, t_lacks_match NAME FILE ERE, t_finish.
+
+lab_dir=$(mktemp -d /tmp/derpcheck-lab.XXXXXX)
+lab_pids=""
+lab_namespaces=""
+lab_watchdog=""
+t_passes=0
+t_failures=0
+
+lab_cleanup() {
+	for pid in $lab_pids; do kill "$pid" 2>/dev/null; done
+	for pid in $lab_pids; do wait "$pid" 2>/dev/null; done
+	for ns in $lab_namespaces; do ip netns del "$ns" 2>/dev/null; done
+	[ -n "$lab_watchdog" ] && kill "$lab_watchdog" 2>/dev/null
+	rm -rf "$lab_dir"
+}
+trap lab_cleanup EXIT
+trap 'exit 130' INT TERM
+trap 'echo "LAB TIMEOUT: $(basename "$0") ran longer than its deadline; tearing down" >&2; exit 124' USR1
+
+# The watchdog holds none of our output pipes (a reader would wait for it), and takes
+# its sleep with it when the teardown stops it.
+lab_deadline() {
+	(
+		sleep "$1" &
+		nap=$!
+		trap 'kill $nap 2>/dev/null; exit 0' TERM
+		wait $nap && kill -USR1 $$
+	) </dev/null >/dev/null 2>&1 &
+	lab_watchdog=$!
+}
+
+# Lab tests need root for namespaces and iptables. CI runs as root, so there they must run.
+lab_require_root() {
+	[ "$(id -u)" -eq 0 ] && return 0
+	if [ -n "${CI:-}" ]; then
+		echo "FAIL: $(basename "$0") needs root (network namespaces, iptables) and CI is set" >&2
+		exit 1
+	fi
+	echo "########################################################################" >&2
+	echo "## SKIPPED: $(basename "$0") ($1) needs root for network namespaces" >&2
+	echo "## and iptables. Run 'sudo make check' to include it. CI runs it as root." >&2
+	echo "########################################################################" >&2
+	exit 0
+}
+
+lab_in() {
+	ns=$1
+	shift
+	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
+
+lab_spawn() {
+	name=$1 ns=$2
+	shift 2
+	# Started directly (ip netns exec execs): $! is the server itself, so kill reaches it.
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "$@" >"$lab_dir/$name.out" 2>"$lab_dir/$name.err" &
+	else
+		"$@" >"$lab_dir/$name.out" 2>"$lab_dir/$name.err" &
+	fi
+	lab_pids="$lab_pids $!"
+	eval "lab_pid_$name=$!"
+}
+
+lab_wait_ready() {
+	name=$1 secs=$2
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		grep -qx ready "$lab_dir/$name.out" 2>/dev/null && return 0
+		eval "pid=\$lab_pid_$name"
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "lab: $name exited before it was ready:" >&2
+			cat "$lab_dir/$name.err" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+	echo "lab: $name not ready after $secs s" >&2
+	return 1
+}
+
+lab_ports() {
+	sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$lab_dir/$1.out"
+}
+
+lab_wait_stun() {
+	ns=$1 addr=$2 secs=$3
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		lab_in "$ns" "$DERPCHECK" stun --style rfc5389 --timeout 100ms -c 1 "$addr" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "lab: no STUN server answers at $addr after $secs s" >&2
+	return 1
+}
+
+lab_free_port() {
+	while :; do
+		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+		# the port and the next one (stund and coturn use pairs) must both be free
+		if ! ss -Huan "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+lab_topology() {
+	id=$$
+	LAB_CLIENT=dc$id-client LAB_ROUTER=dc$id-router LAB_INET=dc$id-inet
+	for ns in $LAB_CLIENT $LAB_ROUTER $LAB_INET; do
+		ip netns add "$ns" || return 1
+		lab_namespaces="$lab_namespaces $ns"
+		ip -n "$ns" link set lo up
+		# No duplicate address detection: addresses (link-local ones too) work at once.
+		lab_in "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	done
+	ip link add dc${id}c type veth peer name dc${id}ri
+	ip link add dc${id}ro type veth peer name dc${id}i
+	ip link set dc${id}c netns "$LAB_CLIENT"
+	ip link set dc${id}ri netns "$LAB_ROUTER"
+	ip link set dc${id}ro netns "$LAB_ROUTER"
+	ip link set dc${id}i netns "$LAB_INET"
+
+	ip -n "$LAB_CLIENT" addr add 10.77.1.2/24 dev dc${id}c
+	ip -n "$LAB_CLIENT" addr add 2001:db8:1::2/64 dev dc${id}c nodad
+	ip -n "$LAB_CLIENT" link set dc${id}c up
+	ip -n "$LAB_CLIENT" route add default via 10.77.1.1
+	ip -n "$LAB_CLIENT" -6 route add default via 2001:db8:1::1
+
+	ip -n "$LAB_ROUTER" addr add 10.77.1.1/24 dev dc${id}ri
+	ip -n "$LAB_ROUTER" addr add 2001:db8:1::1/64 dev dc${id}ri nodad
+	ip -n "$LAB_ROUTER" addr add 203.0.113.1/24 dev dc${id}ro
+	ip -n "$LAB_ROUTER" addr add 2001:db8:2::1/64 dev dc${id}ro nodad
+	ip -n "$LAB_ROUTER" link set dc${id}ri up
+	ip -n "$LAB_ROUTER" link set dc${id}ro up
+	lab_in "$LAB_ROUTER" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+
+	ip -n "$LAB_INET" addr add 203.0.113.10/24 dev dc${id}i
+	ip -n "$LAB_INET" addr add 203.0.113.11/24 dev dc${id}i
+	ip -n "$LAB_INET" addr add 2001:db8:2::10/64 dev dc${id}i nodad
+	ip -n "$LAB_INET" link set dc${id}i up
+	ip -n "$LAB_INET" -6 route add 2001:db8:1::/64 via 2001:db8:2::1
+	LAB_ROUTER_OUT=dc${id}ro LAB_ROUTER_IN=dc${id}ri
+}
+
+lab_nat() {
+	lab_in "$LAB_ROUTER" iptables -t nat -F POSTROUTING
+	lab_in "$LAB_ROUTER" iptables -F FORWARD
+	lab_in "$LAB_ROUTER" ip6tables -F FORWARD
+	case $1 in
+	masquerade)
+		lab_in "$LAB_ROUTER" iptables -t nat -A POSTROUTING -o "$LAB_ROUTER_OUT" -j MASQUERADE ;;
+	random-fully)
+		lab_in "$LAB_ROUTER" iptables -t nat -A POSTROUTING -o "$LAB_ROUTER_OUT" -j MASQUERADE --random-fully ;;
+	drop-udp)
+		lab_in "$LAB_ROUTER" iptables -t nat -A POSTROUTING -o "$LAB_ROUTER_OUT" -j MASQUERADE
+		lab_in "$LAB_ROUTER" iptables -A FORWARD -i "$LAB_ROUTER_IN" -p udp -j DROP
+		lab_in "$LAB_ROUTER" ip6tables -A FORWARD -i "$LAB_ROUTER_IN" -p udp -j DROP ;;
+	*)
+		echo "lab_nat: unknown mode $1" >&2
+		return 1 ;;
+	esac
+}
+
+# ---- assertions ----------------------------------------------------------------------
+
+t_pass() { t_passes=$((t_passes + 1)); }
+t_fail() {
+	echo "FAIL: $*" >&2
+	t_failures=$((t_failures + 1))
+}
+t_expect_exit() {
+	if [ "$3" = "$2" ]; then t_pass; else t_fail "$1: exit code $3, want $2"; fi
+}
+t_has_line() {
+	if grep -qxF -- "$3" "$2"; then t_pass; else
+		t_fail "$1: no line '$3' in output:"
+		sed 's/^/    | /' "$2" >&2
+	fi
+}
+t_has_match() {
+	if grep -qE -- "$3" "$2"; then t_pass; else
+		t_fail "$1: nothing matches /$3/ in output:"
+		sed 's/^/    | /' "$2" >&2
+	fi
+}
+t_lacks_match() {
+	if grep -qE -- "$3" "$2"; then
+		t_fail "$1: /$3/ should not match:"
+		sed 's/^/    | /' "$2" >&2
+	else t_pass; fi
+}
+t_finish() {
+	echo "$(basename "$0"): $t_passes passed, $t_failures failed"
+	[ "$t_failures" -eq 0 ]
+}
