@@ -81,6 +81,10 @@ tools: $(TOOL_BINS)
 
 # ---- tests ---------------------------------------------------------------------
 
+# Network safety net: no test may fetch Tailscale's public default map, even one that
+# forgets --derp-map (set but empty: derpcheck skips that source, src/mapchoice.c).
+export DERPCHECK_DEFAULT_MAP_URL =
+
 check: deps-check
 	@$(MAKE) --no-print-directory unit cli-tests integration fuzz-smoke
 

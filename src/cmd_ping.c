@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "commands.h"
+#include "derpcheck/mapchoice.h"
 #include "derpcheck/derpping.h"
 #include "derpcheck/mapload.h"
 #include "derpcheck/output.h"
@@ -297,10 +298,8 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 
 	struct target t;
 	memset(&t, 0, sizeof(t));
-	struct dc_map_doc doc;
-	bool have_doc = false, have_defaults = false, have_merged = false;
-	struct dc_derpmap defaults, merged;
-	struct dc_merge_summary merge;
+	struct dc_map_choice choice;
+	bool have_choice = false;
 	int status = DC_EXIT_USAGE;
 	const char *node = a.node;
 
@@ -309,35 +308,10 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 		if (parse_host(given, &t, &err) < 0)
 			goto usage;
 	} else {
-		struct dc_fetch_opts fetch = {
-			.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family,
-		};
-		if (dc_map_doc_load(cli->derp_map ? cli->derp_map : DC_MAP_EMBEDDED_SPEC, &fetch, &doc, &err) < 0)
-			goto usage;
-		have_doc = true;
-		if (!doc.decoded) {
-			struct dc_style style = {.color = dc_cli_use_color(cli, stderr)};
-			dc_findings_sort(&doc.findings);
-			dc_output_findings_text(stderr, &doc.findings, &style);
-			dc_error_set(&err, doc.text.name, "this is not a DERP map that ping can use");
-			dc_error_hint(&err, "'derpcheck validate %s' explains every problem", doc.text.name);
-			goto usage;
-		}
-		const struct dc_derpmap *map = &doc.map;
-		if (doc.map.shape != DC_SHAPE_DERPMAP) {
-			if (dc_map_defaults(&defaults) < 0) {
-				dc_error_set(&err, NULL, "internal error: the embedded default DERP map does not decode");
-				goto usage;
-			}
-			have_defaults = true;
-			if (doc.map.shape == DC_SHAPE_POLICY) {
-				dc_derpmap_merge(&doc.map, &defaults, &merged, &merge);
-				have_merged = true;
-				map = &merged;
-			} else {
-				map = &defaults;
-			}
-		}
+		if (dc_command_map(cli, &choice) < 0)
+			return DC_EXIT_USAGE;
+		have_choice = true;
+		const struct dc_derpmap *map = choice.map;
 		t.region = find_region(map, given);
 		if (!t.region && looks_like_host(given)) {
 			if (parse_host(given, &t, &err) < 0)
@@ -352,7 +326,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 			}
 		}
 		if (!t.region) {
-			unknown_region(map, given, doc.text.name, &err);
+			unknown_region(map, given, choice.name, &err);
 			goto usage;
 		}
 	}
@@ -377,7 +351,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 	struct dc_ping_result result;
 	struct dc_ping_report rep = {
 		.opts = &opts, .result = &result, .region = t.region, .host_target = t.host, .target = given,
-		.map_name = have_doc ? doc.text.name : NULL, .map_source = have_doc ? dc_map_source_name(doc.text.source) : NULL,
+		.map_name = have_choice ? choice.name : NULL, .map_source = have_choice ? dc_map_source_name(choice.source) : NULL,
 		.ca_file = cli->ca_file, .style = &style, .verbose = cli->verbose,
 	};
 	struct event_ctx ctx = {.rep = &rep, .quiet = cli->quiet};
@@ -404,13 +378,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 usage:
 	dc_report_error(&err);
 out:
-	if (have_merged) {
-		dc_derpmap_free(&merged);
-		dc_merge_summary_free(&merge);
-	}
-	if (have_defaults)
-		dc_derpmap_free(&defaults);
-	if (have_doc)
-		dc_map_doc_free(&doc);
+	if (have_choice)
+		dc_map_choice_free(&choice);
 	return status;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "derpcheck/mapchoice.h"
 #include "derpcheck/effective.h"
 #include "derpcheck/output_stun.h"
 #include "derpcheck/stuncheck.h"
@@ -146,22 +147,20 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 	a.opts.bind_addr = a.have_bind ? &a.bind : NULL;
 
 	struct dc_stun_report rep;
-	struct dc_effective_map map;
+	struct dc_map_choice map;
 	bool have_map = false;
 	dc_stun_report_init(&rep, &a.opts);
 	if (a.region) {
-		struct dc_fetch_opts fetch = {
-			.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family,
-		};
-		if (!cli->derp_map)
-			fprintf(stderr, "derpcheck: no --derp-map given: using the embedded snapshot of Tailscale's default "
-					"map (" DC_MAP_EMBEDDED_DATE ")\n");
-		if (dc_effective_map_load(cli->derp_map ? cli->derp_map : DC_MAP_EMBEDDED_SPEC, &fetch, &map, &err) < 0)
-			return usage_error(&err, hosts);
+		if (dc_command_map(cli, &map) < 0) {
+			dc_stun_report_free(&rep);
+			free(hosts);
+			return DC_EXIT_USAGE;
+		}
 		have_map = true;
-		const struct dc_derp_region *region = dc_region_find(map.map, a.region, map.doc.text.name, &err);
+		const struct dc_derp_region *region = dc_region_find(map.map, a.region, map.name, &err);
 		if (!region) {
-			dc_effective_map_free(&map);
+			dc_map_choice_free(&map);
+			dc_stun_report_free(&rep);
 			return usage_error(&err, hosts);
 		}
 		dc_stun_add_region(&rep, region);
@@ -216,7 +215,7 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 out:
 	dc_stun_report_free(&rep);
 	if (have_map)
-		dc_effective_map_free(&map);
+		dc_map_choice_free(&map);
 	free(hosts);
 	return status;
 }

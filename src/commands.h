@@ -18,6 +18,14 @@ struct dc_command {
 /* Print "derpcheck: WHERE: WHAT" and "hint: ..." on stderr. */
 void dc_report_error(const struct dc_error *err);
 
+struct dc_map_choice;
+/*
+ * The DERP map for a network command (src/mapchoice.c order: --derp-map, the local
+ * tailscaled, the default URL, the embedded snapshot). Unless the map was given, says on
+ * stderr which one is used and why. Returns -1 after printing the error.
+ */
+int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice);
+
 extern const struct dc_command_spec dc_validate_spec;
 int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv);
 

@@ -1,4 +1,4 @@
-/* The map a network command works on, and finding a region in it. */
+/* dc_region_find: a region by ID or RegionCode, with a did-you-mean when it is missing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,64 +8,47 @@
 #include <string.h>
 
 #include "derpcheck/effective.h"
+#include "derpcheck/mapchoice.h"
 
-static void test_policy_file_is_merged_with_the_defaults(void **state)
+static void load(struct dc_map_choice *c, const char *spec)
 {
-	(void)state;
-	struct dc_effective_map m;
+	struct dc_map_choice_opts opts = {.spec = spec};
 	struct dc_error err;
-	assert_int_equal(dc_effective_map_load("tests/fixtures/nat-vps-policy.hujson", NULL, &m, &err), 0);
-	assert_true(m.is_merged);
-	assert_ptr_equal(m.map, &m.merged);
-	assert_non_null(dc_region_find(m.map, "900", "x", &err));
-	assert_non_null(dc_region_find(m.map, "MYVPS", "x", &err)); /* codes match in any case */
-	dc_effective_map_free(&m);
+	assert_int_equal(dc_map_choose(&opts, c, &err), 0);
 }
 
-static void test_bare_map_is_used_as_is(void **state)
+static void test_region_is_found_by_id_and_by_code(void **state)
 {
 	(void)state;
-	struct dc_effective_map m;
+	struct dc_map_choice c;
 	struct dc_error err;
-	assert_int_equal(dc_effective_map_load("embedded:", NULL, &m, &err), 0);
-	assert_false(m.is_merged);
-	const struct dc_derp_region *r = dc_region_find(m.map, "1", "embedded:", &err);
+	load(&c, "tests/fixtures/nat-vps-policy.hujson");
+	const struct dc_derp_region *r = dc_region_find(c.map, "900", "policy.hujson", &err);
 	assert_non_null(r);
-	assert_int_equal(r->id, 1);
-	dc_effective_map_free(&m);
+	assert_int_equal(r->id, 900);
+	assert_ptr_equal(dc_region_find(c.map, "myvps", "policy.hujson", &err), r);
+	assert_non_null(dc_region_find(c.map, "1", "policy.hujson", &err)); /* a default region, merged in */
+	dc_map_choice_free(&c);
 }
 
 static void test_unknown_region_suggests_the_closest_code(void **state)
 {
 	(void)state;
-	struct dc_effective_map m;
+	struct dc_map_choice c;
 	struct dc_error err;
-	assert_int_equal(dc_effective_map_load("tests/fixtures/nat-vps-policy.hujson", NULL, &m, &err), 0);
-	assert_null(dc_region_find(m.map, "myvsp", "policy.hujson", &err));
+	load(&c, "tests/fixtures/nat-vps-policy.hujson");
+	assert_null(dc_region_find(c.map, "myvsp", "policy.hujson", &err));
 	assert_string_equal(err.where, "policy.hujson");
 	assert_string_equal(err.what, "no region 'myvsp' in this DERP map");
 	assert_string_equal(err.hint, "did you mean --region myvps?");
-	dc_effective_map_free(&m);
-}
-
-static void test_broken_file_names_its_first_problem(void **state)
-{
-	(void)state;
-	struct dc_effective_map m;
-	struct dc_error err;
-	assert_int_equal(dc_effective_map_load("tests/fixtures/syntax-error.hujson", NULL, &m, &err), -1);
-	assert_string_equal(err.where, "tests/fixtures/syntax-error.hujson");
-	assert_non_null(strstr(err.what, "not a usable DERP map: expected ',' or '}'"));
-	assert_string_equal(err.hint, "run 'derpcheck validate tests/fixtures/syntax-error.hujson' to see every problem");
+	dc_map_choice_free(&c);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_file_is_merged_with_the_defaults),
-		cmocka_unit_test(test_bare_map_is_used_as_is),
+		cmocka_unit_test(test_region_is_found_by_id_and_by_code),
 		cmocka_unit_test(test_unknown_region_suggests_the_closest_code),
-		cmocka_unit_test(test_broken_file_names_its_first_problem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
