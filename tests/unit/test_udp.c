@@ -46,11 +46,33 @@ static void test_realtime_now_converts_to_monotonic_now(void **state)
 	assert_true(mono <= now && now - mono < 5000000u);
 }
 
+/*
+ * Linux switches receive timestamping on through deferred work when the first socket
+ * asks for it; until then a datagram is stamped when it is read. Wait (bounded) until a
+ * datagram that sat in the socket for 2 ms carries its arrival time.
+ */
+static void wait_for_kernel_timestamps(int fa, const struct dc_endpoint *b, int fb)
+{
+	uint64_t deadline = dc_now_ns() + 1000000000u;
+	while (dc_now_ns() < deadline) {
+		assert_int_equal(dc_udp_send(fa, b, "warm", 4), 0);
+		usleep(2000);
+		uint8_t buf[16];
+		struct dc_udp_packet pkt;
+		wait_readable(fb, POLLIN);
+		assert_int_equal(dc_udp_recv(fb, buf, sizeof(buf), &pkt), 1);
+		if (pkt.kernel_ts && dc_now_ns() - pkt.rx_ns >= 1000000u)
+			return;
+	}
+	fail_msg("the kernel never stamped datagrams on arrival within 1 s");
+}
+
 static void test_receive_time_comes_from_the_kernel(void **state)
 {
 	(void)state;
 	struct dc_endpoint a, b;
 	int fa = open_lo(&a), fb = open_lo(&b);
+	wait_for_kernel_timestamps(fa, &b, fb);
 	uint64_t before = dc_now_ns();
 	assert_int_equal(dc_udp_send(fa, &b, "ping", 4), 0);
 	uint64_t sent = dc_now_ns(); /* on loopback the datagram has arrived when send returns */
