@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "derpcheck/mapload.h"
+#include "derpcheck/tlscheck.h"
 
 #define BOLD "\033[1m"
 #define RED "\033[1;31m"
@@ -268,48 +269,25 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 			print_notes(out, rep, &r->clients[i]);
 }
 
-/* Single-quote an argument when the shell would treat it specially. */
-static void shell_arg(FILE *out, const char *s)
-{
-	bool plain = *s != '\0';
-	for (const char *p = s; *p && plain; p++)
-		plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			strchr("._/:@%+=,-[]", *p);
-	if (plain) {
-		fputs(s, out);
-		return;
-	}
-	fputc('\'', out);
-	for (const char *p = s; *p; p++)
-		if (*p == '\'')
-			fputs("'\\''", out);
-		else
-			fputc(*p, out);
-	fputc('\'', out);
-}
-
 void dc_output_ping_cert_hint(FILE *out, const struct dc_derp_attempt *a, const struct dc_derp_node *node,
 			      const char *ca_file)
 {
-	/* Connect the cert check where we connected: the map's address with the right name. */
+	/* Check the certificate where we connected: the map's address with the right name. */
 	int family = a->addr[0] == '[' ? 6 : 4;
 	const char *field = family == 4 ? node->ipv4 : node->ipv6;
 	bool from_map = dc_node_addr_mode(field, family) == DC_ADDR_STATIC;
-	fprintf(out, "  hint: run `derpcheck cert ");
-	if (from_map || !node->host_name[0]) {
-		shell_arg(out, a->addr);
-		if (node->host_name[0] && strcmp(node->host_name, field) != 0) {
-			fputs(" --servername ", out);
-			shell_arg(out, node->host_name);
-		}
-	} else {
-		fprintf(out, "%s:%d", node->host_name, dc_node_derp_port(node));
-	}
-	if (ca_file) {
-		fputs(" --ca-file ", out);
-		shell_arg(out, ca_file);
-	}
-	fprintf(out, "` for the whole chain, what each Tailscale client makes of it, and the fix\n");
+	char hostport[300];
+	snprintf(hostport, sizeof(hostport), "%s:%d", node->host_name, dc_node_derp_port(node));
+	struct dc_tlscheck_call call = {
+		.host_name = node->host_name,
+		.cert_name = node->cert_name[0] ? node->cert_name : NULL,
+		.addr = from_map || !node->host_name[0] ? a->addr : hostport,
+		.ca_file = ca_file,
+	};
+	char command[700];
+	dc_tlscheck_command(&call, command, sizeof(command));
+	fprintf(out, "  hint: run `%s` for the whole chain, what each Tailscale client makes of it, and the fix\n",
+		command);
 }
 
 static const struct dc_derp_node *attempt_node(const struct dc_derp_region *r, const struct dc_derp_attempt *a)

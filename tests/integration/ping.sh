@@ -89,7 +89,7 @@ contains insecure out ", certificate NOT checked"
 run untrusted 1 5000 ping --derp-map map.json -c 1 900
 expect untrusted err <<'EOF'
 derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the certificate does not verify for derp.test: unable to get local issuer certificate (depth 1, /CN=derpcheck test intermediate CA)
-  hint: run `derpcheck cert 127.0.0.1:PORT --servername derp.test` for the whole chain, what each Tailscale client makes of it, and the fix
+  hint: run `derpcheck cert --servername derp.test 127.0.0.1:PORT` for the whole chain, what each Tailscale client makes of it, and the fix
 EOF
 
 # A CertName the certificate does not carry (the SNI stays HostName).
@@ -97,7 +97,7 @@ write_map certname.json "$(node 900a derp.test 127.0.0.1 none "$PORT" '"CertName
 run certname 1 5000 ping --derp-map certname.json "${ca[@]}" -c 1 900
 expect certname err <<'EOF'
 derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the certificate does not verify for other.test: hostname mismatch (depth 0, /CN=derp.test)
-  hint: run `derpcheck cert 127.0.0.1:PORT --servername derp.test --ca-file pki/ca.pem` for the whole chain, what each Tailscale client makes of it, and the fix
+  hint: run `derpcheck cert --servername derp.test 127.0.0.1:PORT --ca-file pki/ca.pem` for the whole chain, what each Tailscale client makes of it, and the fix
 EOF
 stop_server one
 
@@ -107,7 +107,7 @@ write_map leafonly.json "$(node 900a derp.test 127.0.0.1 none "$PORT")"
 run leafonly 1 5000 ping --derp-map leafonly.json "${ca[@]}" -c 1 900
 expect leafonly err <<'EOF'
 derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the certificate does not verify for derp.test: unable to get local issuer certificate (depth 0, /CN=derp.test)
-  hint: run `derpcheck cert 127.0.0.1:PORT --servername derp.test --ca-file pki/ca.pem` for the whole chain, what each Tailscale client makes of it, and the fix
+  hint: run `derpcheck cert --servername derp.test 127.0.0.1:PORT --ca-file pki/ca.pem` for the whole chain, what each Tailscale client makes of it, and the fix
 EOF
 stop_server leafonly
 
@@ -121,7 +121,7 @@ write_map badpin.json "$(node 900a derp.test 127.0.0.1 none "$PORT" "\"CertName\
 run badpin 1 5000 ping --derp-map badpin.json -c 1 900
 expect badpin err <<'EOF'
 derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the certificate does not match the sha256-raw: pin in CertName: cert hash does not match expected cert hash (depth 0, /CN=derp.test)
-  hint: run `derpcheck cert 127.0.0.1:PORT --servername derp.test` for the whole chain, what each Tailscale client makes of it, and the fix
+  hint: run `derpcheck cert --servername derp.test 127.0.0.1:PORT` for the whole chain, what each Tailscale client makes of it, and the fix
 EOF
 stop_server self
 
