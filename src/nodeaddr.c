@@ -9,20 +9,7 @@
 #include <string.h>
 
 #include "derpcheck/derpmap.h"
-
-/*
- * getaddrinfo() has no deadline, so lookups go through glibc's getaddrinfo_a() and wait
- * with gai_suspend(). A lookup still running at the deadline may not be cancellable; its
- * request block then stays owned by glibc's resolver thread and is parked here, reachable,
- * until the process exits.
- */
-struct lookup {
-	struct gaicb cb;
-	struct addrinfo hints;
-	char host[256];
-};
-static struct lookup *abandoned[32];
-static size_t abandoned_count;
+#include "derpcheck/resolve.h"
 
 static void put_static(struct dc_node_addrs *out, int family, const char *text, int port)
 {
@@ -44,69 +31,15 @@ static void put_static(struct dc_node_addrs *out, int family, const char *text, 
 	}
 }
 
-static void put_found(struct dc_node_addrs *out, int family, const struct addrinfo *ai, int port)
+static void put_found(struct dc_node_addrs *out, int family, const struct dc_resolved *r, int port, bool from_dns)
 {
 	struct dc_node_addr *a = &out->addr[out->count++];
 	memset(a, 0, sizeof(*a));
 	a->family = family;
-	a->from_dns = true;
-	memcpy(&a->ss, ai->ai_addr, ai->ai_addrlen);
-	a->len = (socklen_t)ai->ai_addrlen;
-	if (family == 4)
-		((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
-	else
-		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
-}
-
-/* Look up the families in want[0..n) at once; results[i] is an error code or 0 with *ai[i]. */
-static void lookup_all(const char *host, const int *want, size_t n, uint64_t deadline_ns, int *results,
-		       struct addrinfo **ai)
-{
-	struct lookup *l[2];
-	struct gaicb *list[2];
-	for (size_t i = 0; i < n; i++) {
-		l[i] = dc_xcalloc(1, sizeof(*l[i]));
-		snprintf(l[i]->host, sizeof(l[i]->host), "%s", host);
-		l[i]->hints.ai_family = want[i] == 4 ? AF_INET : AF_INET6;
-		l[i]->hints.ai_socktype = SOCK_STREAM;
-		l[i]->cb.ar_name = l[i]->host;
-		l[i]->cb.ar_request = &l[i]->hints;
-		list[i] = &l[i]->cb;
-		results[i] = EAI_AGAIN;
-		ai[i] = NULL;
-	}
-	if (getaddrinfo_a(GAI_NOWAIT, list, (int)n, NULL) != 0) {
-		for (size_t i = 0; i < n; i++)
-			free(l[i]);
-		return;
-	}
-	for (;;) {
-		bool busy = false;
-		for (size_t i = 0; i < n; i++)
-			busy |= gai_error(list[i]) == EAI_INPROGRESS;
-		uint64_t now = dc_now_ns();
-		if (!busy || now >= deadline_ns)
-			break;
-		uint64_t left = deadline_ns - now;
-		struct timespec ts = {.tv_sec = (time_t)(left / 1000000000u), .tv_nsec = (long)(left % 1000000000u)};
-		gai_suspend((const struct gaicb *const *)list, (int)n, &ts);
-	}
-	for (size_t i = 0; i < n; i++) {
-		int rc = gai_error(list[i]);
-		if (rc == EAI_INPROGRESS && gai_cancel(list[i]) != EAI_CANCELED) {
-			results[i] = EAI_AGAIN; /* timed out */
-			if (abandoned_count < DC_ARRAY_LEN(abandoned))
-				abandoned[abandoned_count++] = l[i];
-			continue;
-		}
-		if (rc == EAI_INPROGRESS || rc == EAI_CANCELED)
-			rc = EAI_AGAIN;
-		results[i] = rc;
-		ai[i] = rc == 0 ? l[i]->cb.ar_result : NULL;
-		if (rc != 0 && l[i]->cb.ar_result)
-			freeaddrinfo(l[i]->cb.ar_result);
-		free(l[i]);
-	}
+	a->from_dns = from_dns;
+	struct dc_endpoint e = r->addr;
+	e.port = (uint16_t)port;
+	a->len = dc_endpoint_to_sockaddr(&e, &a->ss);
 }
 
 static const char *family_name(int family)
@@ -149,17 +82,22 @@ int dc_node_resolve(const char *host_name, const char *ipv4, const char *ipv6, i
 		dc_error_set(err, NULL, "the node has no HostName to look up and no address in IPv4/IPv6");
 		return -1;
 	}
-	int results[2];
-	struct addrinfo *ai[2];
+	/* The lookups themselves are resolve.c's: concurrent, bounded by the deadline. */
+	struct dc_resolve_req req;
+	dc_resolve_host(&req, host_name, (uint16_t)port, ndns == 2 ? 0 : dns[0]);
 	uint64_t start = dc_now_ns();
-	lookup_all(host_name, dns, ndns, deadline_ns, results, ai);
+	dc_resolve_run(&req, 1, deadline_ns);
 	out->dns_used = true;
 	out->dns_ns = dc_now_ns() - start;
+	int results[2];
 	for (size_t i = 0; i < ndns; i++) {
-		if (results[i] == 0 && ai[i])
-			put_found(out, dns[i], ai[i], port);
-		if (ai[i])
-			freeaddrinfo(ai[i]);
+		const struct dc_resolved *r = dc_resolved_family(&req, dns[i]);
+		if (r->origin == DC_ORIGIN_DNS || r->origin == DC_ORIGIN_LITERAL) {
+			put_found(out, dns[i], r, port, r->origin == DC_ORIGIN_DNS);
+			results[i] = 0;
+		} else {
+			results[i] = r->gai_error ? r->gai_error : EAI_NONAME;
+		}
 	}
 	/* IPv4 first, whatever answered first. */
 	if (out->count == 2 && out->addr[0].family == 6) {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,22 +94,71 @@ static bool resolve_static(struct dc_resolve_req *r, int fam)
 	return true;
 }
 
+/*
+ * Lookups run on our own threads (one per host and family) and are joined before the run
+ * returns, so no resolver thread outlives it. glibc's getaddrinfo_a was used before, but
+ * its helper threads linger after the answers and raced with process exit.
+ */
+struct batch {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	size_t pending; /* lookups still running */
+	size_t refs;    /* the caller plus every thread still running */
+};
+
 struct lookup {
-	struct gaicb cb;
-	struct addrinfo hints;
+	struct batch *batch;
 	struct dc_resolve_req *req;
 	char *name; /* owned: a lookup that outlives the run must not point into reqs */
 	int fam;
+	int rc;
+	struct addrinfo *result;
+	bool done;
+	bool abandoned; /* the run gave up on it; the thread frees it when it finishes */
+	pthread_t thread;
 };
 
 static void lookup_free(struct lookup *l)
 {
 	if (!l)
 		return;
-	if (l->cb.ar_result)
-		freeaddrinfo(l->cb.ar_result);
+	if (l->result)
+		freeaddrinfo(l->result);
 	free(l->name);
 	free(l);
+}
+
+static void batch_release(struct batch *b)
+{
+	pthread_mutex_lock(&b->lock);
+	bool last = --b->refs == 0;
+	pthread_mutex_unlock(&b->lock);
+	if (last) {
+		pthread_mutex_destroy(&b->lock);
+		pthread_cond_destroy(&b->done_cond);
+		free(b);
+	}
+}
+
+static void *lookup_thread(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo hints = {.ai_family = l->fam == 4 ? AF_INET : AF_INET6, .ai_socktype = SOCK_DGRAM};
+	struct addrinfo *result = NULL;
+	int rc = getaddrinfo(l->name, NULL, &hints, &result);
+	struct batch *b = l->batch;
+	pthread_mutex_lock(&b->lock);
+	bool abandoned = l->abandoned;
+	l->rc = rc;
+	l->result = result;
+	l->done = true;
+	b->pending--;
+	pthread_cond_signal(&b->done_cond);
+	pthread_mutex_unlock(&b->lock);
+	if (abandoned)
+		lookup_free(l);
+	batch_release(b);
+	return NULL;
 }
 
 static void take_answer(struct lookup *l, int rc)
@@ -116,6 +166,7 @@ static void take_answer(struct lookup *l, int rc)
 	struct dc_resolved *out = &l->req->out[l->fam == 6 ? 1 : 0];
 	if (rc != 0) {
 		out->origin = DC_ORIGIN_FAILED;
+		out->gai_error = rc;
 		if (rc == EAI_NONAME || rc == EAI_NODATA)
 			snprintf(out->note, sizeof(out->note), "DNS has no %s record for %.160s", l->fam == 4 ? "A" : "AAAA",
 				 l->req->host);
@@ -124,7 +175,7 @@ static void take_answer(struct lookup *l, int rc)
 				 l->fam == 4 ? "A" : "AAAA", gai_strerror(rc));
 		return;
 	}
-	for (struct addrinfo *ai = l->cb.ar_result; ai; ai = ai->ai_next) {
+	for (struct addrinfo *ai = l->result; ai; ai = ai->ai_next) {
 		struct dc_endpoint e;
 		if (dc_endpoint_from_sockaddr(&e, ai->ai_addr, ai->ai_addrlen) == 0 && e.family == l->fam) {
 			/* Tailscale takes the first record of the family. */
@@ -135,6 +186,7 @@ static void take_answer(struct lookup *l, int rc)
 		}
 	}
 	out->origin = DC_ORIGIN_FAILED;
+	out->gai_error = EAI_NODATA;
 	snprintf(out->note, sizeof(out->note), "DNS has no %s record for %.160s", l->fam == 4 ? "A" : "AAAA",
 		 l->req->host);
 }
@@ -149,61 +201,77 @@ void dc_resolve_run(struct dc_resolve_req *reqs, size_t n, uint64_t deadline_ns)
 				struct lookup *l = dc_xcalloc(1, sizeof(*l));
 				l->req = &reqs[i];
 				l->fam = fam;
-				l->hints.ai_family = fam == 4 ? AF_INET : AF_INET6;
-				l->hints.ai_socktype = SOCK_DGRAM;
 				l->name = dc_xstrdup(reqs[i].host);
-				l->cb.ar_name = l->name;
-				l->cb.ar_request = &l->hints;
 				ls[nl++] = l;
 			}
 	if (nl == 0) {
 		free(ls);
 		return;
 	}
-	struct gaicb **list = dc_xcalloc(nl, sizeof(*list));
-	for (size_t i = 0; i < nl; i++)
-		list[i] = &ls[i]->cb;
-	int rc = getaddrinfo_a(GAI_NOWAIT, list, (int)nl, NULL);
-	if (rc != 0) {
-		for (size_t i = 0; i < nl; i++)
-			take_answer(ls[i], rc);
-		for (size_t i = 0; i < nl; i++)
-			lookup_free(ls[i]);
-		free(list);
-		free(ls);
-		return;
-	}
-	for (;;) {
-		size_t busy = 0;
-		for (size_t i = 0; i < nl; i++)
-			if (gai_error(list[i]) == EAI_INPROGRESS)
-				busy++;
-		uint64_t now = dc_now_ns();
-		if (busy == 0 || now >= deadline_ns)
-			break;
-		uint64_t wait = deadline_ns - now;
-		struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000u), .tv_nsec = (long)(wait % 1000000000u)};
-		gai_suspend((const struct gaicb *const *)list, (int)nl, &ts);
-	}
+	struct batch *b = dc_xcalloc(1, sizeof(*b));
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->done_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	b->refs = 1;
 	for (size_t i = 0; i < nl; i++) {
-		int e = gai_error(list[i]);
-		if (e == EAI_INPROGRESS) {
-			struct dc_resolved *out = &ls[i]->req->out[ls[i]->fam == 6 ? 1 : 0];
+		ls[i]->batch = b;
+		pthread_mutex_lock(&b->lock);
+		b->pending++;
+		b->refs++;
+		pthread_mutex_unlock(&b->lock);
+		if (pthread_create(&ls[i]->thread, NULL, lookup_thread, ls[i]) != 0) {
+			pthread_mutex_lock(&b->lock);
+			b->pending--;
+			b->refs--;
+			ls[i]->rc = EAI_SYSTEM;
+			ls[i]->done = true;
+			pthread_mutex_unlock(&b->lock);
+			ls[i]->thread = 0;
+		}
+	}
+	struct timespec until = {.tv_sec = (time_t)(deadline_ns / 1000000000u), .tv_nsec = (long)(deadline_ns % 1000000000u)};
+	pthread_mutex_lock(&b->lock);
+	while (b->pending > 0 && dc_now_ns() < deadline_ns)
+		if (pthread_cond_timedwait(&b->done_cond, &b->lock, &until) == ETIMEDOUT)
+			break;
+	/*
+	 * Whatever is still running is abandoned: its thread frees it when getaddrinfo
+	 * returns, so after the unlock only the copies taken here may be used for it.
+	 */
+	struct gave_up {
+		bool yes;
+		pthread_t thread;
+		struct dc_resolve_req *req;
+		int fam;
+	} *gave_up = dc_xcalloc(nl, sizeof(*gave_up));
+	for (size_t i = 0; i < nl; i++)
+		if (!ls[i]->done) {
+			ls[i]->abandoned = true;
+			gave_up[i] = (struct gave_up){true, ls[i]->thread, ls[i]->req, ls[i]->fam};
+		}
+	pthread_mutex_unlock(&b->lock);
+
+	for (size_t i = 0; i < nl; i++) {
+		struct lookup *l = ls[i];
+		if (gave_up[i].yes) {
+			struct dc_resolved *out = &gave_up[i].req->out[gave_up[i].fam == 6 ? 1 : 0];
 			out->origin = DC_ORIGIN_FAILED;
+			out->gai_error = EAI_AGAIN;
+			out->timed_out = true;
 			snprintf(out->note, sizeof(out->note), "DNS lookup of %.160s (%s) did not finish in time",
-				 ls[i]->req->host, ls[i]->fam == 4 ? "A" : "AAAA");
-			/*
-			 * A lookup glibc cannot cancel keeps running in its thread and still writes
-			 * to its request: leave that one allocated (a deliberate, bounded leak).
-			 */
-			if (gai_cancel(list[i]) != EAI_CANCELED)
-				ls[i] = NULL;
+				 gave_up[i].req->host, gave_up[i].fam == 4 ? "A" : "AAAA");
+			pthread_detach(gave_up[i].thread);
 			continue;
 		}
-		take_answer(ls[i], e);
+		if (l->thread)
+			pthread_join(l->thread, NULL);
+		take_answer(l, l->rc);
+		lookup_free(l);
 	}
-	for (size_t i = 0; i < nl; i++)
-		lookup_free(ls[i]);
-	free(list);
+	batch_release(b);
+	free(gave_up);
 	free(ls);
 }

@@ -3,7 +3,8 @@
  * §3.1): per family, the map's IPv4/IPv6 field when it holds an address of that family;
  * nothing when it holds anything else ("none" by convention); a DNS lookup of HostName
  * only when the field is empty. The map's address is never double-checked with DNS.
- * Small on purpose, so that every prober (DERP, STUN, HTTPS) can share it.
+ * The lookups are resolve.c's (concurrent, bounded by a deadline); this adds the shape a
+ * TCP dialer wants (sockaddrs, IPv4 first) and the errors a DERP connection reports.
  */
 #ifndef DERPCHECK_NODEADDR_H
 #define DERPCHECK_NODEADDR_H

@@ -26,6 +26,8 @@ struct dc_resolved {
 	enum dc_addr_origin origin;
 	struct dc_endpoint addr; /* valid for LITERAL, MAP, TEST_IP, DNS; port set */
 	char note[256];          /* why there is no address, in words */
+	int gai_error;           /* FAILED by DNS: getaddrinfo's code (EAI_AGAIN when it timed out) */
+	bool timed_out;          /* FAILED because the lookup did not finish by the deadline */
 };
 
 struct dc_resolve_req {
