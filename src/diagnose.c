@@ -55,6 +55,25 @@ static void textf(char *buf, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Hints written for `derpcheck cert` span lines; a checklist line is one line. */
+static void one_line(char *s, size_t n)
+{
+	char *copy = dc_xstrdup(s);
+	size_t w = 0;
+	for (const char *p = copy; *p && w + 1 < n; p++) {
+		if (*p != '\n') {
+			s[w++] = *p;
+			continue;
+		}
+		if (w > 0 && s[w - 1] != ':' && s[w - 1] != ';' && w + 1 < n)
+			s[w++] = ';';
+		if (p[1] && w + 1 < n)
+			s[w++] = ' ';
+	}
+	s[w] = '\0';
+	free(copy);
+}
+
 #define SUMMARY(c, ...) textf((c)->summary, sizeof((c)->summary), __VA_ARGS__)
 #define CAUSE(c, ...) textf((c)->cause, sizeof((c)->cause), __VA_ARGS__)
 #define FIX(c, ...) textf((c)->fix, sizeof((c)->fix), __VA_ARGS__)
@@ -528,6 +547,8 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 			FIX(tls, "%s", x->hint);
 		else
 			FIX(tls, "run `%s` for the details", cmd);
+		one_line(tls->fix, sizeof(tls->fix));
+		one_line(tls->cause, sizeof(tls->cause));
 		set(cert, DC_CHECK_SKIP, NULL);
 		SUMMARY(cert, "no TLS handshake");
 		dc_cert_report_free(&chosen);
@@ -563,6 +584,8 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 			FIX(cert, "%s (details: `%s`)", x->hint, cmd);
 		else
 			FIX(cert, "run `%s`: it explains the chain and writes the fix", cmd);
+		one_line(cert->fix, sizeof(cert->fix));
+		one_line(cert->cause, sizeof(cert->cause));
 		dc_cert_report_free(&chosen);
 		return;
 	}
@@ -575,6 +598,8 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		set(cert, DC_CHECK_WARN, w->code);
 		CAUSE(cert, "%s", w->message);
 		FIX(cert, "%s", w->hint ? w->hint : cmd);
+		one_line(cert->cause, sizeof(cert->cause));
+		one_line(cert->fix, sizeof(cert->fix));
 	} else {
 		set(cert, DC_CHECK_OK, NULL);
 	}
