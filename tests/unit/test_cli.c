@@ -431,6 +431,7 @@ static void test_format_prometheus_only_for_commands_that_have_it(void **state)
 	PARSE(&prom_spec, &p, "--format", "prometheus");
 	assert_ok(&p);
 	assert_int_equal(p.cli.format, DC_FORMAT_PROMETHEUS);
+	parsed_free(&p);
 	PARSE(&probe_spec, &p, "--format", "prometheus");
 	assert_usage_error(&p, "'derpcheck probe' has no --format prometheus");
 	assert_string_equal(p.err.hint, "use --format text or --format json here; --format prometheus is for 'derpcheck diagnose'");
