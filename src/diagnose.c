@@ -614,7 +614,8 @@ static void check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, c
 	struct dc_diag_check *home = node_check(dn, DC_DIAG_HTTP_HOME, DC_PATH_DERP);
 	struct dc_diag_check *probe = node_check(dn, DC_DIAG_HTTP_PROBE, DC_PATH_DERP);
 	struct dc_diag_check *g204 = node_check(dn, DC_DIAG_HTTP_204, DC_PATH_DERP);
-	struct dc_diag_check *p80 = n->can_port80 ? node_check(dn, DC_DIAG_HTTP_PORT80, DC_PATH_DERP) : NULL;
+	/* Port 80 serves captive-portal checks, not relaying: a wrong CanPort80 is a map problem. */
+	struct dc_diag_check *p80 = n->can_port80 ? node_check(dn, DC_DIAG_HTTP_PORT80, DC_PATH_MAP) : NULL;
 	if (!tls->tls_ok) {
 		struct dc_diag_check *all[] = {home, probe, g204, p80};
 		for (size_t i = 0; i < DC_ARRAY_LEN(all); i++)
@@ -896,8 +897,8 @@ static void verdicts(struct dc_diag_report *r)
 			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay; %s: %s", derp_ok, derp_nodes,
 				 derp_bad_node, derp_bad->id);
 		else if (mesh_bad)
-			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay; mesh %s fails", derp_ok,
-				 derp_nodes, mesh_bad->summary);
+			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay; the mesh %s \u2194 %s fails",
+			      derp_ok, derp_nodes, mesh_bad->pair[0], mesh_bad->pair[1]);
 		else
 			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay", derp_ok, derp_nodes);
 	}

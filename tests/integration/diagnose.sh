@@ -42,7 +42,7 @@ dnode() {
 dmask() {
 	local f=$work/$1.$2
 	sed -E -e 's/nodekey:[0-9a-f]{8}…/nodekey:KEY…/g' -e 's/nodekey:[0-9a-f]{8}\.\.\./nodekey:KEY.../g' \
-		-e "s/(127\.0\.0\.2[0-9]):[0-9]+/\1:PORT/g" -e 's/(DERPPort|TCP) [0-9]{4,5}/\1 PORT/g' -e "s/STUNPort ${self_port:-NONE}\$/STUNPort SELF/" \
+		-e "s/(127\.0\.0\.[2-4][0-9]):[0-9]+/\1:PORT/g" -e 's/(DERPPort|TCP) [0-9]{4,5}/\1 PORT/g' -e "s/STUNPort ${self_port:-NONE}\$/STUNPort SELF/" \
 		-e 's/-a :[0-9]{4,5}/-a :PORT/g' -e 's#publish [0-9]{4,5}/tcp#publish PORT/tcp#g' \
 		-e "s/\"DERPPort\":[0-9]+/\"DERPPort\":PORT/g" "$f" >"$f.d"
 	mv "$f.d" "$f"
@@ -282,7 +282,52 @@ start_server nomesh --hostname derp.test --listen 127.0.0.26:0 --listen 127.0.0.
 write_map nomesh.json "$(dnode 900a 127.0.0.26 "$PORT" -1)" "$(dnode 900b 127.0.0.27 "$PORT2" -1)"
 run nomesh 1 15000 diagnose --derp-map nomesh.json "${ca[@]}" -c 1 --timeout 1s 900
 contains nomesh out "  FAIL mesh               900a <-> 900b: nothing relayed"
-contains nomesh out "DERP path: degraded (2 of 2 nodes relay; mesh 900a <-> 900b: nothing relayed fails)"
+contains nomesh out "DERP path: degraded (2 of 2 nodes relay; the mesh 900a <-> 900b fails)"
+
+# ---- a TLS port that answers only for another name (derper's --hostname) -------------------------------
+start_server othername --hostname other.test --listen 127.0.0.30:0
+write_map othername.json "$(dnode 900a 127.0.0.30 "$PORT" -1)"
+run othername 1 5000 diagnose --derp-map othername.json "${ca[@]}" 900
+dmask othername out
+contains othername out "  FAIL tls                127.0.0.30:PORT: no TLS handshake"
+contains othername out '       cause: the server refused the TLS name "derp.test" (alert "internal error"): the DERP map'"'"'s HostName must equal derper'"'"'s --hostname'
+
+# ---- a mapped address in Docker's bridge network (docker-proxy in front of derper's STUN) -----------------
+start_stun dockerstun 127.0.0.31 3478 --mapped 172.17.0.1:41641
+write_map docker.json "$(dnode 900a 127.0.0.31 1 3478)"
+run docker 1 5000 diagnose --derp-map docker.json "${ca[@]}" 900
+contains docker out "  warn stun-ipv4          127.0.0.31:3478: mapped 172.17.0.1:41641, 3/3 answered, "
+contains docker out "       cause: the server sees this machine as 172.17.0.1, a Docker bridge 172.17.0.0/16 address: the clients it answers learn an address nobody can reach"
+json_docker() { run docker-json 1 5000 --format json diagnose --derp-map docker.json "${ca[@]}" 900; }
+json_docker
+json docker-json '(.nodes[0].checks[] | select(.check == "stun-ipv4") | .status == "warn" and .code == "stun-mapped-docker")'
+
+# ---- DNS against the map: localhost resolves from /etc/hosts, never through the network ---------------------
+if getent ahostsv4 localhost | grep -q '^127\.0\.0\.1 '; then
+	printf '{"Regions":{"900":{"RegionID":900,"RegionCode":"test","Nodes":[{"Name":"900a","RegionID":900,"HostName":"localhost","IPv4":"127.0.0.32","IPv6":"none","STUNPort":-1,"DERPPort":1}]}}}\n' >"$work/dns.json"
+	run dns 1 5000 diagnose --derp-map dns.json "${ca[@]}" 900
+	contains dns out "  warn dns-ipv4           the map gives 127.0.0.32, DNS 127.0.0.1"
+	contains dns out "       cause: the map says IPv4 127.0.0.32 but localhost resolves to 127.0.0.1: Tailscale clients use 127.0.0.32, anything that uses the name (browsers, certificate renewal, other tools) reaches 127.0.0.1"
+	contains dns out "       fix:   point the A record of localhost at 127.0.0.32, or correct IPv4 in the map"
+else
+	echo "diagnose.sh: SKIP the DNS comparison: localhost does not resolve to 127.0.0.1 here" >&2
+fi
+
+# ---- CanPort80: derper's plain HTTP on port 80 of the node (binding port 80 needs root) ---------------------
+if [ "$(id -u)" = 0 ]; then
+	write_map port80-missing.json "$(dnode 900a 127.0.0.21 "$self_port" -1 '"CanPort80":true')"
+	run port80-missing 1 5000 diagnose --derp-map port80-missing.json "${ca[@]}" 900
+	contains port80-missing out "  FAIL http-port80        port 80 /generate_204 failed: "
+	contains port80-missing out "       fix:   serve derper's HTTP on port 80 (derper -http-port 80) or remove CanPort80 from the map"
+	contains port80-missing out "DERP path: ok (1 of 1 nodes relay)"
+	start_server port80 --plain --listen 127.0.0.33:80
+	start_server port80tls --hostname derp.test --listen 127.0.0.33:0
+	write_map port80.json "$(dnode 900a 127.0.0.33 "$PORT" -1 '"CanPort80":true')"
+	run port80 0 5000 diagnose --derp-map port80.json "${ca[@]}" 900
+	contains port80 out "  ok   http-port80        port 80 /generate_204 answered 204 with the challenge response"
+else
+	echo "diagnose.sh: SKIP CanPort80 (port 80 needs root)" >&2
+fi
 
 # ---- usage -----------------------------------------------------------------------------------------------
 run no-region 2 2000 diagnose --derp-map good.json
