@@ -302,10 +302,12 @@ static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep
 		    t->port, t->port, t->port, t->port);
 		return;
 	}
+	char mapped_ep[DC_ENDPOINT_STRLEN];
 	dc_ip_format(&t->mapped, mapped, sizeof(mapped));
+	dc_endpoint_format(&t->mapped, mapped_ep, sizeof(mapped_ep));
 	double ms = (double)t->rtt_median / 1e6;
 	c->ms = ms;
-	SUMMARY(c, "%s: mapped %s:%u, %u/%u answered, %.1fms", dst, mapped, t->mapped.port, t->answered, t->sent, ms);
+	SUMMARY(c, "%s: mapped %s, %u/%u answered, %.1fms", dst, mapped_ep, t->answered, t->sent, ms);
 	const struct dc_finding *inner = stun_finding(rep, t, "stun-mapped-inner");
 	if (t->mapped_class == DC_IP_DOCKER_BRIDGE || t->mapped_class == DC_IP_CGNAT ||
 	    (inner && t->mapped_class != DC_IP_LOOPBACK)) {
@@ -864,8 +866,15 @@ static void verdicts(struct dc_diag_report *r)
 				stun_bad = f, stun_bad_node = dn->node->name;
 		}
 		if (!dn->node->stun_only) {
-			derp_nodes++;
 			const struct dc_diag_check *f = first_fail(dn, DC_PATH_DERP);
+			bool relayed = false;
+			for (size_t k = 0; k < dn->count; k++)
+				relayed = relayed || (strcmp(dn->checks[k].id, DC_DIAG_RELAY) == 0 &&
+						      (dn->checks[k].status == DC_CHECK_OK || dn->checks[k].status == DC_CHECK_WARN));
+			/* A node nothing could be tried on (-4 with an IPv6-only node) is not counted. */
+			if (!f && !relayed)
+				continue;
+			derp_nodes++;
 			if (!f)
 				derp_ok++;
 			else if (!derp_bad)
@@ -877,9 +886,14 @@ static void verdicts(struct dc_diag_report *r)
 		if (r->region_checks[i].path == DC_PATH_DERP && r->region_checks[i].status == DC_CHECK_FAIL && !mesh_bad)
 			mesh_bad = &r->region_checks[i];
 
+	bool any_stun_port = false;
+	for (size_t i = 0; i < r->node_count; i++)
+		any_stun_port = any_stun_port || dc_node_stun_port(r->nodes[i].node) >= 0;
 	if (stun_nodes == 0) {
 		r->stun = DC_VERDICT_NA;
-		textf(r->stun_reason, sizeof(r->stun_reason), "no node of the region serves STUN");
+		textf(r->stun_reason, sizeof(r->stun_reason), "%s",
+		      any_stun_port ? "no node could be probed: no address of the family asked for"
+				    : "no node of the region serves STUN");
 	} else {
 		r->stun = stun_ok == stun_nodes ? DC_VERDICT_OK : stun_ok ? DC_VERDICT_DEGRADED : DC_VERDICT_BROKEN;
 		if (stun_bad)
@@ -888,9 +902,14 @@ static void verdicts(struct dc_diag_report *r)
 		else
 			textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN", stun_ok, stun_nodes);
 	}
+	bool all_stun_only = true;
+	for (size_t i = 0; i < r->node_count; i++)
+		all_stun_only = all_stun_only && r->nodes[i].node->stun_only;
 	if (derp_nodes == 0) {
 		r->derp = DC_VERDICT_NA;
-		textf(r->derp_reason, sizeof(r->derp_reason), "every node is STUNOnly: the region relays nothing");
+		textf(r->derp_reason, sizeof(r->derp_reason), "%s",
+		      all_stun_only ? "every node is STUNOnly: the region relays nothing"
+				    : "no node could be tried: no address of the family asked for");
 	} else {
 		r->derp = derp_ok == derp_nodes && !mesh_bad ? DC_VERDICT_OK : derp_ok ? DC_VERDICT_DEGRADED : DC_VERDICT_BROKEN;
 		if (derp_bad)

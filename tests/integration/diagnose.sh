@@ -329,6 +329,18 @@ else
 	echo "diagnose.sh: SKIP CanPort80 (port 80 needs root)" >&2
 fi
 
+# ---- IPv6: an IPv6-only node on ::1 (HTTP over the address, never DNS), then -4 tests nothing -------------
+start_server v6 --hostname derp.test --listen '[::1]:0'
+start_stun v6stun ::1 3478
+printf '{"Regions":{"900":{"RegionID":900,"RegionCode":"test","Nodes":[{"Name":"900a","RegionID":900,"HostName":"derp.test","IPv4":"none","IPv6":"::1","STUNPort":0,"DERPPort":%s}]}}}\n' "$PORT" >"$work/v6.json"
+run v6 0 5000 diagnose --derp-map v6.json "${ca[@]}" 900
+contains v6 out "  ok   stun-ipv6          [::1]:3478: mapped [::1]:"
+contains v6 out "  ok   http-generate-204  /generate_204 answered 204 with the challenge response"
+contains v6 out "DERP path: ok (1 of 1 nodes relay)"
+run v6-only4 0 5000 diagnose -4 --derp-map v6.json "${ca[@]}" 900
+contains v6-only4 out "STUN path: n/a (no node could be probed: no address of the family asked for)"
+contains v6-only4 out "DERP path: n/a (no node could be tried: no address of the family asked for)"
+
 # ---- usage -----------------------------------------------------------------------------------------------
 run no-region 2 2000 diagnose --derp-map good.json
 expect no-region err <<'EOF2'
