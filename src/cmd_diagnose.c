@@ -243,9 +243,19 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		struct sigaction sa = {.sa_handler = on_stop};
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		/*
+		 * A signal is held back while a run is in progress: an interrupted poll() would turn
+		 * into a failed check in the report. It takes effect between runs.
+		 */
+		sigset_t stop_set, old_set;
+		sigemptyset(&stop_set);
+		sigaddset(&stop_set, SIGINT);
+		sigaddset(&stop_set, SIGTERM);
 		do {
 			uint64_t next = dc_now_ns() + (uint64_t)a.every_ms * 1000000u;
+			sigprocmask(SIG_BLOCK, &stop_set, &old_set);
 			status = run_once(cli, &a, &maps, region, map_desc, utf8);
+			sigprocmask(SIG_SETMASK, &old_set, NULL);
 			if (status == DC_EXIT_USAGE)
 				break;
 			wait_until(next);

@@ -146,14 +146,17 @@ expect output out </dev/null
 contains report.prom "" 'derpcheck_diagnose_path_ok{region="900",region_code="test",path="stun"} 1'
 (cd "$work" && exec "$DERPCHECK" --format prometheus diagnose --derp-map good.json "${ca[@]}" --every 1s -o every.prom 900) &
 every_pid=$!
-deadline=$(($(now_ms) + 8000))
-until [ "$(grep -c '^derpcheck_diagnose_last_run' "$work/every.prom" 2>/dev/null)" = 1 ] && [ -n "$(ls "$work" | grep -c every.prom.tmp | grep -x 0)" ] && [ "$(now_ms)" -gt $((deadline - 5500)) ]; do
-	[ "$(now_ms)" -gt "$deadline" ] && break
-	sleep 0.05
-done
-first=$(grep '^derpcheck_diagnose_last_run' "$work/every.prom" 2>/dev/null)
-sleep 1.2
-second=$(grep '^derpcheck_diagnose_last_run' "$work/every.prom" 2>/dev/null)
+# wait_for_line FILE OLD: until FILE has a last-run line other than OLD (5 s at most); prints it.
+wait_for_line() {
+	local deadline=$(($(now_ms) + 5000)) line
+	while [ "$(now_ms)" -le "$deadline" ]; do
+		line=$(grep '^derpcheck_diagnose_last_run' "$1" 2>/dev/null)
+		[ -n "$line" ] && [ "$line" != "$2" ] && { echo "$line"; return; }
+		sleep 0.05
+	done
+}
+first=$(wait_for_line "$work/every.prom" "")
+second=$(wait_for_line "$work/every.prom" "$first")
 kill -TERM "$every_pid"
 wait "$every_pid"
 [ -n "$first" ] && [ -n "$second" ] && [ "$first" != "$second" ] && pass || fail "--every did not rewrite the file ($first / $second)"
