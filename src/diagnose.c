@@ -295,7 +295,7 @@ static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep
 			return;
 		}
 		set(c, DC_CHECK_FAIL, p && p->status == DC_PROBE_UNREACHABLE ? "stun-unreachable" : "stun-no-reply");
-		SUMMARY(c, "no answer from %s (%u requests)", dst, t->sent);
+		SUMMARY(c, "no answer from %s (%zu probes, %u datagrams sent)", dst, t->nprobes, t->sent);
 		CAUSE(c, "%s: %s", dst, p && p->detail[0] ? p->detail : "no reply");
 		FIX(c, "start derper's STUN server on UDP %u (derper -stun -stun-port %u) and let UDP %u through the "
 		       "firewall and any NAT or Docker port mapping (publish %u/udp)",

@@ -66,7 +66,7 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUNPort 38893
   ok   map                follows Tailscale's rules
   ok   dns-ipv4           the map gives 127.0.0.21; derp.test is a reserved test name, not looked up
   skip dns-ipv6           turned off in the map (IPv6 "none")
-  FAIL stun-ipv4          no answer from 127.0.0.21:PORT (3 requests)
+  FAIL stun-ipv4          no answer from 127.0.0.21:PORT (3 probes, 3 datagrams sent)
        cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 -> container 38893
        fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp
   skip stun-ipv6          IPv6 is "none" in the map: Tailscale does not use it

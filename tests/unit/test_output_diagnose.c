@@ -23,7 +23,7 @@ static void make_report(struct fixture *f)
 	f->dn.node = &f->node;
 	f->dn.checks[0] = (struct dc_diag_check){.id = DC_DIAG_STUN4, .path = DC_PATH_STUN, .status = DC_CHECK_FAIL,
 						 .code = "stun-wrong-port", .ms = -1};
-	strcpy(f->dn.checks[0].summary, "no answer from 203.0.113.10:38893 (3 requests)");
+	strcpy(f->dn.checks[0].summary, "no answer from 203.0.113.10:38893 (3 probes, 3 datagrams sent)");
 	dc_diag_stun_port_hint(3478, 38893, f->dn.checks[0].cause, sizeof(f->dn.checks[0].cause), f->dn.checks[0].fix,
 			       sizeof(f->dn.checks[0].fix));
 	f->dn.checks[1] = (struct dc_diag_check){.id = DC_DIAG_RELAY, .path = DC_PATH_DERP, .status = DC_CHECK_OK, .ms = 12.5};
@@ -57,7 +57,7 @@ static void test_text_in_utf8_uses_marks_and_arrows(void **state)
 		"DERP region 900 (my\"vps) from file policy.hujson: 1 node\n"
 		"\n"
 		"node 900a (derp.example.com): IPv4 203.0.113.10, IPv6 none, DERPPort 38894, STUNPort 38893\n"
-		"  \u2717 stun-ipv4          no answer from 203.0.113.10:38893 (3 requests)\n"
+		"  \u2717 stun-ipv4          no answer from 203.0.113.10:38893 (3 probes, 3 datagrams sent)\n"
 		"    cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 \u2192 container 38893\n"
 		"    fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp\n"
 		"  \u2713 relay              A \u2192 B \u2192 A: 3/3 relayed, avg 12.5ms\n"
