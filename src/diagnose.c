@@ -825,6 +825,40 @@ static void judge_ping(struct dc_diag_check *c, const struct dc_ping_result *pr,
 	FIX(c, "look at derper's load and rate limits, and at loss on the way");
 }
 
+/*
+ * Every connection to one node must meet the same server key (tailscale debug derp makes
+ * five to check this): different keys mean a load balancer spreads clients over several
+ * derpers, and two clients on different ones cannot reach each other unless they mesh.
+ */
+static void judge_server_keys(struct dc_diag_check *c, struct dc_diag_node *dn, const struct dc_ping_result *pr)
+{
+	char keys[3][65];
+	size_t n = 0;
+	if (dn->have_server_key)
+		memcpy(keys[n++], dn->server_key + strlen("nodekey:"), 65);
+	for (int k = 0; k < 2; k++) {
+		if (!pr->clients[k].connected)
+			continue;
+		char hex[65];
+		dc_derp_key_hex(pr->clients[k].conn.server_key, hex);
+		bool seen = false;
+		for (size_t j = 0; j < n; j++)
+			seen = seen || strcmp(keys[j], hex) == 0;
+		if (!seen)
+			memcpy(keys[n++], hex, 65);
+	}
+	if (n <= 1)
+		return;
+	bool lost = c->status == DC_CHECK_FAIL;
+	size_t conns = (dn->have_server_key ? 1u : 0u) + pr->clients[0].connected + pr->clients[1].connected;
+	set(c, DC_CHECK_FAIL, "derp-multiple-keys");
+	CAUSE(c, "%zu connections to this node met %zu different server keys: a load balancer spreads clients over "
+		 "several derpers%s",
+	      conns, n, lost ? ", which do not forward to each other" : "");
+	FIX(c, "give every derper its own map node (own HostName or IPv4/IPv6), or mesh the derpers behind the "
+	       "balancer (--mesh-psk-file, --mesh-with)");
+}
+
 static void ping_between(const struct dc_derp_region *region, const char *node, bool mesh, const struct dc_diag_opts *o,
 			 bool insecure, struct dc_ping_result *pr)
 {
@@ -993,6 +1027,7 @@ void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *
 		struct dc_ping_result pr;
 		ping_between(region, dn->node->name, false, &o, insecure[i], &pr);
 		judge_ping(c, &pr, o.ping_count, "A \u2192 B \u2192 A");
+		judge_server_keys(c, dn, &pr);
 		relays[i] = c->status != DC_CHECK_FAIL;
 		dc_ping_result_free(&pr);
 	}

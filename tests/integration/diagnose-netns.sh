@@ -61,6 +61,17 @@ contains tcp-drop out "  FAIL tcp-ipv4           127.0.0.1:$PORT: no connection"
 contains tcp-drop out "       fix:   a firewall or security group drops TCP $PORT: allow it from everywhere clients are"
 in_ns iptables -D INPUT -p tcp --dport "$PORT" --syn -j DROP
 
+# A load balancer in front of two derpers that do not mesh: every other TCP connection to
+# the node's port goes to the second instance (iptables nth), so clients meet two keys.
+start_server lb --hostname derp.test --listen 127.0.0.1:0 --listen 127.0.0.1:0
+in_ns iptables -t nat -A OUTPUT -p tcp -d 127.0.0.1 --dport "$PORT" -m statistic --mode nth --every 2 --packet 0 \
+	-j REDIRECT --to-ports "$PORT2"
+write_map lb.json "$(node 900a derp.test 127.0.0.1 none "$PORT")"
+run lb 1 8000 diagnose --derp-map lb.json "${ca[@]}" --timeout 1s -c 1 900
+contains lb out "       cause: 3 connections to this node met 2 different server keys: a load balancer spreads clients over several derpers, which do not forward to each other"
+contains lb out "       fix:   give every derper its own map node (own HostName or IPv4/IPv6), or mesh the derpers behind the balancer (--mesh-psk-file, --mesh-with)"
+in_ns iptables -t nat -F OUTPUT
+
 # DNS against the map: derp.lab is 127.0.0.2 in the namespace's hosts, the map says .1.
 write_map dns.json "$(node 900a derp.lab 127.0.0.1 none 1)"
 run dns 1 5000 diagnose --derp-map dns.json "${ca[@]}" --timeout 2s 900
