@@ -31,7 +31,7 @@ ca=(--ca-file pki/ca.pem)
 
 # The "container": derper's STUN on 38893. The "host": 3478 forwarded to it; 38893 itself
 # is not published, so packets to it vanish (no ICMP), as behind a cloud firewall.
-in_ns "$TOOLS/stunserver" -a 127.0.0.1 -p 38893 --lifetime 60 >"$work/stun.ready" 2>"$work/stun.log" &
+ip netns exec "$NETNS" "$TOOLS/stunserver" -a 127.0.0.1 -p 38893 --lifetime 60 >"$work/stun.ready" 2>"$work/stun.log" &
 stun_pid=$!
 deadline=$(($(now_ms) + 5000))
 until grep -q '^ready' "$work/stun.ready" 2>/dev/null; do
