@@ -154,8 +154,10 @@ bench: $(BIN) $(BENCH_BINS) $(TOOL_BINS)
 		DERPCHECK=$(abspath $(BIN)) BENCH_BIN=$(abspath $(BUILD)/bench) TOOLS=$(abspath $(BUILD)/tools) \
 		$$b || status=1; done; exit $$status
 
-demo: $(BIN)
+# The full local lab on loopback (scripts/demo.sh): test servers, a generated map, every command.
+demo: $(BIN) $(TOOL_BINS)
 	./$(BIN) validate examples/policy.hujson
+	@scripts/demo.sh ./$(BIN) $(BUILD)/tools
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \

@@ -13,12 +13,12 @@ _derpcheck()
 		cword=$COMP_CWORD
 	fi
 
-	local commands="validate netcheck ping status cert diagnose stun help"
+	local commands="validate netcheck ping status cert diagnose stun debug help"
 	local global_opts="--format --color --verbose -v --quiet -q --help -h --version"
 	local net_opts="--derp-map --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6"
 
 	case $prev in
-	--format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+	--format) COMPREPLY=($(compgen -W "text json prometheus" -- "$cur")); return ;;
 	--color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
 	--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--file) COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "-" -- "$cur")); return ;;
@@ -57,6 +57,14 @@ _derpcheck()
 		fi ;;
 	help)
 		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
+	diagnose)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --every --output -o $net_opts $global_opts" -- "$cur")) ;;
+	debug)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--count -c --every --output -o $net_opts $global_opts" -- "$cur"))
+		elif [[ $prev == debug ]]; then
+			COMPREPLY=($(compgen -W "derp" -- "$cur"))
+		fi ;;
 	stun)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --interval -i --style --region --bind-address --bind-port $net_opts $global_opts" -- "$cur")) ;;
 	validate)

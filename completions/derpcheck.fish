@@ -1,19 +1,19 @@
 # fish completion for derpcheck. Keep in step with `derpcheck help COMMAND`.
 
-set -l commands validate netcheck ping status cert diagnose stun help
+set -l commands validate netcheck ping status cert diagnose stun debug help
 complete -c derpcheck -f
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a validate -d 'check a DERP map or tailnet policy file'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT and DERP latency (not yet implemented)'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a ping -d 'relay test packets through a DERP region'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -d 'show which peers are direct or relayed, and why'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems of a DERP server'
-complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end and give one verdict'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a stun -d 'send STUN binding requests and show the mapped address'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a help -d 'show help for a command'
-complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun"
+complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun debug"
 
 # Global options
-complete -c derpcheck -l format -x -a 'text json' -d 'output format'
+complete -c derpcheck -l format -x -a 'text json prometheus' -d 'output format'
 complete -c derpcheck -l color -x -a 'auto always never' -d 'colour text output'
 complete -c derpcheck -s v -l verbose -d 'say more about what is being done'
 complete -c derpcheck -s q -l quiet -d 'print only problems'
@@ -56,6 +56,12 @@ complete -c derpcheck -n "__fish_seen_subcommand_from ping" -s c -l count -x -a 
 complete -c derpcheck -n "__fish_seen_subcommand_from ping" -s i -l interval -x -a '100ms 200ms 500ms 1s' -d 'wait DURATION between packets'
 complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l size -x -a '33 64 1200 65536' -d 'bytes per relayed packet'
 
+# diagnose (and debug derp)
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a debug -d 'debug derp REGION: the same as diagnose REGION'
+complete -c derpcheck -n "__fish_seen_subcommand_from debug; and not __fish_seen_subcommand_from derp" -a derp -d 'check one region end to end'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -s c -l count -x -a '1 3 5 10' -d 'relayed test pings per node and mesh pair'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l every -x -a '30s 1m 5m 15m 1h' -d 'run again every DURATION'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -s o -l output -r -F -d 'write each report to FILE atomically'
 # stun
 complete -c derpcheck -n "__fish_seen_subcommand_from stun" -s c -l count -x -a '1 3 5 10 20' -d 'probes per address'
 complete -c derpcheck -n "__fish_seen_subcommand_from stun" -s i -l interval -x -a '0 20ms 100ms 200ms 1s' -d 'time between the probes to one address'

@@ -19,7 +19,7 @@ enum {
 };
 
 static const struct dc_option global_options[] = {
-	{"format", 0, "text|json", OPT_FORMAT, "output format (default text)"},
+	{"format", 0, "text|json|prometheus", OPT_FORMAT, "output format (default text; prometheus: diagnose only)"},
 	{"color", 0, "auto|always|never", OPT_COLOR, "colour text output (default auto: only on a terminal, never with NO_COLOR)"},
 	{"verbose", 'v', NULL, OPT_VERBOSE, "say more about what is being done"},
 	{"quiet", 'q', NULL, OPT_QUIET, "print only problems"},
@@ -95,12 +95,12 @@ static int pick_word(const char *value, const char *const *words, size_t n, cons
 static int apply(struct dc_cli *cli, const struct dc_option *o, const char *arg, dc_option_handler handler,
 		 void *user, struct dc_error *err)
 {
-	static const char *const formats[] = {"text", "json"};
+	static const char *const formats[] = {"text", "json", "prometheus"};
 	static const char *const colors[] = {"auto", "always", "never"};
 	int pick;
 	switch (o->id) {
 	case OPT_FORMAT:
-		if (pick_word(arg, formats, 2, "format", &pick, err) < 0)
+		if (pick_word(arg, formats, 3, "format", &pick, err) < 0)
 			return -1;
 		cli->format = (enum dc_format)pick;
 		return 0;
@@ -268,6 +268,12 @@ int dc_cli_parse(struct dc_cli *cli, const struct dc_command_spec *spec, int arg
 			if (arg)
 				break;
 		}
+	}
+	/* The Prometheus text format exists for monitoring a DERP fleet: only diagnose has it. */
+	if (spec && cli->format == DC_FORMAT_PROMETHEUS && !spec->prometheus) {
+		dc_error_set(err, NULL, "'derpcheck %s' has no --format prometheus", spec->name);
+		dc_error_hint(err, "use --format text or --format json here; --format prometheus is for 'derpcheck diagnose'");
+		goto fail;
 	}
 	if (consumed)
 		*consumed = i;

@@ -37,5 +37,10 @@ extern const struct dc_command_spec dc_ping_spec;
 int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv);
 extern const struct dc_command_spec dc_stun_spec;
 int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_diagnose_spec;
+int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv);
+/* `debug derp REGION`: an alias of diagnose, under tailscale's name */
+extern const struct dc_command_spec dc_debug_spec;
+int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv);
 
 #endif

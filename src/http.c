@@ -90,6 +90,7 @@ struct transfer {
 	uint64_t start_ns;
 	char curl_err[CURL_ERROR_SIZE];
 	struct curl_slist *header_list;
+	struct curl_slist *resolve_list;
 	CURL *h;
 };
 
@@ -186,6 +187,29 @@ static enum dc_http_failure failure_kind(CURLcode rc, bool too_big)
 	}
 }
 
+/* curl_slist_append is not resolved: lists are built by hand, in order, on the heap. */
+static struct curl_slist *slist_build(const char *const *lines)
+{
+	struct curl_slist *head = NULL, **tail = &head;
+	for (const char *const *line = lines; line && *line; line++) {
+		struct curl_slist *node = dc_xcalloc(1, sizeof(*node));
+		node->data = dc_xstrdup(*line);
+		*tail = node;
+		tail = &node->next;
+	}
+	return head;
+}
+
+static void slist_free(struct curl_slist **list)
+{
+	while (*list) {
+		struct curl_slist *next = (*list)->next;
+		free((*list)->data);
+		free(*list);
+		*list = next;
+	}
+}
+
 static int setup(const struct curl_api *curl, struct transfer *t, struct dc_error *err)
 {
 	static const struct dc_http_opts defaults;
@@ -237,16 +261,12 @@ static int setup(const struct curl_api *curl, struct transfer *t, struct dc_erro
 		curl->easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V4);
 	else if (opts->family == 6)
 		curl->easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V6);
-	/* curl_slist_append is not resolved: the list is built by hand, in order, on the heap. */
-	struct curl_slist **tail = &t->header_list;
-	for (const char *const *line = req->headers; line && *line; line++) {
-		struct curl_slist *node = dc_xcalloc(1, sizeof(*node));
-		node->data = dc_xstrdup(*line);
-		*tail = node;
-		tail = &node->next;
-	}
+	t->header_list = slist_build(req->headers);
 	if (t->header_list)
 		curl->easy_setopt(h, CURLOPT_HTTPHEADER, t->header_list);
+	t->resolve_list = slist_build(req->resolve);
+	if (t->resolve_list)
+		curl->easy_setopt(h, CURLOPT_RESOLVE, t->resolve_list);
 	t->start_ns = dc_now_ns();
 	return 0;
 }
@@ -282,12 +302,8 @@ static int finish(const struct curl_api *curl, struct transfer *t, CURLcode rc, 
 	resp->os_errno = (int)os_errno;
 	curl->easy_cleanup(t->h);
 	t->h = NULL;
-	while (t->header_list) {
-		struct curl_slist *next = t->header_list->next;
-		free(t->header_list->data);
-		free(t->header_list);
-		t->header_list = next;
-	}
+	slist_free(&t->header_list);
+	slist_free(&t->resolve_list);
 	if (!resp->headers.data)
 		dc_buf_append(&resp->headers, "", 0);
 	resp->failure = failure_kind(rc, t->too_big);

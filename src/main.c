@@ -10,8 +10,6 @@
 /* Commands still to come: listed by --help, and they say so plainly when run. */
 static const struct dc_command_spec netcheck_planned = {
 	.name = "netcheck", .summary = "measure UDP, NAT behaviour and latency to every DERP region"};
-static const struct dc_command_spec diagnose_planned = {
-	.name = "diagnose", .summary = "check one region end to end and give one verdict"};
 
 /* The command table: --help lists it in this order. */
 static const struct dc_command commands[] = {
@@ -20,8 +18,9 @@ static const struct dc_command commands[] = {
 	{&dc_ping_spec, dc_cmd_ping},
 	{&dc_status_spec, dc_cmd_status},
 	{&dc_cert_spec, dc_cmd_cert},
-	{&diagnose_planned, NULL},
+	{&dc_diagnose_spec, dc_cmd_diagnose},
 	{&dc_stun_spec, dc_cmd_stun},
+	{&dc_debug_spec, dc_cmd_debug},
 };
 
 void dc_report_error(const struct dc_error *err)

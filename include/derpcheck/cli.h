@@ -11,7 +11,7 @@
 
 #include "derpcheck/util.h"
 
-enum dc_format { DC_FORMAT_TEXT, DC_FORMAT_JSON };
+enum dc_format { DC_FORMAT_TEXT, DC_FORMAT_JSON, DC_FORMAT_PROMETHEUS };
 enum dc_color_mode { DC_COLOR_AUTO, DC_COLOR_ALWAYS, DC_COLOR_NEVER };
 
 /* Shared network options a command accepts (bit set in dc_command_spec.shared). */
@@ -51,6 +51,7 @@ struct dc_command_spec {
 	const char *summary; /* one line */
 	const char *description; /* a short paragraph for --help, may be NULL */
 	unsigned shared;     /* DC_SHARED_* */
+	bool prometheus;     /* accepts --format prometheus (other commands reject it) */
 	const struct dc_option *options; /* terminated by {0} */
 };
 

@@ -40,6 +40,12 @@ struct dc_http_request {
 	bool no_redirects;               /* report a 3xx as it came (Location is in the headers) */
 	bool fresh_connection;           /* no connection reuse, no keep-alive */
 	bool truncate_body;              /* keep the first max_bytes and drop the rest, instead of failing */
+	/*
+	 * "HOST:PORT:ADDR" entries, NULL-terminated (libcurl's CURLOPT_RESOLVE): connect to
+	 * ADDR for HOST:PORT without asking DNS, keeping HOST as the TLS name and Host header
+	 * (a DERP node whose map entry gives its address). May be NULL.
+	 */
+	const char *const *resolve;
 };
 
 /* Why a request got no HTTP answer, for callers that decide by kind (captive portal: "network error"). */

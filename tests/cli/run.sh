@@ -29,7 +29,9 @@ run bad-format 2 -- --format jsn validate x
 run bad-timeout 2 -- validate --timeout 5 --timeout soon x
 run both-families 2 -- validate -4 -6 x
 run not-implemented 2 -- netcheck
-run help-not-implemented 2 -- help diagnose
+run help-not-implemented 2 -- help netcheck
+run help-diagnose 0 -- help diagnose
+run debug-help 0 -- debug --help
 run help 0 -- --help
 run help-validate 0 -- help validate
 run help-ping 0 -- help ping

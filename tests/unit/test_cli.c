@@ -378,7 +378,7 @@ static void test_option_missing_its_value_is_an_error(void **state)
 	PARSE(&probe_spec, &p, "-t");
 	assert_usage_error(&p, "-t needs a value (DURATION)");
 	PARSE(NULL, &p, "--format");
-	assert_usage_error(&p, "--format needs a value (text|json)");
+	assert_usage_error(&p, "--format needs a value (text|json|prometheus)");
 }
 
 static void test_flag_given_a_value_is_an_error(void **state)
@@ -405,7 +405,7 @@ static void test_format_nonsense_lists_the_values(void **state)
 	struct parsed p;
 	PARSE(&probe_spec, &p, "--format", "bogus");
 	assert_usage_error(&p, "invalid value 'bogus' for --format");
-	assert_string_equal(p.err.hint, "use --format text or --format json");
+	assert_string_equal(p.err.hint, "use --format text, json or prometheus");
 	PARSE(NULL, &p, "--color=sometimes");
 	assert_usage_error(&p, "invalid value 'sometimes' for --color");
 	assert_string_equal(p.err.hint, "use --color auto, always or never");
@@ -418,6 +418,23 @@ static void test_format_values_are_case_sensitive(void **state)
 	PARSE(NULL, &p, "--format", "JSON");
 	assert_usage_error(&p, "invalid value 'JSON'");
 	assert_string_equal(p.err.hint, "did you mean --format json?");
+}
+
+static const struct dc_command_spec prom_spec = {
+	.name = "monitor", .summary = "a command with Prometheus output", .prometheus = true,
+};
+
+static void test_format_prometheus_only_for_commands_that_have_it(void **state)
+{
+	(void)state;
+	struct parsed p;
+	PARSE(&prom_spec, &p, "--format", "prometheus");
+	assert_ok(&p);
+	assert_int_equal(p.cli.format, DC_FORMAT_PROMETHEUS);
+	parsed_free(&p);
+	PARSE(&probe_spec, &p, "--format", "prometheus");
+	assert_usage_error(&p, "'derpcheck probe' has no --format prometheus");
+	assert_string_equal(p.err.hint, "use --format text or --format json here; --format prometheus is for 'derpcheck diagnose'");
 }
 
 /* ---- shared network options --------------------------------------------------------- */
@@ -740,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_format_typo_suggests_the_closest_value),
 		cmocka_unit_test(test_format_nonsense_lists_the_values),
 		cmocka_unit_test(test_format_values_are_case_sensitive),
+		cmocka_unit_test(test_format_prometheus_only_for_commands_that_have_it),
 		cmocka_unit_test(test_shared_options_set_the_cli_fields),
 		cmocka_unit_test(test_timeout_accepts_durations),
 		cmocka_unit_test(test_timeout_rejects_zero_and_nonsense),

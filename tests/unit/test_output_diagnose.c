@@ -1,0 +1,157 @@
+/* output_diagnose: the checklist in UTF-8 and ASCII, quiet mode, JSON and Prometheus. */
+#include "testlib.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "derpcheck/output_diagnose.h"
+
+struct fixture {
+	struct dc_derp_node node;
+	struct dc_derp_region region;
+	struct dc_diag_node dn;
+	struct dc_diag_report r;
+};
+
+static void make_report(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->node = (struct dc_derp_node){.name = "900a", .host_name = "derp.example.com", .ipv4 = "203.0.113.10",
+					.ipv6 = "none", .stun_port = 38893, .derp_port = 38894};
+	f->region = (struct dc_derp_region){.id = 900, .code = "my\"vps", .name = "VPS", .nodes = &f->node, .node_count = 1};
+	f->dn.node = &f->node;
+	f->dn.checks[0] = (struct dc_diag_check){.id = DC_DIAG_STUN4, .path = DC_PATH_STUN, .status = DC_CHECK_FAIL,
+						 .code = "stun-wrong-port", .ms = -1};
+	strcpy(f->dn.checks[0].summary, "no answer from 203.0.113.10:38893 (3 probes, 3 datagrams sent)");
+	dc_diag_stun_port_hint(3478, 38893, f->dn.checks[0].cause, sizeof(f->dn.checks[0].cause), f->dn.checks[0].fix,
+			       sizeof(f->dn.checks[0].fix));
+	f->dn.checks[1] = (struct dc_diag_check){.id = DC_DIAG_RELAY, .path = DC_PATH_DERP, .status = DC_CHECK_OK, .ms = 12.5};
+	strcpy(f->dn.checks[1].summary, "A \u2192 B \u2192 A: 3/3 relayed, avg 12.5ms");
+	f->dn.count = 2;
+	f->r = (struct dc_diag_report){.region = &f->region, .nodes = &f->dn, .node_count = 1, .stun = DC_VERDICT_BROKEN,
+				       .derp = DC_VERDICT_OK, .elapsed_ns = 1500000000u, .finished_unix = 1790000000};
+	strcpy(f->r.stun_reason, "0 of 1 nodes answer STUN; 900a: stun-ipv4");
+	strcpy(f->r.derp_reason, "1 of 1 nodes relay");
+}
+
+static char *render(void (*fn)(FILE *, const struct dc_diag_report *, const struct dc_diag_view *),
+		    const struct dc_diag_report *r, const struct dc_diag_view *v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	fn(f, r, v);
+	fclose(f);
+	return text;
+}
+
+static void test_text_in_utf8_uses_marks_and_arrows(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_report(&f);
+	struct dc_diag_view v = {.utf8 = true, .map_desc = "file policy.hujson"};
+	char *t = render(dc_output_diagnose_text, &f.r, &v);
+	assert_string_equal(t,
+		"DERP region 900 (my\"vps) from file policy.hujson: 1 node\n"
+		"\n"
+		"node 900a (derp.example.com): IPv4 203.0.113.10, IPv6 none, DERPPort 38894, STUNPort 38893\n"
+		"  \u2717 stun-ipv4          no answer from 203.0.113.10:38893 (3 probes, 3 datagrams sent)\n"
+		"    cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 \u2192 container 38893\n"
+		"    fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp\n"
+		"  \u2713 relay              A \u2192 B \u2192 A: 3/3 relayed, avg 12.5ms\n"
+		"\n"
+		"STUN path: broken (0 of 1 nodes answer STUN; 900a: stun-ipv4)\n"
+		"DERP path: ok (1 of 1 nodes relay)\n");
+	free(t);
+}
+
+static void test_text_in_ascii_uses_words_and_spells_arrows(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_report(&f);
+	struct dc_diag_view v = {.utf8 = false};
+	char *t = render(dc_output_diagnose_text, &f.r, &v);
+	assert_non_null(strstr(t, "  FAIL stun-ipv4          no answer"));
+	assert_non_null(strstr(t, "       cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 -> container 38893\n"));
+	assert_non_null(strstr(t, "  ok   relay              A -> B -> A: 3/3"));
+	for (const char *p = t; *p; p++)
+		assert_true((unsigned char)*p < 0x80);
+	free(t);
+}
+
+static void test_quiet_text_keeps_problems_and_verdicts_only(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_report(&f);
+	struct dc_diag_view v = {.utf8 = false, .style = {.quiet = true}};
+	char *t = render(dc_output_diagnose_text, &f.r, &v);
+	assert_null(strstr(t, "ok   relay"));
+	assert_null(strstr(t, "DERP region"));
+	assert_non_null(strstr(t, "node 900a:\n  FAIL stun-ipv4"));
+	assert_non_null(strstr(t, "DERP path: ok"));
+	free(t);
+}
+
+static void test_json_carries_every_check_with_nulls_for_what_does_not_apply(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_report(&f);
+	struct dc_diag_view v = {.map_desc = "file policy.hujson"};
+	char *t = render(dc_output_diagnose_json, &f.r, &v);
+	cJSON *root = cJSON_Parse(t);
+	assert_non_null(root);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(root, "ok")));
+	cJSON *node = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "nodes"), 0);
+	cJSON *checks = cJSON_GetObjectItem(node, "checks");
+	assert_int_equal(cJSON_GetArraySize(checks), 2);
+	cJSON *stun = cJSON_GetArrayItem(checks, 0);
+	assert_string_equal(cJSON_GetObjectItem(stun, "code")->valuestring, "stun-wrong-port");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(stun, "ms")));
+	cJSON *relay = cJSON_GetArrayItem(checks, 1);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(relay, "cause")));
+	assert_true(cJSON_GetObjectItem(relay, "ms")->valuedouble == 12.5);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "verdicts"), "stun"), "verdict")->valuestring,
+			    "broken");
+	cJSON_Delete(root);
+	free(t);
+}
+
+static void prom(FILE *out, const struct dc_diag_report *r, const struct dc_diag_view *v)
+{
+	(void)v;
+	dc_output_diagnose_prometheus(out, r);
+}
+
+static void test_prometheus_has_one_gauge_per_check_seconds_and_escaped_labels(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_report(&f);
+	char *t = render(prom, &f.r, NULL);
+	assert_non_null(strstr(t, "# TYPE derpcheck_diagnose_check_ok gauge\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_check_ok{region=\"900\",region_code=\"my\\\"vps\",node=\"900a\",check=\"stun-ipv4\"} 0\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_check_ok{region=\"900\",region_code=\"my\\\"vps\",node=\"900a\",check=\"relay\"} 1\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_check_seconds{region=\"900\",region_code=\"my\\\"vps\",node=\"900a\",check=\"relay\"} 0.012500\n"));
+	assert_null(strstr(t, "check_seconds{region=\"900\",region_code=\"my\\\"vps\",node=\"900a\",check=\"stun-ipv4\"}"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_path_ok{region=\"900\",region_code=\"my\\\"vps\",path=\"stun\"} 0\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_duration_seconds{region=\"900\",region_code=\"my\\\"vps\"} 1.500000\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_last_run_timestamp_seconds{region=\"900\",region_code=\"my\\\"vps\"} 1790000000\n"));
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text_in_utf8_uses_marks_and_arrows),
+		cmocka_unit_test(test_text_in_ascii_uses_words_and_spells_arrows),
+		cmocka_unit_test(test_quiet_text_keeps_problems_and_verdicts_only),
+		cmocka_unit_test(test_json_carries_every_check_with_nulls_for_what_does_not_apply),
+		cmocka_unit_test(test_prometheus_has_one_gauge_per_check_seconds_and_escaped_labels),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
