@@ -19,7 +19,7 @@ enum {
 };
 
 static const struct dc_option global_options[] = {
-	{"format", 0, "text|json", OPT_FORMAT, "output format (default text)"},
+	{"format", 0, "text|json|json-line", OPT_FORMAT, "output format (default text; json-line: netcheck only)"},
 	{"color", 0, "auto|always|never", OPT_COLOR, "colour text output (default auto: only on a terminal, never with NO_COLOR)"},
 	{"verbose", 'v', NULL, OPT_VERBOSE, "say more about what is being done"},
 	{"quiet", 'q', NULL, OPT_QUIET, "print only problems"},
@@ -95,12 +95,12 @@ static int pick_word(const char *value, const char *const *words, size_t n, cons
 static int apply(struct dc_cli *cli, const struct dc_option *o, const char *arg, dc_option_handler handler,
 		 void *user, struct dc_error *err)
 {
-	static const char *const formats[] = {"text", "json"};
+	static const char *const formats[] = {"text", "json", "json-line"};
 	static const char *const colors[] = {"auto", "always", "never"};
 	int pick;
 	switch (o->id) {
 	case OPT_FORMAT:
-		if (pick_word(arg, formats, 2, "format", &pick, err) < 0)
+		if (pick_word(arg, formats, 3, "format", &pick, err) < 0)
 			return -1;
 		cli->format = (enum dc_format)pick;
 		return 0;
@@ -268,6 +268,11 @@ int dc_cli_parse(struct dc_cli *cli, const struct dc_command_spec *spec, int arg
 			if (arg)
 				break;
 		}
+	}
+	if (spec && cli->format == DC_FORMAT_JSON_LINE && !spec->json_line) {
+		dc_error_set(err, NULL, "--format json-line is only for netcheck");
+		dc_error_hint(err, "use --format json");
+		goto fail;
 	}
 	if (consumed)
 		*consumed = i;

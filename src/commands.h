@@ -29,5 +29,7 @@ extern const struct dc_command_spec dc_ping_spec;
 int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv);
 extern const struct dc_command_spec dc_stun_spec;
 int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_netcheck_spec;
+int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv);
 
 #endif

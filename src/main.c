@@ -8,15 +8,13 @@
 #include "commands.h"
 
 /* Commands still to come: listed by --help, and they say so plainly when run. */
-static const struct dc_command_spec netcheck_planned = {
-	.name = "netcheck", .summary = "measure UDP, NAT behaviour and latency to every DERP region"};
 static const struct dc_command_spec diagnose_planned = {
 	.name = "diagnose", .summary = "check one region end to end and give one verdict"};
 
 /* The command table: --help lists it in this order. */
 static const struct dc_command commands[] = {
 	{&dc_validate_spec, dc_cmd_validate},
-	{&netcheck_planned, NULL},
+	{&dc_netcheck_spec, dc_cmd_netcheck},
 	{&dc_ping_spec, dc_cmd_ping},
 	{&dc_status_spec, dc_cmd_status},
 	{&dc_cert_spec, dc_cmd_cert},
