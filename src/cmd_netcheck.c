@@ -171,6 +171,11 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 		if (cli->timeout_ms < DC_NETCHECK_STUN_PHASE_MS)
 			a.o.stun_phase_ns = a.o.report_timeout_ns;
 	}
+	/* Tests point the captive check at a loopback server's port (the URL is the node's IPv4). */
+	const char *cp = getenv("DERPCHECK_CAPTIVE_PORT");
+	long long cpv;
+	if (cp && *cp && dc_parse_int(cp, 1, 65535, &cpv) == 0)
+		a.o.captive_port = (uint16_t)cpv;
 	if (cli->verbose) {
 		a.o.log = log_line;
 		fprintf(stderr, "netcheck: DERP map: %s\n", desc);

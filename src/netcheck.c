@@ -1126,6 +1126,7 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	sd.t0 = R.t0;
 	if (!o.no_captive && o.map) {
 		struct dc_captive_select sel = {.port = o.captive_port};
+		/* Only DERP nodes: derpcheck never asks Tailscale's public endpoints. */
 		sd.neps = dc_captive_endpoints(o.map, &sel, sd.eps);
 		if (sd.neps) {
 			R.captive_cancel = &sd.cancel;

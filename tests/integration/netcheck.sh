@@ -200,6 +200,32 @@ timeout 1.5 "$DERPCHECK" netcheck --no-portmap --socket "$work/no.sock" --derp-m
 [ "$rc" = 124 ] && pass || fail "every: exit $rc, want 124 (killed by timeout)"
 [ "$(wc -l <"$out")" -ge 3 ] && pass || fail "every: $(wc -l <"$out") reports in 1.5 s"
 
+# --- a captive portal: UDP gets nothing, /generate_204 answered by something else ---------
+"$TOOLS/captive_server" --lifetime 60 127.0.0.5=portal 127.0.0.6=ok >"$work/captive.ready" 2>"$work/captive.log" &
+server_pids="$server_pids $!"
+deadline=$(($(now_ms) + 5000))
+until grep -q '^listening' "$work/captive.ready"; do
+	[ "$(now_ms)" -gt "$deadline" ] && { fail "captive_server did not start"; exit 1; }
+	sleep 0.01
+done
+cport=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$work/captive.ready")
+cat >"$work/captive.json" <<EOF
+{"Regions":{
+$(r 1 aaa "Region A" "" "$(n 1a 1 127.0.0.6 none "$dead" '"CanPort80":true')"),
+$(r 2 bbb "Region B" "" "$(n 2a 2 127.0.0.5 none "$dead" '"CanPort80":true')")
+}}
+EOF
+rc=0
+DERPCHECK_CAPTIVE_PORT=$cport timeout 30 "$DERPCHECK" netcheck --no-portmap --socket "$work/no.sock" \
+	--derp-map "$work/captive.json" >"$out" 2>"$err" || rc=$?
+expect_rc captive 1 $rc
+has captive $'\t* UDP: false'
+has captive $'\t* CaptivePortal: true'
+has captive $'\t* Captive portal: yes'
+has_re captive $'^\t\t- http://127\\.0\\.0\\.5:'"$cport"'/generate_204: portal: '
+has_re captive $'^\t\t- http://127\\.0\\.0\\.6:'"$cport"'/generate_204: clear: '
+has_re captive "^warning: a captive portal answers in the DERP servers' place: "
+
 # --- a map with no region: exit 1, and it says so -----------------------------------------
 echo '{"Regions":{}}' >"$work/empty.json"
 dc --derp-map "$work/empty.json"
