@@ -140,6 +140,26 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 	}
 }
 
+void dc_output_netcheck_brief(FILE *out, const struct dc_netcheck_view *v, const struct dc_style *st)
+{
+	const struct dc_netreport *r = &v->res->report;
+	const struct dc_netcheck_extra *x = &v->res->extra;
+	char near[160] = "none";
+	if (r->preferred_derp) {
+		const struct dc_derp_region *rg = region_of(v->map, r->preferred_derp);
+		snprintf(near, sizeof(near), "%s", rg && rg->name ? rg->name : code_of(v->map, r->preferred_derp));
+	}
+	fprintf(out, "%sMeasured now (netcheck):%s UDP %s, IPv4 %s, MappingVariesByDestIP %s, nearest DERP %s\n",
+		paint(st, BOLD), paint(st, RESET), r->udp ? "works" : "blocked", r->global_v4[0] ? r->global_v4 : "none",
+		r->mapping_varies_by_dest_ip == DC_OPT_UNSET ? "unknown"
+		: r->mapping_varies_by_dest_ip == DC_OPT_TRUE ? "true" : "false",
+		near);
+	fprintf(out, "  NAT mapping: %s\n", dc_nat_mapping_text(x->nat));
+	if (x->nat_detail[0])
+		fprintf(out, "  (%s)\n", x->nat_detail);
+	fputc('\n', out);
+}
+
 static cJSON *str_or_null(const char *s)
 {
 	return s && *s ? cJSON_CreateString(s) : cJSON_CreateNull();

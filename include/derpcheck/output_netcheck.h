@@ -24,6 +24,9 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 /* one_line: --format json-line (one compact line per report). */
 void dc_output_netcheck_json(FILE *out, const struct dc_netcheck_view *v, bool one_line);
 
+/* Three lines for `status --netcheck`: what was measured about this machine. */
+void dc_output_netcheck_brief(FILE *out, const struct dc_netcheck_view *v, const struct dc_style *st);
+
 /* The "derpcheck" object alone (status --netcheck embeds it). */
 struct cJSON;
 struct cJSON *dc_output_netcheck_extra_json(const struct dc_netcheck_view *v);

@@ -155,6 +155,39 @@ has vary $'\t* MappingVariesByDestIP: true'
 has vary $'\t* NAT mapping: address-and-port-dependent (RFC 4787 "hard NAT"): peers behind this NAT can only reach each other through DERP unless the other side has an easy NAT or port mapping'
 has_re vary "^warning: this machine's NAT maps per destination \(hard NAT\): 127\.0\.0\.1:[0-9]+ saw [0-9.:]+ but 127\.0\.0\.1:[0-9]+ saw [0-9.:]+: the mapping changes with the destination port$"
 
+# --- status --netcheck: the relayed peers' reasons become measured facts ------------------
+fx=$root/tests/fixtures/status
+export DERPCHECK_NOW=1787400000
+rc=0
+timeout 30 "$DERPCHECK" status --file "$fx/mixed.json" --netcheck --no-portmap --derp-map "$work/vary.json" \
+	>"$out" 2>"$err" || rc=$?
+expect_rc status-vary 1 $rc
+has_re status-vary "^Measured now \(netcheck\): UDP works, IPv4 [0-9.:]+, MappingVariesByDestIP true, nearest DERP Region B$"
+has_re status-vary "^    our-hard-nat: measured: this machine's NAT maps per destination \(hard NAT\) \(127\.0\.0\.1:[0-9]+ saw [0-9.:]+ but 127\.0\.0\.1:[0-9]+ saw [0-9.:]+: the mapping changes with the destination port\), so phone cannot reach the port the STUN servers saw$"
+has status-vary "    fix: enable NAT-PMP, PCP or UPnP on this network's router, forward UDP 41641 to this machine (tailscaled --port=41641), or use IPv6"
+has_re status-vary "^    our-hard-nat: measured: .*, so vps cannot reach"
+# tailscaled's own map (over the fake LocalAPI) is the one netcheck measures with.
+"$TOOLS/fake_localapi" --socket "$work/ts.sock" --status "$fx/mixed.json" --derpmap "$work/map.json" \
+	>"$work/fake.out" 2>"$work/fake.err" &
+server_pids="$server_pids $!"
+deadline=$(($(now_ms) + 5000))
+until grep -qx ready "$work/fake.out"; do
+	[ "$(now_ms)" -gt "$deadline" ] && { fail "fake_localapi did not start"; exit 1; }
+	sleep 0.01
+done
+rc=0
+timeout 30 "$DERPCHECK" status --socket "$work/ts.sock" --netcheck --no-portmap >"$out" 2>"$err" || rc=$?
+expect_rc status-localapi 1 $rc
+has_re status-localapi "^Measured now \(netcheck\): UDP works, IPv4 127\.0\.0\.1:[0-9]+, MappingVariesByDestIP false, nearest DERP Region A$"
+has status-localapi "  NAT mapping: cannot be decided"
+has status-localapi "    peer-udp-or-hard-nat: measured: UDP works here, but only one STUN server address answered, so this machine's NAT mapping could not be classified; either side may have a hard NAT or phone's UDP is blocked"
+rc=0
+timeout 30 "$DERPCHECK" status --socket "$work/ts.sock" --netcheck --no-portmap --format json >"$out" 2>"$err" || rc=$?
+expect_rc status-json 1 $rc
+jqt status-json '.netcheck.PreferredDERP == 1 and .netcheck.UDP and .netcheck.derpcheck.nat.mapping == "unknown"'
+jqt status-json '[.peers[] | select(.name == "phone") | .reason.code] == ["peer-udp-or-hard-nat"]'
+unset DERPCHECK_NOW
+
 # --- UDP blocked: HTTPS latency from the test DERP server ---------------------------------
 start_server derp --listen 127.0.0.1:0 --hostname derp.test || exit 1
 hp=$PORT

@@ -91,6 +91,13 @@ esac
 [ "$(jq -r '[.derpcheck.findings[].code] | index("netcheck-hard-nat") != null' "$out")" = true ] && t_pass ||
 	t_fail "random-fully: no netcheck-hard-nat finding"
 
+# status --netcheck behind this NAT: the reason is a measured hard NAT here.
+ip netns exec "$LAB_CLIENT" env DERPCHECK_NOW=1787400000 timeout 30 "$DERPCHECK" status \
+	--file "$here/../fixtures/status/mixed.json" --netcheck --no-portmap --derp-map "$lab_dir/map.json" >"$out" 2>"$err"
+t_expect_exit status-random-fully 1 $?
+t_has_match status-random-fully "$out" "^Measured now \(netcheck\): UDP works, IPv4 203\.0\.113\.1:[0-9]+, MappingVariesByDestIP true, nearest DERP Coturn$"
+t_has_match status-random-fully "$out" "^    our-hard-nat: measured: this machine's NAT maps per destination \(hard NAT\) \(.*\), so phone cannot reach the port the STUN servers saw$"
+
 # --- UDP dropped: HTTPS latency from the test DERP server ---------------------------------
 "$here/../tools/mkpki-derp.sh" "$lab_dir/pki" >/dev/null 2>&1 || { t_fail "mkpki-derp.sh failed"; }
 ip netns exec "$LAB_INET" "$TOOLS/derpserver" --cert "$lab_dir/pki/derp-chain.pem" --key "$lab_dir/pki/derp.key" \
@@ -145,6 +152,12 @@ dc --derp-map "$lab_dir/map.json" -4 --format json
 [ "$(jq -r '.UPnP' "$out")" = true ] && t_pass || t_fail "portmap: UPnP $(jq -r .UPnP "$out")"
 [ "$(jq -r '.derpcheck.portmap.gateway' "$out")" = 10.77.1.1 ] && t_pass || t_fail "portmap: gateway $(jq -r .derpcheck.portmap.gateway "$out")"
 cp "$out" "$lab_dir/portmap.json"
+# status --netcheck behind an endpoint-independent NAT: the obstacle is on the peer's side.
+ip netns exec "$LAB_CLIENT" env DERPCHECK_NOW=1787400000 timeout 30 "$DERPCHECK" status \
+	--file "$here/../fixtures/status/mixed.json" --netcheck --derp-map "$lab_dir/map.json" >"$out" 2>"$err"
+t_expect_exit status-masquerade 1 $?
+t_has_line status-masquerade "$out" "  NAT mapping: endpoint-independent (RFC 4787 \"easy NAT\"): peers can reach this machine directly"
+t_has_match status-masquerade "$out" "^    peer-hard-nat-likely: measured: UDP works here and this machine's NAT keeps one mapping for every destination \(203\.0\.113\.1:[0-9]+\), so the obstacle is on phone's side: UDP blocked there or a hard NAT$"
 echo "netcheck_lab: port mapping seen: UPnP=$(jq -r .UPnP "$lab_dir/portmap.json") PMP=$(jq -r .PMP "$lab_dir/portmap.json") PCP=$(jq -r .PCP "$lab_dir/portmap.json") ($(jq -r .derpcheck.portmap.pmp.detail "$lab_dir/portmap.json"))"
 
 t_finish
