@@ -56,8 +56,10 @@ cat >"$lab_dir/map.json" <<'JSON'
 JSON
 
 # --- endpoint-independent NAT -------------------------------------------------------------
-dc --derp-map "$lab_dir/map.json" --no-portmap -v --bind-port 41641
+dc --derp-map "$lab_dir/map.json" --no-portmap -v --bind-port 41641 --hairpin
 t_expect_exit masquerade 0 $rc
+# Linux MASQUERADE does not loop a packet to the router's own address back inside.
+t_has_line masquerade "$out" $'\t* Hairpin: no, no packet to this machine\'s public address came back within 100ms (the NAT does not hairpin)'
 t_has_line masquerade "$out" $'\t* UDP: true'
 t_has_line masquerade "$out" $'\t* IPv4: yes, 203.0.113.1:41641'
 t_has_line masquerade "$out" $'\t* IPv6: yes, [2001:db8:1::2]:41641'
