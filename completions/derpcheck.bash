@@ -18,7 +18,7 @@ _derpcheck()
 	local net_opts="--derp-map --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6"
 
 	case $prev in
-	--format) COMPREPLY=($(compgen -W "text json prometheus" -- "$cur")); return ;;
+	--format) COMPREPLY=($(compgen -W "text json json-line prometheus" -- "$cur")); return ;;
 	--color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
 	--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--file) COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "-" -- "$cur")); return ;;
@@ -65,6 +65,8 @@ _derpcheck()
 		elif [[ $prev == debug ]]; then
 			COMPREPLY=($(compgen -W "derp" -- "$cur"))
 		fi ;;
+	netcheck)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--every --bind-address --bind-port --no-portmap --hairpin --check-derp --extra-stun --socket $net_opts $global_opts" -- "$cur")) ;;
 	stun)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --interval -i --style --region --bind-address --bind-port $net_opts $global_opts" -- "$cur")) ;;
 	validate)
@@ -74,7 +76,7 @@ _derpcheck()
 			COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "embedded: -" -- "$cur"))
 		fi ;;
 	status)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--socket --file --peer --active --derp-map --ca-file --insecure --timeout $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--socket --file --peer --active --netcheck --no-portmap --derp-map --ca-file --insecure --timeout $global_opts" -- "$cur")) ;;
 	cert)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--servername --region --no-aia --write-fullchain --certdir --hostname --cert-file --key-file $net_opts $global_opts" -- "$cur")) ;;
 	ping)

@@ -3,7 +3,7 @@
 set -l commands validate netcheck ping status cert diagnose stun debug help
 complete -c derpcheck -f
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a validate -d 'check a DERP map or tailnet policy file'
-complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT and DERP latency (not yet implemented)'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT behaviour and latency to every DERP region'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a ping -d 'relay test packets through a DERP region'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -d 'show which peers are direct or relayed, and why'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems of a DERP server'
@@ -13,7 +13,7 @@ complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a help -d 
 complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun debug"
 
 # Global options
-complete -c derpcheck -l format -x -a 'text json prometheus' -d 'output format'
+complete -c derpcheck -l format -x -a 'text json json-line prometheus' -d 'output format'
 complete -c derpcheck -l color -x -a 'auto always never' -d 'colour text output'
 complete -c derpcheck -s v -l verbose -d 'say more about what is being done'
 complete -c derpcheck -s q -l quiet -d 'print only problems'
@@ -62,6 +62,17 @@ complete -c derpcheck -n "__fish_seen_subcommand_from debug; and not __fish_seen
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -s c -l count -x -a '1 3 5 10' -d 'relayed test pings per node and mesh pair'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l every -x -a '30s 1m 5m 15m 1h' -d 'run again every DURATION'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -s o -l output -r -F -d 'write each report to FILE atomically'
+
+# netcheck
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck" -l every -x -a '30s 1m 5m' -d 'repeat the report every DURATION'
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck" -l bind-address -x -d 'send the STUN probes from this local address'
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck" -l bind-port -x -d 'send the STUN probes from this local UDP port'
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck status" -l no-portmap -d 'do not ask the gateway for UPnP, NAT-PMP or PCP'
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck" -l hairpin -d 'test whether the NAT hairpins'
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck" -l check-derp -d "connect to every region's DERP port"
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck" -l extra-stun -x -d 'one more STUN server for the NAT test'
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck" -l socket -r -F -d "tailscaled's socket (for its DERP map)"
+complete -c derpcheck -n "__fish_seen_subcommand_from status" -l netcheck -d "measure this machine's NAT in the same run"
 # stun
 complete -c derpcheck -n "__fish_seen_subcommand_from stun" -s c -l count -x -a '1 3 5 10 20' -d 'probes per address'
 complete -c derpcheck -n "__fish_seen_subcommand_from stun" -s i -l interval -x -a '0 20ms 100ms 200ms 1s' -d 'time between the probes to one address'

@@ -19,7 +19,7 @@ enum {
 };
 
 static const struct dc_option global_options[] = {
-	{"format", 0, "text|json|prometheus", OPT_FORMAT, "output format (default text; prometheus: diagnose only)"},
+	{"format", 0, "text|json|json-line|prometheus", OPT_FORMAT, "output format (default text; json-line: netcheck only; prometheus: diagnose only)"},
 	{"color", 0, "auto|always|never", OPT_COLOR, "colour text output (default auto: only on a terminal, never with NO_COLOR)"},
 	{"verbose", 'v', NULL, OPT_VERBOSE, "say more about what is being done"},
 	{"quiet", 'q', NULL, OPT_QUIET, "print only problems"},
@@ -87,20 +87,25 @@ static int pick_word(const char *value, const char *const *words, size_t n, cons
 		dc_error_hint(err, "did you mean --%s %s?", flag, guess);
 	else if (n == 2)
 		dc_error_hint(err, "use --%s %s or --%s %s", flag, words[0], flag, words[1]);
-	else
-		dc_error_hint(err, "use --%s %s, %s or %s", flag, words[0], words[1], words[2]);
+	else {
+		char list[200] = "";
+		for (size_t i = 0; i < n; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ",
+				 words[i]);
+		dc_error_hint(err, "use --%s %s", flag, list);
+	}
 	return -1;
 }
 
 static int apply(struct dc_cli *cli, const struct dc_option *o, const char *arg, dc_option_handler handler,
 		 void *user, struct dc_error *err)
 {
-	static const char *const formats[] = {"text", "json", "prometheus"};
+	static const char *const formats[] = {"text", "json", "json-line", "prometheus"};
 	static const char *const colors[] = {"auto", "always", "never"};
 	int pick;
 	switch (o->id) {
 	case OPT_FORMAT:
-		if (pick_word(arg, formats, 3, "format", &pick, err) < 0)
+		if (pick_word(arg, formats, DC_ARRAY_LEN(formats), "format", &pick, err) < 0)
 			return -1;
 		cli->format = (enum dc_format)pick;
 		return 0;
@@ -273,6 +278,11 @@ int dc_cli_parse(struct dc_cli *cli, const struct dc_command_spec *spec, int arg
 	if (spec && cli->format == DC_FORMAT_PROMETHEUS && !spec->prometheus) {
 		dc_error_set(err, NULL, "'derpcheck %s' has no --format prometheus", spec->name);
 		dc_error_hint(err, "use --format text or --format json here; --format prometheus is for 'derpcheck diagnose'");
+		goto fail;
+	}
+	if (spec && cli->format == DC_FORMAT_JSON_LINE && !spec->json_line) {
+		dc_error_set(err, NULL, "--format json-line is only for netcheck");
+		dc_error_hint(err, "use --format json");
 		goto fail;
 	}
 	if (consumed)

@@ -7,17 +7,22 @@
 #include "derpcheck/localapi.h"
 #include "derpcheck/mapchoice.h"
 #include "derpcheck/mapload.h"
+#include "derpcheck/netcheck.h"
+#include "derpcheck/output_netcheck.h"
 #include "derpcheck/output_status.h"
+#include <cjson/cJSON.h>
 #include "derpcheck/peerpath.h"
 #include "derpcheck/status.h"
 
-enum { OPT_SOCKET = 1, OPT_FILE, OPT_PEER, OPT_ACTIVE };
+enum { OPT_SOCKET = 1, OPT_FILE, OPT_PEER, OPT_ACTIVE, OPT_NETCHECK, OPT_NO_PORTMAP };
 
 static const struct dc_option status_options[] = {
 	{"socket", 0, "PATH", OPT_SOCKET, "tailscaled's socket (default " DC_LOCALAPI_SOCKET ")"},
 	{"file", 0, "FILE|-", OPT_FILE, "read saved `tailscale status --json` output instead"},
 	{"peer", 0, "NAME", OPT_PEER, "show one peer in detail (name, Tailscale IP or node key)"},
 	{"active", 0, NULL, OPT_ACTIVE, "list only active peers (traffic in the last 45 s)"},
+	{"netcheck", 0, NULL, OPT_NETCHECK, "measure this machine's UDP and NAT now (netcheck) and use it for the reasons"},
+	{"no-portmap", 0, NULL, OPT_NO_PORTMAP, "with --netcheck: do not ask the gateway for UPnP, NAT-PMP or PCP"},
 	{0},
 };
 
@@ -30,7 +35,8 @@ const struct dc_command_spec dc_status_spec = {
 		"--json` output) and shows for every peer whether traffic goes direct, through a peer\n"
 		"relay or through a DERP region, and for each active peer that is not direct the most\n"
 		"likely reason and the fix. DERP regions are named from tailscaled's own map, else\n"
-		"from --derp-map or the embedded snapshot.\n"
+		"from --derp-map or the embedded snapshot. --netcheck measures this machine's\n"
+		"UDP and NAT mapping in the same run, so the reasons say what was measured.\n"
 		"Exit status 1 when tailscaled is not running or an active peer is not direct.",
 	.shared = DC_SHARED_DERP_MAP | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT,
 	.options = status_options,
@@ -41,6 +47,7 @@ struct status_opts {
 	const char *file;
 	const char *peer;
 	bool active;
+	bool netcheck, no_portmap;
 };
 
 static int on_option(void *user, int id, const char *arg, struct dc_error *err)
@@ -52,6 +59,8 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 	case OPT_FILE: o->file = arg; break;
 	case OPT_PEER: o->peer = arg; break;
 	case OPT_ACTIVE: o->active = true; break;
+	case OPT_NETCHECK: o->netcheck = true; break;
+	case OPT_NO_PORTMAP: o->no_portmap = true; break;
 	}
 	return 0;
 }
@@ -204,6 +213,46 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 	}
 	struct dc_tailnet_report report;
 	dc_tailnet_analyze(&st, maps.map, now, &report);
+	/* --netcheck: measure UDP and the NAT mapping now, with the map chosen above. */
+	struct dc_netcheck_result nres;
+	bool have_nc = false;
+	cJSON *nc_json = NULL;
+	char desc[512];
+	dc_map_choice_describe(&maps, desc, sizeof(desc));
+	if (opts.netcheck) {
+		struct dc_netcheck_opts no = {
+			.map = maps.map, .no_portmap = opts.no_portmap, .ca_file = cli->ca_file, .insecure = cli->insecure,
+		};
+		if (dc_netcheck_run(&no, &nres, &err) < 0) {
+			dc_report_error(&err);
+		} else {
+			have_nc = true;
+			/*
+			 * Easy only when the RFC 4787 test saw two server addresses agree (Tailscale's
+			 * "false" needs just two replies, possibly from one address); hard when either
+			 * test saw the mapping change.
+			 */
+			enum dc_nat_mapping nat = nres.extra.nat;
+			int varies = -1;
+			if (nres.report.mapping_varies_by_dest_ip == DC_OPT_TRUE || nat == DC_NAT_ADDRESS_DEPENDENT ||
+			    nat == DC_NAT_ADDRESS_PORT_DEPENDENT || nat == DC_NAT_DEPENDENT)
+				varies = 1;
+			else if (nat == DC_NAT_ENDPOINT_INDEPENDENT || nat == DC_NAT_NONE)
+				varies = 0;
+			struct dc_nat_measurement m = {
+				.udp = nres.report.udp,
+				.mapping_varies = varies,
+				.global_v4 = nres.report.global_v4,
+				.detail = nres.extra.nat_detail,
+			};
+			dc_tailnet_apply_measurement(&report, &m);
+		}
+	}
+	struct dc_netcheck_view nview = {.res = &nres, .map = maps.map, .map_desc = desc, .map_note = maps.note};
+	if (have_nc && cli->format == DC_FORMAT_JSON) {
+		nc_json = dc_netreport_json_object(&nres.report);
+		cJSON_AddItemToObject(nc_json, "derpcheck", dc_output_netcheck_extra_json(&nview));
+	}
 	struct dc_status_context ctx = {
 		.source = !opts.file ? DC_STATUS_FROM_SOCKET : strcmp(opts.file, "-") == 0 ? DC_STATUS_FROM_STDIN
 											: DC_STATUS_FROM_FILE,
@@ -213,8 +262,17 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 		.map_note = maps.note,
 		.now = now,
 		.active_only = opts.active,
+		.netcheck = nc_json,
 	};
+	if (have_nc && cli->format != DC_FORMAT_JSON) {
+		struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
+		dc_output_netcheck_brief(stdout, &nview, &style);
+	}
 	int rc = render(cli, &opts, &report, &ctx);
+	if (nc_json)
+		cJSON_Delete(nc_json);
+	if (have_nc)
+		dc_netcheck_result_free(&nres);
 	dc_tailnet_report_free(&report);
 	dc_map_choice_free(&maps);
 	dc_status_free(&st);

@@ -11,7 +11,7 @@
 
 struct dc_command {
 	const struct dc_command_spec *spec;
-	/* argv[0] is the first argument after the command name; NULL: not implemented yet */
+	/* argv[0] is the first argument after the command name */
 	int (*run)(struct dc_cli *cli, int argc, char **argv);
 };
 
@@ -37,6 +37,8 @@ extern const struct dc_command_spec dc_ping_spec;
 int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv);
 extern const struct dc_command_spec dc_stun_spec;
 int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_netcheck_spec;
+int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv);
 extern const struct dc_command_spec dc_diagnose_spec;
 int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv);
 /* `debug derp REGION`: an alias of diagnose, under tailscale's name */

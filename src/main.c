@@ -7,14 +7,10 @@
 
 #include "commands.h"
 
-/* Commands still to come: listed by --help, and they say so plainly when run. */
-static const struct dc_command_spec netcheck_planned = {
-	.name = "netcheck", .summary = "measure UDP, NAT behaviour and latency to every DERP region"};
-
 /* The command table: --help lists it in this order. */
 static const struct dc_command commands[] = {
 	{&dc_validate_spec, dc_cmd_validate},
-	{&netcheck_planned, NULL},
+	{&dc_netcheck_spec, dc_cmd_netcheck},
 	{&dc_ping_spec, dc_cmd_ping},
 	{&dc_status_spec, dc_cmd_status},
 	{&dc_cert_spec, dc_cmd_cert},
@@ -43,8 +39,7 @@ static void print_usage(FILE *out)
 		"\n"
 		"Commands:\n");
 	for (size_t i = 0; i < DC_ARRAY_LEN(commands); i++)
-		fprintf(out, "  %-10s %s%s\n", commands[i].spec->name, commands[i].spec->summary,
-			commands[i].run ? "" : " (not yet implemented)");
+		fprintf(out, "  %-10s %s\n", commands[i].spec->name, commands[i].spec->summary);
 	fprintf(out, "  %-10s %s\n", "help", "show help for a command");
 	fprintf(out, "\nGlobal options:\n");
 	dc_cli_print_global_options(out);
@@ -79,13 +74,6 @@ static int unknown_command(const char *name)
 	return DC_EXIT_USAGE;
 }
 
-static int not_implemented(const struct dc_command *cmd)
-{
-	fprintf(stderr, "derpcheck: '%s' is not implemented in derpcheck %s yet\n", cmd->spec->name, DERPCHECK_VERSION);
-	fprintf(stderr, "  hint: 'derpcheck --help' lists the commands this version has\n");
-	return DC_EXIT_USAGE;
-}
-
 static int help_command(int argc, char **argv)
 {
 	if (argc == 0) {
@@ -95,8 +83,6 @@ static int help_command(int argc, char **argv)
 	const struct dc_command *cmd = find_command(argv[0]);
 	if (!cmd)
 		return unknown_command(argv[0]);
-	if (!cmd->run)
-		return not_implemented(cmd);
 	dc_cli_print_command_help(stdout, cmd->spec);
 	return DC_EXIT_OK;
 }
@@ -133,7 +119,5 @@ int main(int argc, char **argv)
 	const struct dc_command *cmd = find_command(rest_argv[0]);
 	if (!cmd)
 		return unknown_command(rest_argv[0]);
-	if (!cmd->run)
-		return not_implemented(cmd);
 	return cmd->run(&cli, rest - 1, rest_argv + 1);
 }

@@ -260,7 +260,7 @@ static cJSON *optbool_json(enum dc_optbool b)
 	return b == DC_OPT_UNSET ? cJSON_CreateNull() : cJSON_CreateBool(b == DC_OPT_TRUE);
 }
 
-char *dc_netreport_json(const struct dc_netreport *r, bool one_line)
+cJSON *dc_netreport_json_object(const struct dc_netreport *r)
 {
 	/* RFC 3339 in UTC with nanoseconds, as Go's time.Time marshals (trailing zeros dropped). */
 	struct tm tm;
@@ -297,6 +297,12 @@ char *dc_netreport_json(const struct dc_netreport *r, bool one_line)
 	cJSON_AddStringToObject(o, "GlobalV4", r->global_v4);
 	cJSON_AddStringToObject(o, "GlobalV6", r->global_v6);
 	cJSON_AddItemToObject(o, "CaptivePortal", optbool_json(r->captive_portal));
+	return o;
+}
+
+char *dc_netreport_json(const struct dc_netreport *r, bool one_line)
+{
+	cJSON *o = dc_netreport_json_object(r);
 	char *s = one_line ? cJSON_PrintUnformatted(o) : cJSON_Print(o);
 	cJSON_Delete(o);
 	char *copy = dc_xstrdup(s ? s : "{}");

@@ -34,24 +34,29 @@ void dc_output_findings_text(FILE *out, const struct dc_findings *f, const struc
 	}
 }
 
+cJSON *dc_output_finding_json(const struct dc_finding *x)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "file", x->file);
+	cJSON_AddStringToObject(o, "severity", dc_severity_name(x->severity));
+	cJSON_AddStringToObject(o, "code", x->code);
+	cJSON_AddStringToObject(o, "path", x->path);
+	cJSON_AddNumberToObject(o, "line", x->pos.line);
+	cJSON_AddNumberToObject(o, "column", x->pos.col);
+	cJSON_AddStringToObject(o, "message", x->message);
+	if (x->hint)
+		cJSON_AddStringToObject(o, "hint", x->hint);
+	else
+		cJSON_AddNullToObject(o, "hint");
+	return o;
+}
+
 /* One finding per line: readable, diff-friendly and still one JSON document. */
 void dc_output_findings_json(FILE *out, const struct dc_findings *f)
 {
 	fprintf(out, "[");
 	for (size_t i = 0; i < f->count; i++) {
-		const struct dc_finding *x = &f->items[i];
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "file", x->file);
-		cJSON_AddStringToObject(o, "severity", dc_severity_name(x->severity));
-		cJSON_AddStringToObject(o, "code", x->code);
-		cJSON_AddStringToObject(o, "path", x->path);
-		cJSON_AddNumberToObject(o, "line", x->pos.line);
-		cJSON_AddNumberToObject(o, "column", x->pos.col);
-		cJSON_AddStringToObject(o, "message", x->message);
-		if (x->hint)
-			cJSON_AddStringToObject(o, "hint", x->hint);
-		else
-			cJSON_AddNullToObject(o, "hint");
+		cJSON *o = dc_output_finding_json(&f->items[i]);
 		char *s = cJSON_PrintUnformatted(o);
 		fprintf(out, "%s\n  %s", i ? "," : "", s ? s : "{}");
 		cJSON_free(s);

@@ -726,6 +726,8 @@ void dc_output_status_json(FILE *out, const struct dc_tailnet_report *r, const s
 	cJSON_AddNumberToObject(sum, "offline", (double)r->offline);
 	cJSON_AddNumberToObject(sum, "hidden", (double)r->hidden);
 	cJSON_AddItemToObject(root, "notes", json_notes(r));
+	if (ctx->netcheck)
+		cJSON_AddItemReferenceToObject(root, "netcheck", ctx->netcheck);
 
 	print_json(out, root, 0);
 	fprintf(out, "\n");

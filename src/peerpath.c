@@ -22,6 +22,8 @@ const char *dc_reason_code(enum dc_reason reason)
 	case DC_REASON_HARD_NAT_LIKELY: return "hard-nat-likely";
 	case DC_REASON_PEER_UDP_OR_HARD_NAT: return "peer-udp-or-hard-nat";
 	case DC_REASON_UNKNOWN: return "unknown";
+	case DC_REASON_OUR_HARD_NAT: return "our-hard-nat";
+	case DC_REASON_PEER_HARD_NAT_LIKELY: return "peer-hard-nat-likely";
 	}
 	return "unknown";
 }
@@ -467,4 +469,46 @@ const struct dc_peer_view *dc_tailnet_find_peer(const struct dc_tailnet_report *
 		}
 	}
 	return found;
+}
+
+static bool guessed_udp_or_nat(enum dc_reason r)
+{
+	return r == DC_REASON_OUR_UDP_BLOCKED || r == DC_REASON_HARD_NAT_LIKELY || r == DC_REASON_PEER_UDP_OR_HARD_NAT ||
+	       r == DC_REASON_UNKNOWN || r == DC_REASON_NO_ENDPOINTS_HERE;
+}
+
+void dc_tailnet_apply_measurement(struct dc_tailnet_report *r, const struct dc_nat_measurement *m)
+{
+	for (size_t i = 0; i < r->count; i++) {
+		struct dc_peer_view *v = &r->peers[i];
+		if (!dc_peer_not_direct(v) || !guessed_udp_or_nat(v->reason))
+			continue;
+		const char *name = v->name;
+		free(v->message);
+		free(v->fix);
+		if (!m->udp) {
+			set_reason(v, DC_REASON_OUR_UDP_BLOCKED,
+				   dc_xasprintf("measured: UDP is blocked on this network (no STUN server answered), so %s can only be reached through DERP",
+						name),
+				   dc_xasprintf("allow outbound UDP from this machine (to the DERP servers' STUN port 3478 and to peers on any port; tailscaled uses 41641)"));
+		} else if (m->mapping_varies == 1) {
+			set_reason(v, DC_REASON_OUR_HARD_NAT,
+				   dc_xasprintf("measured: this machine's NAT maps per destination (hard NAT)%s%s%s, so %s cannot reach the port the STUN servers saw",
+						m->detail && *m->detail ? " (" : "", m->detail ? m->detail : "",
+						m->detail && *m->detail ? ")" : "", name),
+				   dc_xasprintf("enable NAT-PMP, PCP or UPnP on this network's router, forward UDP 41641 to this machine (tailscaled --port=41641), or use IPv6"));
+		} else if (m->mapping_varies == 0) {
+			set_reason(v, DC_REASON_PEER_HARD_NAT_LIKELY,
+				   dc_xasprintf("measured: UDP works here and this machine's NAT keeps one mapping for every destination (%s), so the obstacle is on %s's side: UDP blocked there or a hard NAT",
+						m->global_v4 && *m->global_v4 ? m->global_v4 : "no NAT", name),
+				   dc_xasprintf("run derpcheck netcheck (or tailscale netcheck) on %s: \"UDP: false\" means UDP is blocked there, \"MappingVariesByDestIP: true\" a hard NAT (fix with NAT-PMP, PCP or UPnP, a port forward of UDP 41641, or IPv6)",
+						name));
+		} else {
+			set_reason(v, DC_REASON_PEER_UDP_OR_HARD_NAT,
+				   dc_xasprintf("measured: UDP works here, but only one STUN server address answered, so this machine's NAT mapping could not be classified; either side may have a hard NAT or %s's UDP is blocked",
+						name),
+				   dc_xasprintf("add a second STUN server to the map (or derpcheck netcheck --extra-stun HOST), and run derpcheck netcheck on %s",
+						name));
+		}
+	}
 }

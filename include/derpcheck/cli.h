@@ -11,7 +11,7 @@
 
 #include "derpcheck/util.h"
 
-enum dc_format { DC_FORMAT_TEXT, DC_FORMAT_JSON, DC_FORMAT_PROMETHEUS };
+enum dc_format { DC_FORMAT_TEXT, DC_FORMAT_JSON, DC_FORMAT_JSON_LINE, DC_FORMAT_PROMETHEUS };
 enum dc_color_mode { DC_COLOR_AUTO, DC_COLOR_ALWAYS, DC_COLOR_NEVER };
 
 /* Shared network options a command accepts (bit set in dc_command_spec.shared). */
@@ -53,6 +53,7 @@ struct dc_command_spec {
 	unsigned shared;     /* DC_SHARED_* */
 	bool prometheus;     /* accepts --format prometheus (other commands reject it) */
 	const struct dc_option *options; /* terminated by {0} */
+	bool json_line;      /* accepts --format json-line (one compact JSON line per report) */
 };
 
 typedef int (*dc_option_handler)(void *user, int id, const char *arg, struct dc_error *err);

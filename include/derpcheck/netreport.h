@@ -76,5 +76,8 @@ void dc_netreport_print_text(FILE *out, const struct dc_netreport *r, const stru
 
 /* The JSON document, Go field order, map keys sorted as strings; one_line for json-line. */
 char *dc_netreport_json(const struct dc_netreport *r, bool one_line);
+/* The same document as a cJSON object (callers add their own keys after Tailscale's). */
+struct cJSON;
+struct cJSON *dc_netreport_json_object(const struct dc_netreport *r);
 
 #endif

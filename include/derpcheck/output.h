@@ -21,6 +21,9 @@ void dc_output_findings_text(FILE *out, const struct dc_findings *f, const struc
 
 /* A JSON array of finding objects (docs/json.md, "findings"). */
 void dc_output_findings_json(FILE *out, const struct dc_findings *f);
+/* One finding as a cJSON object (the same keys), for commands that build one document. */
+struct cJSON;
+struct cJSON *dc_output_finding_json(const struct dc_finding *x);
 
 /* What `derpcheck validate` knows about one input once it has been checked. */
 struct dc_validate_result {

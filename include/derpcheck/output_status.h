@@ -12,6 +12,8 @@
 #include "derpcheck/output.h"
 #include "derpcheck/peerpath.h"
 
+struct cJSON;
+
 enum dc_status_source { DC_STATUS_FROM_SOCKET, DC_STATUS_FROM_FILE, DC_STATUS_FROM_STDIN };
 
 /* Where the report came from and what to show of it. */
@@ -24,6 +26,7 @@ struct dc_status_context {
 	int64_t now;                   /* Unix time, for ages */
 	bool active_only;              /* --active: show only active peers */
 	const struct dc_peer_view *only; /* --peer: show this peer in detail */
+	struct cJSON *netcheck;        /* --netcheck: the netcheck document, added as "netcheck" */
 };
 
 /* Whether a peer is shown under ctx (--active, --peer). */

@@ -50,6 +50,9 @@ enum dc_reason {
 	DC_REASON_HARD_NAT_LIKELY,
 	DC_REASON_PEER_UDP_OR_HARD_NAT,
 	DC_REASON_UNKNOWN,
+	/* Only with a NAT measurement (status --netcheck): */
+	DC_REASON_OUR_HARD_NAT,      /* measured: this machine's NAT maps per destination */
+	DC_REASON_PEER_HARD_NAT_LIKELY, /* measured: ours is easy, so the hard NAT is on the peer's side */
 };
 
 /* A DERP region named by its code in the Status, looked up in the DERP map. */
@@ -109,6 +112,20 @@ void dc_tailnet_report_free(struct dc_tailnet_report *r);
  */
 const struct dc_peer_view *dc_tailnet_find_peer(const struct dc_tailnet_report *r, const char *query,
 						const struct dc_peer_view **second);
+
+/*
+ * What `status --netcheck` measured about this machine (netcheck.h), to turn the guessed
+ * reasons of relayed peers into measured ones.
+ */
+struct dc_nat_measurement {
+	bool udp;                 /* a STUN server answered */
+	int mapping_varies;       /* -1 unknown, 0 endpoint-independent, 1 varies by destination */
+	const char *global_v4;    /* "" when none */
+	const char *detail;       /* the RFC 4787 evidence, in words */
+};
+
+/* Re-explain every relayed peer with the measured facts (their messages say "measured:"). */
+void dc_tailnet_apply_measurement(struct dc_tailnet_report *r, const struct dc_nat_measurement *m);
 
 /* An active peer whose traffic is not direct (relayed, or no path at all): a problem. */
 bool dc_peer_not_direct(const struct dc_peer_view *v);

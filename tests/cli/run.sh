@@ -28,10 +28,16 @@ run unknown-flag 2 -- validate --stirct x
 run bad-format 2 -- --format jsn validate x
 run bad-timeout 2 -- validate --timeout 5 --timeout soon x
 run both-families 2 -- validate -4 -6 x
-run not-implemented 2 -- netcheck
-run help-not-implemented 2 -- help netcheck
 run help-diagnose 0 -- help diagnose
 run debug-help 0 -- debug --help
+# netcheck: only usage errors here (they stop before any map or network use)
+run help-netcheck 0 -- help netcheck
+run netcheck-args 2 -- netcheck somehost
+run netcheck-bad-bind 2 -- netcheck --bind-address 1.2.3
+run netcheck-bad-every 2 -- netcheck --every soon
+run netcheck-bind-family 2 -- netcheck -6 --bind-address 127.0.0.1
+run json-line-elsewhere 2 -- --format json-line validate x
+run prometheus-elsewhere 2 -- --format prometheus validate x
 run help 0 -- --help
 run help-validate 0 -- help validate
 run help-ping 0 -- help ping

@@ -249,6 +249,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (size_t i = 0; i < nsock && rc > 0; i++) {
+			/*
+			 * ICMP errors for replies to clients that are gone queue on the socket's
+			 * error queue (dc_udp_open sets IP_RECVERR); unread, they make ppoll return
+			 * at once forever and the server spins, delaying every injected reply.
+			 */
+			if (pfd[i].revents & POLLERR) {
+				struct dc_udp_icmp icmp;
+				while (dc_udp_recv_error(fds[i], &icmp) == 1)
+					;
+			}
 			if (!(pfd[i].revents & POLLIN))
 				continue;
 			struct dc_udp_packet pkt;

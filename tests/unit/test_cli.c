@@ -378,7 +378,7 @@ static void test_option_missing_its_value_is_an_error(void **state)
 	PARSE(&probe_spec, &p, "-t");
 	assert_usage_error(&p, "-t needs a value (DURATION)");
 	PARSE(NULL, &p, "--format");
-	assert_usage_error(&p, "--format needs a value (text|json|prometheus)");
+	assert_usage_error(&p, "--format needs a value (text|json|json-line|prometheus)");
 }
 
 static void test_flag_given_a_value_is_an_error(void **state)
@@ -405,10 +405,19 @@ static void test_format_nonsense_lists_the_values(void **state)
 	struct parsed p;
 	PARSE(&probe_spec, &p, "--format", "bogus");
 	assert_usage_error(&p, "invalid value 'bogus' for --format");
-	assert_string_equal(p.err.hint, "use --format text, json or prometheus");
+	assert_string_equal(p.err.hint, "use --format text, json, json-line or prometheus");
 	PARSE(NULL, &p, "--color=sometimes");
 	assert_usage_error(&p, "invalid value 'sometimes' for --color");
 	assert_string_equal(p.err.hint, "use --color auto, always or never");
+}
+
+static void test_json_line_is_only_for_commands_that_allow_it(void **state)
+{
+	(void)state;
+	struct parsed p;
+	PARSE(&probe_spec, &p, "--format", "json-line");
+	assert_usage_error(&p, "--format json-line is only for netcheck");
+	assert_string_equal(p.err.hint, "use --format json");
 }
 
 static void test_format_values_are_case_sensitive(void **state)
@@ -756,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_flag_given_a_value_is_an_error),
 		cmocka_unit_test(test_format_typo_suggests_the_closest_value),
 		cmocka_unit_test(test_format_nonsense_lists_the_values),
+		cmocka_unit_test(test_json_line_is_only_for_commands_that_allow_it),
 		cmocka_unit_test(test_format_values_are_case_sensitive),
 		cmocka_unit_test(test_format_prometheus_only_for_commands_that_have_it),
 		cmocka_unit_test(test_shared_options_set_the_cli_fields),

@@ -190,6 +190,47 @@ static void test_both_sides_public_yet_relayed_points_at_hard_nat(void **state)
 	done(f);
 }
 
+static void test_a_measured_hard_nat_here_replaces_the_guess(void **state)
+{
+	(void)state;
+	struct fixture *f = analyze(SELF_PUBLIC, "\"k\": {" ACTIVE ", \"Relay\": \"nyc\", \"Addrs\": [\"198.51.100.4:62001\"]}");
+	struct dc_nat_measurement m = {.udp = true, .mapping_varies = 1, .global_v4 = "203.0.113.7:1", .detail = "a saw b"};
+	dc_tailnet_apply_measurement(&f->r, &m);
+	const struct dc_peer_view *v = only_peer(f);
+	assert_int_equal(v->reason, DC_REASON_OUR_HARD_NAT);
+	assert_string_equal(dc_reason_code(v->reason), "our-hard-nat");
+	assert_non_null(strstr(v->message, "measured: this machine's NAT maps per destination (hard NAT) (a saw b)"));
+	done(f);
+}
+
+static void test_a_measured_easy_nat_here_points_at_the_peer(void **state)
+{
+	(void)state;
+	struct fixture *f = analyze(SELF_PUBLIC, "\"k\": {" ACTIVE ", \"Relay\": \"nyc\"}");
+	struct dc_nat_measurement m = {.udp = true, .mapping_varies = 0, .global_v4 = "203.0.113.7:41641", .detail = ""};
+	dc_tailnet_apply_measurement(&f->r, &m);
+	assert_int_equal(only_peer(f)->reason, DC_REASON_PEER_HARD_NAT_LIKELY);
+	assert_non_null(strstr(only_peer(f)->message, "(203.0.113.7:41641), so the obstacle is on"));
+	done(f);
+}
+
+static void test_measured_udp_blocked_and_untouched_reasons(void **state)
+{
+	(void)state;
+	struct fixture *f = analyze(SELF_PUBLIC, "\"k\": {" ACTIVE ", \"Relay\": \"nyc\"}");
+	struct dc_nat_measurement m = {.udp = false, .mapping_varies = -1, .global_v4 = "", .detail = ""};
+	dc_tailnet_apply_measurement(&f->r, &m);
+	assert_int_equal(only_peer(f)->reason, DC_REASON_OUR_UDP_BLOCKED);
+	assert_non_null(strstr(only_peer(f)->message, "measured: UDP is blocked on this network"));
+	done(f);
+	/* an offline peer keeps its reason: the measurement says nothing about it */
+	f = analyze(SELF_PUBLIC, "\"k\": {\"Online\": false, \"Relay\": \"nyc\"}");
+	enum dc_reason before = only_peer(f)->reason;
+	dc_tailnet_apply_measurement(&f->r, &m);
+	assert_int_equal(only_peer(f)->reason, before);
+	done(f);
+}
+
 static void test_peer_endpoints_unknown_leaves_two_candidates(void **state)
 {
 	(void)state;
@@ -382,6 +423,9 @@ int main(void)
 		cmocka_unit_test(test_peer_advertising_no_endpoints),
 		cmocka_unit_test(test_both_sides_public_yet_relayed_points_at_hard_nat),
 		cmocka_unit_test(test_peer_endpoints_unknown_leaves_two_candidates),
+		cmocka_unit_test(test_a_measured_hard_nat_here_replaces_the_guess),
+		cmocka_unit_test(test_a_measured_easy_nat_here_points_at_the_peer),
+		cmocka_unit_test(test_measured_udp_blocked_and_untouched_reasons),
 		cmocka_unit_test(test_without_any_endpoints_reported_the_reason_is_unknown),
 		cmocka_unit_test(test_expired_key_and_offline_come_before_endpoint_guesses),
 		cmocka_unit_test(test_active_without_a_handshake_is_not_blamed_on_udp),
