@@ -8,7 +8,7 @@ set -u
 lint=$(mandoc -Tlint "$root/docs/derpcheck.1" 2>&1 | grep -v 'mandoc.db')
 if [ -z "$lint" ]; then pass; else fail "mandoc -Tlint docs/derpcheck.1:"; echo "$lint" >&2; fi
 
-commands=$("$DERPCHECK" --help | awk '/^Commands:/{on=1;next} /^$/{on=0} on && !/not yet implemented/ {print $1}' | grep -v '^help$')
+commands=$("$DERPCHECK" --help | awk '/^Commands:/{on=1;next} /^$/{on=0} on {print $1}' | grep -v '^help$')
 [ -n "$commands" ] && pass || fail "no implemented commands found in --help"
 for cmd in "" $commands; do
 	help=$("$DERPCHECK" $cmd --help)
