@@ -18,6 +18,8 @@
  */
 #include "derpcheck/netcheck.h"
 
+#include "derpcheck/derp.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -835,11 +837,13 @@ static void https_one(const struct dc_netcheck_opts *o, struct dc_netcheck_https
 		}
 	}
 	h->latency_ns = dc_now_ns() - sent;
-	int status = 0;
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+	/* The same bounded (and fuzzed) HTTP/1.1 response-head parser the DERP upgrade uses. */
+	struct dc_derp_upgrade head;
+	if (dc_derp_upgrade_parse((const uint8_t *)buf, have, &head, &e) != 1) {
 		snprintf(h->error, sizeof(h->error), "not an HTTP response");
 		goto out;
 	}
+	int status = head.status;
 	h->http_status = status;
 	if (status > 299) {
 		snprintf(h->error, sizeof(h->error), "GET /derp/latency-check answered %d (a proxy in the way?)", status);
