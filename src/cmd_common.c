@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "derpcheck/localapi.h"
 #include "derpcheck/mapchoice.h"
+#include "derpcheck/netaddr.h"
 
 int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 {
@@ -27,5 +28,27 @@ int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 		fprintf(stderr, "derpcheck: no --derp-map given: using %s%s%s%s\n", what, choice->note ? " (" : "",
 			choice->note ? choice->note : "", choice->note ? ")" : "");
 	}
+	return 0;
+}
+
+int dc_command_bind_address(const char *arg, struct dc_endpoint *out, struct dc_error *err)
+{
+	if (dc_ip_parse(arg, 0, out) < 0) {
+		dc_error_set(err, NULL, "invalid --bind-address '%s'", arg);
+		dc_error_hint(err, "give an IPv4 or IPv6 address of this machine, without a port (see --bind-port)");
+		return -1;
+	}
+	return 0;
+}
+
+int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err)
+{
+	long long v;
+	if (dc_parse_int(arg, 0, 65535, &v) < 0) {
+		dc_error_set(err, NULL, "invalid --bind-port '%s'", arg);
+		dc_error_hint(err, "give a UDP port from 0 (any) to 65535");
+		return -1;
+	}
+	*out = (uint16_t)v;
 	return 0;
 }

@@ -78,21 +78,12 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 		a->region = arg;
 		return 0;
 	case OPT_BIND_ADDRESS:
-		if (dc_ip_parse(arg, 0, &a->bind) < 0) {
-			dc_error_set(err, NULL, "invalid --bind-address '%s'", arg);
-			dc_error_hint(err, "give an IPv4 or IPv6 address of this machine, without a port (see --bind-port)");
+		if (dc_command_bind_address(arg, &a->bind, err) < 0)
 			return -1;
-		}
 		a->have_bind = true;
 		return 0;
 	case OPT_BIND_PORT:
-		if (dc_parse_int(arg, 0, 65535, &v) < 0) {
-			dc_error_set(err, NULL, "invalid --bind-port '%s'", arg);
-			dc_error_hint(err, "give a UDP port from 0 (any) to 65535");
-			return -1;
-		}
-		a->opts.bind_port = (uint16_t)v;
-		return 0;
+		return dc_command_bind_port(arg, &a->opts.bind_port, err);
 	}
 	return 0;
 }

@@ -26,6 +26,11 @@ struct dc_map_choice;
  */
 int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice);
 
+struct dc_endpoint;
+/* --bind-address and --bind-port (stun, netcheck): parsed and explained the same way. */
+int dc_command_bind_address(const char *arg, struct dc_endpoint *out, struct dc_error *err);
+int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err);
+
 extern const struct dc_command_spec dc_validate_spec;
 int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv);
 
