@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "derpcheck/tlsconn.h"
+#include "derpcheck/udp.h"
 
 enum pkind { P_PLAN, P_NODE, P_PLAIN };
 
@@ -596,27 +597,6 @@ static void conclude_nodes(struct run *R)
 	}
 }
 
-static bool local_toward(const struct dc_endpoint *dst, const struct dc_endpoint *bind_ip, struct dc_endpoint *out)
-{
-	int fd = socket(dst->family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	bool ok = true;
-	if (bind_ip) {
-		len = dc_endpoint_to_sockaddr(bind_ip, &ss);
-		ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
-	}
-	len = dc_endpoint_to_sockaddr(dst, &ss);
-	ok = ok && connect(fd, (struct sockaddr *)&ss, len) == 0;
-	len = sizeof(ss);
-	ok = ok && getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-	     dc_endpoint_from_sockaddr(out, (struct sockaddr *)&ss, len) == 0;
-	close(fd);
-	return ok;
-}
-
 static void classify_nat(struct run *R)
 {
 	struct dc_netcheck_extra *x = &R->res->extra;
@@ -644,7 +624,7 @@ static void classify_nat(struct run *R)
 	}
 	x->nat_servers = distinct;
 	struct dc_endpoint sock;
-	if (n && local_toward(&srv[0], R->o->bind_addr, &x->local4) && dc_prober_local(R->p, 4, &sock) == 0) {
+	if (n && dc_udp_local_toward(&srv[0], R->o->bind_addr, &x->local4) && dc_prober_local(R->p, 4, &sock) == 0) {
 		x->local4.port = sock.port;
 		x->has_local4 = true;
 	}

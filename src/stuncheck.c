@@ -1,5 +1,7 @@
 #include "derpcheck/stuncheck.h"
 
+#include "derpcheck/udp.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,28 +183,6 @@ static void schedule(struct dc_stun_report *rep, uint64_t t0)
 	}
 }
 
-/* This host's address toward dst, as the kernel would pick it (no packet is sent). */
-static bool local_toward(const struct dc_endpoint *dst, const struct dc_endpoint *bind_ip, struct dc_endpoint *out)
-{
-	int fd = socket(dst->family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	bool ok = true;
-	if (bind_ip) {
-		len = dc_endpoint_to_sockaddr(bind_ip, &ss);
-		ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
-	}
-	len = dc_endpoint_to_sockaddr(dst, &ss);
-	ok = ok && connect(fd, (struct sockaddr *)&ss, len) == 0;
-	len = sizeof(ss);
-	ok = ok && getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-	     dc_endpoint_from_sockaddr(out, (struct sockaddr *)&ss, len) == 0;
-	close(fd);
-	return ok;
-}
-
 /* Targets are often on one host (many ports): ask the kernel once per address. */
 struct local_cache {
 	bool valid;
@@ -216,7 +196,7 @@ static bool local_toward_cached(const struct dc_stun_report *rep, struct local_c
 		*out = last->local;
 		return true;
 	}
-	if (!local_toward(dst, rep->opts.bind_addr, out))
+	if (!dc_udp_local_toward(dst, rep->opts.bind_addr, out))
 		return false;
 	last->valid = true;
 	last->dst = *dst;

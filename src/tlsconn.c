@@ -1,5 +1,7 @@
 #include "derpcheck/tlsconn.h"
 
+#include "derpcheck/derp.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -402,17 +404,6 @@ bool dc_tls_is_metacert(X509 *cert)
 	return strncmp(cn, "derpkey", 7) == 0 && strlen(cn) == 7 + 64;
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int dc_tls_find_derpkey(STACK_OF(X509) *chain, uint8_t key[32], int *version)
 {
 	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
@@ -421,12 +412,7 @@ int dc_tls_find_derpkey(STACK_OF(X509) *chain, uint8_t key[32], int *version)
 			continue;
 		char cn[128] = "";
 		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
-		bool ok = true;
-		for (int k = 0; k < 32 && ok; k++) {
-			int hi = hexval(cn[7 + 2 * k]), lo = hexval(cn[8 + 2 * k]);
-			ok = hi >= 0 && lo >= 0;
-			key[k] = (uint8_t)(hi << 4 | lo);
-		}
+		bool ok = dc_derp_key_parse(cn + 7, 64, key) == 0;
 		long serial = ASN1_INTEGER_get(X509_get0_serialNumber(cert));
 		if (!ok || serial < 0 || serial > 255)
 			continue; /* the Go client ignores a metacert it cannot use */

@@ -225,3 +225,24 @@ const char *dc_udp_icmp_text(const struct dc_udp_icmp *e)
 		return "hop limit exceeded (routing loop?)";
 	return "ICMP error";
 }
+
+bool dc_udp_local_toward(const struct dc_endpoint *dst, const struct dc_endpoint *bind_ip, struct dc_endpoint *out)
+{
+	int fd = socket(dst->family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	bool ok = true;
+	if (bind_ip) {
+		len = dc_endpoint_to_sockaddr(bind_ip, &ss);
+		ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
+	}
+	len = dc_endpoint_to_sockaddr(dst, &ss);
+	ok = ok && connect(fd, (struct sockaddr *)&ss, len) == 0;
+	len = sizeof(ss);
+	ok = ok && getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	     dc_endpoint_from_sockaddr(out, (struct sockaddr *)&ss, len) == 0;
+	close(fd);
+	return ok;
+}

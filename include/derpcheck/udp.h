@@ -22,6 +22,12 @@ int dc_udp_open(int family, const struct dc_endpoint *bind_ip, uint16_t port, st
 /* The address a socket is bound to. */
 int dc_udp_local(int fd, struct dc_endpoint *out);
 
+/*
+ * This host's address toward dst (from bind_ip when given), as the kernel's routing would
+ * pick it: a connected UDP socket is asked, no packet is sent.
+ */
+bool dc_udp_local_toward(const struct dc_endpoint *dst, const struct dc_endpoint *bind_ip, struct dc_endpoint *out);
+
 struct dc_udp_packet {
 	size_t len;       /* bytes stored in the buffer */
 	size_t wire_len;  /* bytes the datagram had (> len when it did not fit) */
