@@ -13,7 +13,7 @@ BUILD      ?= build
 BIN        ?= derpcheck
 CFLAGS     ?= -O2 -g
 PKGS       := openssl libcurl libcjson libsodium
-# libcurl is loaded with dlopen when a URL is fetched (src/http.c): headers only here.
+# libcurl is loaded with dlopen when a URL is fetched (src/net/http.c): headers only here.
 LINK_PKGS  := openssl libcjson libsodium
 # Recursive (=) so pkg-config runs after scripts/deps.sh has installed what is missing.
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
@@ -31,10 +31,13 @@ ALL_LDFLAGS = $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm
 
 DERPMAP_JSON := data/tailscale-default-derpmap.json
-# Every src/*.c is a core module except main.c and the command layer (cmd_*.c).
-CMD_SRCS   := src/main.c $(sort $(wildcard src/cmd_*.c))
-CORE_SRCS  := $(filter-out $(CMD_SRCS),$(sort $(wildcard src/*.c)))
-CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/default_derpmap.o
+# The folders are the layers (input -> probe over net -> judge -> output; util under all).
+# Every .c in them, and cli.c, is a core module in the library; main.c and the command
+# layer (src/cmd/) are the tool.
+LAYERS     := input net probe judge output util
+CMD_SRCS   := src/main.c $(sort $(wildcard src/cmd/*.c))
+CORE_SRCS  := src/cli.c $(sort $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c)))
+CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/input/default_derpmap.o
 CMD_OBJS   := $(CMD_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libderpcheck.a
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -59,7 +62,7 @@ $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/src/default_derpmap.o: src/default_derpmap.S $(DERPMAP_JSON) | deps
+$(BUILD)/src/input/default_derpmap.o: src/input/default_derpmap.S $(DERPMAP_JSON) | deps
 	@mkdir -p $(dir $@)
 	$(CC) -DDERPMAP_FILE='"$(DERPMAP_JSON)"' -c $< -o $@
 
@@ -82,7 +85,7 @@ tools: $(TOOL_BINS)
 # ---- tests ---------------------------------------------------------------------
 
 # Network safety net: no test may fetch Tailscale's public default map, even one that
-# forgets --derp-map (set but empty: derpcheck skips that source, src/mapchoice.c).
+# forgets --derp-map (set but empty: derpcheck skips that source, src/input/mapchoice.c).
 export DERPCHECK_DEFAULT_MAP_URL =
 
 check: deps-check
@@ -129,7 +132,7 @@ fuzz-run:
 		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DDERPCHECK_VERSION='"$(VERSION)"' -Iinclude -Isrc -g -O1 \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 			$$(pkg-config --cflags $(PKGS)) -o $(FUZZ_BUILD)/$$name $$src $(CORE_SRCS) \
-			src/default_derpmap.S -DDERPMAP_FILE='"$(DERPMAP_JSON)"' $$(pkg-config --libs $(LINK_PKGS)) -ldl -lm; \
+			src/input/default_derpmap.S -DDERPMAP_FILE='"$(DERPMAP_JSON)"' $$(pkg-config --libs $(LINK_PKGS)) -ldl -lm; \
 		corpus=tests/fuzz/corpus/$${name#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
 		log=$(FUZZ_BUILD)/$$name.log; \
 		if $(FUZZ_BUILD)/$$name -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \

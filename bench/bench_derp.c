@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "derpcheck/derpconn.h"
+#include "derpcheck/probe/derpconn.h"
 
 static struct dc_derp_node node = {
 	.name = "bench", .host_name = "derp.test", .cert_name = "", .ipv4 = "127.0.0.1", .ipv6 = "none",

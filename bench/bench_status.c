@@ -13,10 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "derpcheck/mapload.h"
-#include "derpcheck/output_status.h"
-#include "derpcheck/peerpath.h"
-#include "derpcheck/status.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/output/output_status.h"
+#include "derpcheck/judge/peerpath.h"
+#include "derpcheck/input/status.h"
 
 #define NOW 1787400000
 

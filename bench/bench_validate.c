@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "derpcheck/mapload.h"
-#include "derpcheck/validate.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/judge/validate.h"
 
 static double cpu_ms(void)
 {

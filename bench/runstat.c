@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "derpcheck/util.h"
+#include "derpcheck/util/util.h"
 
 int main(int argc, char **argv)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cmd/commands.h"
 
 /* The command table: --help lists it in this order. */
 static const struct dc_command commands[] = {

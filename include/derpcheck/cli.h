@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "derpcheck/util.h"
+#include "derpcheck/util/util.h"
 
 enum dc_format { DC_FORMAT_TEXT, DC_FORMAT_JSON, DC_FORMAT_JSON_LINE, DC_FORMAT_PROMETHEUS };
 enum dc_color_mode { DC_COLOR_AUTO, DC_COLOR_ALWAYS, DC_COLOR_NEVER };

@@ -31,7 +31,7 @@ for cmd in $("$DERPCHECK" --help | awk '/^Commands:/{on=1;next} /^$/{on=0} on {p
 		grep -qF -- "-a $cmd " "$root/completions/derpcheck.fish" && pass || fail "completions lack command $cmd"
 done
 # Every finding code the source can emit is documented.
-for code in $(grep -ohE 'DC_SEV_(ERROR|WARNING), "[a-z0-9-]+"' "$root"/src/*.c | grep -oE '"[a-z0-9-]+"' | tr -d '"' | sort -u) syntax; do
+for code in $(grep -ohE 'DC_SEV_(ERROR|WARNING), "[a-z0-9-]+"' "$root"/src/*/*.c | grep -oE '"[a-z0-9-]+"' | tr -d '"' | sort -u) syntax; do
 	grep -qF "\`$code\`" "$root/docs/json.md" && pass || fail "docs/json.md lacks finding code $code"
 done
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "derpcheck/output_cert.h"
-#include "derpcheck/tlscheck.h"
+#include "derpcheck/output/output_cert.h"
+#include "derpcheck/judge/tlscheck.h"
 
 static char ca_file[64];
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/derp.h"
+#include "derpcheck/probe/derp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/derpmap.h"
-#include "derpcheck/mapload.h"
-#include "derpcheck/output.h"
-#include "derpcheck/validate.h"
+#include "derpcheck/input/derpmap.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/output/output.h"
+#include "derpcheck/judge/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/tlscheck.h"
+#include "derpcheck/judge/tlscheck.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/portmap.h"
+#include "derpcheck/probe/portmap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the Status reader (src/status.c) and everything downstream of
+ * libFuzzer target for the Status reader (src/input/status.c) and everything downstream of
  * it: path analysis, peer lookup, and both renderings. Any input must either be
  * refused with an error or be read, analysed and printed without a fault or a leak.
  */
@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "derpcheck/mapload.h"
-#include "derpcheck/output_status.h"
-#include "derpcheck/peerpath.h"
-#include "derpcheck/status.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/output/output_status.h"
+#include "derpcheck/judge/peerpath.h"
+#include "derpcheck/input/status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/stun.h"
+#include "derpcheck/probe/stun.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Captive-portal detection (src/captive.c) against tests/tools/captive_server on
+# Captive-portal detection (src/probe/captive.c) against tests/tools/captive_server on
 # loopback: one server, one behaviour per 127.0.0.x address, a DERP map per case whose
 # nodes point at those addresses. Driven by tests/tools/captive_probe until
 # `derpcheck netcheck` exists. Loopback only; no root needed.

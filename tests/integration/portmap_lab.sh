@@ -1,5 +1,5 @@
 #!/bin/sh
-# Port-mapping detection (src/portmap.c) against Debian's miniupnpd as the gateway of a
+# Port-mapping detection (src/probe/portmap.c) against Debian's miniupnpd as the gateway of a
 # network-namespace lab. Needs root.
 #
 #   client  eth0 192.168.77.2/24 --- lan0 192.168.77.1/24  router  wan0 OUTSIDE/30 --- eth0  outside

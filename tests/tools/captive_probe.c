@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "derpcheck/captive.h"
-#include "derpcheck/mapload.h"
+#include "derpcheck/probe/captive.h"
+#include "derpcheck/input/mapload.h"
 
 static int usage(void)
 {

@@ -27,7 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "derpcheck/util.h"
+#include "derpcheck/util/util.h"
 
 enum mode { OK, PORTAL, NO_HEADER, WRONG_HEADER, REDIRECT, HANG };
 static const char *const mode_names[] = {"ok", "portal", "no-header", "wrong-header", "redirect", "hang"};

@@ -34,10 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "derpcheck/cursor.h"
-#include "derpcheck/derp.h"
-#include "derpcheck/derpconn.h"
-#include "derpcheck/util.h"
+#include "derpcheck/util/cursor.h"
+#include "derpcheck/probe/derp.h"
+#include "derpcheck/probe/derpconn.h"
+#include "derpcheck/util/util.h"
 
 #define MAX_INSTANCES 4
 #define HANDSHAKE_NS (10ull * 1000000000ull) /* derper: 10 s for ServerKey..ClientInfo */

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "derpcheck/portmap.h"
+#include "derpcheck/probe/portmap.h"
 
 static int usage(void)
 {

@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "derpcheck/stun.h"
-#include "derpcheck/udp.h"
+#include "derpcheck/probe/stun.h"
+#include "derpcheck/net/udp.h"
 
 enum answer { ANSWER_TAILSCALE, ANSWER_PLAIN, ANSWER_ANY };
 

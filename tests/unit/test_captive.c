@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "derpcheck/captive.h"
-#include "derpcheck/mapload.h"
+#include "derpcheck/probe/captive.h"
+#include "derpcheck/input/mapload.h"
 
 static struct dc_map_doc load(const char *json)
 {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "derpcheck/certfiles.h"
+#include "derpcheck/judge/certfiles.h"
 #include "testpki.h"
 
 static char root[64];

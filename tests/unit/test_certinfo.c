@@ -8,8 +8,8 @@
 #include <openssl/pkcs7.h>
 #include <string.h>
 
-#include "derpcheck/certinfo.h"
-#include "derpcheck/tlsconn.h"
+#include "derpcheck/judge/certinfo.h"
+#include "derpcheck/net/tlsconn.h"
 #include "testpki.h"
 
 static struct tp_pki pki;

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "derpcheck/cursor.h"
+#include "derpcheck/util/cursor.h"
 
 static void test_big_endian_fields_are_read_in_order(void **state)
 {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/derp.h"
+#include "derpcheck/probe/derp.h"
 
 static void unhex(const char *hex, uint8_t *out, size_t n)
 {

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "derpcheck/derpconn.h"
+#include "derpcheck/probe/derpconn.h"
 
 static char pki[64];
 static pid_t www_pid, mute_pid;

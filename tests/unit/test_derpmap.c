@@ -5,7 +5,7 @@
  */
 #include "testlib.h"
 
-#include "derpcheck/derpmap.h"
+#include "derpcheck/input/derpmap.h"
 
 /* One well-formed node and region, to vary one field at a time. */
 #define NODE_900A "{'Name': '900a', 'RegionID': 900, 'HostName': 'derp.example.com', 'IPv4': '203.0.113.10', 'IPv6': 'none'}"

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "derpcheck/diagnose.h"
-#include "derpcheck/output_diagnose.h"
+#include "derpcheck/judge/diagnose.h"
+#include "derpcheck/output/output_diagnose.h"
 
 static void test_stun_port_hint_names_both_ports_and_both_fixes(void **state)
 {

@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-#include "derpcheck/effective.h"
-#include "derpcheck/mapchoice.h"
+#include "derpcheck/input/effective.h"
+#include "derpcheck/input/mapchoice.h"
 
 static void load(struct dc_map_choice *c, const char *spec)
 {

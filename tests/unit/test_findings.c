@@ -4,7 +4,7 @@
  */
 #include "testlib.h"
 
-#include "derpcheck/findings.h"
+#include "derpcheck/judge/findings.h"
 
 static struct dc_srcpos at(unsigned line, unsigned col)
 {

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "derpcheck/http.h"
+#include "derpcheck/net/http.h"
 
 static pid_t server_pid;
 static int server_port;

@@ -4,7 +4,7 @@
  */
 #include "testlib.h"
 
-#include "derpcheck/hujson.h"
+#include "derpcheck/input/hujson.h"
 
 /* Parse text that must be valid (exact bytes, no quote conversion). */
 static struct dc_json *parse(const char *text)

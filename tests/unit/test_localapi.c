@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "derpcheck/localapi.h"
+#include "derpcheck/net/localapi.h"
 
 static char dir[64];
 static char sock[128];

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "derpcheck/mapchoice.h"
+#include "derpcheck/input/mapchoice.h"
 
 static const char one_region[] =
 	"{\"Regions\": {\"901\": {\"RegionID\": 901, \"RegionCode\": \"lab\", \"Nodes\": [{\"Name\": \"901a\", "

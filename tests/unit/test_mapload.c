@@ -10,7 +10,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-#include "derpcheck/mapload.h"
+#include "derpcheck/input/mapload.h"
 
 /* ---- temporary files ---------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/netaddr.h"
+#include "derpcheck/net/netaddr.h"
 
 static const char *fmt(const struct dc_endpoint *e)
 {

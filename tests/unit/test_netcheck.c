@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/netcheck.h"
+#include "derpcheck/probe/netcheck.h"
 
 static struct dc_endpoint ep(const char *ip, uint16_t port)
 {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/mapload.h"
-#include "derpcheck/netreport.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/output/netreport.h"
 
 static void duration(int64_t ns, const char *want)
 {

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "derpcheck/nodeaddr.h"
+#include "derpcheck/net/nodeaddr.h"
 
 static uint64_t soon(void)
 {

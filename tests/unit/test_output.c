@@ -6,9 +6,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "derpcheck/mapload.h"
-#include "derpcheck/output.h"
-#include "derpcheck/validate.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/output/output.h"
+#include "derpcheck/judge/validate.h"
 
 /* Capture what a printer writes. */
 struct capture {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/output_diagnose.h"
+#include "derpcheck/output/output_diagnose.h"
 
 struct fixture {
 	struct dc_derp_node node;

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/mapload.h"
-#include "derpcheck/peerpath.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/judge/peerpath.h"
 
 #define NOW 1787400000 /* 2026-08-22T12:00:00Z */
 #define RECENT "2026-08-22T11:59:30Z"

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "derpcheck/portmap.h"
+#include "derpcheck/probe/portmap.h"
 
 static struct in_addr ip4(const char *s)
 {

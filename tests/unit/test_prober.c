@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "derpcheck/prober.h"
-#include "derpcheck/udp.h"
+#include "derpcheck/probe/prober.h"
+#include "derpcheck/net/udp.h"
 
 enum mode { ANSWER, SILENT, WRONG_TXID, OTHER_PORT, TWICE, DROP_FIRST, ERROR_420, TRUNCATE, NOT_STUN, NO_ADDRESS };
 

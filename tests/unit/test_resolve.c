@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "derpcheck/resolve.h"
+#include "derpcheck/net/resolve.h"
 
 static const char *addr_of(const struct dc_resolve_req *r, int family)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derpcheck/status.h"
+#include "derpcheck/input/status.h"
 
 static int parse(const char *json, struct dc_status *st, struct dc_error *err)
 {

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "derpcheck/stun.h"
+#include "derpcheck/probe/stun.h"
 
 static const uint8_t txid[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 

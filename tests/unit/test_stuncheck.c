@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "derpcheck/stuncheck.h"
-#include "derpcheck/udp.h"
+#include "derpcheck/probe/stuncheck.h"
+#include "derpcheck/net/udp.h"
 
 enum mode { DERPER, GENERIC, PLAIN_ONLY, DOCKER, SHIFT_PORT, NMODES };
 

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "derpcheck/bakedroots.h"
-#include "derpcheck/tlscheck.h"
+#include "derpcheck/judge/bakedroots.h"
+#include "derpcheck/judge/tlscheck.h"
 #include "testpki.h"
 
 static char dir[64];

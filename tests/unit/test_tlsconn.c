@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "derpcheck/tlsconn.h"
+#include "derpcheck/net/tlsconn.h"
 
 static char pki[64];
 static pid_t server_pid;

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "derpcheck/udp.h"
+#include "derpcheck/net/udp.h"
 
 static struct dc_endpoint loopback(void)
 {

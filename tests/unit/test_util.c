@@ -6,7 +6,7 @@
 
 #include <limits.h>
 
-#include "derpcheck/util.h"
+#include "derpcheck/util/util.h"
 
 /* ---- dc_parse_int ------------------------------------------------------------------- */
 

@@ -5,8 +5,8 @@
  */
 #include "testlib.h"
 
-#include "derpcheck/mapload.h"
-#include "derpcheck/validate.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/judge/validate.h"
 
 /* Tailscale's default map (the embedded snapshot), decoded once for all tests. */
 static struct dc_derpmap defaults;
@@ -265,7 +265,7 @@ static void test_every_rule_fires_on_its_map_and_not_on_the_near_identical_one(v
 	}
 }
 
-/* Every rule code in src/validate.c appears in the table above. */
+/* Every rule code in src/judge/validate.c appears in the table above. */
 static void test_the_rule_table_covers_every_rule(void **state)
 {
 	(void)state;

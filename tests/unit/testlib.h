@@ -17,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "derpcheck/derpmap.h"
-#include "derpcheck/findings.h"
-#include "derpcheck/hujson.h"
+#include "derpcheck/input/derpmap.h"
+#include "derpcheck/judge/findings.h"
+#include "derpcheck/input/hujson.h"
 
 /*
  * JSON in C strings drowns in backslashes, so tests write 'single quotes' and this

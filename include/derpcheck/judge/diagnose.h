@@ -1,0 +1,129 @@
+/*
+ * `derpcheck diagnose REGION`: one region of a DERP map checked end to end, node by node,
+ * the way a Tailscale client uses it — the map entry, DNS against the map's addresses,
+ * STUN on STUNPort per family, TCP and TLS to DERPPort with the certificate judged as
+ * Tailscale judges it, derper's HTTP endpoints, the DERP handshake, a relayed ping
+ * between two clients and the mesh between every pair of nodes — and two verdicts: can
+ * clients learn their endpoints through STUN, and can they relay through DERP.
+ *
+ * Every check is a plain struct with a status, a one-line cause and a one-line fix, so
+ * the output module renders the same result as a checklist, JSON or Prometheus gauges.
+ * When STUN is silent on STUNPort, the usual forwarded ports are probed (3478, and the
+ * DERP port over UDP) so a NAT or Docker port mapping that points elsewhere is named.
+ * Core only: nothing is printed here.
+ */
+#ifndef DERPCHECK_DIAGNOSE_H
+#define DERPCHECK_DIAGNOSE_H
+
+#include "derpcheck/input/derpmap.h"
+#include "derpcheck/judge/findings.h"
+
+enum dc_check_status {
+	DC_CHECK_OK,
+	DC_CHECK_WARN,
+	DC_CHECK_FAIL,
+	DC_CHECK_SKIP, /* not applicable, or not possible after an earlier failure */
+};
+
+/* Which verdict a check counts towards. */
+enum dc_diag_path {
+	DC_PATH_MAP,
+	DC_PATH_STUN,
+	DC_PATH_DERP,
+};
+
+/* Stable check identifiers (JSON "check", Prometheus label check=...). */
+#define DC_DIAG_MAP "map"
+#define DC_DIAG_DNS4 "dns-ipv4"
+#define DC_DIAG_DNS6 "dns-ipv6"
+#define DC_DIAG_STUN4 "stun-ipv4"
+#define DC_DIAG_STUN6 "stun-ipv6"
+#define DC_DIAG_TCP4 "tcp-ipv4"
+#define DC_DIAG_TCP6 "tcp-ipv6"
+#define DC_DIAG_TLS "tls"
+#define DC_DIAG_CERT "certificate"
+#define DC_DIAG_HTTP_HOME "http-home"
+#define DC_DIAG_HTTP_PROBE "http-probe"
+#define DC_DIAG_HTTP_204 "http-generate-204"
+#define DC_DIAG_HTTP_PORT80 "http-port80"
+#define DC_DIAG_HANDSHAKE "derp-handshake"
+#define DC_DIAG_RELAY "relay"
+#define DC_DIAG_MESH "mesh"
+
+struct dc_diag_check {
+	const char *id;              /* DC_DIAG_* */
+	enum dc_diag_path path;
+	enum dc_check_status status;
+	const char *code;            /* a finding code (docs/json.md) when not ok; else NULL */
+	char summary[400];           /* what was seen, one line */
+	char cause[600];             /* FAIL/WARN: why, one line */
+	char fix[700];               /* FAIL/WARN: what to change, one line */
+	double ms;                   /* the check's own timing (RTT, connect time); < 0: none */
+	const char *pair[2];         /* mesh checks: the two nodes' Names */
+};
+
+#define DC_DIAG_MAX_CHECKS 24
+
+struct dc_diag_node {
+	const struct dc_derp_node *node;
+	struct dc_diag_check checks[DC_DIAG_MAX_CHECKS];
+	size_t count;
+	/* facts that JSON and Prometheus carry besides the checks */
+	bool have_server_key;
+	char server_key[80];         /* "nodekey:..." */
+	bool stun_alt_found;         /* STUN answered on a port other than STUNPort */
+	int stun_alt_port;
+};
+
+enum dc_verdict {
+	DC_VERDICT_OK,      /* every node works */
+	DC_VERDICT_DEGRADED, /* works through some nodes or families, not all */
+	DC_VERDICT_BROKEN,  /* no node works */
+	DC_VERDICT_NA,      /* the region does not offer this (STUN disabled, STUNOnly) */
+};
+
+struct dc_diag_opts {
+	const char *map_name;        /* the map as the user named it (fix texts, cert commands) */
+	const char *ca_file;         /* replaces the system trust store */
+	bool insecure;               /* skip certificate checks (the caller warns) */
+	int family;                  /* 0 both, 4 or 6 */
+	long timeout_ms;             /* per network step (default 3 s) */
+	unsigned ping_count;         /* relayed pings per client pair (default 3) */
+	const struct dc_derpmap *defaults; /* Tailscale's default map for the validate rules; may be NULL */
+};
+
+struct dc_diag_report {
+	const struct dc_derp_region *region;
+	struct dc_diag_check region_checks[DC_DIAG_MAX_CHECKS]; /* the map's region-level rules, mesh pairs */
+	size_t region_count;
+	struct dc_diag_node *nodes;
+	size_t node_count;
+	enum dc_verdict stun, derp;
+	char stun_reason[300], derp_reason[300];
+	uint64_t elapsed_ns;
+	int64_t finished_unix;       /* wall clock when the run ended (Prometheus, JSON) */
+};
+
+/*
+ * Check every node of region (map is the whole decoded map, for the validate rules).
+ * Never fails: everything that goes wrong is a check's status. r must be freed.
+ */
+void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *region, const struct dc_diag_opts *opts,
+		     struct dc_diag_report *r);
+void dc_diag_report_free(struct dc_diag_report *r);
+
+/* Checks with this status over the whole report. */
+size_t dc_diag_count(const struct dc_diag_report *r, enum dc_check_status st);
+
+/* "ok", "warn", "fail", "skip"; "ok", "degraded", "broken", "n/a"; "map", "stun", "derp". */
+const char *dc_check_status_name(enum dc_check_status st);
+const char *dc_verdict_name(enum dc_verdict v);
+const char *dc_diag_path_name(enum dc_diag_path p);
+
+/*
+ * The forwarding hint when STUN is silent on the map's port but answers on another
+ * (exposed for tests): "STUN answers on 3478, not on 38893: ...".
+ */
+void dc_diag_stun_port_hint(int answered_port, int map_port, char *cause, size_t ncause, char *fix, size_t nfix);
+
+#endif

@@ -1,0 +1,54 @@
+/* Command-layer helpers shared by several commands. */
+#include <stdio.h>
+
+#include "commands.h"
+#include "derpcheck/net/localapi.h"
+#include "derpcheck/input/mapchoice.h"
+#include "derpcheck/net/netaddr.h"
+
+int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
+{
+	struct dc_map_choice_opts opts = {
+		.spec = cli->derp_map,
+		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),
+		.localapi_timeout_ms = cli->timeout_ms,
+		.try_default_url = true,
+		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
+			  .family = cli->family},
+	};
+	struct dc_error err;
+	if (dc_map_choose(&opts, choice, &err) < 0) {
+		dc_report_error(&err);
+		dc_map_choice_free(choice);
+		return -1;
+	}
+	if (!cli->derp_map && !cli->quiet) {
+		char what[600];
+		dc_map_choice_describe(choice, what, sizeof(what));
+		fprintf(stderr, "derpcheck: no --derp-map given: using %s%s%s%s\n", what, choice->note ? " (" : "",
+			choice->note ? choice->note : "", choice->note ? ")" : "");
+	}
+	return 0;
+}
+
+int dc_command_bind_address(const char *arg, struct dc_endpoint *out, struct dc_error *err)
+{
+	if (dc_ip_parse(arg, 0, out) < 0) {
+		dc_error_set(err, NULL, "invalid --bind-address '%s'", arg);
+		dc_error_hint(err, "give an IPv4 or IPv6 address of this machine, without a port (see --bind-port)");
+		return -1;
+	}
+	return 0;
+}
+
+int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err)
+{
+	long long v;
+	if (dc_parse_int(arg, 0, 65535, &v) < 0) {
+		dc_error_set(err, NULL, "invalid --bind-port '%s'", arg);
+		dc_error_hint(err, "give a UDP port from 0 (any) to 65535");
+		return -1;
+	}
+	*out = (uint16_t)v;
+	return 0;
+}

@@ -1,0 +1,300 @@
+/* derpcheck diagnose REGION (and its alias `derpcheck debug derp REGION`). */
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "derpcheck/input/effective.h"
+#include "derpcheck/net/localapi.h"
+#include "derpcheck/input/mapchoice.h"
+#include "derpcheck/output/output_diagnose.h"
+
+enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT };
+
+static const struct dc_option diagnose_options[] = {
+	{"count", 'c', "N", OPT_COUNT, "relayed test pings per node and per mesh pair (default 3)"},
+	{"every", 0, "DURATION", OPT_EVERY, "run again every DURATION (e.g. 5m) until interrupted"},
+	{"output", 'o', "FILE", OPT_OUTPUT, "write each report to FILE atomically (temporary file + rename)"},
+	{0},
+};
+
+const struct dc_command_spec dc_diagnose_spec = {
+	.name = "diagnose",
+	.args = "REGION",
+	.summary = "check one region end to end and give one verdict",
+	.description =
+		"Checks every node of a DERP region (by ID or RegionCode) the way Tailscale\n"
+		"clients use it: the map entry, DNS against the map's IPv4/IPv6, STUN on STUNPort\n"
+		"per family (and the usual forwarded ports when it is silent), TCP and TLS to\n"
+		"DERPPort with the certificate judged as Tailscale judges it, derper's HTTP\n"
+		"endpoints, the DERP handshake, a relayed ping between two clients and the mesh\n"
+		"between every pair of nodes. Prints a checklist with the cause and fix of each\n"
+		"failure, then one verdict for the STUN path and one for the DERP path.\n"
+		"Marks are \u2713 \u2717 ! - in a UTF-8 locale, ok/FAIL/warn/skip otherwise.\n"
+		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",
+	.shared = DC_SHARED_ALL,
+	.prometheus = true,
+	.options = diagnose_options,
+};
+
+struct diag_args {
+	long long every_ms;
+	const char *output;
+	unsigned count;
+};
+
+static int on_option(void *user, int id, const char *arg, struct dc_error *err)
+{
+	struct diag_args *a = user;
+	long long v;
+	switch (id) {
+	case OPT_EVERY:
+		if (dc_parse_duration_ms(arg, 1000, 7LL * 24 * 3600 * 1000, &v) < 0) {
+			dc_error_set(err, NULL, "invalid --every '%s'", arg);
+			dc_error_hint(err, "give a duration from 1s to 7 days, such as 30s, 5m or 1h");
+			return -1;
+		}
+		a->every_ms = v;
+		return 0;
+	case OPT_OUTPUT:
+		a->output = arg;
+		return 0;
+	case OPT_COUNT:
+		if (dc_parse_int(arg, 1, 100, &v) < 0) {
+			dc_error_set(err, NULL, "invalid --count '%s'", arg);
+			dc_error_hint(err, "give a number of pings from 1 to 100");
+			return -1;
+		}
+		a->count = (unsigned)v;
+		return 0;
+	}
+	return 0;
+}
+
+/* ✓ ✗ and arrows only where the locale's character set is UTF-8 (LC_ALL, LC_CTYPE, LANG). */
+static bool locale_is_utf8(void)
+{
+	const char *prev = setlocale(LC_CTYPE, "");
+	bool utf8 = prev && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	setlocale(LC_CTYPE, "C");
+	return utf8;
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Write text to path through a temporary file in the same directory and rename(2). */
+static int write_atomic(const char *path, const char *text, size_t len, struct dc_error *err)
+{
+	char *tmp = dc_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		dc_error_set(err, tmp, "cannot create: %s", strerror(errno));
+		dc_error_hint(err, "--output needs a writable directory");
+		free(tmp);
+		return -1;
+	}
+	bool ok = fwrite(text, 1, len, f) == len;
+	ok = fflush(f) == 0 && ok;
+	ok = fsync(fileno(f)) == 0 && ok;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		dc_error_set(err, path, "cannot write: %s", strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct dc_map_choice *maps,
+		    const struct dc_derp_region *region, const char *map_desc, bool utf8)
+{
+	struct dc_diag_opts o = {
+		.map_name = cli->derp_map,
+		.ca_file = cli->ca_file,
+		.insecure = cli->insecure,
+		.family = cli->family,
+		.timeout_ms = cli->timeout_ms,
+		.ping_count = a->count,
+		.defaults = &maps->defaults,
+	};
+	struct dc_diag_report r;
+	const struct dc_derpmap *rules_map = maps->have_doc && maps->doc.decoded ? &maps->doc.map : maps->map;
+	dc_diagnose_run(rules_map, region, &o, &r);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (!mem) {
+		dc_diag_report_free(&r);
+		return DC_EXIT_USAGE;
+	}
+	struct dc_diag_view v = {
+		.style = {.color = !a->output && dc_cli_use_color(cli, stdout), .quiet = cli->quiet},
+		.utf8 = utf8,
+		.map_desc = map_desc,
+		.map_note = maps->note,
+	};
+	if (cli->format == DC_FORMAT_JSON)
+		dc_output_diagnose_json(mem, &r, &v);
+	else if (cli->format == DC_FORMAT_PROMETHEUS)
+		dc_output_diagnose_prometheus(mem, &r);
+	else
+		dc_output_diagnose_text(mem, &r, &v);
+	fclose(mem);
+	int status = dc_diag_exit_status(&r);
+	dc_diag_report_free(&r);
+	if (a->output) {
+		struct dc_error err;
+		if (write_atomic(a->output, text, len, &err) < 0) {
+			dc_report_error(&err);
+			status = DC_EXIT_USAGE;
+		}
+	} else {
+		fwrite(text, 1, len, stdout);
+		fflush(stdout);
+	}
+	free(text);
+	return status;
+}
+
+/* Sleep until deadline (CLOCK_MONOTONIC ns) or a stop signal. */
+static void wait_until(uint64_t deadline)
+{
+	while (!stop_requested) {
+		uint64_t now = dc_now_ns();
+		if (now >= deadline)
+			return;
+		uint64_t left = deadline - now;
+		if (left > 200000000u)
+			left = 200000000u;
+		struct timespec ts = {.tv_sec = (time_t)(left / 1000000000u), .tv_nsec = (long)(left % 1000000000u)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
+{
+	struct diag_args a = {0};
+	struct dc_error err;
+	char **args;
+	int nargs;
+	if (dc_cli_parse(cli, &dc_diagnose_spec, argc, argv, on_option, &a, &args, &nargs, NULL, &err) < 0) {
+		dc_report_error(&err);
+		return DC_EXIT_USAGE;
+	}
+	if (cli->help) {
+		dc_cli_print_command_help(stdout, &dc_diagnose_spec);
+		free(args);
+		return DC_EXIT_OK;
+	}
+	if (nargs != 1) {
+		dc_error_set(&err, NULL, nargs ? "diagnose takes one REGION, not %d arguments" : "diagnose needs a REGION",
+			     nargs);
+		dc_error_hint(&err, "e.g. derpcheck diagnose --derp-map policy.hujson 900 (a region ID or RegionCode)");
+		dc_report_error(&err);
+		free(args);
+		return DC_EXIT_USAGE;
+	}
+	if (cli->insecure)
+		fprintf(stderr, "derpcheck: warning: --insecure: certificates are not checked (neither the map's source "
+				"nor the DERP nodes'): a forged server would pass\n");
+	struct dc_map_choice_opts mo = {
+		.spec = cli->derp_map,
+		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),
+		.localapi_timeout_ms = cli->timeout_ms,
+		.try_default_url = true,
+		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
+			  .family = cli->family},
+	};
+	struct dc_map_choice maps;
+	if (dc_map_choose(&mo, &maps, &err) < 0) {
+		dc_report_error(&err);
+		dc_map_choice_free(&maps);
+		free(args);
+		return DC_EXIT_USAGE;
+	}
+	char map_desc[600];
+	dc_map_choice_describe(&maps, map_desc, sizeof(map_desc));
+	if (maps.note && !cli->quiet)
+		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", map_desc, maps.note);
+	const struct dc_derp_region *region = dc_region_find(maps.map, args[0], maps.name, &err);
+	if (!region) {
+		dc_report_error(&err);
+		dc_map_choice_free(&maps);
+		free(args);
+		return DC_EXIT_USAGE;
+	}
+	bool utf8 = locale_is_utf8();
+	int status;
+	if (a.every_ms) {
+		struct sigaction sa = {.sa_handler = on_stop};
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		/*
+		 * A signal is held back while a run is in progress: an interrupted poll() would turn
+		 * into a failed check in the report. It takes effect between runs.
+		 */
+		sigset_t stop_set, old_set;
+		sigemptyset(&stop_set);
+		sigaddset(&stop_set, SIGINT);
+		sigaddset(&stop_set, SIGTERM);
+		do {
+			uint64_t next = dc_now_ns() + (uint64_t)a.every_ms * 1000000u;
+			sigprocmask(SIG_BLOCK, &stop_set, &old_set);
+			status = run_once(cli, &a, &maps, region, map_desc, utf8);
+			sigprocmask(SIG_SETMASK, &old_set, NULL);
+			if (status == DC_EXIT_USAGE)
+				break;
+			wait_until(next);
+		} while (!stop_requested);
+	} else {
+		status = run_once(cli, &a, &maps, region, map_desc, utf8);
+	}
+	dc_map_choice_free(&maps);
+	free(args);
+	return status;
+}
+
+/* `derpcheck debug derp REGION`: the name Tailscale users know, for the same check. */
+const struct dc_command_spec dc_debug_spec = {
+	.name = "debug",
+	.args = "derp REGION",
+	.summary = "debug derp REGION: the same as diagnose REGION",
+	.description = "'derpcheck debug derp REGION' is 'derpcheck diagnose REGION' under the name\n"
+		       "'tailscale debug derp' users know; it takes the options of diagnose.",
+	.shared = DC_SHARED_ALL,
+	.prometheus = true,
+	.options = diagnose_options,
+};
+
+int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "derp") == 0)
+		return dc_cmd_diagnose(cli, argc - 1, argv + 1);
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			dc_cli_print_command_help(stdout, &dc_debug_spec);
+			return DC_EXIT_OK;
+		}
+	struct dc_error err;
+	if (argc == 0 || argv[0][0] == '-')
+		dc_error_set(&err, NULL, "debug needs a subcommand: derp");
+	else
+		dc_error_set(&err, NULL, "unknown debug subcommand '%s'", argv[0]);
+	dc_error_hint(&err, "the only one is 'derpcheck debug derp REGION' (the same as 'derpcheck diagnose REGION')");
+	dc_report_error(&err);
+	return DC_EXIT_USAGE;
+}

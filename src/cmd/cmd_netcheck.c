@@ -1,0 +1,205 @@
+/* derpcheck netcheck: Tailscale's netcheck report, and what it leaves out. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "derpcheck/net/localapi.h"
+#include "derpcheck/input/mapchoice.h"
+#include "derpcheck/output/output_netcheck.h"
+
+enum {
+	OPT_EVERY = 1, OPT_BIND_ADDRESS, OPT_BIND_PORT, OPT_NO_PORTMAP, OPT_HAIRPIN, OPT_CHECK_DERP, OPT_EXTRA_STUN,
+	OPT_SOCKET,
+};
+
+static const struct dc_option netcheck_options[] = {
+	{"every", 0, "DURATION", OPT_EVERY, "repeat the report, sleeping DURATION in between (until interrupted)"},
+	{"bind-address", 0, "IP", OPT_BIND_ADDRESS, "send the STUN probes from this local address (its family only)"},
+	{"bind-port", 0, "PORT", OPT_BIND_PORT, "send the STUN probes from this local UDP port (default any)"},
+	{"no-portmap", 0, NULL, OPT_NO_PORTMAP, "do not ask the default gateway for UPnP, NAT-PMP or PCP"},
+	{"hairpin", 0, NULL, OPT_HAIRPIN, "also test whether the NAT loops packets to its own public address back"},
+	{"check-derp", 0, NULL, OPT_CHECK_DERP, "also connect to every region's DERP port (TLS + /derp/latency-check)"},
+	{"extra-stun", 0, "HOST[:PORT]", OPT_EXTRA_STUN, "one more STUN server for the NAT mapping test (repeatable, up to 8)"},
+	{"socket", 0, "PATH", OPT_SOCKET, "tailscaled's socket, asked for its DERP map (default " DC_LOCALAPI_SOCKET ")"},
+	{0},
+};
+
+const struct dc_command_spec dc_netcheck_spec = {
+	.name = "netcheck",
+	.args = "",
+	.summary = "measure UDP, NAT behaviour and latency to every DERP region",
+	.description =
+		"Runs the report `tailscale netcheck` prints (same probe plan, timers and output;\n"
+		"--format json and json-line use Tailscale's field names), then what Tailscale\n"
+		"leaves out: every node's own STUN result and why a node failed, the NAT's\n"
+		"mapping behaviour in RFC 4787 terms, the port-mapping and captive-portal details,\n"
+		"and optionally hairpinning and each region's DERP port. The DERP map is\n"
+		"--derp-map, else tailscaled's, else Tailscale's default URL, else the embedded\n"
+		"snapshot; the report says which. --timeout bounds the report (default 5s).\n"
+		"Exit status 1 when UDP is blocked or no region answered; a hard NAT is a warning.",
+	.shared = DC_SHARED_ALL,
+	.options = netcheck_options,
+	.json_line = true,
+};
+
+struct netcheck_args {
+	struct dc_netcheck_opts o;
+	long long every_ms;
+	bool have_bind;
+	struct dc_endpoint bind;
+	const char *socket;
+};
+
+static int on_option(void *user, int id, const char *arg, struct dc_error *err)
+{
+	struct netcheck_args *a = user;
+	long long v;
+	switch (id) {
+	case OPT_EVERY:
+		if (dc_parse_duration_ms(arg, 0, 86400000, &v) < 0) {
+			dc_error_set(err, NULL, "invalid --every '%s'", arg);
+			dc_error_hint(err, "give a duration such as 30s or 5m (0: once)");
+			return -1;
+		}
+		a->every_ms = v;
+		return 0;
+	case OPT_BIND_ADDRESS:
+		if (dc_command_bind_address(arg, &a->bind, err) < 0)
+			return -1;
+		a->have_bind = true;
+		return 0;
+	case OPT_BIND_PORT:
+		return dc_command_bind_port(arg, &a->o.bind_port, err);
+	case OPT_NO_PORTMAP: a->o.no_portmap = true; return 0;
+	case OPT_HAIRPIN: a->o.hairpin = true; return 0;
+	case OPT_CHECK_DERP: a->o.check_derp = true; return 0;
+	case OPT_SOCKET: a->socket = arg; return 0;
+	case OPT_EXTRA_STUN:
+		if (a->o.extra_count == DC_NETCHECK_MAX_EXTRA) {
+			dc_error_set(err, NULL, "at most %d --extra-stun servers", DC_NETCHECK_MAX_EXTRA);
+			return -1;
+		}
+		a->o.extra_stun[a->o.extra_count++] = arg;
+		return 0;
+	}
+	return 0;
+}
+
+static void log_line(void *user, const char *line)
+{
+	(void)user;
+	fprintf(stderr, "netcheck: %s\n", line);
+}
+
+static const char *source_key(enum dc_map_source s)
+{
+	switch (s) {
+	case DC_MAP_SOURCE_FILE: return "file";
+	case DC_MAP_SOURCE_STDIN: return "stdin";
+	case DC_MAP_SOURCE_URL: return "url";
+	case DC_MAP_SOURCE_EMBEDDED: return "embedded";
+	case DC_MAP_SOURCE_LOCALAPI: return "localapi";
+	}
+	return "?";
+}
+
+int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
+{
+	struct netcheck_args a = {0};
+	struct dc_error err;
+	char **args;
+	int nargs;
+	if (dc_cli_parse(cli, &dc_netcheck_spec, argc, argv, on_option, &a, &args, &nargs, NULL, &err) < 0) {
+		dc_report_error(&err);
+		return DC_EXIT_USAGE;
+	}
+	free(args);
+	if (cli->help) {
+		dc_cli_print_command_help(stdout, &dc_netcheck_spec);
+		return DC_EXIT_OK;
+	}
+	if (nargs) {
+		dc_error_set(&err, NULL, "netcheck takes no arguments");
+		dc_error_hint(&err, "to probe one STUN server: derpcheck stun HOST; to add one to the NAT test: --extra-stun HOST");
+		dc_report_error(&err);
+		return DC_EXIT_USAGE;
+	}
+	if (a.have_bind && cli->family && cli->family != a.bind.family) {
+		dc_error_set(&err, NULL, "--bind-address is an IPv%d address but -%d asks for IPv%d", a.bind.family,
+			     cli->family, cli->family);
+		dc_report_error(&err);
+		return DC_EXIT_USAGE;
+	}
+	if (cli->insecure)
+		fprintf(stderr, "derpcheck: warning: --insecure: TLS certificates are not checked (DERP map fetch, HTTPS "
+				"latency and --check-derp); anyone on the path could impersonate the servers\n");
+
+	struct dc_map_choice_opts mo = {
+		.spec = cli->derp_map,
+		.socket_path = a.socket ? a.socket : dc_localapi_default_socket(),
+		.localapi_timeout_ms = cli->timeout_ms,
+		.try_default_url = true,
+		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family},
+	};
+	struct dc_map_choice maps;
+	if (dc_map_choose(&mo, &maps, &err) < 0) {
+		dc_report_error(&err);
+		dc_map_choice_free(&maps);
+		return DC_EXIT_USAGE;
+	}
+	char desc[512];
+	dc_map_choice_describe(&maps, desc, sizeof(desc));
+
+	a.o.map = maps.map;
+	a.o.family = cli->family;
+	a.o.bind_addr = a.have_bind ? &a.bind : NULL;
+	a.o.measure_all = cli->verbose > 0;
+	a.o.ca_file = cli->ca_file;
+	a.o.insecure = cli->insecure;
+	if (cli->timeout_ms) {
+		a.o.report_timeout_ns = (uint64_t)cli->timeout_ms * 1000000u;
+		if (cli->timeout_ms < DC_NETCHECK_STUN_PHASE_MS)
+			a.o.stun_phase_ns = a.o.report_timeout_ns;
+	}
+	/* Tests point the captive check at a loopback server's port (the URL is the node's IPv4). */
+	const char *cp = getenv("DERPCHECK_CAPTIVE_PORT");
+	long long cpv;
+	if (cp && *cp && dc_parse_int(cp, 1, 65535, &cpv) == 0)
+		a.o.captive_port = (uint16_t)cpv;
+	if (cli->verbose) {
+		a.o.log = log_line;
+		fprintf(stderr, "netcheck: DERP map: %s\n", desc);
+	}
+	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
+	int status = DC_EXIT_OK;
+	for (;;) {
+		struct dc_netcheck_result res;
+		if (dc_netcheck_run(&a.o, &res, &err) < 0) {
+			dc_report_error(&err);
+			status = DC_EXIT_USAGE;
+			break;
+		}
+		struct dc_netcheck_view v = {
+			.res = &res, .map = maps.map, .map_source = source_key(maps.source), .map_desc = desc,
+			.map_note = maps.note, .verbose = cli->verbose > 0,
+		};
+		if (cli->format == DC_FORMAT_TEXT)
+			dc_output_netcheck_text(stdout, &v, &style);
+		else
+			dc_output_netcheck_json(stdout, &v, cli->format == DC_FORMAT_JSON_LINE);
+		fflush(stdout);
+		status = dc_findings_count(&res.extra.findings, DC_SEV_ERROR) || !res.report.preferred_derp ? DC_EXIT_PROBLEMS
+													    : DC_EXIT_OK;
+		/* --every: the next report keeps this home unless another is clearly better (§3.7). */
+		a.o.previous_home = res.report.preferred_derp;
+		dc_netcheck_result_free(&res);
+		if (!a.every_ms)
+			break;
+		struct timespec ts = {a.every_ms / 1000, (a.every_ms % 1000) * 1000000};
+		while (nanosleep(&ts, &ts) < 0)
+			;
+	}
+	dc_map_choice_free(&maps);
+	return status;
+}

@@ -1,0 +1,53 @@
+/* The command layer: each cmd_*.c parses its own options and wires core modules. */
+#ifndef DERPCHECK_COMMANDS_H
+#define DERPCHECK_COMMANDS_H
+
+#include "derpcheck/cli.h"
+
+/* Exit codes (documented in --help and derpcheck(1)). */
+#define DC_EXIT_OK 0
+#define DC_EXIT_PROBLEMS 1
+#define DC_EXIT_USAGE 2
+
+struct dc_command {
+	const struct dc_command_spec *spec;
+	/* argv[0] is the first argument after the command name */
+	int (*run)(struct dc_cli *cli, int argc, char **argv);
+};
+
+/* Print "derpcheck: WHERE: WHAT" and "hint: ..." on stderr. */
+void dc_report_error(const struct dc_error *err);
+
+struct dc_map_choice;
+/*
+ * The DERP map for a network command (src/input/mapchoice.c order: --derp-map, the local
+ * tailscaled, the default URL, the embedded snapshot). Unless the map was given, says on
+ * stderr which one is used and why. Returns -1 after printing the error.
+ */
+int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice);
+
+struct dc_endpoint;
+/* --bind-address and --bind-port (stun, netcheck): parsed and explained the same way. */
+int dc_command_bind_address(const char *arg, struct dc_endpoint *out, struct dc_error *err);
+int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err);
+
+extern const struct dc_command_spec dc_validate_spec;
+int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv);
+
+extern const struct dc_command_spec dc_status_spec;
+int dc_cmd_status(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_cert_spec;
+int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_ping_spec;
+int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_stun_spec;
+int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_netcheck_spec;
+int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_diagnose_spec;
+int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv);
+/* `debug derp REGION`: an alias of diagnose, under tailscale's name */
+extern const struct dc_command_spec dc_debug_spec;
+int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,169 @@
+#include "derpcheck/output/output.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BOLD "\033[1m"
+#define RED "\033[1;31m"
+#define YELLOW "\033[1;33m"
+#define CYAN "\033[36m"
+#define GREEN "\033[1;32m"
+#define RESET "\033[0m"
+
+static const char *paint(const struct dc_style *st, const char *code)
+{
+	return st && st->color ? code : "";
+}
+
+void dc_output_findings_text(FILE *out, const struct dc_findings *f, const struct dc_style *st)
+{
+	for (size_t i = 0; i < f->count; i++) {
+		const struct dc_finding *x = &f->items[i];
+		const char *sevc = x->severity == DC_SEV_ERROR ? RED : YELLOW;
+		fprintf(out, "%s%s", paint(st, BOLD), x->file);
+		if (x->pos.line)
+			fprintf(out, ":%u:%u", x->pos.line, x->pos.col);
+		fprintf(out, ":%s %s%s%s: ", paint(st, RESET), paint(st, sevc), dc_severity_name(x->severity),
+			paint(st, RESET));
+		if (*x->path)
+			fprintf(out, "%s: ", x->path);
+		fprintf(out, "%s\n", x->message);
+		if (x->hint)
+			fprintf(out, "  %shint:%s %s\n", paint(st, CYAN), paint(st, RESET), x->hint);
+	}
+}
+
+cJSON *dc_output_finding_json(const struct dc_finding *x)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "file", x->file);
+	cJSON_AddStringToObject(o, "severity", dc_severity_name(x->severity));
+	cJSON_AddStringToObject(o, "code", x->code);
+	cJSON_AddStringToObject(o, "path", x->path);
+	cJSON_AddNumberToObject(o, "line", x->pos.line);
+	cJSON_AddNumberToObject(o, "column", x->pos.col);
+	cJSON_AddStringToObject(o, "message", x->message);
+	if (x->hint)
+		cJSON_AddStringToObject(o, "hint", x->hint);
+	else
+		cJSON_AddNullToObject(o, "hint");
+	return o;
+}
+
+/* One finding per line: readable, diff-friendly and still one JSON document. */
+void dc_output_findings_json(FILE *out, const struct dc_findings *f)
+{
+	fprintf(out, "[");
+	for (size_t i = 0; i < f->count; i++) {
+		cJSON *o = dc_output_finding_json(&f->items[i]);
+		char *s = cJSON_PrintUnformatted(o);
+		fprintf(out, "%s\n  %s", i ? "," : "", s ? s : "{}");
+		cJSON_free(s);
+		cJSON_Delete(o);
+	}
+	fprintf(out, "%s]\n", f->count ? "\n" : "");
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static void print_id_list(FILE *out, const int64_t *ids, size_t n, const struct dc_derpmap *defaults)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct dc_derp_region *r = defaults ? dc_derpmap_region(defaults, ids[i]) : NULL;
+		fprintf(out, "%s%lld", i ? ", " : "", (long long)ids[i]);
+		if (r && *r->code)
+			fprintf(out, " (%s)", r->code);
+	}
+}
+
+static void print_addr(FILE *out, const char *label, const char *value, int family)
+{
+	switch (dc_node_addr_mode(value, family)) {
+	case DC_ADDR_STATIC: fprintf(out, " %s %s", label, value); break;
+	case DC_ADDR_DNS: fprintf(out, " %s from DNS", label); break;
+	case DC_ADDR_DISABLED: fprintf(out, " %s off", label); break;
+	}
+}
+
+static void print_region(FILE *out, const struct dc_derp_region *r)
+{
+	fprintf(out, "    %lld %s", (long long)r->id, *r->code ? r->code : "(no code)");
+	if (*r->name)
+		fprintf(out, " \"%s\"", r->name);
+	fprintf(out, ": %zu %s\n", r->node_count, plural(r->node_count, "node", "nodes"));
+	for (size_t k = 0; k < r->node_count; k++) {
+		const struct dc_derp_node *n = &r->nodes[k];
+		fprintf(out, "      %s %s", *n->name ? n->name : "(no name)", n->host_name);
+		print_addr(out, "IPv4", n->ipv4, 4);
+		print_addr(out, "IPv6", n->ipv6, 6);
+		if (!n->stun_only)
+			fprintf(out, ", DERP tcp/%d", dc_node_derp_port(n));
+		if (dc_node_stun_port(n) >= 0)
+			fprintf(out, ", STUN udp/%d", dc_node_stun_port(n));
+		else
+			fprintf(out, ", no STUN");
+		fprintf(out, "\n");
+	}
+}
+
+void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, const struct dc_style *st)
+{
+	const struct dc_map_doc *doc = r->doc;
+	const char *name = doc->text.name;
+	const char *kind = doc->map.shape == DC_SHAPE_POLICY ? "policy file"
+			 : doc->map.shape == DC_SHAPE_POLICY_NO_MAP ? "policy file without derpMap"
+			 : "DERP map";
+	if (r->errors || r->warnings) {
+		fprintf(out, "%s%s:%s %s%zu %s%s, %s%zu %s%s\n", paint(st, BOLD), name, paint(st, RESET),
+			r->errors ? paint(st, RED) : "", r->errors, plural(r->errors, "error", "errors"),
+			r->errors ? paint(st, RESET) : "", r->warnings ? paint(st, YELLOW) : "", r->warnings,
+			plural(r->warnings, "warning", "warnings"), r->warnings ? paint(st, RESET) : "");
+		if (r->errors || !r->effective || (st && st->quiet))
+			return;
+	} else {
+		if (st && st->quiet)
+			return;
+		fprintf(out, "%s%s:%s %svalid%s %s, no problems found\n", paint(st, BOLD), name, paint(st, RESET),
+			paint(st, GREEN), paint(st, RESET), kind);
+		fprintf(out, "  source: %s\n", dc_map_source_name(doc->text.source));
+	}
+	if (!r->effective) {
+		if (doc->map.shape == DC_SHAPE_POLICY_NO_MAP)
+			fprintf(out, "  clients use Tailscale's default DERP map\n");
+		return;
+	}
+	const struct dc_derpmap *eff = r->effective;
+	fprintf(out, "  clients use %zu %s with %zu %s\n", eff->region_count, plural(eff->region_count, "region", "regions"),
+		dc_derpmap_node_count(eff), plural(dc_derpmap_node_count(eff), "node", "nodes"));
+	if (r->merge) {
+		const struct dc_merge_summary *m = r->merge;
+		if (m->defaults_omitted)
+			fprintf(out, "  Tailscale's default regions: all omitted (omitDefaultRegions)\n");
+		else
+			fprintf(out, "  Tailscale's default regions: %zu kept\n", m->defaults_kept);
+		if (m->removed_count) {
+			fprintf(out, "  removed with null: ");
+			print_id_list(out, m->removed, m->removed_count, r->defaults);
+			fprintf(out, "\n");
+		}
+		if (m->replaced_count) {
+			fprintf(out, "  replaced by your regions: ");
+			print_id_list(out, m->replaced, m->replaced_count, r->defaults);
+			fprintf(out, "\n");
+		}
+		size_t own = m->custom_count + m->replaced_count;
+		fprintf(out, "  your regions: %zu\n", own);
+		for (size_t i = 0; i < eff->region_count; i++) {
+			const struct dc_derp_region *reg = &eff->regions[i];
+			if (dc_derpmap_region(&doc->map, reg->id))
+				print_region(out, reg);
+		}
+	} else if (eff->region_count <= 10) {
+		for (size_t i = 0; i < eff->region_count; i++)
+			print_region(out, &eff->regions[i]);
+	}
+}

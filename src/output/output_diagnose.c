@@ -1,0 +1,343 @@
+#include "derpcheck/output/output_diagnose.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RED "\033[1;31m"
+#define YELLOW "\033[1;33m"
+#define GREEN "\033[1;32m"
+#define DIM "\033[2m"
+#define BOLD "\033[1m"
+#define RESET "\033[0m"
+
+static const char *paint(const struct dc_diag_view *v, const char *code)
+{
+	return v->style.color ? code : "";
+}
+
+/* The non-ASCII characters the core's texts use, and their ASCII spelling. */
+static const struct {
+	const char *utf8, *ascii;
+} translit[] = {
+	{"\u2192", "->"}, {"\u2194", "<->"}, {"\u2026", "..."}, {"\u2014", "--"},
+};
+
+/* Print s, spelling the arrows in ASCII when the terminal is not UTF-8. */
+static void put_text(FILE *out, const char *s, const struct dc_diag_view *v)
+{
+	if (v->utf8) {
+		fputs(s, out);
+		return;
+	}
+	while (*s) {
+		size_t k;
+		for (k = 0; k < DC_ARRAY_LEN(translit); k++) {
+			size_t n = strlen(translit[k].utf8);
+			if (strncmp(s, translit[k].utf8, n) == 0) {
+				fputs(translit[k].ascii, out);
+				s += n;
+				break;
+			}
+		}
+		if (k == DC_ARRAY_LEN(translit))
+			fputc(*s++, out);
+	}
+}
+
+static void mark(FILE *out, enum dc_check_status st, const struct dc_diag_view *v)
+{
+	static const char *const utf8[] = {"\u2713", "!", "\u2717", "-"};
+	static const char *const ascii[] = {"ok  ", "warn", "FAIL", "skip"};
+	static const char *const colors[] = {GREEN, YELLOW, RED, DIM};
+	fprintf(out, "%s%s%s", paint(v, colors[st]), v->utf8 ? utf8[st] : ascii[st], paint(v, RESET));
+}
+
+static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc_diag_view *v)
+{
+	if (v->style.quiet && (c->status == DC_CHECK_OK || c->status == DC_CHECK_SKIP))
+		return;
+	fputs("  ", out);
+	mark(out, c->status, v);
+	fprintf(out, " %-18s ", c->id);
+	put_text(out, c->summary, v);
+	fputc('\n', out);
+	if (c->status != DC_CHECK_FAIL && c->status != DC_CHECK_WARN)
+		return;
+	const char *pad = v->utf8 ? "    " : "       ";
+	if (c->cause[0]) {
+		fprintf(out, "%scause: ", pad);
+		put_text(out, c->cause, v);
+		fputc('\n', out);
+	}
+	if (c->fix[0]) {
+		fprintf(out, "%sfix:   ", pad);
+		put_text(out, c->fix, v);
+		fputc('\n', out);
+	}
+}
+
+static void addr_field(char *buf, size_t n, const char *value)
+{
+	snprintf(buf, n, "%s", value && value[0] ? value : "DNS");
+}
+
+static void verdict_line(FILE *out, const char *name, enum dc_verdict vd, const char *reason, const struct dc_diag_view *v)
+{
+	const char *color = vd == DC_VERDICT_OK ? GREEN : vd == DC_VERDICT_NA ? DIM : vd == DC_VERDICT_DEGRADED ? YELLOW : RED;
+	fprintf(out, "%s path: %s%s%s (", name, paint(v, color), dc_verdict_name(vd), paint(v, RESET));
+	put_text(out, reason, v);
+	fputs(")\n", out);
+}
+
+void dc_output_diagnose_text(FILE *out, const struct dc_diag_report *r, const struct dc_diag_view *v)
+{
+	const struct dc_derp_region *rg = r->region;
+	if (!v->style.quiet) {
+		fprintf(out, "%sDERP region %lld (%s)%s from %s: %zu %s\n", paint(v, BOLD), (long long)rg->id,
+			rg->code ? rg->code : "", paint(v, RESET), v->map_desc ? v->map_desc : "the map", r->node_count,
+			r->node_count == 1 ? "node" : "nodes");
+	}
+	for (size_t i = 0; i < r->node_count; i++) {
+		const struct dc_diag_node *dn = &r->nodes[i];
+		const struct dc_derp_node *n = dn->node;
+		if (!v->style.quiet) {
+			char v4[64], v6[64];
+			addr_field(v4, sizeof(v4), n->ipv4);
+			addr_field(v6, sizeof(v6), n->ipv6);
+			int sp = dc_node_stun_port(n);
+			fprintf(out, "\nnode %s (%s): IPv4 %s, IPv6 %s, ", n->name ? n->name : "?", n->host_name ? n->host_name : "",
+				v4, v6);
+			if (n->stun_only)
+				fputs("STUNOnly, ", out);
+			else
+				fprintf(out, "DERPPort %d, ", dc_node_derp_port(n));
+			if (sp < 0)
+				fputs("STUN off\n", out);
+			else
+				fprintf(out, "STUNPort %d\n", sp);
+		} else if (dc_diag_count(r, DC_CHECK_FAIL) || dc_diag_count(r, DC_CHECK_WARN)) {
+			bool any = false;
+			for (size_t k = 0; k < dn->count; k++)
+				any = any || dn->checks[k].status == DC_CHECK_FAIL || dn->checks[k].status == DC_CHECK_WARN;
+			if (any)
+				fprintf(out, "node %s:\n", n->name ? n->name : "?");
+		}
+		for (size_t k = 0; k < dn->count; k++)
+			check_line(out, &dn->checks[k], v);
+	}
+	if (r->region_count && !v->style.quiet)
+		fprintf(out, "\nregion %lld:\n", (long long)rg->id);
+	for (size_t k = 0; k < r->region_count; k++)
+		check_line(out, &r->region_checks[k], v);
+	if (!v->style.quiet)
+		fputc('\n', out);
+	verdict_line(out, "STUN", r->stun, r->stun_reason, v);
+	verdict_line(out, "DERP", r->derp, r->derp_reason, v);
+}
+
+/* ---- JSON ----------------------------------------------------------------------------------- */
+
+static cJSON *json_ms(double ms)
+{
+	return ms < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(round(ms * 1000.0) / 1000.0);
+}
+
+static cJSON *json_check(const struct dc_diag_check *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "check", c->id);
+	cJSON_AddStringToObject(o, "path", dc_diag_path_name(c->path));
+	cJSON_AddStringToObject(o, "status", dc_check_status_name(c->status));
+	if (c->pair[0]) {
+		cJSON *pair = cJSON_AddArrayToObject(o, "nodes");
+		cJSON_AddItemToArray(pair, cJSON_CreateString(c->pair[0]));
+		cJSON_AddItemToArray(pair, cJSON_CreateString(c->pair[1] ? c->pair[1] : ""));
+	}
+	cJSON_AddItemToObject(o, "code", c->code ? cJSON_CreateString(c->code) : cJSON_CreateNull());
+	cJSON_AddStringToObject(o, "summary", c->summary);
+	cJSON_AddItemToObject(o, "cause", c->cause[0] ? cJSON_CreateString(c->cause) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "fix", c->fix[0] ? cJSON_CreateString(c->fix) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "ms", json_ms(c->ms));
+	return o;
+}
+
+static cJSON *json_verdict(enum dc_verdict vd, const char *reason)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "verdict", dc_verdict_name(vd));
+	cJSON_AddStringToObject(o, "reason", reason);
+	return o;
+}
+
+static cJSON *json_str_or_null(const char *s)
+{
+	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const struct dc_diag_view *v)
+{
+	const struct dc_derp_region *rg = r->region;
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddBoolToObject(root, "ok", dc_diag_exit_status(r) == 0);
+	cJSON *region = cJSON_AddObjectToObject(root, "region");
+	cJSON_AddNumberToObject(region, "id", (double)rg->id);
+	cJSON_AddItemToObject(region, "code", json_str_or_null(rg->code));
+	cJSON_AddItemToObject(region, "name", json_str_or_null(rg->name));
+	cJSON_AddItemToObject(root, "map", json_str_or_null(v->map_desc));
+	cJSON_AddItemToObject(root, "map_note", json_str_or_null(v->map_note));
+	cJSON *verdicts = cJSON_AddObjectToObject(root, "verdicts");
+	cJSON_AddItemToObject(verdicts, "stun", json_verdict(r->stun, r->stun_reason));
+	cJSON_AddItemToObject(verdicts, "derp", json_verdict(r->derp, r->derp_reason));
+	cJSON *counts = cJSON_AddObjectToObject(root, "counts");
+	for (int st = DC_CHECK_OK; st <= DC_CHECK_SKIP; st++)
+		cJSON_AddNumberToObject(counts, dc_check_status_name((enum dc_check_status)st),
+					(double)dc_diag_count(r, (enum dc_check_status)st));
+	cJSON *nodes = cJSON_AddArrayToObject(root, "nodes");
+	for (size_t i = 0; i < r->node_count; i++) {
+		const struct dc_diag_node *dn = &r->nodes[i];
+		const struct dc_derp_node *n = dn->node;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddItemToObject(o, "name", json_str_or_null(n->name));
+		cJSON_AddItemToObject(o, "host_name", json_str_or_null(n->host_name));
+		cJSON_AddItemToObject(o, "ipv4", json_str_or_null(n->ipv4));
+		cJSON_AddItemToObject(o, "ipv6", json_str_or_null(n->ipv6));
+		cJSON_AddNumberToObject(o, "derp_port", dc_node_derp_port(n));
+		cJSON_AddNumberToObject(o, "stun_port", dc_node_stun_port(n));
+		cJSON_AddBoolToObject(o, "stun_only", n->stun_only);
+		cJSON_AddItemToObject(o, "server_key", dn->have_server_key ? cJSON_CreateString(dn->server_key) : cJSON_CreateNull());
+		cJSON_AddItemToObject(o, "stun_answers_on", dn->stun_alt_found ? cJSON_CreateNumber(dn->stun_alt_port)
+									   : cJSON_CreateNull());
+		cJSON *checks = cJSON_AddArrayToObject(o, "checks");
+		for (size_t k = 0; k < dn->count; k++)
+			cJSON_AddItemToArray(checks, json_check(&dn->checks[k]));
+		cJSON_AddItemToArray(nodes, o);
+	}
+	cJSON *rc = cJSON_AddArrayToObject(root, "region_checks");
+	for (size_t k = 0; k < r->region_count; k++)
+		cJSON_AddItemToArray(rc, json_check(&r->region_checks[k]));
+	cJSON_AddItemToObject(root, "elapsed_ms", json_ms((double)r->elapsed_ns / 1e6));
+	cJSON_AddNumberToObject(root, "finished", (double)r->finished_unix);
+	char *s = cJSON_Print(root);
+	fputs(s ? s : "null", out);
+	fputc('\n', out);
+	free(s);
+	cJSON_Delete(root);
+}
+
+/* ---- Prometheus text exposition format ------------------------------------------------------- */
+
+/* A label value: backslash, double quote and newline escaped (exposition format). */
+static void label(FILE *out, const char *name, const char *value, bool comma)
+{
+	fprintf(out, "%s%s=\"", comma ? "," : "", name);
+	for (const char *p = value ? value : ""; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', out), fputc(*p, out);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+static void region_labels(FILE *out, const struct dc_derp_region *rg)
+{
+	fprintf(out, "{region=\"%lld\"", (long long)rg->id);
+	label(out, "region_code", rg->code, true);
+}
+
+static void check_labels(FILE *out, const struct dc_derp_region *rg, const char *node, const struct dc_diag_check *c)
+{
+	region_labels(out, rg);
+	label(out, "node", node, true);
+	if (c->pair[0])
+		label(out, "peer", c->pair[1], true);
+	label(out, "check", c->id, true);
+	fputc('}', out);
+}
+
+static void each_check(FILE *out, const struct dc_diag_report *r, bool timing)
+{
+	for (size_t i = 0; i < r->node_count + 1; i++) {
+		const struct dc_diag_check *checks = i < r->node_count ? r->nodes[i].checks : r->region_checks;
+		size_t n = i < r->node_count ? r->nodes[i].count : r->region_count;
+		for (size_t k = 0; k < n; k++) {
+			const struct dc_diag_check *c = &checks[k];
+			if (c->status == DC_CHECK_SKIP || (timing && c->ms < 0))
+				continue;
+			const char *node = i < r->node_count ? r->nodes[i].node->name : c->pair[0] ? c->pair[0] : "";
+			fputs(timing ? "derpcheck_diagnose_check_seconds" : "derpcheck_diagnose_check_ok", out);
+			check_labels(out, r->region, node, c);
+			if (timing)
+				fprintf(out, " %.6f\n", c->ms / 1000.0);
+			else
+				fprintf(out, " %d\n", c->status == DC_CHECK_FAIL ? 0 : 1);
+		}
+	}
+}
+
+void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r)
+{
+	fputs("# HELP derpcheck_diagnose_check_ok Whether a check passed (1; warnings included) or failed (0); "
+	      "skipped checks are absent.\n"
+	      "# TYPE derpcheck_diagnose_check_ok gauge\n",
+	      out);
+	each_check(out, r, false);
+	fputs("# HELP derpcheck_diagnose_check_warning Whether a passing check carries a warning.\n"
+	      "# TYPE derpcheck_diagnose_check_warning gauge\n",
+	      out);
+	for (size_t i = 0; i < r->node_count + 1; i++) {
+		const struct dc_diag_check *checks = i < r->node_count ? r->nodes[i].checks : r->region_checks;
+		size_t n = i < r->node_count ? r->nodes[i].count : r->region_count;
+		for (size_t k = 0; k < n; k++) {
+			if (checks[k].status == DC_CHECK_SKIP)
+				continue;
+			const char *node = i < r->node_count ? r->nodes[i].node->name : checks[k].pair[0] ? checks[k].pair[0] : "";
+			fputs("derpcheck_diagnose_check_warning", out);
+			check_labels(out, r->region, node, &checks[k]);
+			fprintf(out, " %d\n", checks[k].status == DC_CHECK_WARN);
+		}
+	}
+	fputs("# HELP derpcheck_diagnose_check_seconds The check's round-trip or connect time in seconds.\n"
+	      "# TYPE derpcheck_diagnose_check_seconds gauge\n",
+	      out);
+	each_check(out, r, true);
+	fputs("# HELP derpcheck_diagnose_path_ok Whether clients can use the region for STUN / for DERP relaying "
+	      "(1 ok, 0.5 degraded, 0 broken; absent when the region does not offer it).\n"
+	      "# TYPE derpcheck_diagnose_path_ok gauge\n",
+	      out);
+	const struct {
+		const char *name;
+		enum dc_verdict v;
+	} paths[] = {{"stun", r->stun}, {"derp", r->derp}};
+	for (size_t i = 0; i < DC_ARRAY_LEN(paths); i++) {
+		if (paths[i].v == DC_VERDICT_NA)
+			continue;
+		fputs("derpcheck_diagnose_path_ok", out);
+		region_labels(out, r->region);
+		fprintf(out, ",path=\"%s\"} %s\n", paths[i].name,
+			paths[i].v == DC_VERDICT_OK ? "1" : paths[i].v == DC_VERDICT_DEGRADED ? "0.5" : "0");
+	}
+	fputs("# HELP derpcheck_diagnose_duration_seconds How long the whole diagnosis took.\n"
+	      "# TYPE derpcheck_diagnose_duration_seconds gauge\n"
+	      "derpcheck_diagnose_duration_seconds",
+	      out);
+	region_labels(out, r->region);
+	fprintf(out, "} %.6f\n", (double)r->elapsed_ns / 1e9);
+	fputs("# HELP derpcheck_diagnose_last_run_timestamp_seconds When the diagnosis finished (Unix time).\n"
+	      "# TYPE derpcheck_diagnose_last_run_timestamp_seconds gauge\n"
+	      "derpcheck_diagnose_last_run_timestamp_seconds",
+	      out);
+	region_labels(out, r->region);
+	fprintf(out, "} %lld\n", (long long)r->finished_unix);
+}
+
+int dc_diag_exit_status(const struct dc_diag_report *r)
+{
+	bool bad_verdict = (r->stun != DC_VERDICT_OK && r->stun != DC_VERDICT_NA) ||
+			   (r->derp != DC_VERDICT_OK && r->derp != DC_VERDICT_NA);
+	return dc_diag_count(r, DC_CHECK_FAIL) || bad_verdict ? 1 : 0;
+}

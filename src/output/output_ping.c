@@ -1,0 +1,533 @@
+#include "derpcheck/output/output_ping.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/judge/tlscheck.h"
+
+#define BOLD "\033[1m"
+#define RED "\033[1;31m"
+#define YELLOW "\033[1;33m"
+#define GREEN "\033[1;32m"
+#define CYAN "\033[36m"
+#define RESET "\033[0m"
+
+static const char *paint(const struct dc_ping_report *rep, const char *code)
+{
+	return rep->style && rep->style->color ? code : "";
+}
+
+/* Like tailscale ping: 0.312ms, 2.31ms, 12.3ms, 123ms. */
+static const char *ms_text(double v, char *buf, size_t n)
+{
+	if (v < 1)
+		snprintf(buf, n, "%.3fms", v);
+	else if (v < 10)
+		snprintf(buf, n, "%.2fms", v);
+	else if (v < 100)
+		snprintf(buf, n, "%.1fms", v);
+	else
+		snprintf(buf, n, "%.0fms", v);
+	return buf;
+}
+
+/* 1s, 500ms, 1.5s: durations the user typed, shown back the same way. */
+static const char *duration_text(long ms, char *buf, size_t n)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, n, "%lds", ms / 1000);
+	else if (ms > 1000)
+		snprintf(buf, n, "%gs", (double)ms / 1000.0);
+	else
+		snprintf(buf, n, "%ldms", ms);
+	return buf;
+}
+
+static double ns_ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static const char *region_code(const struct dc_ping_report *rep)
+{
+	const struct dc_derp_region *r = rep->region;
+	if (r && r->code && *r->code)
+		return r->code;
+	return rep->target;
+}
+
+/* "node 900a (derp.test)", or just "derp.test" when the node is the host itself. */
+static void node_label(const char *node, const char *host, char *out, size_t n)
+{
+	if (!node || !*node || (host && strcmp(node, host) == 0))
+		snprintf(out, n, "%s", host ? host : "?");
+	else
+		snprintf(out, n, "node %s (%s)", node, host && *host ? host : "no HostName");
+}
+
+void dc_output_ping_header(FILE *out, const struct dc_ping_report *rep)
+{
+	const struct dc_ping_opts *o = rep->opts;
+	char iv[32];
+	fprintf(out, "%sDERP ping to ", paint(rep, BOLD));
+	if (rep->host_target)
+		fprintf(out, "%s", rep->target);
+	else
+		fprintf(out, "region %lld (%s)", (long long)rep->region->id, region_code(rep));
+	fprintf(out, "%s: %u %s of %zu bytes every %s", paint(rep, RESET), o->count, o->count == 1 ? "packet" : "packets",
+		o->size, duration_text(o->interval_ms, iv, sizeof(iv)));
+	if (o->mesh)
+		fprintf(out, ", A and B on different nodes");
+	else if (o->node)
+		fprintf(out, ", on node %s", o->node);
+	fprintf(out, "\n");
+	if (rep->map_source && (rep->verbose || strcmp(rep->map_source, dc_map_source_name(DC_MAP_SOURCE_EMBEDDED)) == 0))
+		fprintf(out, "map: %s (%s)\n", rep->map_name, rep->map_source);
+}
+
+static void tls_text(const struct dc_derp_conn *c, char *out, size_t n)
+{
+	const char *v = c->tls_version;
+	if (strncmp(v, "TLSv", 4) == 0)
+		snprintf(out, n, "TLS %s", v + 4);
+	else
+		snprintf(out, n, "%s", v);
+}
+
+static void print_connected(FILE *out, const struct dc_ping_report *rep, const struct dc_ping_client *c)
+{
+	const struct dc_derp_conn *k = &c->conn;
+	char label[320], tls[32], t[32];
+	node_label(k->node->name, k->node->host_name, label, sizeof(label));
+	tls_text(k, tls, sizeof(tls));
+	fprintf(out, "%c: %s at %s, %s, %s, connected in %s", c->name, label, k->tls.peer, tls,
+		k->fast_start ? "fast start" : "HTTP upgrade", ms_text(ns_ms(k->connect_ns), t, sizeof(t)));
+	if (k->insecure)
+		fprintf(out, ", %scertificate NOT checked%s", paint(rep, YELLOW), paint(rep, RESET));
+	fprintf(out, "\n");
+}
+
+void dc_output_ping_event(FILE *out, const struct dc_ping_report *rep, const struct dc_ping_event *ev)
+{
+	const struct dc_ping_result *r = ev->result;
+	const struct dc_ping_client *c = &r->clients[ev->client];
+	char t[32];
+	switch (ev->kind) {
+	case DC_PING_EV_CONNECTED:
+		print_connected(out, rep, c);
+		break;
+	case DC_PING_EV_RELAYING:
+		if (strcmp(r->clients[0].conn.node->name, r->clients[1].conn.node->name) != 0 || rep->verbose)
+			fprintf(out, "relay: %s forwards to %s (first packet from A reached B after %s)\n",
+				r->clients[0].conn.node->name, r->clients[1].conn.node->name,
+				ms_text(r->first_relay_ms, t, sizeof(t)));
+		break;
+	case DC_PING_EV_REPLY: {
+		const struct dc_ping_packet *p = &r->packets[ev->seq - 1];
+		fprintf(out, "pong from B via %sDERP(%s)%s in %s (seq %u)%s\n", paint(rep, CYAN), region_code(rep), paint(rep, RESET),
+			ms_text(p->rtt_ms, t, sizeof(t)), p->seq, p->corrupted ? ", CORRUPTED" : "");
+		break;
+	}
+	case DC_PING_EV_LOST:
+		fprintf(out, "%sno reply for seq %u within %s%s\n", paint(rep, RED), ev->seq,
+			duration_text(rep->opts->reply_timeout_ms, t, sizeof(t)), paint(rep, RESET));
+		break;
+	case DC_PING_EV_HEALTH:
+		if (c->conn.health_set)
+			fprintf(out, "%c: %sserver health problem:%s %s\n", c->name, paint(rep, YELLOW), paint(rep, RESET), c->conn.health);
+		else
+			fprintf(out, "%c: server health: ok again\n", c->name);
+		break;
+	case DC_PING_EV_RESTARTING: {
+		char a[32], b[32];
+		fprintf(out, "%c: server announces a restart: reconnect in %s, keep trying for %s\n", c->name,
+			duration_text((long)c->conn.reconnect_ms, a, sizeof(a)), duration_text((long)c->conn.try_for_ms, b, sizeof(b)));
+		break;
+	}
+	case DC_PING_EV_PEER_GONE:
+		if (rep->verbose)
+			fprintf(out, "%c: the server says a peer is gone\n", c->name);
+		break;
+	case DC_PING_EV_SERVER_PING:
+		if (rep->verbose)
+			fprintf(out, "%c: the server pinged; answered with a pong\n", c->name);
+		break;
+	}
+	fflush(out);
+}
+
+static void print_phase(FILE *out, bool used, uint64_t ns)
+{
+	if (used)
+		fprintf(out, " %9.3f", ns_ms(ns));
+	else
+		fprintf(out, " %9s", "-");
+}
+
+static void print_phases(FILE *out, const struct dc_ping_report *rep)
+{
+	const struct dc_ping_result *r = rep->result;
+	int w = 0;
+	char left[2][320];
+	for (int i = 0; i < 2; i++) {
+		const struct dc_derp_conn *k = &r->clients[i].conn;
+		if (!r->clients[i].connected)
+			continue;
+		snprintf(left[i], sizeof(left[i]), "%c %s %s", r->clients[i].name, k->node->name, k->tls.peer);
+		int len = (int)strlen(left[i]);
+		w = len > w ? len : w;
+	}
+	fprintf(out, "  %-*s %9s %9s %9s %9s %9s %9s %9s\n", w, "phases (ms)", "dns", "tcp", "tls", "verify", "upgrade",
+		"handshake", "total");
+	for (int i = 0; i < 2; i++) {
+		const struct dc_derp_conn *k = &r->clients[i].conn;
+		if (!r->clients[i].connected)
+			continue;
+		fprintf(out, "  %-*s", w, left[i]);
+		print_phase(out, k->dns_used, k->dns_ns);
+		print_phase(out, true, k->tcp_ns);
+		print_phase(out, true, k->tls_ns);
+		print_phase(out, !k->insecure, k->verify_ns);
+		print_phase(out, true, k->upgrade_ns);
+		print_phase(out, true, k->handshake_ns);
+		print_phase(out, true, k->connect_ns);
+		fprintf(out, "\n");
+	}
+}
+
+static void print_notes(FILE *out, const struct dc_ping_report *rep, const struct dc_ping_client *c)
+{
+	const struct dc_derp_conn *k = &c->conn;
+	if (k->key_mismatch)
+		fprintf(out, "%c: %swarning:%s the server key differs between the certificate, the Derp-Public-Key header and the ServerKey frame (a load balancer in front of several derpers?)\n",
+			c->name, paint(rep, YELLOW), paint(rep, RESET));
+	if (k->info.version != DC_DERP_PROTOCOL_VERSION)
+		fprintf(out, "%c: the server speaks DERP protocol version %d (derpcheck speaks %d)\n", c->name, k->info.version,
+			DC_DERP_PROTOCOL_VERSION);
+	if (k->info.token_bucket_bytes_per_second)
+		fprintf(out, "%c: the server asks clients to send at most %" PRId64 " bytes/s (burst %" PRId64 ")\n", c->name,
+			k->info.token_bucket_bytes_per_second, k->info.token_bucket_bytes_burst);
+	if (k->unknown_frames || k->malformed_frames || (rep->verbose && (k->keep_alives || k->pings_answered))) {
+		char parts[4][80];
+		size_t n = 0;
+		if (k->unknown_frames)
+			snprintf(parts[n++], sizeof(parts[0]), "%" PRIu64 " frame%s of unknown type (skipped)", k->unknown_frames,
+				 k->unknown_frames == 1 ? "" : "s");
+		if (k->malformed_frames)
+			snprintf(parts[n++], sizeof(parts[0]), "%" PRIu64 " malformed frame%s (skipped)", k->malformed_frames,
+				 k->malformed_frames == 1 ? "" : "s");
+		if (k->keep_alives)
+			snprintf(parts[n++], sizeof(parts[0]), "%" PRIu64 " KeepAlive", k->keep_alives);
+		if (k->pings_answered)
+			snprintf(parts[n++], sizeof(parts[0]), "%" PRIu64 " Ping%s (answered)", k->pings_answered,
+				 k->pings_answered == 1 ? "" : "s");
+		fprintf(out, "%c: the server also sent ", c->name);
+		for (size_t i = 0; i < n; i++)
+			fprintf(out, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", parts[i]);
+		fprintf(out, "\n");
+	}
+	if (k->malformed_frames)
+		fprintf(out, "%c: the last malformed frame: %s\n", c->name, k->last_malformed);
+}
+
+void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
+{
+	const struct dc_ping_result *r = rep->result;
+	if (!r->clients[0].connected)
+		return;
+	fprintf(out, "\n--- DERP(%s) relay statistics ---\n", region_code(rep));
+	double loss = r->sent ? (double)(r->sent - r->received) * 100.0 / r->sent : 0;
+	fprintf(out, "%u packets sent, %u received, %s%g%% packet loss%s", r->sent, r->received,
+		loss > 0 ? paint(rep, RED) : "", loss, loss > 0 ? paint(rep, RESET) : "");
+	if (r->duplicates)
+		fprintf(out, ", %u duplicate%s", r->duplicates, r->duplicates == 1 ? "" : "s");
+	if (r->corrupted)
+		fprintf(out, ", %u corrupted", r->corrupted);
+	if (r->late)
+		fprintf(out, ", %u late", r->late);
+	if (r->unexpected)
+		fprintf(out, ", %u unexpected", r->unexpected);
+	fprintf(out, ", time %.0fms\n", ns_ms(r->elapsed_ns));
+	if (r->received)
+		fprintf(out, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", r->min_ms, r->avg_ms, r->max_ms, r->mdev_ms);
+	for (int i = 0; i < 2; i++) {
+		const struct dc_ping_client *c = &r->clients[i];
+		if (!c->connected)
+			continue;
+		if (c->sping_received)
+			fprintf(out, "server ping %c (node %s) min/avg/max = %.3f/%.3f/%.3f ms, %u of %u answered\n", c->name,
+				c->conn.node->name, c->sping_min_ms, c->sping_sum_ms / c->sping_received, c->sping_max_ms,
+				c->sping_received, c->sping_sent);
+		else if (c->sping_sent)
+			fprintf(out, "server ping %c (node %s): none of %u answered\n", c->name, c->conn.node->name, c->sping_sent);
+	}
+	print_phases(out, rep);
+	for (int i = 0; i < 2; i++)
+		if (r->clients[i].connected)
+			print_notes(out, rep, &r->clients[i]);
+}
+
+void dc_output_ping_cert_hint(FILE *out, const struct dc_derp_attempt *a, const struct dc_derp_node *node,
+			      const char *ca_file)
+{
+	/* Check the certificate where we connected: the map's address with the right name. */
+	int family = a->addr[0] == '[' ? 6 : 4;
+	const char *field = family == 4 ? node->ipv4 : node->ipv6;
+	bool from_map = dc_node_addr_mode(field, family) == DC_ADDR_STATIC;
+	char hostport[300];
+	snprintf(hostport, sizeof(hostport), "%s:%d", node->host_name, dc_node_derp_port(node));
+	struct dc_tlscheck_call call = {
+		.host_name = node->host_name,
+		.cert_name = node->cert_name[0] ? node->cert_name : NULL,
+		.addr = from_map || !node->host_name[0] ? a->addr : hostport,
+		.ca_file = ca_file,
+	};
+	char command[700];
+	dc_tlscheck_command(&call, command, sizeof(command));
+	fprintf(out, "  hint: run `%s` for the whole chain, what each Tailscale client makes of it, and the fix\n",
+		command);
+}
+
+static const struct dc_derp_node *attempt_node(const struct dc_derp_region *r, const struct dc_derp_attempt *a)
+{
+	for (size_t i = 0; r && i < r->node_count; i++)
+		if (strcmp(r->nodes[i].name, a->node) == 0)
+			return &r->nodes[i];
+	return NULL;
+}
+
+static void print_attempt(FILE *out, const struct dc_ping_report *rep, char client, const struct dc_derp_attempt *a)
+{
+	char label[320];
+	node_label(a->node, a->host, label, sizeof(label));
+	fprintf(out, "derpcheck: %c: %s%s%s: %s\n", client, label, a->addr[0] ? " at " : "", a->addr, a->err.what);
+	const struct dc_derp_node *node = attempt_node(rep->region, a);
+	if (a->failure == DC_DERP_CERT && node)
+		dc_output_ping_cert_hint(out, a, node, rep->ca_file);
+	else if (a->err.hint[0])
+		fprintf(out, "  hint: %s\n", a->err.hint);
+}
+
+void dc_output_ping_failure(FILE *out, const struct dc_ping_report *rep)
+{
+	const struct dc_ping_result *r = rep->result;
+	switch (r->stage) {
+	case DC_PING_DONE:
+		return;
+	case DC_PING_SETUP_FAILED: {
+		const struct dc_ping_client *c = &r->clients[r->failed_client];
+		if (c->conn.attempt_count == 0) {
+			fprintf(out, "derpcheck: %c: %s\n", c->name, r->err.what);
+			if (r->err.hint[0])
+				fprintf(out, "  hint: %s\n", r->err.hint);
+			return;
+		}
+		for (size_t i = 0; i < c->conn.attempt_count; i++)
+			print_attempt(out, rep, c->name, &c->conn.attempts[i]);
+		return;
+	}
+	case DC_PING_NOT_RELAYING:
+	case DC_PING_CONN_LOST: {
+		const struct dc_ping_client *c = &r->clients[r->failed_client];
+		if (r->stage == DC_PING_CONN_LOST)
+			fprintf(out, "derpcheck: %c: %s%s%s\n", c->name, r->err.where, r->err.where[0] ? ": " : "", r->err.what);
+		else
+			fprintf(out, "derpcheck: %s\n", r->err.what);
+		if (r->err.hint[0])
+			fprintf(out, "  hint: %s\n", r->err.hint);
+		return;
+	}
+	}
+}
+
+/* ---- JSON ------------------------------------------------------------------------------------ */
+
+static const char *stage_name(enum dc_ping_stage s)
+{
+	switch (s) {
+	case DC_PING_DONE: return "done";
+	case DC_PING_SETUP_FAILED: return "setup-failed";
+	case DC_PING_NOT_RELAYING: return "not-relaying";
+	case DC_PING_CONN_LOST: return "connection-lost";
+	}
+	return "?";
+}
+
+static void add_ms(cJSON *o, const char *name, bool have, double v)
+{
+	if (have)
+		cJSON_AddNumberToObject(o, name, (double)(int64_t)(v * 1000 + 0.5) / 1000.0);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+static void add_str_or_null(cJSON *o, const char *name, const char *s)
+{
+	if (s && *s)
+		cJSON_AddStringToObject(o, name, s);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+static cJSON *attempt_json(const struct dc_derp_attempt *a)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "node", a->node);
+	cJSON_AddStringToObject(o, "host_name", a->host);
+	add_str_or_null(o, "address", a->addr);
+	cJSON_AddStringToObject(o, "failure", dc_derp_failure_name(a->failure));
+	cJSON_AddStringToObject(o, "phase", dc_derp_phase_name(a->phase));
+	add_str_or_null(o, "message", a->err.what);
+	add_str_or_null(o, "hint", a->err.hint);
+	return o;
+}
+
+static cJSON *client_json(const struct dc_ping_client *c)
+{
+	const struct dc_derp_conn *k = &c->conn;
+	cJSON *o = cJSON_CreateObject();
+	char name[2] = {c->name, '\0'}, hex[65], typed[80];
+	cJSON_AddStringToObject(o, "name", name);
+	cJSON_AddBoolToObject(o, "connected", c->connected);
+	cJSON *attempts = cJSON_AddArrayToObject(o, "attempts");
+	for (size_t i = 0; i < k->attempt_count; i++)
+		cJSON_AddItemToArray(attempts, attempt_json(&k->attempts[i]));
+	if (!c->connected)
+		return o;
+	cJSON_AddStringToObject(o, "node", k->node->name);
+	cJSON_AddStringToObject(o, "host_name", k->node->host_name);
+	cJSON_AddStringToObject(o, "address", k->tls.peer);
+	cJSON_AddNumberToObject(o, "family", k->family);
+	cJSON_AddStringToObject(o, "tls_version", k->tls_version);
+	cJSON_AddBoolToObject(o, "certificate_checked", !k->insecure);
+	cJSON_AddBoolToObject(o, "metacert", k->metacert);
+	cJSON_AddBoolToObject(o, "fast_start", k->fast_start);
+	dc_derp_key_hex(k->public_key, hex);
+	snprintf(typed, sizeof(typed), "nodekey:%s", hex);
+	cJSON_AddStringToObject(o, "public_key", typed);
+	dc_derp_key_hex(k->server_key, hex);
+	cJSON_AddStringToObject(o, "server_key", hex);
+	cJSON_AddNumberToObject(o, "server_version", k->info.version);
+	if (k->http_derp_version >= 0)
+		cJSON_AddNumberToObject(o, "derp_version_header", k->http_derp_version);
+	else
+		cJSON_AddNullToObject(o, "derp_version_header");
+	cJSON_AddBoolToObject(o, "key_mismatch", k->key_mismatch);
+	cJSON_AddNumberToObject(o, "token_bucket_bytes_per_second", (double)k->info.token_bucket_bytes_per_second);
+	cJSON_AddNumberToObject(o, "token_bucket_bytes_burst", (double)k->info.token_bucket_bytes_burst);
+	cJSON *ph = cJSON_AddObjectToObject(o, "phases_ms");
+	add_ms(ph, "dns", k->dns_used, ns_ms(k->dns_ns));
+	add_ms(ph, "tcp", true, ns_ms(k->tcp_ns));
+	add_ms(ph, "tls", true, ns_ms(k->tls_ns));
+	add_ms(ph, "verify", !k->insecure, ns_ms(k->verify_ns));
+	add_ms(ph, "upgrade", true, ns_ms(k->upgrade_ns));
+	add_ms(ph, "handshake", true, ns_ms(k->handshake_ns));
+	add_ms(ph, "total", true, ns_ms(k->connect_ns));
+	cJSON *sp = cJSON_AddObjectToObject(o, "server_ping");
+	cJSON_AddNumberToObject(sp, "sent", c->sping_sent);
+	cJSON_AddNumberToObject(sp, "received", c->sping_received);
+	add_ms(sp, "min_ms", c->sping_received > 0, c->sping_min_ms);
+	add_ms(sp, "avg_ms", c->sping_received > 0, c->sping_received ? c->sping_sum_ms / c->sping_received : 0);
+	add_ms(sp, "max_ms", c->sping_received > 0, c->sping_max_ms);
+	cJSON_AddNumberToObject(o, "keep_alives", (double)k->keep_alives);
+	cJSON_AddNumberToObject(o, "server_pings_answered", (double)k->pings_answered);
+	cJSON_AddNumberToObject(o, "unknown_frames", (double)k->unknown_frames);
+	cJSON_AddNumberToObject(o, "malformed_frames", (double)k->malformed_frames);
+	add_str_or_null(o, "health", k->health_set ? k->health : NULL);
+	if (k->restarting) {
+		cJSON *rs = cJSON_AddObjectToObject(o, "restarting");
+		cJSON_AddNumberToObject(rs, "reconnect_in_ms", k->reconnect_ms);
+		cJSON_AddNumberToObject(rs, "try_for_ms", k->try_for_ms);
+	} else {
+		cJSON_AddNullToObject(o, "restarting");
+	}
+	cJSON_AddNumberToObject(o, "peer_gone", c->peer_gone);
+	return o;
+}
+
+void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
+{
+	const struct dc_ping_result *r = rep->result;
+	const struct dc_ping_opts *o = rep->opts;
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *t = cJSON_AddObjectToObject(doc, "target");
+	cJSON_AddStringToObject(t, "given", rep->target);
+	if (rep->host_target) {
+		cJSON_AddNullToObject(t, "region_id");
+	} else {
+		cJSON_AddNumberToObject(t, "region_id", (double)rep->region->id);
+	}
+	cJSON_AddStringToObject(t, "region_code", region_code(rep));
+	add_str_or_null(t, "map", rep->map_name);
+	add_str_or_null(t, "map_source", rep->map_source);
+	cJSON_AddNumberToObject(doc, "count", o->count);
+	cJSON_AddNumberToObject(doc, "interval_ms", (double)o->interval_ms);
+	cJSON_AddNumberToObject(doc, "size", (double)o->size);
+	cJSON_AddNumberToObject(doc, "timeout_ms", (double)o->reply_timeout_ms);
+	cJSON_AddBoolToObject(doc, "mesh", r->mesh);
+	cJSON_AddBoolToObject(doc, "insecure", o->insecure);
+	cJSON_AddBoolToObject(doc, "ok", r->stage == DC_PING_DONE && r->received == r->count);
+	cJSON_AddStringToObject(doc, "stage", stage_name(r->stage));
+	if (r->stage == DC_PING_DONE) {
+		cJSON_AddNullToObject(doc, "error");
+	} else {
+		cJSON *e = cJSON_AddObjectToObject(doc, "error");
+		const struct dc_ping_client *c = &r->clients[r->failed_client];
+		char name[2] = {c->name, '\0'};
+		cJSON_AddStringToObject(e, "client", name);
+		const struct dc_derp_attempt *a = c->conn.attempt_count ? &c->conn.attempts[0] : NULL;
+		if (r->stage == DC_PING_SETUP_FAILED && a) {
+			cJSON_AddStringToObject(e, "failure", dc_derp_failure_name(a->failure));
+			cJSON_AddStringToObject(e, "phase", dc_derp_phase_name(a->phase));
+		} else if (r->stage == DC_PING_SETUP_FAILED) {
+			cJSON_AddStringToObject(e, "failure", dc_derp_failure_name(c->conn.failure));
+			cJSON_AddStringToObject(e, "phase", dc_derp_phase_name(c->conn.phase));
+		} else if (r->stage == DC_PING_CONN_LOST) {
+			cJSON_AddStringToObject(e, "failure", dc_derp_failure_name(c->conn.failure));
+			cJSON_AddStringToObject(e, "phase", "relay");
+		} else {
+			cJSON_AddStringToObject(e, "failure", "not-relaying");
+			cJSON_AddStringToObject(e, "phase", "relay");
+		}
+		add_str_or_null(e, "where", r->err.where);
+		cJSON_AddStringToObject(e, "message", r->err.what);
+		add_str_or_null(e, "hint", r->err.hint);
+	}
+	cJSON *cl = cJSON_AddArrayToObject(doc, "clients");
+	for (int i = 0; i < 2; i++)
+		if (r->clients[i].attempted)
+			cJSON_AddItemToArray(cl, client_json(&r->clients[i]));
+	cJSON *pk = cJSON_AddArrayToObject(doc, "packets");
+	for (unsigned i = 0; i < r->sent; i++) {
+		const struct dc_ping_packet *p = &r->packets[i];
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddNumberToObject(x, "seq", p->seq);
+		cJSON_AddBoolToObject(x, "replied", p->replied);
+		add_ms(x, "rtt_ms", p->replied, p->rtt_ms);
+		add_ms(x, "there_ms", p->replied, p->there_ms);
+		add_ms(x, "back_ms", p->replied, p->back_ms);
+		cJSON_AddBoolToObject(x, "corrupted", p->corrupted);
+		cJSON_AddItemToArray(pk, x);
+	}
+	cJSON *s = cJSON_AddObjectToObject(doc, "summary");
+	cJSON_AddNumberToObject(s, "sent", r->sent);
+	cJSON_AddNumberToObject(s, "received", r->received);
+	cJSON_AddNumberToObject(s, "lost", r->sent - r->received);
+	cJSON_AddNumberToObject(s, "loss_percent", r->sent ? (double)(r->sent - r->received) * 100.0 / r->sent : 0);
+	cJSON_AddNumberToObject(s, "duplicates", r->duplicates);
+	cJSON_AddNumberToObject(s, "corrupted", r->corrupted);
+	cJSON_AddNumberToObject(s, "late", r->late);
+	cJSON_AddNumberToObject(s, "unexpected", r->unexpected);
+	add_ms(s, "min_ms", r->received > 0, r->min_ms);
+	add_ms(s, "avg_ms", r->received > 0, r->avg_ms);
+	add_ms(s, "max_ms", r->received > 0, r->max_ms);
+	add_ms(s, "mdev_ms", r->received > 0, r->mdev_ms);
+	add_ms(s, "first_relay_ms", r->stage != DC_PING_SETUP_FAILED && r->stage != DC_PING_NOT_RELAYING, r->first_relay_ms);
+	add_ms(s, "elapsed_ms", true, ns_ms(r->elapsed_ns));
+	char *text = cJSON_Print(doc);
+	fprintf(out, "%s\n", text ? text : "{}");
+	cJSON_free(text);
+	cJSON_Delete(doc);
+}
