@@ -49,7 +49,7 @@ TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps deps-check check unit cli-tests integration tools fuzz fuzz-smoke asan bench demo install uninstall clean
+.PHONY: all deps deps-check check unit cli-tests integration peers tools fuzz fuzz-smoke asan bench demo install uninstall clean
 
 all: $(BIN)
 
@@ -103,11 +103,22 @@ cli-tests: $(BIN) | deps-check
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/completions.sh
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/install.sh "$(MAKE)" "$(BIN)"
 
+# Tailscale's real derper (v1.34.2) and Go DERP client, from the vendored sources next to
+# this repository (PEERS_SRC), built once into build/peers (also for `make asan`): the
+# integration tests run derpcheck against them. Missing sources are an error, not a skip.
+PEERS_SRC ?= $(abspath ../shared/peers)
+PEERS_DIR := build/peers
+peers:
+	@if [ ! -x "$(PEERS_SRC)/build.sh" ]; then \
+		echo "derpcheck: Tailscale's derper sources are not in $(PEERS_SRC); set PEERS_SRC=DIR" >&2; exit 1; fi
+	@"$(PEERS_SRC)/build.sh" $(PEERS_DIR)
+
 # Every tests/integration/*.sh against real local servers (loopback and test namespaces).
 # Scripts that need root skip loudly when not root, and fail in CI (CI=1 or root).
-integration: $(BIN) $(TOOL_BINS) | deps-check
+integration: $(BIN) $(TOOL_BINS) peers | deps-check
 	@set -e; for t in $(sort $(wildcard tests/integration/*.sh)); do \
-		echo "== $$t"; DERPCHECK=$(abspath $(BIN)) TOOLS=$(abspath $(BUILD)/tools) $$t; done
+		echo "== $$t"; DERPCHECK=$(abspath $(BIN)) TOOLS=$(abspath $(BUILD)/tools) \
+		PEERS=$(abspath $(PEERS_DIR)/bin) $$t; done
 
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps-check
