@@ -1,8 +1,12 @@
 #include "derpcheck/cli.h"
 
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "derpcheck/util/file.h"
 
 enum {
 	OPT_FORMAT = -100,
@@ -126,9 +130,16 @@ static int apply(struct dc_cli *cli, const struct dc_option *o, const char *arg,
 	case OPT_DERP_MAP:
 		cli->derp_map = arg;
 		return 0;
-	case OPT_CA_FILE:
+	case OPT_CA_FILE: {
+		/* OpenSSL and libcurl would block reading a FIFO; a missing file is reported where it is used. */
+		struct dc_error ferr;
+		if (dc_file_check_regular(arg, &ferr) < 0 && errno == EINVAL) {
+			*err = ferr;
+			return -1;
+		}
 		cli->ca_file = arg;
 		return 0;
+	}
 	case OPT_INSECURE:
 		cli->insecure = true;
 		return 0;

@@ -1,6 +1,7 @@
 #include "derpcheck/input/status.h"
 
 #include "derpcheck/input/hujson.h"
+#include "derpcheck/util/file.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -10,36 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 int dc_status_read_file(const char *path, struct dc_buf *out, struct dc_error *err)
 {
 	bool is_stdin = strcmp(path, "-") == 0;
 	const char *name = is_stdin ? "standard input" : path;
-	FILE *fp = is_stdin ? stdin : fopen(path, "rb");
-	if (!fp) {
-		dc_error_set(err, path, "cannot open: %s", strerror(errno));
+	int fd = is_stdin ? STDIN_FILENO : dc_file_open_regular(path, err);
+	if (fd < 0) {
 		if (errno == ENOENT)
 			dc_error_hint(err, "save it first: tailscale status --json > %s (or read standard input with --file -)", path);
 		return -1;
 	}
-	char chunk[65536];
-	size_t n;
-	int rc = 0;
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (out->len + n > DC_STATUS_MAX_BYTES) {
-			rc = dc_error_set(err, name, "larger than %u MiB; that is not a Status document", DC_STATUS_MAX_BYTES >> 20);
-			break;
-		}
-		dc_buf_append(out, chunk, n);
-	}
-	if (rc == 0 && ferror(fp))
-		rc = dc_error_set(err, name, "read failed: %s", strerror(errno));
+	int rc = dc_file_read_fd(fd, name, DC_STATUS_MAX_BYTES, out, err);
+	if (rc < 0 && errno == EFBIG)
+		dc_error_set(err, name, "larger than %u MiB; that is not a Status document", DC_STATUS_MAX_BYTES >> 20);
 	if (!is_stdin)
-		fclose(fp);
+		close(fd);
 	if (rc < 0)
 		dc_buf_free(out);
-	else if (!out->data)
-		dc_buf_append(out, "", 0);
 	return rc;
 }
 

@@ -13,8 +13,9 @@
 #include <unistd.h>
 
 #include "derpcheck/judge/certinfo.h"
+#include "derpcheck/util/file.h"
 
-#define MAX_FILE_BYTES (1u << 20)
+#define MAX_FILE_BYTES (16u << 20) /* a certificate chain is a few KiB; anything this big is not one */
 
 size_t dc_derper_cert_stem(const char *hostname, char *out, size_t n)
 {
@@ -79,10 +80,13 @@ static void list_candidates(const char *dir, char *out, size_t n)
 }
 
 /*
- * Read a whole file (at most 1 MiB). Missing files, dangling symbolic links and
- * unreadable files are findings named after what derper would print.
+ * Read a whole file. Missing files, dangling symbolic links and unreadable files are
+ * findings named after what derper would print (-1). A FIFO, device or directory, or a
+ * file too large to be a certificate, is an input error in err (-2): reading it would
+ * hang or never end, for derper as for us.
  */
-static int read_file(struct dc_certfiles *f, const char *path, bool is_key, const char *hostname, struct dc_buf *out)
+static int read_file(struct dc_certfiles *f, const char *path, bool is_key, const char *hostname, struct dc_buf *out,
+		     struct dc_error *err)
 {
 	struct stat st, lst;
 	if (stat(path, &st) < 0) {
@@ -123,20 +127,25 @@ static int read_file(struct dc_certfiles *f, const char *path, bool is_key, cons
 		add(f, DC_SEV_ERROR, is_key ? "key-file-unreadable" : "cert-file-unreadable", path, "cannot read %s: %s", path, strerror(e));
 		return -1;
 	}
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
+	struct dc_error oerr;
+	int fd = dc_file_open_regular(path, &oerr);
+	if (fd < 0 && errno == EINVAL) {
+		*err = oerr;
+		return -2;
+	}
+	if (fd < 0) {
 		struct dc_finding *x = add(f, DC_SEV_ERROR, is_key ? "key-file-unreadable" : "cert-file-unreadable", path,
 					   "cannot read %s: %s", path, strerror(errno));
 		dc_finding_hint(x, "derper must be able to read it too: check the owner and mode");
 		return -1;
 	}
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0 && out->len <= MAX_FILE_BYTES)
-		dc_buf_append(out, buf, n);
-	fclose(fp);
-	if (!out->data)
-		dc_buf_append(out, "", 0);
+	int rc = dc_file_read_fd(fd, path, MAX_FILE_BYTES, out, err);
+	close(fd);
+	if (rc < 0) {
+		if (errno == EFBIG)
+			dc_error_set(err, path, "larger than %u MiB; that is not a certificate or key file", MAX_FILE_BYTES >> 20);
+		return -2;
+	}
 	if (is_key && (st.st_mode & 0077)) {
 		struct dc_finding *x = add(f, DC_SEV_WARNING, "key-file-permissions", path,
 					   "the private key %s can be read by %s (mode %04o)", path,
@@ -286,7 +295,11 @@ int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f
 		ip_host = inet_pton(AF_INET, o->hostname, ipbuf) == 1 || inet_pton(AF_INET6, o->hostname, ipbuf) == 1;
 
 	struct dc_buf crt = {0}, keyb = {0};
-	int crt_rc = f->cert_path[0] ? read_file(f, f->cert_path, false, o->hostname ? stem : NULL, &crt) : -1;
+	int crt_rc = f->cert_path[0] ? read_file(f, f->cert_path, false, o->hostname ? stem : NULL, &crt, err) : -1;
+	if (crt_rc == -2) {
+		dc_buf_free(&crt);
+		return -1;
+	}
 	if (crt_rc < 0 && ip_host && dc_findings_has(&f->findings, "cert-file-missing") && o->certdir) {
 		/* An IP --hostname without files: derper makes its own self-signed certificate (v1.82+). */
 		dc_findings_free(&f->findings);
@@ -297,7 +310,12 @@ int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f
 		dc_buf_free(&crt);
 		return 0;
 	}
-	int key_rc = f->key_path[0] ? read_file(f, f->key_path, true, o->hostname ? stem : NULL, &keyb) : 1;
+	int key_rc = f->key_path[0] ? read_file(f, f->key_path, true, o->hostname ? stem : NULL, &keyb, err) : 1;
+	if (key_rc == -2) {
+		dc_buf_free(&crt);
+		dc_buf_free(&keyb);
+		return -1;
+	}
 
 	if (crt_rc == 0) {
 		struct pem_scan s;

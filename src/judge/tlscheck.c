@@ -21,6 +21,7 @@
 #include "derpcheck/judge/bakedroots.h"
 #include "derpcheck/judge/certfiles.h"
 #include "derpcheck/net/http.h"
+#include "derpcheck/util/file.h"
 #include "tlscheck_int.h"
 
 void dc_tlscheck_textf(char *out, size_t n, const char *fmt, ...)
@@ -1512,27 +1513,17 @@ int dc_tlscheck_write_fullchain(const struct dc_cert_report *r, const char *path
 		dc_error_hint(err, "the leaf's issuer could not be found or fetched; take the chain from your CA (acme.sh: fullchain.cer, certbot: fullchain.pem)");
 		return -1;
 	}
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		return dc_error_set(err, path, "path too long");
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return dc_error_set(err, path, "cannot create a file next to it: %s", strerror(errno));
-	fchmod(fd, 0644); /* a certificate is public; derper only needs to read it */
-	FILE *out = fdopen(fd, "w");
-	bool ok = out != NULL;
+	/* PEM in memory first, then one safe replace (src/util/file.c): no partial file, no link followed. */
+	BIO *mem = BIO_new(BIO_s_mem());
+	bool ok = mem != NULL;
 	for (int i = 0; ok && i < sk_X509_num(r->fullchain); i++)
-		ok = PEM_write_X509(out, sk_X509_value(r->fullchain, i)) == 1;
-	if (out)
-		ok = fclose(out) == 0 && ok;
-	else
-		close(fd);
-	if (!ok || rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		ERR_clear_error();
-		return dc_error_set(err, path, "cannot write: %s", strerror(e));
-	}
-	return 0;
+		ok = PEM_write_bio_X509(mem, sk_X509_value(r->fullchain, i)) == 1;
+	char *pem = NULL;
+	long len = ok ? BIO_get_mem_data(mem, &pem) : 0;
+	int rc = ok && len > 0 ? dc_file_write_atomic(path, pem, (size_t)len, 0644, err) /* a certificate is public */
+			       : dc_error_set(err, path, "cannot write: the chain could not be encoded as PEM");
+	BIO_free(mem);
+	ERR_clear_error();
+	return rc;
 }
 
