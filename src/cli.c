@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "derpcheck/output/term.h"
 #include "derpcheck/util/file.h"
 
 enum {
@@ -310,17 +311,7 @@ fail:
 
 bool dc_cli_use_color(const struct dc_cli *cli, FILE *stream)
 {
-	if (cli->color_mode == DC_COLOR_ALWAYS)
-		return true;
-	if (cli->color_mode == DC_COLOR_NEVER)
-		return false;
-	const char *no_color = getenv("NO_COLOR"); /* https://no-color.org: set and non-empty */
-	if (no_color && *no_color)
-		return false;
-	const char *term = getenv("TERM");
-	if (term && strcmp(term, "dumb") == 0)
-		return false;
-	return isatty(fileno(stream)) == 1;
+	return dc_term_use_color(cli->color_mode, stream);
 }
 
 static void print_option(FILE *out, const struct dc_option *o)

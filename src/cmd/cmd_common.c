@@ -5,6 +5,7 @@
 #include "derpcheck/net/localapi.h"
 #include "derpcheck/input/mapchoice.h"
 #include "derpcheck/net/netaddr.h"
+#include "derpcheck/output/term.h"
 
 int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 {
@@ -25,8 +26,8 @@ int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 	if (!cli->derp_map && !cli->quiet) {
 		char what[600];
 		dc_map_choice_describe(choice, what, sizeof(what));
-		fprintf(stderr, "derpcheck: no --derp-map given: using %s%s%s%s\n", what, choice->note ? " (" : "",
-			choice->note ? choice->note : "", choice->note ? ")" : "");
+		fprintf(stderr, "derpcheck: no --derp-map given: using %s%s%s%s\n", dc_term_safe(what), choice->note ? " (" : "",
+			dc_term_safe(choice->note), choice->note ? ")" : "");
 	}
 	return 0;
 }

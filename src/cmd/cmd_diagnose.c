@@ -205,7 +205,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 	char map_desc[600];
 	dc_map_choice_describe(&maps, map_desc, sizeof(map_desc));
 	if (maps.note && !cli->quiet)
-		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", map_desc, maps.note);
+		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", dc_term_safe(map_desc), dc_term_safe(maps.note));
 	const struct dc_derp_region *region = dc_region_find(maps.map, args[0], maps.name, &err);
 	if (!region) {
 		dc_report_error(&err);

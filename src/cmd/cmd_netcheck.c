@@ -89,7 +89,7 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 static void log_line(void *user, const char *line)
 {
 	(void)user;
-	fprintf(stderr, "netcheck: %s\n", line);
+	fprintf(stderr, "netcheck: %s\n", dc_term_safe(line));
 }
 
 static const char *source_key(enum dc_map_source s)
@@ -169,7 +169,7 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 		a.o.captive_port = (uint16_t)cpv;
 	if (cli->verbose) {
 		a.o.log = log_line;
-		fprintf(stderr, "netcheck: DERP map: %s\n", desc);
+		fprintf(stderr, "netcheck: DERP map: %s\n", dc_term_safe(desc));
 	}
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	int status = DC_EXIT_OK;

@@ -339,7 +339,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < t.region->node_count && !cli->insecure; i++)
 		if (t.region->nodes[i].insecure_for_tests)
 			fprintf(stderr, "derpcheck: warning: node %s has InsecureForTests: its certificate is not checked, by derpcheck or by Tailscale clients\n",
-				t.region->nodes[i].name);
+				dc_term_safe(t.region->nodes[i].name));
 
 	struct dc_ping_opts opts = {
 		.region = t.region, .node = a.node, .mesh = a.mesh, .count = a.count, .interval_ms = a.interval_ms,

@@ -67,13 +67,16 @@ contains stdin-pipe out "  source: standard input"
 # screen, a C1 CSI, a bidi override, and a forged line.
 cat >escapes.json <<'EOF'
 {"Regions":{"900":{"RegionID":900,"RegionCode":"x\u001b]0;pwned\u0007","RegionName":"\u001b[2J\u001b[Hcleared\u009b31m\u202e",
- "Nodes":[{"Name":"900a\nderpcheck: all good","RegionID":900,"HostName":"derp\u001b[8m.test","IPv4":"127.0.0.1","IPv6":"none","DERPPort":443}]}}}
+ "Nodes":[{"Name":"900a\nderpcheck: all good","RegionID":900,"HostName":"derp.test","IPv4":"127.0.0.1","IPv6":"none","DERPPort":443}]}}}
 EOF
-hostile escapes-validate 1 1000 "" validate escapes.json
+hostile escapes-validate 0 1000 "" validate escapes.json
 contains escapes-validate out '\x1b]0;pwned\x07'
 contains escapes-validate out '\x1b[2J\x1b[Hcleared\u009b31m\u202e'
-hostile escapes-validate-json 1 1000 "" --format json validate escapes.json
+hostile escapes-validate-json 0 1000 "" --format json validate escapes.json
 json_valid escapes-validate-json
+# A HostName with an escape is an error, and its message quotes it visibly.
+sed 's/"derp.test"/"derp\\u001b[8m.test"/' escapes.json >escapes-host.json
+hostile escapes-host 1 1000 'HostName "derp\x1b[8m.test" contains '"'"'\x1b'"'"', which no DNS name or IP address has' validate escapes-host.json
 hostile escapes-ping 1 3000 "" ping --derp-map escapes.json --timeout 1s -c 1 900
 hostile escapes-diagnose 1 6000 "" diagnose --derp-map escapes.json --timeout 1s 900
 hostile escapes-diagnose-json 1 6000 "" --format json diagnose --derp-map escapes.json --timeout 1s 900
@@ -88,8 +91,8 @@ json_valid garbage-json
 
 # Invalid UTF-8 in a map: a finding of its own, and JSON output stays valid UTF-8.
 printf '{"Regions":{"900":{"RegionID":900,"RegionCode":"ab\377c","RegionName":"Caf\303",\n"Nodes":[{"Name":"900a","RegionID":900,"HostName":"derp.test","IPv4":"127.0.0.1","IPv6":"none"}]}}}\n' >badutf8.json
-hostile badutf8 0 1000 "badutf8.json:1:40: warning: Regions.900.RegionCode: the string holds bytes that are not UTF-8 (\\xff at byte 3); Tailscale replaces each with U+FFFD" validate badutf8.json
-contains badutf8 out "badutf8.json:1:75: warning: Regions.900.RegionName: the string holds bytes that are not UTF-8 (\\xc3 at byte 4)"
+hostile badutf8 0 1000 "badutf8.json:1:48: warning: Regions.900.RegionCode: the string holds bytes that are not UTF-8 (\\xff at byte 3); Tailscale replaces each with U+FFFD" validate badutf8.json
+contains badutf8 out "badutf8.json:1:68: warning: Regions.900.RegionName: the string holds bytes that are not UTF-8 (\\xc3 at byte 4)"
 hostile badutf8-json 0 1000 "" --format json validate badutf8.json
 json_valid badutf8-json
 json badutf8-json '[.[] | select(.code == "invalid-utf8")] | length == 2'

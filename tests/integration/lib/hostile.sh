@@ -7,7 +7,7 @@
 #      a loaded 2-core CI machine or sanitizers); a hang is killed at the limit + 10 s so a
 #      broken build fails instead of blocking the suite;
 #   4. nothing raw on the terminal: standard output and error hold no control bytes other
-#      than newline (no ESC, no C1 controls) and are valid UTF-8.
+#      than newline and tab (no ESC, no C1 controls) and are valid UTF-8.
 #
 #   hostile NAME WANT-EXIT LIMIT-MS TEXT ARGS...
 #        run derpcheck ARGS in $work; TEXT must appear in stdout or stderr (empty: no check)
@@ -20,8 +20,8 @@ terminal_clean() {
 	local f
 	for f in "$work/$1.out" "$work/$1.err"; do
 		[ -f "$f" ] || continue
-		# Control bytes except \n, and DEL; then C1 controls (U+0080..U+009F) as UTF-8.
-		if LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" "$f" || LC_ALL=C grep -qP '\xc2[\x80-\x9f]' "$f"; then
+		# Control bytes except \n and \t (JSON's indentation), and DEL; then C1 controls (U+0080..U+009F) as UTF-8.
+		if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$f" || LC_ALL=C grep -qP '\xc2[\x80-\x9f]' "$f"; then
 			fail "$1: raw control bytes on the terminal ($(basename "$f")):"
 			LC_ALL=C cat -v "$f" | head -20 >&2
 		elif ! iconv -f UTF-8 -t UTF-8 "$f" >/dev/null 2>&1; then
