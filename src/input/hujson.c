@@ -39,13 +39,7 @@ static int peek(const struct reader *r)
 /* Advance one byte, keeping line and column (columns count code points, not bytes). */
 static void advance(struct reader *r)
 {
-	unsigned char c = r->p[r->off++];
-	if (c == '\n') {
-		r->pos.line++;
-		r->pos.col = 1;
-	} else if ((c & 0xC0) != 0x80) {
-		r->pos.col++;
-	}
+	dc_srcpos_advance(&r->pos, (const char *)r->p, r->len, r->off++);
 }
 
 /* Describe the character at the cursor for "found ..." in messages. */

@@ -309,14 +309,8 @@ static void read_users(struct dc_status *st, const cJSON *map)
 static struct dc_srcpos position_of(const char *text, size_t len, size_t off)
 {
 	struct dc_srcpos pos = {1, 1};
-	for (size_t i = 0; i < off && i < len; i++) {
-		if (text[i] == '\n') {
-			pos.line++;
-			pos.col = 1;
-		} else if (((unsigned char)text[i] & 0xC0) != 0x80) {
-			pos.col++;
-		}
-	}
+	for (size_t i = 0; i < off && i < len; i++)
+		dc_srcpos_advance(&pos, text, len, i);
 	return pos;
 }
 

@@ -117,6 +117,6 @@ hostile crlf 1 1000 "crlf.json:3:25: error: Regions.900.RegionID: region key \"9
 printf '{\r  "Regions": {\r    "900": {"RegionID": 900,,}\r  }\r}\r' >cr-syntax.json
 hostile cr-syntax 1 1000 "cr-syntax.json:3:29: error:" validate cr-syntax.json
 printf '{"Version":"1.0",\r"Peer":{\r  "x": [}\r}' >cr-status.json
-hostile cr-status 2 1000 "cr-status.json:3:8" status --file cr-status.json
+hostile cr-status 2 1000 "cr-status.json:3:9" status --file cr-status.json
 
 finish
