@@ -596,7 +596,7 @@ static void judge_clients(struct check *k)
 /* Finding codes in report order: the first error is the brief. */
 static const char *const code_order[] = {
 	"plain-http", "sni-refused", "tls-version", "tls-alert", "handshake-closed", "handshake-timeout",
-	"handshake-failed", "no-certificate", "pin-mismatch", "pin-multiple-certs", "self-signed", "chain-incomplete",
+	"handshake-rejected", "handshake-failed", "no-certificate", "pin-mismatch", "pin-multiple-certs", "self-signed", "chain-incomplete",
 	"wrong-intermediate", "unknown-issuer", "untrusted-root", "expired", "intermediate-expired", "not-yet-valid",
 	"wrong-domain", "name-mismatch", "cn-only", "ip-san-missing", "no-server-auth", "weak-signature", "weak-key",
 	"bad-signature", "verify-failed", "served-differs-from-disk",

@@ -123,13 +123,38 @@ static int tcp_connect(struct dc_tls_conn *c, const struct sockaddr *addr, sockl
 	return 0;
 }
 
+/*
+ * Alerts both ways. SSL_CB_READ_ALERT is SSL_CB_ALERT|SSL_CB_READ, so "where &
+ * SSL_CB_READ_ALERT" also matches an alert OpenSSL writes: the direction is the READ or
+ * WRITE bit, and it decides who gave up.
+ */
 static void on_info(const SSL *ssl, int where, int ret)
 {
-	if (!(where & SSL_CB_READ_ALERT))
+	if (!(where & SSL_CB_ALERT))
 		return;
 	struct dc_tls_conn *c = SSL_get_app_data(ssl);
-	if (c && !c->alert[0])
-		snprintf(c->alert, sizeof(c->alert), "%s", SSL_alert_desc_string_long(ret));
+	if (!c)
+		return;
+	char *slot = where & SSL_CB_READ ? c->alert : c->alert_sent;
+	if (!slot[0])
+		snprintf(slot, sizeof(c->alert), "%s", SSL_alert_desc_string_long(ret));
+}
+
+/* OpenSSL itself refused what the server sent, and said so with an alert: name the reason. */
+static int refused_locally(struct dc_tls_conn *c, int reason, const char *detail, struct dc_error *err)
+{
+	if (reason == SSL_R_EXCESSIVE_MESSAGE_SIZE) {
+		fail(c, DC_CONN_TLS_FAILED, err,
+		     "derpcheck gave up the TLS handshake: the server's certificate message is larger than the 100 KiB OpenSSL "
+		     "accepts (excessive message size); derpcheck sent the alert \"%s\"", c->alert_sent);
+		dc_error_hint(err, "Tailscale's client refuses it too (Go's TLS takes handshake messages up to 64 KiB, a certificate "
+				   "message up to 256 KiB since Go 1.21): serve the leaf and its intermediates only, a few KiB");
+		return -1;
+	}
+	fail(c, DC_CONN_TLS_FAILED, err, "derpcheck gave up the TLS handshake (%s) and sent the alert \"%s\"",
+	     detail[0] ? detail : "no reason given", c->alert_sent);
+	dc_error_hint(err, "the server's handshake is malformed or unacceptable to OpenSSL; Tailscale's Go client most likely refuses it as well");
+	return -1;
 }
 
 /* Classify a failed handshake into a named failure with a hint. */
@@ -147,6 +172,8 @@ static int handshake_failed(struct dc_tls_conn *c, int ssl_error, struct dc_erro
 		dc_error_hint(err, "derper serves plain HTTP here: with --certmode=letsencrypt it only does TLS on port 443; use --certmode=manual with a certificate for a custom DERPPort, or fix the port forwarding");
 		return -1;
 	}
+	if (c->alert_sent[0] && !c->alert[0])
+		return refused_locally(c, reason, detail, err);
 	if (c->alert[0]) {
 		fail(c, DC_CONN_TLS_ALERT, err, "the server aborted the TLS handshake with alert \"%s\"", c->alert);
 		if (strstr(c->alert, "unrecognized name") || strstr(c->alert, "internal error"))

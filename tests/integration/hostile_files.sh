@@ -16,7 +16,8 @@ ESC=$(printf '\033')
 
 # A region whose only node is a closed loopback port: every command fails fast and still
 # reports (diagnose writes its report with -o).
-closed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+closed_port=23456
+while (exec 3<>"/dev/tcp/127.0.0.1/$closed_port") 2>/dev/null; do closed_port=$((closed_port + 1)); done
 write_map dead.json "$(node 900a derp.test 127.0.0.1 none "$closed_port")"
 
 # ---- fault 1: -o never writes through a planted symbolic link -------------------------------

@@ -22,7 +22,7 @@ enum dc_conn_failure {
 	DC_CONN_TIMEOUT,       /* a deadline passed (TCP, TLS, or I/O) */
 	DC_CONN_NOT_TLS,       /* the port answered, but not with TLS (plain HTTP?) */
 	DC_CONN_TLS_ALERT,     /* the server aborted the handshake with an alert */
-	DC_CONN_TLS_FAILED,    /* another handshake failure */
+	DC_CONN_TLS_FAILED,    /* another handshake failure (derpcheck refused the server's handshake: alert_sent) */
 	DC_CONN_CLOSED,        /* the peer closed the connection */
 	DC_CONN_IO,            /* another socket error */
 };
@@ -39,7 +39,8 @@ struct dc_tls_conn {
 	char peer[INET6_ADDRSTRLEN + 8]; /* "1.2.3.4:443" or "[::1]:443" */
 	uint64_t tcp_ns;                 /* TCP connect duration */
 	uint64_t tls_ns;                 /* TLS handshake duration */
-	char alert[64];                  /* alert the server sent, if any */
+	char alert[64];                  /* the first alert the server sent, if any */
+	char alert_sent[64];             /* the first alert derpcheck (OpenSSL) sent: it gave up itself */
 	enum dc_conn_failure failure;    /* set when connect/read/write fails */
 };
 
