@@ -223,6 +223,7 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 	}
 	struct dc_fetch_opts fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
 				      .family = cli->family};
+	dc_command_warn_plain_http(cli->derp_map);
 	if (dc_map_doc_load(cli->derp_map, &fetch, &rr->doc, &err) < 0) {
 		dc_report_error(&err);
 		return NULL;

@@ -1,5 +1,6 @@
 /* Command-layer helpers shared by several commands. */
 #include <stdio.h>
+#include <strings.h>
 
 #include "commands.h"
 #include "derpcheck/net/localapi.h"
@@ -7,8 +8,16 @@
 #include "derpcheck/net/netaddr.h"
 #include "derpcheck/output/term.h"
 
+void dc_command_warn_plain_http(const char *spec)
+{
+	if (spec && strncasecmp(spec, "http://", 7) == 0)
+		fprintf(stderr, "derpcheck: warning: %s is fetched over plain http://: anyone on the path can change the map; "
+				"serve it over https://\n", dc_term_safe(spec));
+}
+
 int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 {
+	dc_command_warn_plain_http(cli->derp_map);
 	struct dc_map_choice_opts opts = {
 		.spec = cli->derp_map,
 		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),

@@ -196,6 +196,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 			  .family = cli->family},
 	};
 	struct dc_map_choice maps;
+	dc_command_warn_plain_http(cli->derp_map);
 	if (dc_map_choose(&mo, &maps, &err) < 0) {
 		dc_report_error(&err);
 		dc_map_choice_free(&maps);

@@ -143,6 +143,7 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family},
 	};
 	struct dc_map_choice maps;
+	dc_command_warn_plain_http(cli->derp_map);
 	if (dc_map_choose(&mo, &maps, &err) < 0) {
 		dc_report_error(&err);
 		dc_map_choice_free(&maps);
