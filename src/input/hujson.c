@@ -192,9 +192,13 @@ static int read_string(struct reader *r, char **out, size_t *out_len)
 				       start.line, start.col);
 		}
 		if (c != '\\') {
-			unsigned char ch = (unsigned char)c;
-			dc_buf_append(&b, &ch, 1);
-			advance(r);
+			/* A run of plain bytes at once (no line break can be in it: those fail above). */
+			size_t run = r->off;
+			while (run < r->len && r->p[run] != '"' && r->p[run] != '\\' && r->p[run] >= 0x20)
+				run++;
+			dc_buf_append(&b, r->p + r->off, run - r->off);
+			for (; r->off < run; r->off++)
+				r->pos.col += (r->p[r->off] & 0xC0) != 0x80; /* columns count code points */
 			continue;
 		}
 		advance(r);

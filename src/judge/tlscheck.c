@@ -132,6 +132,7 @@ struct dc_chain_cert *dc_tlscheck_add_cert(struct dc_cert_report *r, X509 *cert,
 	c->index = index;
 	dc_tlscheck_textf(c->url, sizeof(c->url), "%s", url ? url : "");
 	dc_cert_describe(cert, now, &c->info);
+	c->described_at = now;
 	return c;
 }
 
@@ -353,19 +354,14 @@ struct check {
 	char aia_note[300];        /* why AIA did not complete the chain */
 };
 
-static X509_STORE *load_system_store(const char *ca_file, struct dc_error *err)
+/* cert described at the check's time: the report's copy when it holds cert (describing is costly), else fresh. */
+static void describe(const struct check *k, X509 *cert, struct dc_cert_info *info)
 {
-	X509_STORE *store = X509_STORE_new();
-	int loaded = ca_file ? X509_STORE_load_file(store, ca_file) : X509_STORE_set_default_paths(store);
-	ERR_clear_error();
-	if (loaded != 1) {
-		X509_STORE_free(store);
-		dc_error_set(err, ca_file ? ca_file : "system trust store", "cannot load CA certificates");
-		dc_error_hint(err, ca_file ? "--ca-file needs a readable PEM file with one or more CA certificates"
-					   : "install the ca-certificates package, or pass --ca-file");
-		return NULL;
-	}
-	return store;
+	const struct dc_chain_cert *c = report_find(k->r, cert);
+	if (c && c->described_at == k->now)
+		*info = c->info;
+	else
+		dc_cert_describe(cert, k->now, info);
 }
 
 static const char *go_name(const struct dc_tlscheck_opts *o)
@@ -489,7 +485,7 @@ static void chase_aia(struct check *k)
 		X509_up_ref(top);
 		vpass_free(&v);
 		struct dc_cert_info info;
-		dc_cert_describe(top, k->now, &info);
+		describe(k, top, &info);
 		if (info.aia_count == 0) {
 			dc_tlscheck_textf(k->aia_note, sizeof(k->aia_note), "\"%s\" names no caIssuers URL to fetch its issuer from",
 				 info.subject);
@@ -792,7 +788,7 @@ static void go_says(struct check *k, const struct problem *p, char *out, size_t 
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_CERT_NOT_YET_VALID: {
 		struct dc_cert_info info;
-		dc_cert_describe(p->cert ? p->cert : k->leaf, k->now, &info);
+		describe(k, p->cert ? p->cert : k->leaf, &info);
 		bool expired = p->code == X509_V_ERR_CERT_HAS_EXPIRED;
 		if (is_pin(k->o->cert_name)) {
 			dc_tlscheck_textf(out, n, expired ? "cert expired" : "cert not yet valid; is your clock correct?");
@@ -829,7 +825,7 @@ static void go_says(struct check *k, const struct problem *p, char *out, size_t 
 		struct dc_cert_info info;
 		char cn[128];
 		X509 *cert = p->cert ? p->cert : k->leaf;
-		dc_cert_describe(cert, k->now, &info);
+		describe(k, cert, &info);
 		issuer_cn(cert, cn, sizeof(cn));
 		dc_tlscheck_textf(out, n,
 			 "x509: certificate signed by unknown authority (possibly because of \"x509: cannot verify signature: "
@@ -1001,7 +997,7 @@ static void explain_chain_incomplete(struct check *k, const struct found *f)
 	struct dc_cert_report *r = k->r;
 	X509 *top = f->p->cert ? f->p->cert : k->leaf;
 	struct dc_cert_info info;
-	dc_cert_describe(top, k->now, &info);
+	describe(k, top, &info);
 	char what[700], aia[1200];
 	if (f->p->depth == 0)
 		dc_tlscheck_textf(what, sizeof(what), "the server sends its certificate without the intermediate that issued it (\"%s\")",
@@ -1044,7 +1040,7 @@ static void explain(struct check *k, const struct found *f)
 	X509 *cert = f->p->cert ? f->p->cert : k->leaf;
 	struct dc_chain_cert *cc = report_find(r, cert);
 	struct dc_cert_info info;
-	dc_cert_describe(cert, k->now, &info);
+	describe(k, cert, &info);
 	char path[32] = "chain";
 	if (cc)
 		dc_tlscheck_textf(path, sizeof(path), "chain[%d]", (int)(cc - r->certs));
@@ -1081,7 +1077,7 @@ static void explain(struct check *k, const struct found *f)
 	} else if (strcmp(code, "untrusted-root") == 0) {
 		X509 *root = f->p->code == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ? cert : fetched_issuer(k, cert);
 		struct dc_cert_info ri;
-		dc_cert_describe(root ? root : cert, k->now, &ri);
+		describe(k, root ? root : cert, &ri);
 		bool baked = root && dc_baked_roots_contains(root);
 		dc_tlscheck_textf(brief, sizeof(brief), "the certificate comes from a CA this machine does not trust (\"%s\")", ri.subject);
 		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief,
@@ -1433,13 +1429,12 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 		}
 		goto out;
 	}
-	k.system = load_system_store(o->ca_file, err);
+	k.system = dc_tls_trust_store(o->ca_file, err);
 	if (!k.system) {
 		rc = -1;
 		goto out;
 	}
-	k.baked = X509_STORE_new();
-	dc_baked_roots_add(k.baked);
+	k.baked = dc_baked_roots_store();
 	k.with_aia = sk_X509_dup(k.served);
 	for (int i = 0; i < sk_X509_num(k.with_aia); i++)
 		X509_up_ref(sk_X509_value(k.with_aia, i));

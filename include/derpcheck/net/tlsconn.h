@@ -114,6 +114,15 @@ struct dc_tls_verdict {
 int dc_tls_verify(STACK_OF(X509) *chain, const char *host_name, const char *cert_name, const char *ca_file,
 		  struct dc_tls_verdict *verdict, struct dc_error *err);
 
+/*
+ * The trust store for ca_file (PEM CA certificates), or the system's when NULL, with a
+ * reference for the caller (X509_STORE_free it). Loaded once per process and file
+ * version (path, size and modification time), then shared: a run verifies many chains
+ * against the same roots (every node, every client model), and parsing the roots each
+ * time was most of the cost. NULL with err when the file cannot be loaded.
+ */
+X509_STORE *dc_tls_trust_store(const char *ca_file, struct dc_error *err);
+
 /* derper's meta certificate ("derpkey" + 64 hex): the server's DERP key and protocol version. */
 bool dc_tls_is_metacert(X509 *cert);
 int dc_tls_find_derpkey(STACK_OF(X509) *chain, uint8_t key[32], int *version);
