@@ -247,6 +247,98 @@ static EVP_PKEY *load_key(struct dc_certfiles *f, const struct dc_buf *b, const 
 	return key;
 }
 
+/* What derper makes of the two files' bytes (rc: 0 read, else not read; a key rc of 1: no key file given). */
+static void judge_files(const struct dc_certfiles_opts *o, struct dc_certfiles *f, const struct dc_buf *crt, int crt_rc,
+			const struct dc_buf *keyb, int key_rc, bool ip_host)
+{
+	if (crt_rc == 0) {
+		struct pem_scan s;
+		f->certs = sk_X509_new_null();
+		scan_pem(crt, &s, f->certs);
+		if (s.certificates == 0) {
+			struct dc_finding *x;
+			const unsigned char *p = (const unsigned char *)crt->data;
+			X509 *der = crt->len ? d2i_X509(NULL, &p, (long)crt->len) : NULL;
+			ERR_clear_error();
+			if (s.private_keys) {
+				x = add(f, DC_SEV_ERROR, "cert-files-swapped", f->cert_path,
+					"%s holds a private key and no certificate; derper fails with: tls: failed to find certificate PEM "
+					"data in certificate input, but did find a private key; PEM inputs may have been switched",
+					f->cert_path);
+				dc_finding_hint(x, "swap the two files: the chain goes in %s, the key in %s", f->cert_path, f->key_path);
+			} else {
+				x = add(f, DC_SEV_ERROR, "cert-file-not-pem", f->cert_path,
+					"%s is %s; derper fails with: tls: failed to find any PEM data in certificate input", f->cert_path,
+					der ? "a DER certificate, not PEM" : crt->len ? "not a PEM certificate" : "empty");
+				if (der)
+					dc_finding_hint(x, "convert it: openssl x509 -inform DER -in %s -out %s (then add the intermediates after it)",
+							f->cert_path, f->cert_path);
+				else
+					dc_finding_hint(x, "install the full chain in PEM form (acme.sh --fullchain-file, certbot fullchain.pem)");
+			}
+			X509_free(der);
+		} else if (s.bad_certificates) {
+			struct dc_finding *x = add(f, DC_SEV_ERROR, "cert-file-invalid", f->cert_path,
+						   "%d of the %d CERTIFICATE blocks in %s do not parse as certificates", s.bad_certificates,
+						   s.certificates, f->cert_path);
+			dc_finding_hint(x, "reinstall the chain from the ACME client; a hand-edited file may have lost characters");
+		}
+		if (s.private_keys && s.certificates) {
+			struct dc_finding *x = add(f, DC_SEV_WARNING, "key-in-cert-file", f->cert_path,
+						   "%s also holds a private key: derper works, but the certificate file is usually world-readable",
+						   f->cert_path);
+			dc_finding_hint(x, "keep only certificates in %s; the key belongs in %s (mode 600)", f->cert_path,
+					f->key_path[0] ? f->key_path : "<hostname>.key");
+		}
+	}
+	EVP_PKEY *key = key_rc == 0 ? load_key(f, keyb, f->key_path, f->cert_path) : NULL;
+	int ncerts = f->certs ? sk_X509_num(f->certs) : 0;
+	if (key && ncerts > 0) {
+		for (int i = 0; i < ncerts && f->key_cert_index < 0; i++)
+			if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(f->certs, i)), key) == 1)
+				f->key_cert_index = i;
+		ERR_clear_error();
+		if (f->key_cert_index > 0) {
+			struct dc_cert_info info;
+			dc_cert_describe(sk_X509_value(f->certs, f->key_cert_index), o->now ? o->now : time(NULL), &info);
+			struct dc_finding *x = add(f, DC_SEV_ERROR, "leaf-not-first", f->cert_path,
+						   "derper takes the first certificate of %s as its own, but the key belongs to certificate %d "
+						   "(\"%s\"); derper fails with the misleading: tls: private key does not match public key",
+						   f->cert_path, f->key_cert_index + 1, info.subject);
+			dc_finding_hint(x, "put the leaf first, then its issuers (acme.sh --fullchain-file and certbot fullchain.pem do); "
+					   "derpcheck cert ... --write-fullchain FILE writes the file in that order");
+		} else if (f->key_cert_index < 0) {
+			struct dc_finding *x = add(f, DC_SEV_ERROR, "key-mismatch", f->key_path,
+						   "the key in %s belongs to none of the certificates in %s; derper fails with: tls: private key "
+						   "does not match public key", f->key_path, f->cert_path);
+			dc_finding_hint(x, "install the key issued together with this certificate (the same acme.sh/certbot run: --key-file, privkey.pem)");
+		}
+	}
+	EVP_PKEY_free(key);
+	if (ncerts > 0) {
+		f->chain = sk_X509_new_null();
+		int first = f->key_cert_index > 0 ? f->key_cert_index : 0;
+		X509_up_ref(sk_X509_value(f->certs, first));
+		sk_X509_push(f->chain, sk_X509_value(f->certs, first));
+		for (int i = 0; i < ncerts; i++)
+			if (i != first) {
+				X509_up_ref(sk_X509_value(f->certs, i));
+				sk_X509_push(f->chain, sk_X509_value(f->certs, i));
+			}
+	}
+	/* derper's own start-up check: Go's VerifyHostname(--hostname) on the first certificate. */
+	bool name_ok = true;
+	if (ncerts > 0 && o->hostname) {
+		X509 *first = sk_X509_value(f->certs, 0);
+		name_ok = ip_host ? X509_check_ip_asc(first, o->hostname, 0) == 1
+				  : X509_check_host(first, o->hostname, 0,
+						    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+		ERR_clear_error();
+	}
+	f->loadable = dc_findings_count(&f->findings, DC_SEV_ERROR) == 0 && ncerts > 0 && name_ok &&
+		      (key_rc != 0 || f->key_cert_index == 0);
+}
+
 int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f, struct dc_error *err)
 {
 	memset(f, 0, sizeof(*f));
@@ -317,93 +409,28 @@ int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f
 		return -1;
 	}
 
-	if (crt_rc == 0) {
-		struct pem_scan s;
-		f->certs = sk_X509_new_null();
-		scan_pem(&crt, &s, f->certs);
-		if (s.certificates == 0) {
-			struct dc_finding *x;
-			const unsigned char *p = (const unsigned char *)crt.data;
-			X509 *der = crt.len ? d2i_X509(NULL, &p, (long)crt.len) : NULL;
-			ERR_clear_error();
-			if (s.private_keys) {
-				x = add(f, DC_SEV_ERROR, "cert-files-swapped", f->cert_path,
-					"%s holds a private key and no certificate; derper fails with: tls: failed to find certificate PEM "
-					"data in certificate input, but did find a private key; PEM inputs may have been switched",
-					f->cert_path);
-				dc_finding_hint(x, "swap the two files: the chain goes in %s, the key in %s", f->cert_path, f->key_path);
-			} else {
-				x = add(f, DC_SEV_ERROR, "cert-file-not-pem", f->cert_path,
-					"%s is %s; derper fails with: tls: failed to find any PEM data in certificate input", f->cert_path,
-					der ? "a DER certificate, not PEM" : crt.len ? "not a PEM certificate" : "empty");
-				if (der)
-					dc_finding_hint(x, "convert it: openssl x509 -inform DER -in %s -out %s (then add the intermediates after it)",
-							f->cert_path, f->cert_path);
-				else
-					dc_finding_hint(x, "install the full chain in PEM form (acme.sh --fullchain-file, certbot fullchain.pem)");
-			}
-			X509_free(der);
-		} else if (s.bad_certificates) {
-			struct dc_finding *x = add(f, DC_SEV_ERROR, "cert-file-invalid", f->cert_path,
-						   "%d of the %d CERTIFICATE blocks in %s do not parse as certificates", s.bad_certificates,
-						   s.certificates, f->cert_path);
-			dc_finding_hint(x, "reinstall the chain from the ACME client; a hand-edited file may have lost characters");
-		}
-		if (s.private_keys && s.certificates) {
-			struct dc_finding *x = add(f, DC_SEV_WARNING, "key-in-cert-file", f->cert_path,
-						   "%s also holds a private key: derper works, but the certificate file is usually world-readable",
-						   f->cert_path);
-			dc_finding_hint(x, "keep only certificates in %s; the key belongs in %s (mode 600)", f->cert_path,
-					f->key_path[0] ? f->key_path : "<hostname>.key");
-		}
-	}
-	EVP_PKEY *key = key_rc == 0 ? load_key(f, &keyb, f->key_path, f->cert_path) : NULL;
-	int ncerts = f->certs ? sk_X509_num(f->certs) : 0;
-	if (key && ncerts > 0) {
-		for (int i = 0; i < ncerts && f->key_cert_index < 0; i++)
-			if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(f->certs, i)), key) == 1)
-				f->key_cert_index = i;
-		ERR_clear_error();
-		if (f->key_cert_index > 0) {
-			struct dc_cert_info info;
-			dc_cert_describe(sk_X509_value(f->certs, f->key_cert_index), o->now ? o->now : time(NULL), &info);
-			struct dc_finding *x = add(f, DC_SEV_ERROR, "leaf-not-first", f->cert_path,
-						   "derper takes the first certificate of %s as its own, but the key belongs to certificate %d "
-						   "(\"%s\"); derper fails with the misleading: tls: private key does not match public key",
-						   f->cert_path, f->key_cert_index + 1, info.subject);
-			dc_finding_hint(x, "put the leaf first, then its issuers (acme.sh --fullchain-file and certbot fullchain.pem do); "
-					   "derpcheck cert ... --write-fullchain FILE writes the file in that order");
-		} else if (f->key_cert_index < 0) {
-			struct dc_finding *x = add(f, DC_SEV_ERROR, "key-mismatch", f->key_path,
-						   "the key in %s belongs to none of the certificates in %s; derper fails with: tls: private key "
-						   "does not match public key", f->key_path, f->cert_path);
-			dc_finding_hint(x, "install the key issued together with this certificate (the same acme.sh/certbot run: --key-file, privkey.pem)");
-		}
-	}
-	EVP_PKEY_free(key);
-	if (ncerts > 0) {
-		f->chain = sk_X509_new_null();
-		int first = f->key_cert_index > 0 ? f->key_cert_index : 0;
-		X509_up_ref(sk_X509_value(f->certs, first));
-		sk_X509_push(f->chain, sk_X509_value(f->certs, first));
-		for (int i = 0; i < ncerts; i++)
-			if (i != first) {
-				X509_up_ref(sk_X509_value(f->certs, i));
-				sk_X509_push(f->chain, sk_X509_value(f->certs, i));
-			}
-	}
-	/* derper's own start-up check: Go's VerifyHostname(--hostname) on the first certificate. */
-	bool name_ok = true;
-	if (ncerts > 0 && o->hostname) {
-		X509 *first = sk_X509_value(f->certs, 0);
-		name_ok = ip_host ? X509_check_ip_asc(first, o->hostname, 0) == 1
-				  : X509_check_host(first, o->hostname, 0,
-						    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
-		ERR_clear_error();
-	}
-	f->loadable = dc_findings_count(&f->findings, DC_SEV_ERROR) == 0 && ncerts > 0 && name_ok &&
-		      (key_rc != 0 || f->key_cert_index == 0);
+	judge_files(o, f, &crt, crt_rc, &keyb, key_rc, ip_host);
 	dc_buf_free(&crt);
 	dc_buf_free(&keyb);
+	return 0;
+}
+
+int dc_certfiles_check_text(const struct dc_certfiles_opts *o, const void *crt, size_t crt_len, const void *key,
+			    size_t key_len, struct dc_certfiles *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->key_cert_index = -1;
+	snprintf(f->cert_path, sizeof(f->cert_path), "%s", o->cert_file ? o->cert_file : "certificate");
+	if (key)
+		snprintf(f->key_path, sizeof(f->key_path), "%s", o->key_file ? o->key_file : "key");
+	unsigned char ipbuf[16];
+	bool ip_host = o->hostname && (inet_pton(AF_INET, o->hostname, ipbuf) == 1 || inet_pton(AF_INET6, o->hostname, ipbuf) == 1);
+	struct dc_buf c = {0}, k = {0};
+	dc_buf_append(&c, crt, crt_len);
+	if (key)
+		dc_buf_append(&k, key, key_len);
+	judge_files(o, f, &c, 0, &k, key ? 0 : 1, ip_host);
+	dc_buf_free(&c);
+	dc_buf_free(&k);
 	return 0;
 }
