@@ -488,13 +488,13 @@ static int handshake(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 		/* A server that sends anything but ServerInfo, fast enough that no read ever waits,
 		 * must still meet the deadline: the clock is checked for every frame. */
 		if ((skipped_keep_alives || skipped_unknown) && dc_now_ns() >= deadline) {
-			dc_error_set(&a->err, c->tls.peer, "timed out waiting for ServerInfo: the server sent %llu KeepAlive%s%s frames instead",
-				     (unsigned long long)skipped_keep_alives, skipped_unknown ? " and unknown" : "",
-				     skipped_unknown ? "" : "");
 			if (skipped_unknown)
-				snprintf(a->err.what, sizeof(a->err.what),
-					 "timed out waiting for ServerInfo: the server sent %llu KeepAlive and %llu unknown frames instead",
-					 (unsigned long long)skipped_keep_alives, (unsigned long long)skipped_unknown);
+				dc_error_set(&a->err, c->tls.peer,
+					     "timed out waiting for ServerInfo: the server sent %llu KeepAlive and %llu unknown frames instead",
+					     (unsigned long long)skipped_keep_alives, (unsigned long long)skipped_unknown);
+			else
+				dc_error_set(&a->err, c->tls.peer, "timed out waiting for ServerInfo: the server sent %llu KeepAlive frames instead",
+					     (unsigned long long)skipped_keep_alives);
 			dc_error_hint(&a->err, "a DERP server admits a client with ServerInfo right after ClientInfo; this one stalls the handshake with filler frames: a broken or hostile server");
 			return failed(c, a, DC_DERP_TIMEOUT, DC_DERP_PHASE_HANDSHAKE);
 		}

@@ -17,25 +17,11 @@ export LC_ALL=C.UTF-8
 ca=(--ca-file pki/ca.pem)
 T=2 # --timeout in seconds for every case; the limit is T + 1 s
 LIMIT=$(((T + 1) * 1000))
-hostile_pids=""
-extra_cleanup='for p in $hostile_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done'
-
-# hostile_tls NAME MODE [options]: start tests/tools/hostile_tls, wait for "ready", set PORT.
+# hostile_tls NAME MODE [options]: start tests/tools/hostile_tls, set PORT and NAME.json.
 hostile_tls() {
-	local name=$1 mode=$2 pid deadline
+	local name=$1 mode=$2
 	shift 2
-	"$TOOLS/hostile_tls" --mode "$mode" "$@" >"$work/$name.ready" 2>"$work/$name.log" &
-	pid=$!
-	hostile_pids="$hostile_pids $pid"
-	deadline=$(($(now_ms) + 10000))
-	until grep -q '^ready' "$work/$name.ready" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
-			fail "$name: hostile_tls did not get ready"
-			cat "$work/$name.log" >&2
-			return 1
-		fi
-		sleep 0.01
-	done
+	start_tool "$name" '^ready' "$TOOLS/hostile_tls" --mode "$mode" "$@" || return 1
 	PORT=$(sed -n 's/^ready .*://p' "$work/$name.ready")
 	write_map "$name.json" "$(node 900a derp.test 127.0.0.1 none "$PORT")"
 }
@@ -44,7 +30,7 @@ hostile_tls() {
 hostile_tls silent silent
 hostile tcp-silent 1 $LIMIT "TLS handshake timed out" ping --derp-map silent.json --timeout ${T}s -c 1 900
 hostile tcp-silent-cert 1 $LIMIT "handshake-timeout" cert --timeout ${T}s --servername derp.test "127.0.0.1:$PORT"
-hostile tcp-silent-diagnose 1 $((LIMIT * 3)) "tls" diagnose --derp-map silent.json --timeout ${T}s 900
+hostile tcp-silent-diagnose 1 $LIMIT "cause: the TLS handshake never finished" diagnose --derp-map silent.json --timeout ${T}s 900
 
 hostile_tls trickle trickle
 hostile tcp-trickle 1 $LIMIT "TLS handshake timed out" ping --derp-map trickle.json --timeout ${T}s -c 1 900
@@ -78,8 +64,8 @@ hostile_tls http404 http-404
 # (The upgrade parser already shows control bytes in the status line and body as '?'.)
 hostile http-404 1 $LIMIT 'the server answered the DERP upgrade with HTTP 404 Not ?[2JFound?]0;x?, not 101 Switching Protocols: "<h1>?[2J?[Hgone' \
 	ping --derp-map http404.json --insecure --timeout ${T}s -c 1 900
-hostile http-404-diagnose 1 $((LIMIT * 3)) "" diagnose --derp-map http404.json --insecure --timeout ${T}s 900
-hostile http-404-json 1 $((LIMIT * 3)) "" --format json diagnose --derp-map http404.json --insecure --timeout ${T}s 900
+hostile http-404-diagnose 1 $LIMIT "HTTP 404" diagnose --derp-map http404.json --insecure --timeout ${T}s 900
+hostile http-404-json 1 $LIMIT "" --format json diagnose --derp-map http404.json --insecure --timeout ${T}s 900
 json_valid http-404-json
 hostile_tls http101 http-101-silence
 hostile http-101-silence 1 $LIMIT "timed out waiting for the ServerKey frame" ping --derp-map http101.json --insecure --timeout ${T}s -c 1 900
@@ -110,12 +96,12 @@ grep -q "^derpcheck: all good" "$work/derp-hostile-health.out" && fail "derp-hos
 hostile derp-hostile-health-json 0 $LIMIT "" --format json ping --derp-map derp-hostile-health.json "${ca[@]}" --timeout ${T}s -c 1 900
 json_valid derp-hostile-health-json
 
-# diagnose against the floods: every step stays within its own --timeout.
+# diagnose against the floods: the whole run stays within --timeout + 1 s.
 start_server dflood --misbehave flood-before-serverinfo
 write_map dflood.json "$(node 900a derp.test 127.0.0.1 none "$PORT")"
-hostile diagnose-flood-before-info 1 $((LIMIT * 3)) "timed out waiting for ServerInfo" diagnose --derp-map dflood.json "${ca[@]}" --timeout ${T}s 900
+hostile diagnose-flood-before-info 1 $LIMIT "timed out waiting for ServerInfo" diagnose --derp-map dflood.json "${ca[@]}" --timeout ${T}s 900
 start_server dkflood --misbehave keepalive-flood
 write_map dkflood.json "$(node 900a derp.test 127.0.0.1 none "$PORT")"
-hostile diagnose-keepalive-flood 0 $((LIMIT * 3)) "DERP path: ok" diagnose --derp-map dkflood.json "${ca[@]}" --timeout ${T}s 900
+hostile diagnose-keepalive-flood 0 $LIMIT "DERP path: ok" diagnose --derp-map dkflood.json "${ca[@]}" --timeout ${T}s 900
 
 finish

@@ -15,27 +15,9 @@ export LC_ALL=C.UTF-8
 T=2
 LIMIT=$(((T + 1) * 1000))
 ca=(--ca-file pki/ca.pem)
-tool_pids=""
-extra_cleanup='for p in $tool_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done'
-
-# wait_ready NAME PID: the tool's first stdout line starts with "ready".
-wait_ready() {
-	local deadline=$(($(now_ms) + 5000))
-	until grep -q '^ready' "$work/$1.ready" 2>/dev/null; do
-		if ! kill -0 "$2" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
-			fail "$1 did not get ready"
-			cat "$work/$1.log" >&2
-			exit 1
-		fi
-		sleep 0.01
-	done
-}
-
 head -c 10000000 /dev/zero | gzip -9 >"$work/bomb.gz"
-"$TOOLS/hostile_http" --cert "$work/pki/derp-chain.pem" --key "$work/pki/derp.key" --gzip-file "$work/bomb.gz" \
-	>"$work/http.ready" 2>"$work/http.log" &
-tool_pids="$tool_pids $!"
-wait_ready http $!
+start_tool http '^ready' "$TOOLS/hostile_http" --cert "$work/pki/derp-chain.pem" --key "$work/pki/derp.key" \
+	--gzip-file "$work/bomb.gz" || exit 1
 read -r _ HP SP <"$work/http.ready"
 H=http://127.0.0.1:$HP
 S=https://127.0.0.1:$SP
@@ -77,17 +59,8 @@ sock=$work/tailscaled.sock
 # localapi NAME STATUS-SPEC: (re)start fake_localapi answering status with SPEC.
 localapi() {
 	[ -n "${lapi_pid:-}" ] && kill "$lapi_pid" 2>/dev/null && wait "$lapi_pid" 2>/dev/null
-	"$TOOLS/fake_localapi" --socket "$sock" --status "$2" >"$work/$1.ready" 2>"$work/$1.log" &
-	lapi_pid=$!
-	tool_pids="$tool_pids $lapi_pid"
-	local deadline=$(($(now_ms) + 5000))
-	until grep -qx ready "$work/$1.ready" 2>/dev/null; do
-		if ! kill -0 "$lapi_pid" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
-			fail "$1: fake_localapi did not get ready"
-			return 1
-		fi
-		sleep 0.01
-	done
+	start_tool "$1" '^ready$' "$TOOLS/fake_localapi" --socket "$sock" --status "$2"
+	lapi_pid=$TOOL_PID
 }
 printf '{"BackendState": "Running", "Peer": {\033[2J\377 "x": }' >"$work/invalid.json"
 localapi lapi-invalid "$work/invalid.json"

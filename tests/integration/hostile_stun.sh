@@ -14,24 +14,11 @@ export LC_ALL=C.UTF-8
 
 T=2
 LIMIT=$(((T + 1) * 1000))
-stun_pids=""
-extra_cleanup='for p in $stun_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done'
-
 # stun NAME EXIT TEXT [stunserver options]: one misbehaving server, one `derpcheck stun`.
 stun() {
-	local name=$1 want=$2 text=$3 pid deadline
+	local name=$1 want=$2 text=$3
 	shift 3
-	"$TOOLS/stunserver" -a 127.0.0.1 --lifetime 60 "$@" >"$work/$name.ready" 2>"$work/$name.log" &
-	pid=$!
-	stun_pids="$stun_pids $pid"
-	deadline=$(($(now_ms) + 5000))
-	until grep -q '^ready' "$work/$name.ready" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
-			fail "$name: stunserver did not get ready"
-			return 1
-		fi
-		sleep 0.01
-	done
+	start_tool "$name" '^ready' "$TOOLS/stunserver" -a 127.0.0.1 --lifetime 60 "$@" || return 1
 	PORT=$(sed -n 's/^listening 127.0.0.1://p' "$work/$name.ready")
 	hostile "$name" "$want" $LIMIT "$text" stun --timeout ${T}s "127.0.0.1:$PORT"
 }
@@ -55,13 +42,11 @@ while (exec 3<>"/dev/udp/127.0.0.1/$closed") 2>/dev/null && ss -Hlun "sport = :$
 hostile stun-closed 1 $LIMIT "port unreachable" stun --timeout ${T}s "127.0.0.1:$closed"
 
 # The same floods through netcheck and diagnose: the map's node answers with 20000 copies.
-"$TOOLS/stunserver" -a 127.0.0.1 --lifetime 60 --duplicate 20000 >"$work/nflood.ready" 2>"$work/nflood.log" &
-stun_pids="$stun_pids $!"
-until grep -q '^ready' "$work/nflood.ready" 2>/dev/null; do sleep 0.01; done
+start_tool nflood '^ready' "$TOOLS/stunserver" -a 127.0.0.1 --lifetime 60 --duplicate 20000
 PORT=$(sed -n 's/^listening 127.0.0.1://p' "$work/nflood.ready")
 printf '{"Regions":{"900":{"RegionID":900,"RegionCode":"test","RegionName":"Test","Nodes":[{"Name":"900a","RegionID":900,"HostName":"derp.test","IPv4":"127.0.0.1","IPv6":"none","STUNPort":%s,"DERPPort":1}]}}}\n' \
 	"$PORT" >"$work/nflood.json"
-hostile netcheck-flood 0 $((LIMIT * 2)) "UDP: true" netcheck --no-portmap --derp-map nflood.json --timeout ${T}s
-hostile diagnose-stun-flood 1 $((LIMIT * 3)) "stun-ipv4" diagnose --derp-map nflood.json --timeout ${T}s 900
+hostile netcheck-flood 0 $LIMIT "UDP: true" netcheck --no-portmap --derp-map nflood.json --timeout ${T}s
+hostile diagnose-stun-flood 1 $LIMIT "stun-ipv4" diagnose --derp-map nflood.json --timeout ${T}s 900
 
 finish

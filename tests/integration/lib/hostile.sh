@@ -12,9 +12,30 @@
 #   hostile NAME WANT-EXIT LIMIT-MS TEXT ARGS...
 #        run derpcheck ARGS in $work; TEXT must appear in stdout or stderr (empty: no check)
 #   terminal_clean NAME   assertion 4 alone (hostile does it already)
+#   start_tool NAME READY-REGEX COMMAND...   a test server, waited for
 #   json_valid NAME       NAME.out is one valid JSON document in valid UTF-8
 
 HOSTILE_SLACK_MS=${HOSTILE_SLACK_MS:-500}
+
+# start_tool NAME READY-REGEX COMMAND...: start a test server, stdout in $work/NAME.ready and
+# stderr in $work/NAME.log; wait (5 s at most) for a stdout line matching READY-REGEX. Its
+# PID joins server_pids (lib/derp.sh stops them on exit) and TOOL_PID.
+start_tool() {
+	local name=$1 ready=$2 deadline
+	shift 2
+	"$@" >"$work/$name.ready" 2>"$work/$name.log" &
+	TOOL_PID=$!
+	server_pids="$server_pids $TOOL_PID"
+	deadline=$(($(now_ms) + 5000))
+	until grep -qE "$ready" "$work/$name.ready" 2>/dev/null; do
+		if ! kill -0 "$TOOL_PID" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
+			fail "$name: $(basename "$1") did not get ready"
+			cat "$work/$name.log" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
 
 terminal_clean() {
 	local f
