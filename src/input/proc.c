@@ -64,9 +64,15 @@ static int read_proc_file(const char *path, struct dc_buf *out)
 static bool is_derper(const char *proc, const char *pid)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s/comm", proc, pid);
 	struct dc_buf b = {0};
 	bool yes = false;
+	/* an exited process (a zombie) has an empty cmdline: not a running derper */
+	snprintf(path, sizeof(path), "%s/%s/cmdline", proc, pid);
+	bool alive = read_proc_file(path, &b) == 0 && b.len > 0;
+	dc_buf_free(&b);
+	if (!alive)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s/comm", proc, pid);
 	if (read_proc_file(path, &b) == 0) {
 		while (b.len && (b.data[b.len - 1] == '\n'))
 			b.data[--b.len] = '\0';

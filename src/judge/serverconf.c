@@ -431,7 +431,7 @@ static void check_hostname(struct run *k)
 
 /* ---- certificates on disk ------------------------------------------------------------ */
 
-static void finding_check(struct run *k, const char *id, const struct dc_finding *x)
+static void finding_check(struct run *k, const char *id, const struct dc_finding *x, const struct dc_cert_report *rep)
 {
 	struct dc_server_check *c =
 		add(k, id, x->severity == DC_SEV_ERROR ? DC_CHECK_FAIL : DC_CHECK_WARN, x->code);
@@ -443,6 +443,9 @@ static void finding_check(struct run *k, const char *id, const struct dc_finding
 	char *semi = strstr(c->summary, "; ");
 	if (semi && semi - c->summary > 20)
 		*semi = '\0';
+	/* tlscheck's one-line form of its first error reads better than the message's start */
+	if (rep && rep->brief_code && strcmp(rep->brief_code, x->code) == 0 && rep->brief[0])
+		textf(c->summary, sizeof(c->summary), "%s", rep->brief);
 }
 
 static void check_certificates(struct run *k)
@@ -500,7 +503,7 @@ static void check_certificates(struct run *k)
 	snprintf(k->r->key_path, sizeof(k->r->key_path), "%s", k->certfiles.key_path);
 	size_t before = k->r->count;
 	for (size_t i = 0; i < k->certfiles.findings.count; i++)
-		finding_check(k, DC_SRV_CERT, &k->certfiles.findings.items[i]);
+		finding_check(k, DC_SRV_CERT, &k->certfiles.findings.items[i], NULL);
 	if (!k->certfiles.chain)
 		return;
 	/* The chain as clients judge it: the map's HostName is the name they check. */
@@ -523,7 +526,7 @@ static void check_certificates(struct run *k)
 		return;
 	}
 	for (size_t i = 0; i < rep.findings.count; i++)
-		finding_check(k, DC_SRV_CERT, &rep.findings.items[i]);
+		finding_check(k, DC_SRV_CERT, &rep.findings.items[i], &rep);
 	/* derper's own start-up check is Go's VerifyHostname(-hostname): only when it differs from HostName */
 	if (node && strcmp(node->host_name, f->hostname) != 0) {
 		struct dc_cert_report own;
@@ -535,7 +538,7 @@ static void check_certificates(struct run *k)
 				const char *code = own.findings.items[i].code;
 				if (!strcmp(code, "name-mismatch") || !strcmp(code, "wrong-domain") || !strcmp(code, "cn-only") ||
 				    !strcmp(code, "ip-san-missing"))
-					finding_check(k, DC_SRV_CERT, &own.findings.items[i]);
+					finding_check(k, DC_SRV_CERT, &own.findings.items[i], &own);
 			}
 		dc_cert_report_free(&own);
 	}
@@ -843,14 +846,15 @@ static void check_listen(struct run *k, const struct dc_listeners *l, const char
 			mine[nm++] = e[i];
 	if (loopback_only(mine, nm)) {
 		c = add(k, id, DC_CHECK_WARN, "loopback-only");
-		textf(c->summary, sizeof(c->summary), "derper's %s listens on %s only", what, addrs);
-		textf(c->cause, sizeof(c->cause), "a loopback address is reachable from this machine only (fine behind a local proxy)");
-		textf(c->fix, sizeof(c->fix), "listen on every address: -a :%d, or the public address", port);
+		textf(c->summary, sizeof(c->summary), "derper's %s %s %s only", what, udp ? "is bound to" : "listens on", addrs);
+		textf(c->cause, sizeof(c->cause), "a loopback address is reachable from this machine only (fine behind a local proxy)%s",
+		      udp || strcmp(what, "HTTP") == 0 ? "; derper binds it to the address of -a" : "");
+		textf(c->fix, sizeof(c->fix), "listen on every address: -a :%d (or the public address)", k->f->listen_port);
 		return;
 	}
 	c = add(k, id, DC_CHECK_OK, NULL);
-	textf(c->summary, sizeof(c->summary), "derper%s %s on %s", l->owner_known ? "" : " (sockets not tied to the process)",
-	      udp ? "bound" : "listens", addrs);
+	textf(c->summary, sizeof(c->summary), "derper%s %s %s", l->owner_known ? "" : " (sockets not tied to the process)",
+	      udp ? "is bound to" : "listens on", addrs);
 }
 
 /* Where a port of derper's is reached from this machine: its own address, or the published one. */
@@ -988,7 +992,7 @@ static void probe_tls(struct run *k)
 		const struct dc_finding *x = &rep.findings.items[i];
 		/* the files' own problems were reported above; what only the live server shows is here */
 		if (strcmp(x->code, "served-differs-from-disk") == 0 || (!k->have_files && x->severity == DC_SEV_ERROR))
-			finding_check(k, DC_SRV_PROBE_TLS, x);
+			finding_check(k, DC_SRV_PROBE_TLS, x, &rep);
 	}
 	if (k->r->count == before) {
 		c = add(k, DC_SRV_PROBE_TLS, DC_CHECK_OK, NULL);
