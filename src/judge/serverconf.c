@@ -304,10 +304,11 @@ static void check_ports(struct run *k)
 	const struct dc_derp_node *node = k->r->node;
 	char flag[300];
 	struct dc_server_check *c;
-	if (k->publish && k->publish->ports_ignored) {
+	const struct dc_deployment *file = k->o->file;
+	if (file && file->ports_ignored) {
 		c = add(k, DC_SRV_NETWORK, DC_CHECK_WARN, "ports-ignored-host-network");
-		textf(c->summary, sizeof(c->summary), "network_mode: host with %zu ports: entr%s", k->publish->port_count,
-		      k->publish->port_count == 1 ? "y" : "ies");
+		textf(c->summary, sizeof(c->summary), "network_mode: host with %zu ports: entr%s", file->port_count,
+		      file->port_count == 1 ? "y" : "ies");
 		textf(c->cause, sizeof(c->cause), "with the host's network docker ignores ports:; derper's own ports are the ones that count");
 		textf(c->fix, sizeof(c->fix), "remove ports: (or remove network_mode: host to publish them)");
 	}
