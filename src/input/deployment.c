@@ -1,6 +1,9 @@
 #include "derpcheck/input/deployment.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +65,20 @@ const char *dc_deploy_source_name(enum dc_deploy_source s)
 
 int dc_read_small_file(const char *path, size_t max, struct dc_buf *out, struct dc_error *err)
 {
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
+	/* O_NONBLOCK and a regular-file check: a FIFO or a device named here must not hang us */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return dc_error_set(err, path, "cannot open: %s", strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return dc_error_set(err, path, "not a regular file");
+	}
+	FILE *fp = fdopen(fd, "rb");
+	if (!fp) {
+		close(fd);
+		return dc_error_set(err, path, "cannot open: %s", strerror(errno));
+	}
 	char chunk[16384];
 	size_t n;
 	int rc = 0;
