@@ -1,5 +1,8 @@
 /* Command-layer helpers shared by several commands. */
+#include <langinfo.h>
+#include <locale.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -71,4 +74,12 @@ int dc_command_now(int64_t *now, struct dc_error *err)
 	}
 	*now = v;
 	return 0;
+}
+
+bool dc_command_locale_utf8(void)
+{
+	const char *prev = setlocale(LC_CTYPE, "");
+	bool utf8 = prev && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	setlocale(LC_CTYPE, "C");
+	return utf8;
 }

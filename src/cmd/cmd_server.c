@@ -1,6 +1,4 @@
 /* derpcheck server: check a derper deployment from the machine it runs on. */
-#include <langinfo.h>
-#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,14 +81,6 @@ static int usage(const char *what, const char *hint)
 		dc_error_hint(&err, "%s", hint);
 	dc_report_error(&err);
 	return DC_EXIT_USAGE;
-}
-
-static bool locale_is_utf8(void)
-{
-	const char *prev = setlocale(LC_CTYPE, "");
-	bool utf8 = prev && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-	setlocale(LC_CTYPE, "C");
-	return utf8;
 }
 
 /* The running derper when none was named: exactly one process called derper. */
@@ -212,7 +202,7 @@ int dc_cmd_server(struct dc_cli *cli, int argc, char **argv)
 	dc_server_check_run(&o, &r);
 	struct dc_server_view v = {
 		.style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet},
-		.utf8 = locale_is_utf8(),
+		.utf8 = dc_command_locale_utf8(),
 		.map_name = cli->derp_map,
 		.opts = &o,
 	};

@@ -31,6 +31,9 @@ struct dc_endpoint;
 int dc_command_bind_address(const char *arg, struct dc_endpoint *out, struct dc_error *err);
 int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err);
 
+/* ✓ ✗ and arrows only where the locale's character set is UTF-8 (LC_ALL, LC_CTYPE, LANG). */
+bool dc_command_locale_utf8(void);
+
 /* "Now", which DERPCHECK_NOW (Unix seconds) pins for reproducible output. */
 int dc_command_now(int64_t *now, struct dc_error *err);
 
