@@ -12,7 +12,7 @@ peers_require
 # Leaves valid for 60 days: no "expires soon" warning in the verdicts below.
 pki=$work/pki60
 DAYS=60 "$root/tests/tools/mkpki-derp.sh" "$pki"
-now=$(date +%s)
+
 
 # map FILE DERPPORT STUNPORT: the one-node map of this derper (region 900, derp.test)
 map() {
@@ -27,9 +27,9 @@ JSON
 server() {
 	local name=$1 want=$2 pid=$3 m=$4 got=0 jgot=0
 	shift 4
-	DERPCHECK_NOW=$now NO_COLOR=1 "$DERPCHECK" server --pid "$pid" --derp-map "$m" --ca-file "$pki/ca.pem" --timeout 2s "$@" \
+	NO_COLOR=1 "$DERPCHECK" server --pid "$pid" --derp-map "$m" --ca-file "$pki/ca.pem" --timeout 2s "$@" \
 		>"$work/$name.txt" 2>"$work/$name.err" || got=$?
-	DERPCHECK_NOW=$now "$DERPCHECK" server --format json --pid "$pid" --derp-map "$m" --ca-file "$pki/ca.pem" --timeout 2s "$@" \
+	"$DERPCHECK" server --format json --pid "$pid" --derp-map "$m" --ca-file "$pki/ca.pem" --timeout 2s "$@" \
 		>"$work/$name.out.json" 2>/dev/null || jgot=$?
 	[ "$got" = "$want" ] && pass || { fail "$name: exit $got, want $want"; cat "$work/$name.txt" "$work/$name.err" >&2; }
 	[ "$jgot" = "$want" ] && pass || fail "$name: exit $jgot with --format json, want $want"
