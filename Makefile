@@ -12,9 +12,9 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 BUILD      ?= build
 BIN        ?= derpcheck
 CFLAGS     ?= -O2 -g
-PKGS       := openssl libcurl libcjson libsodium
+PKGS       := openssl libcurl libcjson libsodium yaml-0.1
 # libcurl is loaded with dlopen when a URL is fetched (src/net/http.c): headers only here.
-LINK_PKGS  := openssl libcjson libsodium
+LINK_PKGS  := openssl libcjson libsodium yaml-0.1
 # Recursive (=) so pkg-config runs after scripts/deps.sh has installed what is missing.
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(LINK_PKGS)) -ldl
