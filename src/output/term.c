@@ -100,32 +100,20 @@ const char *dc_term_safe(const char *s)
 
 char *dc_json_clean(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	/* Outside ASCII, cJSON's output is inside a string: \u escapes are valid there. */
+	char *valid = dc_utf8_replace_invalid(s, n); /* U+FFFD per bad byte, as Go's encoding/json reads it */
+	const unsigned char *p = (const unsigned char *)valid;
 	struct dc_buf b = {0};
-	size_t i = 0;
-	while (i < n) {
-		size_t run = i;
-		while (run < n && p[run] < 0x7f)
-			run++;
-		if (run > i) {
-			dc_buf_append(&b, p + i, run - i);
-			i = run;
-			continue;
-		}
-		/* Outside ASCII, cJSON's output is inside a string: escapes are valid there. */
+	for (size_t i = 0, len = strlen(valid); i < len;) {
 		uint32_t cp;
-		size_t len = dc_utf8_next(p + i, n - i, &cp);
-		if (len == 0) {
-			dc_buf_append(&b, "\xef\xbf\xbd", 3); /* U+FFFD, as Go's encoding/json does */
-			i++;
-		} else if (acts_on_terminal(cp)) {
+		size_t k = dc_utf8_next(p + i, len - i, &cp);
+		if (acts_on_terminal(cp))
 			dc_buf_printf(&b, "\\u%04x", (unsigned)cp);
-			i += len;
-		} else {
-			dc_buf_append(&b, p + i, len);
-			i += len;
-		}
+		else
+			dc_buf_append(&b, p + i, k);
+		i += k;
 	}
+	free(valid);
 	if (!b.data)
 		dc_buf_append(&b, "", 0);
 	return b.data;
