@@ -58,7 +58,7 @@ static void test_sixteen_results_stay_valid_together(void **state)
 {
 	(void)state;
 	const char *r[16];
-	char in[16][8];
+	char in[16][16];
 	for (int i = 0; i < 16; i++) {
 		snprintf(in[i], sizeof(in[i]), "\033%d", i);
 		r[i] = dc_term_safe(in[i]);
