@@ -4,8 +4,8 @@
 #   1. the documented exit code (0 healthy, 1 problems found, 2 usage or input error);
 #   2. a NAMED error: a fixed piece of text that says what went wrong;
 #   3. completion within --timeout + 1 s, measured (plus HOSTILE_SLACK_MS, default 500, for
-#      a loaded 2-core CI machine or sanitizers); a hang is killed at the limit + 10 s so a
-#      broken build fails instead of blocking the suite;
+#      a loaded 2-core CI machine; `make asan` sets 2500: the sanitizers slow derpcheck 2-3x);
+#      a hang is killed at the limit + 10 s so a broken build fails instead of blocking;
 #   4. nothing raw on the terminal: standard output and error hold no control bytes other
 #      than newline and tab (no ESC, no C1 controls) and are valid UTF-8.
 #
