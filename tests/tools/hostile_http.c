@@ -113,7 +113,7 @@ static void serve(struct conn *c)
 		static char chunk[1 << 16];
 		memset(chunk, ' ', sizeof(chunk));
 		chunk[0] = '[';
-		out(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n", 83);
+		outf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n");
 		for (long sent = 0; sent < 100000000; sent += (long)sizeof(chunk))
 			out(c, chunk, sizeof(chunk));
 	} else if (strcmp(path, "/chunked") == 0) {
