@@ -19,6 +19,7 @@ trap cleanup EXIT INT TERM
 passes=0 failures=0
 pass() { passes=$((passes + 1)); }
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+. "$root/tests/lib/hints.sh"
 
 # wait_line FILE TEXT PID: until FILE has a line containing TEXT (5 s deadline).
 wait_line() {
@@ -69,6 +70,7 @@ check() {
 	[ "$got" = "$want" ] && pass || { fail "$name: exit $got, want $want"; cat "$work/$name.txt" "$work/$name.err" >&2; }
 	[ "$jgot" = "$want" ] && pass || fail "$name: exit $jgot with --format json, want $want"
 	jq -e . "$work/$name.json" >/dev/null 2>&1 && pass || fail "$name: --format json is not one JSON document"
+	hints_check "$name" "$work" "$work/$name.txt" "$work/$name.err" "$work/$name.json"
 }
 
 # summary NAME EXPECTED: "codes | curl go platform browser" from the JSON of the first target.
