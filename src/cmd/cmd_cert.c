@@ -3,12 +3,14 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "commands.h"
 #include "derpcheck/judge/certfiles.h"
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/output/output_cert.h"
 #include "derpcheck/judge/tlscheck.h"
+#include "derpcheck/judge/trust.h"
 #include "derpcheck/judge/validate.h"
 
 enum {
@@ -195,6 +197,35 @@ static const char *node_address(const struct dc_derp_node *n, int family, int *f
 	return *fam_out < 0 ? NULL : n->host_name;
 }
 
+/*
+ * What the map's clients make of the certificate: InsecureForTests hides nothing
+ * (judge/trust.h). The fixes name the map; the command is this one, so not repeated.
+ */
+static void judge_trust(struct dc_cert_target *t, const struct dc_derp_node *n, const char *map_name)
+{
+	struct dc_trust_evidence e = {.node = n, .map_name = map_name};
+	struct dc_trust_texts texts;
+	dc_trust_evidence_from_report(&t->report, &e, &texts);
+	dc_trust_judge(&e, &t->trust);
+	t->trust_judged = true;
+	dc_trust_note(&t->report, n->path, &t->trust);
+}
+
+/* The HostName every relaying node of the region shares, or NULL. */
+static const char *region_host_name(const struct dc_derp_region *region)
+{
+	const char *name = NULL;
+	for (size_t i = 0; i < region->node_count; i++) {
+		const struct dc_derp_node *n = &region->nodes[i];
+		if (n->stun_only)
+			continue;
+		if (name && strcasecmp(name, n->host_name) != 0)
+			return NULL;
+		name = n->host_name;
+	}
+	return name && *name ? name : NULL;
+}
+
 struct region_run {
 	struct dc_map_doc doc;
 	struct dc_derpmap defaults;
@@ -305,7 +336,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		rc = usage("give --certdir with --hostname, or --cert-file/--key-file, not both", NULL);
 		goto out_args;
 	}
-	if (opts.certdir && !opts.hostname) {
+	if (opts.certdir && !opts.hostname && !opts.region) {
 		rc = usage("--certdir needs --hostname (derper's --hostname names the files)", "e.g. --certdir /certs --hostname derp.example.com");
 		goto out_args;
 	}
@@ -334,6 +365,12 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		region = load_region(cli, opts.region, &rr);
 		if (!region)
 			goto out_region;
+		/* --certdir with --region: the files are named after the nodes' HostName (derper's --hostname). */
+		if (files_mode && !opts.hostname && !(opts.hostname = region_host_name(region))) {
+			rc = usage("the nodes of this region have different HostNames: give --hostname NAME to say whose files "
+				   "--certdir holds", NULL);
+			goto out_region;
+		}
 	}
 
 	/* The command that reproduces this check, for the fixes' text. */
@@ -415,8 +452,10 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 			snprintf(label, sizeof(label), "region %lld node %s: %s", (long long)region->id, n->name, t->label);
 			memcpy(t->label, label, sizeof(t->label) - 1);
 			t->label[sizeof(t->label) - 1] = '\0';
-			if (!t->failed && n->insecure_for_tests)
-				dc_tlscheck_note_insecure(&t->report, n->path);
+			if (!t->failed && have_files && files.chain && strcasecmp(n->host_name, opts.hostname) == 0)
+				dc_tlscheck_compare_disk(&t->report, sk_X509_value(files.chain, 0), files.cert_path, 0);
+			if (!t->failed)
+				judge_trust(t, n, cli->derp_map);
 		}
 		if (out.count == 0) {
 			dc_error_set(&err, cli->derp_map, "region %lld has no node that relays (all are STUNOnly)", (long long)region->id);

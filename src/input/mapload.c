@@ -163,6 +163,13 @@ int dc_map_doc_load(const char *spec, const struct dc_fetch_opts *opts, struct d
 	return 0;
 }
 
+const char *dc_map_spec_for_command(const char *name)
+{
+	if (!name || !*name || strcmp(name, "-") == 0 || strncmp(name, "localapi:", 9) == 0)
+		return NULL;
+	return strncmp(name, DC_MAP_EMBEDDED_SPEC, strlen(DC_MAP_EMBEDDED_SPEC)) == 0 ? DC_MAP_EMBEDDED_SPEC : name;
+}
+
 void dc_map_doc_free(struct dc_map_doc *doc)
 {
 	dc_derpmap_free(&doc->map);

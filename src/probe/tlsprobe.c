@@ -373,39 +373,9 @@ int dc_tlscheck_connect(const struct sockaddr *addr, socklen_t addrlen, const st
 
 /* ---- the short form --------------------------------------------------------------------- */
 
-static void shell_quote(const char *s, char *out, size_t n)
-{
-	bool plain = *s != '\0';
-	for (const char *p = s; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-[]", *p))
-			plain = false;
-	if (plain) {
-		dc_tlscheck_textf(out, n, "%s", s);
-		return;
-	}
-	size_t k = 0;
-	if (k + 1 < n)
-		out[k++] = '\'';
-	for (const char *p = s; *p && k + 5 < n; p++) {
-		if (*p == '\'') {
-			memcpy(out + k, "'\\''", 4);
-			k += 4;
-		} else {
-			out[k++] = *p;
-		}
-	}
-	if (k + 1 < n)
-		out[k++] = '\'';
-	out[k] = '\0';
-}
-
 static void add_arg(char *out, size_t n, const char *arg)
 {
-	char q[PATH_MAX + 8];
-	shell_quote(arg, q, sizeof(q));
-	size_t used = strlen(out);
-	if (used + 1 < n)
-		dc_tlscheck_textf(out + used, n - used, " %s", q);
+	dc_shell_append(out, n, arg);
 }
 
 void dc_tlscheck_command(const struct dc_tlscheck_call *call, char *out, size_t n)

@@ -63,6 +63,13 @@ int dc_map_doc_load(const char *spec, const struct dc_fetch_opts *opts, struct d
 void dc_map_doc_parse(struct dc_map_doc *doc);
 void dc_map_doc_free(struct dc_map_doc *doc);
 
+/*
+ * The --derp-map value that reads the same map again, for the commands hints print:
+ * the file or URL as given, "embedded:" for the snapshot; NULL for standard input and
+ * tailscaled's map, which a second command cannot read back.
+ */
+const char *dc_map_spec_for_command(const char *name);
+
 /* Decode the embedded default map (for merging a policy file's regions into it). */
 int dc_map_defaults(struct dc_derpmap *out);
 

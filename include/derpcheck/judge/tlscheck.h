@@ -171,9 +171,6 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 /* The served leaf differs from the file's: renewed on disk, derper not restarted. */
 void dc_tlscheck_compare_disk(struct dc_cert_report *served, X509 *disk_leaf, const char *disk_path, time_t now);
 
-/* Warn that InsecureForTests hides the problems found (region mode). */
-void dc_tlscheck_note_insecure(struct dc_cert_report *r, const char *node_path);
-
 /* Write r->fullchain as PEM (atomically, mode 0644). -1 with err when there is none. */
 int dc_tlscheck_write_fullchain(const struct dc_cert_report *r, const char *path, struct dc_error *err);
 
