@@ -447,7 +447,9 @@ static STACK_OF(X509) *aia_get(struct check *k, const char *url, struct dc_aia_c
 	} else {
 		dc_aia_fetch_fn fetch = k->o->fetch ? k->o->fetch : curl_fetch;
 		if (fetch(k->o->fetch_user, url, budget, &body, &err) < 0) {
-			dc_tlscheck_textf(e->result, sizeof(e->result), "fetch failed: %s", err.what);
+			/* libcurl's errors already begin with it (net/http.c). */
+			bool said = strncmp(err.what, "fetch failed: ", 14) == 0;
+			dc_tlscheck_textf(e->result, sizeof(e->result), "%s%s", said ? "" : "fetch failed: ", err.what);
 		} else {
 			enum dc_cert_format fmt;
 			int n = dc_certs_parse(body.data, body.len, 8, &e->certs, &fmt, &err);
@@ -1106,11 +1108,18 @@ static void explain(struct check *k, const struct found *f)
 			  "the certificate \"%s\" is self-signed: %s", info.subject,
 			  pinned_ok ? "Tailscale accepts it through the sha256-raw: CertName pin, but curl and browsers trust it only if told to"
 				    : "no client trusts it unless told to");
+		/*
+		 * Clients send no TLS name for an IP HostName, and derper refuses a ClientHello
+		 * without its --hostname unless that is an IP itself (1.78+; tls-diagnosis.md §1.4).
+		 */
+		const char *ip = k->o->host_name && dc_tlscheck_is_ip(k->o->host_name) ? k->o->host_name : "<the node's IP address>";
 		dc_finding_hint(x, "get a certificate from a public CA: derper --certmode=letsencrypt on port 443, or acme.sh/certbot with --certmode=manual\n"
 				   "or, for a node whose HostName is an IP address, pin it in the DERP map: \"CertName\": \"sha256-raw:%s\" "
-				   "(Tailscale 1.84+; %s must hold only this certificate)\n"
+				   "(Tailscale 1.84+; %s must hold only this certificate), and run derper with --hostname=%s (the same IP as "
+				   "HostName: clients send no TLS name to an IP, which derper 1.78+ accepts only then; 1.82+ also makes the "
+				   "self-signed certificate itself)\n"
 				   "or install it as a trusted root on every client",
-				info.sha256, crt);
+				info.sha256, crt, ip);
 	} else if (strcmp(code, "expired") == 0) {
 		dc_time_format(info.not_after, when, sizeof(when));
 		dc_tlscheck_textf(brief, sizeof(brief), "the certificate expired on %s", when);

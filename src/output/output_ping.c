@@ -245,6 +245,19 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 	if (!r->clients[0].connected)
 		return;
 	fprintf(out, "\n--- DERP(%s) relay statistics ---\n", region_code(rep));
+	if (r->sent == 0) {
+		/* "0 packets sent, 0% loss" would read like a success: say what stopped it. */
+		const struct dc_ping_client *c = &r->clients[r->failed_client];
+		if (r->stage == DC_PING_SETUP_FAILED)
+			fprintf(out, "no packets sent: client %c could not connect (below)\n", c->name);
+		else if (r->stage == DC_PING_NOT_RELAYING)
+			fprintf(out, "no packets sent: %s\n", r->mesh ? "the warm-up packets from A never reached B on the other node, so the nodes do not forward to each other (below)"
+							     : "the warm-up packets from A never reached B (below)");
+		else
+			fprintf(out, "no packets sent: client %c lost its connection (below)\n", c->name);
+		print_phases(out, rep);
+		return;
+	}
 	double loss = r->sent ? (double)(r->sent - r->received) * 100.0 / r->sent : 0;
 	fprintf(out, "%u packets sent, %u received, %s%g%% packet loss%s", r->sent, r->received,
 		loss > 0 ? paint(rep, RED) : "", loss, loss > 0 ? paint(rep, RESET) : "");
