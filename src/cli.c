@@ -179,7 +179,7 @@ static void unknown_option(const char *given, const struct dc_option **opts, siz
 	if (guess)
 		dc_error_hint(err, "did you mean %s?", guess);
 	else
-		dc_error_hint(err, "see 'derpcheck %s%s--help'", spec ? spec->name : "", spec ? " " : "");
+		dc_error_hint(err, "see `derpcheck %s%s--help`", spec ? spec->name : "", spec ? " " : "");
 }
 
 static const struct dc_option *find_long(const struct dc_option **opts, size_t n, const char *name, size_t len)

@@ -1,5 +1,6 @@
 /* derpcheck cert: why a DERP server's TLS certificate fails, for which clients, and the fix. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +262,9 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 	rr->have_doc = true;
 	if (!rr->doc.decoded) {
 		dc_error_set(&err, cli->derp_map, "no DERP map could be read from it");
-		dc_error_hint(&err, "run 'derpcheck validate %s' to see why", cli->derp_map);
+		char cmd[PATH_MAX + 64];
+		dc_map_validate_hint(cli->derp_map, cmd, sizeof(cmd));
+		dc_error_hint(&err, "run %s to see why", cmd);
 		dc_report_error(&err);
 		return NULL;
 	}
@@ -277,9 +280,12 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 	}
 	dc_validate(&rr->doc.map, rr->have_defaults ? &rr->defaults : NULL, &rr->doc.findings);
 	size_t errors = dc_findings_count(&rr->doc.findings, DC_SEV_ERROR);
-	if (errors)
-		fprintf(stderr, "derpcheck: note: %s has %zu %s (see 'derpcheck validate %s'); checking region %lld anyway\n",
-			cli->derp_map, errors, errors == 1 ? "error" : "errors", cli->derp_map, id);
+	if (errors) {
+		char cmd[PATH_MAX + 64];
+		dc_map_validate_hint(cli->derp_map, cmd, sizeof(cmd));
+		fprintf(stderr, "derpcheck: note: %s has %zu %s (see %s); checking region %lld anyway\n", cli->derp_map,
+			errors, errors == 1 ? "error" : "errors", cmd, id);
+	}
 	const struct dc_derp_region *region = dc_derpmap_region(map, (int64_t)id);
 	if (!region || region->removed) {
 		char ids[200] = "";

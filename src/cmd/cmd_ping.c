@@ -240,7 +240,7 @@ static int check_node_choice(const struct dc_derp_region *r, const struct ping_a
 			if (guess)
 				dc_error_hint(err, "did you mean --node %s?", guess);
 			else if (n)
-				dc_error_hint(err, "its nodes are listed by 'derpcheck validate'; the first is %s", names[0]);
+				dc_error_hint(err, "its first node is %s", names[0]);
 			return -1;
 		}
 		if (found->stun_only) {

@@ -73,12 +73,9 @@ int dc_map_choose(const struct dc_map_choice_opts *opts, struct dc_map_choice *c
 		const char *why = first_error(&c->doc);
 		if (why || !c->doc.decoded) {
 			dc_error_set(err, c->doc.text.name, "cannot use this DERP map: %s", why ? why : "no DERP map in it");
-			const char *spec = dc_map_spec_for_command(opts->spec);
-			char cmd[PATH_MAX + 64] = "derpcheck validate";
-			if (spec)
-				dc_shell_append(cmd, sizeof(cmd), spec);
-			dc_error_hint(err, "see every problem and its fix with %s%s%s", spec ? "`" : "",
-				      spec ? cmd : "derpcheck validate FILE (the map saved to a file)", spec ? "`" : "");
+			char cmd[PATH_MAX + 64];
+			dc_map_validate_hint(opts->spec, cmd, sizeof(cmd));
+			dc_error_hint(err, "see every problem and its fix with %s", cmd);
 			return -1;
 		}
 		adopt(c);

@@ -3,6 +3,7 @@
 #include "derpcheck/net/http.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,18 @@ const char *dc_map_spec_for_command(const char *name)
 	if (!name || !*name || strcmp(name, "-") == 0 || strncmp(name, "localapi:", 9) == 0)
 		return NULL;
 	return strncmp(name, DC_MAP_EMBEDDED_SPEC, strlen(DC_MAP_EMBEDDED_SPEC)) == 0 ? DC_MAP_EMBEDDED_SPEC : name;
+}
+
+void dc_map_validate_hint(const char *name, char *out, size_t n)
+{
+	const char *spec = dc_map_spec_for_command(name);
+	if (!spec) {
+		snprintf(out, n, "derpcheck validate FILE");
+		return;
+	}
+	char cmd[PATH_MAX + 64] = "derpcheck validate";
+	dc_shell_append(cmd, sizeof(cmd), spec);
+	snprintf(out, n, "`%s`", cmd);
 }
 
 void dc_map_doc_free(struct dc_map_doc *doc)

@@ -14,6 +14,7 @@
 
 #include "derpcheck/probe/derpping.h"
 #include "derpcheck/judge/diagnose.h"
+#include "derpcheck/input/mapload.h"
 #include "derpcheck/net/http.h"
 #include "derpcheck/net/resolve.h"
 #include "derpcheck/probe/stuncheck.h"
@@ -136,12 +137,13 @@ static void judge_findings(struct dc_diag_check *c, const struct dc_findings *f,
 	SUMMARY(c, "%zu %s, %zu %s", errors, errors == 1 ? "error" : "errors", warnings,
 		warnings == 1 ? "warning" : "warnings");
 	CAUSE(c, "%s: %s", x->path, x->message);
-	if (x->hint)
+	if (x->hint) {
 		FIX(c, "%s", x->hint);
-	else if (o->map_name && strcmp(o->map_name, "-") != 0)
-		FIX(c, "`derpcheck validate %s` explains every problem of the map", o->map_name);
-	else
-		FIX(c, "derpcheck validate FILE explains every problem of a map file");
+	} else {
+		char cmd[700];
+		dc_map_validate_hint(o->map_name, cmd, sizeof(cmd));
+		FIX(c, "%s explains every problem of the map", cmd);
+	}
 }
 
 static void check_map(const struct dc_derpmap *map, const struct dc_diag_opts *o, struct dc_diag_report *r)

@@ -291,13 +291,19 @@ static void check_node(struct check *c, const struct dc_derp_region *r, size_t i
 	if (n->insecure_for_tests) {
 		w = node_field(n, DC_NODE_INSECURE);
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "insecure-for-tests", w.path, w.pos,
-					   "InsecureForTests turns off certificate checks for every client that uses node \"%s\"",
+					   n->stun_only ? "InsecureForTests on STUNOnly node \"%s\" does nothing: clients never "
+							  "dial it over TLS"
+							: "InsecureForTests turns off certificate checks for every client that uses "
+							  "node \"%s\"",
 					   n->name);
 		char cmd[700];
 		node_cert_command(c, r, n, cmd, sizeof(cmd));
 		/* Removed while the certificate still fails, every client would refuse the node. */
-		dc_finding_hint(x, "`%s` shows whether the certificate verifies: if not, fix it first, then remove "
-				   "InsecureForTests", cmd);
+		if (n->stun_only)
+			dc_finding_hint(x, "remove InsecureForTests");
+		else
+			dc_finding_hint(x, "`%s` shows whether the certificate verifies: if not, fix it first, then remove "
+					   "InsecureForTests", cmd);
 	}
 	if (*n->stun_test_ip) {
 		w = node_field(n, DC_NODE_STUNTESTIP);

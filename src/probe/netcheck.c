@@ -970,6 +970,12 @@ static void *captive_thread(void *arg)
 
 static const struct dc_srcpos nopos;
 
+static const char *validate_hint(const char *map_spec, char *out, size_t n)
+{
+	dc_map_validate_hint(map_spec, out, n);
+	return out;
+}
+
 /* The map as the commands in hints name it: a shell-quoted path, URL or embedded:. */
 static const char *map_arg(const struct dc_netcheck_opts *o, char *out, size_t n)
 {
@@ -1034,9 +1040,8 @@ static void findings(struct run *R)
 		fd = dc_findings_add(f, DC_SEV_ERROR, "netcheck-no-region", "", nopos,
 				     "no DERP region could be reached (neither STUN nor HTTPS): Tailscale cannot pick a home "
 				     "region");
-		dc_finding_hint(fd, "check the DERP map (%s%s%s) and that the nodes are reachable from here",
-				R->o->map_spec ? "`derpcheck validate" : "derpcheck validate FILE",
-				R->o->map_spec ? map_arg(R->o, (char[600]){0}, 600) : "", R->o->map_spec ? "`" : "");
+		dc_finding_hint(fd, "check the DERP map (%s) and that the nodes are reachable from here",
+				validate_hint(R->o->map_spec, (char[700]){0}, 700));
 	}
 	if (rep->mapping_varies_by_dest_ip == DC_OPT_TRUE || x->nat == DC_NAT_ADDRESS_DEPENDENT ||
 	    x->nat == DC_NAT_ADDRESS_PORT_DEPENDENT || x->nat == DC_NAT_DEPENDENT) {

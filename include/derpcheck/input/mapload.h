@@ -70,6 +70,12 @@ void dc_map_doc_free(struct dc_map_doc *doc);
  */
 const char *dc_map_spec_for_command(const char *name);
 
+/*
+ * "`derpcheck validate MAP`" (backticks included: a command hints print) for the map
+ * called name, or "derpcheck validate FILE" (a template) when it cannot be read again.
+ */
+void dc_map_validate_hint(const char *name, char *out, size_t n);
+
 /* Decode the embedded default map (for merging a policy file's regions into it). */
 int dc_map_defaults(struct dc_derpmap *out);
 
