@@ -390,7 +390,20 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		snprintf(addr, sizeof(addr), "%s", host_arg);
 		call.addr = addr;
 	}
-	dc_tlscheck_command(&call, command, sizeof(command));
+	if (region || host_arg) {
+		dc_tlscheck_command(&call, command, sizeof(command));
+	} else {
+		/* Files only: the command that reads the same files. */
+		snprintf(command, sizeof(command), "derpcheck cert");
+		const char *const files_args[][2] = {{"--certdir", opts.certdir}, {"--hostname", opts.hostname},
+					       {"--cert-file", opts.cert_file}, {"--key-file", opts.key_file},
+					       {"--ca-file", cli->ca_file}};
+		for (size_t i = 0; i < DC_ARRAY_LEN(files_args); i++)
+			if (files_args[i][1]) {
+				dc_shell_append(command, sizeof(command), files_args[i][0]);
+				dc_shell_append(command, sizeof(command), files_args[i][1]);
+			}
+	}
 
 	struct dc_aia_cache *cache = dc_aia_cache_new();
 	struct dc_tlscheck_opts base = {

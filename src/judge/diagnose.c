@@ -965,7 +965,7 @@ static void verdicts(struct dc_diag_report *r)
 		const char *clients = derp_bad && derp_bad_relayed ? " for clients" : "";
 		char relayed_note[120] = "";
 		if (derp_bad && derp_bad_relayed)
-			textf(relayed_note, sizeof(relayed_note), " (it relays when %s)",
+			textf(relayed_note, sizeof(relayed_note), ", although it relays when %s",
 			      strcmp(derp_bad->id, DC_DIAG_CERT) == 0 ? "the certificate is not checked" : "that is ignored");
 		if (derp_bad)
 			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay%s; %s: %s%s%s", derp_ok, derp_nodes,

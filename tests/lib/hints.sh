@@ -46,7 +46,7 @@ hints_commands() {
 hints_unquoted() {
 	sed -E -e 's/`derpcheck [^`]*`//g' "$@" 2>/dev/null |
 		grep -E '(^|[^[:alnum:]_./-])derpcheck (validate|stun|ping|status|cert|netcheck|diagnose|debug)( |$)' |
-		grep -vE 'e\.g\.,? derpcheck|derpcheck [^;:,()]*(<[A-Za-z][^>]*>|\<[A-Z][A-Z_]{2,}\>)|^Usage: '
+		grep -vE 'e\.g\.,? derpcheck|derpcheck [^;`]*(<[A-Za-z][^>]*>|\<[A-Z][A-Z_]{2,}\>)|^Usage: '
 }
 
 # True when TEXT (an argument, or a map's IPv4/IPv6 value) is an address off this host.
