@@ -278,6 +278,7 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 		rr->have_merged = true;
 		map = &rr->merged;
 	}
+	rr->doc.findings.ca_file = cli->ca_file;
 	dc_validate(&rr->doc.map, rr->have_defaults ? &rr->defaults : NULL, &rr->doc.findings);
 	size_t errors = dc_findings_count(&rr->doc.findings, DC_SEV_ERROR);
 	if (errors) {

@@ -104,6 +104,7 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		struct dc_merge_summary merge = {0};
 		bool have_effective = false;
 		if (doc.decoded) {
+			doc.findings.ca_file = cli->ca_file;
 			dc_validate(&doc.map, &defaults, &doc.findings);
 			if (doc.map.shape == DC_SHAPE_POLICY) {
 				dc_derpmap_merge(&doc.map, &defaults, &effective, &merge);

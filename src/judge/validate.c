@@ -195,7 +195,8 @@ static bool is_lower_hex(const char *s, size_t n)
 static void node_cert_command(const struct check *c, const struct dc_derp_region *r, const struct dc_derp_node *n,
 			      char *out, size_t len)
 {
-	struct dc_tlscheck_call call = {.host_name = n->host_name, .cert_name = *n->cert_name ? n->cert_name : NULL};
+	struct dc_tlscheck_call call = {.host_name = n->host_name, .cert_name = *n->cert_name ? n->cert_name : NULL,
+					.ca_file = c->f->ca_file};
 	char addr[300];
 	call.derp_map = dc_map_spec_for_command(c->f->file);
 	call.region_id = r->id;

@@ -33,6 +33,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "derpcheck/input/mapload.h"
 #include "derpcheck/net/tlsconn.h"
 #include "derpcheck/net/udp.h"
 
