@@ -491,10 +491,18 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		if (have_files && files.chain && !out.targets[0].failed)
 			dc_tlscheck_compare_disk(&out.targets[0].report, sk_X509_value(files.chain, 0), files.cert_path, 0);
 	}
+	/*
+	 * Nothing answering at a HOST given on the command line is an input error (2); a node
+	 * of the map that does not answer is a problem found (1), like any other of its faults.
+	 */
+	size_t unreachable = 0;
 	for (size_t i = 0; i < out.count; i++)
 		if (out.targets[i].failed) {
 			dc_report_error(&out.targets[i].err);
-			input_error = true;
+			if (region)
+				unreachable++;
+			else
+				input_error = true;
 		}
 
 	/* --write-fullchain: from the server's chain when one was checked, else from the files. */
@@ -535,7 +543,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < out.count; i++)
 		if (!out.targets[i].failed)
 			errors += dc_cert_report_errors(&out.targets[i].report);
-	rc = input_error || write_failed ? DC_EXIT_USAGE : errors ? DC_EXIT_PROBLEMS : DC_EXIT_OK;
+	rc = input_error || write_failed ? DC_EXIT_USAGE : errors || unreachable ? DC_EXIT_PROBLEMS : DC_EXIT_OK;
 
 out_cache:
 	for (size_t i = 0; i < out.count; i++)

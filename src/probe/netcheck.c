@@ -1009,19 +1009,18 @@ static void derp_port_finding(struct run *R, const struct dc_netcheck_https *h)
 	fd = dc_findings_add(&x->findings, DC_SEV_WARNING, "netcheck-derp-port", "", nopos,
 			     "region %lld answers STUN but its DERP port does not work (%s): %s", (long long)h->region_id, node,
 			     h->error);
+	/* ping names every DERP failure, TCP to handshake, and the cert command for a certificate. */
 	if (R->o->map_spec) {
 		char ca[PATH_MAX + 16] = "";
 		if (R->o->ca_file) {
 			dc_shell_append(ca, sizeof(ca), "--ca-file");
 			dc_shell_append(ca, sizeof(ca), R->o->ca_file);
 		}
-		dc_finding_hint(fd, "`derpcheck ping --derp-map%s%s %lld` and `derpcheck cert --derp-map%s --region %lld%s` explain "
-				    "DERP and TLS failures",
-				map_arg(R->o, (char[600]){0}, 600), ca, (long long)h->region_id, map_arg(R->o, (char[600]){0}, 600),
-				(long long)h->region_id, ca);
+		dc_finding_hint(fd, "`derpcheck ping --derp-map%s%s %lld` says where the connection fails and what to do",
+				map_arg(R->o, (char[600]){0}, 600), ca, (long long)h->region_id);
 	} else {
-		dc_finding_hint(fd, "derpcheck ping --derp-map FILE %lld and derpcheck cert --derp-map FILE --region %lld explain "
-				    "DERP and TLS failures", (long long)h->region_id, (long long)h->region_id);
+		dc_finding_hint(fd, "derpcheck ping --derp-map FILE %lld says where the connection fails and what to do",
+				(long long)h->region_id);
 	}
 }
 

@@ -355,6 +355,10 @@ check pin-mismatch 1 --derp-map badpin.json --region 900
 summary pin-mismatch "pin-mismatch,self-signed | FAIL FAIL FAIL FAIL"
 line pin-mismatch "  Tailscale on Linux/Android      FAIL  cert hash does not match expected cert hash"
 stop_last
+# A node of the map that does not answer is a problem found (1), not a usage error: the
+# address came from the map, not from the command line.
+check region-down 1 --derp-map badpin.json --region 900
+grep -qF "TCP connection refused" "$work/region-down.err" && pass || fail "region-down: $(cat "$work/region-down.err")"
 
 # ---- local files: derper's manual-mode start-up checks -------------------------------
 mk() { rm -rf "$work/$1"; mkdir -p "$work/$1"; }
