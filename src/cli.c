@@ -31,7 +31,7 @@ static const struct dc_option global_options[] = {
 static const struct dc_option shared_options[] = {
 	{"derp-map", 0, "FILE|URL|-", OPT_DERP_MAP, "the DERP map or policy file to use (embedded: for the built-in snapshot)"},
 	{"ca-file", 0, "FILE", OPT_CA_FILE, "trust the CA certificates in FILE (PEM) instead of the system store"},
-	{"insecure", 0, NULL, OPT_INSECURE, "skip TLS certificate checks, like InsecureForTests (always warns)"},
+	{"insecure", 0, NULL, OPT_INSECURE, "go on through certificates that do not verify; DERP nodes' are still judged (warns)"},
 	{"timeout", 0, "DURATION", OPT_TIMEOUT, "give up waiting after DURATION (e.g. 5s, 500ms)"},
 	{"ipv4", '4', NULL, OPT_IPV4, "use IPv4 only"},
 	{"ipv6", '6', NULL, OPT_IPV6, "use IPv6 only"},

@@ -46,7 +46,8 @@ const struct dc_command_spec dc_cert_spec = {
 		"Tailscale on Linux/Android, Tailscale on macOS/iOS/Windows and browsers do,\n"
 		"explains every problem with its fix, and can write the corrected chain.\n"
 		"With --certdir (or --cert-file/--key-file) it repeats derper's start-up checks\n"
-		"on the files, and with a HOST too compares the served leaf with the file's.\n"
+		"on the files, and with a HOST or --region too compares the served leaf with the\n"
+		"file's (with --region, the nodes' HostName names the files).\n"
 		"--insecure only affects fetching a --derp-map URL; the certificate under test\n"
 		"is always checked in full. Exit status 2 also means nothing answered at HOST.",
 	.shared = DC_SHARED_ALL,

@@ -35,7 +35,9 @@ const struct dc_command_spec dc_diagnose_spec = {
 		"endpoints, the DERP handshake, a relayed ping between two clients and the mesh\n"
 		"between every pair of nodes. Prints a checklist with the cause and fix of each\n"
 		"failure, then one verdict for the STUN path and one for the DERP path.\n"
-		"Marks are \u2713 \u2717 ! - in a UTF-8 locale, ok/FAIL/warn/skip otherwise.\n"
+		"Marks are \u2713 \u2717 ! - \u26a0 in a UTF-8 locale, ok/FAIL/warn/skip/insecure\n"
+		"otherwise; \u26a0 insecure: clients accept the certificate only because\n"
+		"InsecureForTests turns their checks off (not ok: exit status 1).\n"
 		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",
 	.shared = DC_SHARED_ALL,
 	.prometheus = true,
