@@ -3,7 +3,6 @@
  * run in the order a client depends on them; a step that cannot run because an earlier
  * one failed is recorded as skipped with the reason, never left out silently.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,16 +45,6 @@ static struct dc_diag_check *node_check(struct dc_diag_node *n, const char *id, 
 
 static void set(struct dc_diag_check *c, enum dc_check_status st, const char *code) { c->status = st, c->code = code; }
 
-/* Texts are cut at their field's size on purpose: one line each, never an overflow. */
-static void textf(char *buf, size_t n, const char *fmt, ...) DC_PRINTF(3, 4);
-static void textf(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
-
 /* Hints written for `derpcheck cert` span lines; a checklist line is one line. */
 static void one_line(char *s, size_t n)
 {
@@ -75,9 +64,9 @@ static void one_line(char *s, size_t n)
 	free(copy);
 }
 
-#define SUMMARY(c, ...) textf((c)->summary, sizeof((c)->summary), __VA_ARGS__)
-#define CAUSE(c, ...) textf((c)->cause, sizeof((c)->cause), __VA_ARGS__)
-#define FIX(c, ...) textf((c)->fix, sizeof((c)->fix), __VA_ARGS__)
+#define SUMMARY(c, ...) dc_textf((c)->summary, sizeof((c)->summary), __VA_ARGS__)
+#define CAUSE(c, ...) dc_textf((c)->cause, sizeof((c)->cause), __VA_ARGS__)
+#define FIX(c, ...) dc_textf((c)->fix, sizeof((c)->fix), __VA_ARGS__)
 
 const char *dc_check_status_name(enum dc_check_status st)
 {
@@ -264,10 +253,10 @@ static void check_dns(struct dc_diag_node *dn, int fam, const struct dc_resolve_
 
 void dc_diag_stun_port_hint(int answered_port, int map_port, char *cause, size_t ncause, char *fix, size_t nfix)
 {
-	textf(cause, ncause,
+	dc_textf(cause, ncause,
 		 "STUN answers on %d, not on %d: the forwarding maps host %d \u2192 container %d", answered_port,
 		 map_port, answered_port, map_port);
-	textf(fix, nfix, "set STUNPort to %d in the derpMap, or publish %d/udp", answered_port, map_port);
+	dc_textf(fix, nfix, "set STUNPort to %d in the derpMap, or publish %d/udp", answered_port, map_port);
 }
 
 static const struct dc_finding *stun_finding(const struct dc_stun_report *rep, const struct dc_stun_target *t,
@@ -933,23 +922,23 @@ static void verdicts(struct dc_diag_report *r)
 		any_stun_port = any_stun_port || dc_node_stun_port(r->nodes[i].node) >= 0;
 	if (stun_nodes == 0) {
 		r->stun = DC_VERDICT_NA;
-		textf(r->stun_reason, sizeof(r->stun_reason), "%s",
+		dc_textf(r->stun_reason, sizeof(r->stun_reason), "%s",
 		      any_stun_port ? "no node could be probed: no address of the family asked for"
 				    : "no node of the region serves STUN");
 	} else {
 		r->stun = stun_ok == stun_nodes ? DC_VERDICT_OK : stun_ok ? DC_VERDICT_DEGRADED : DC_VERDICT_BROKEN;
 		if (stun_bad)
-			textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN; %s: %s", stun_ok,
+			dc_textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN; %s: %s", stun_ok,
 				 stun_nodes, stun_bad_node, stun_bad->id);
 		else
-			textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN", stun_ok, stun_nodes);
+			dc_textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN", stun_ok, stun_nodes);
 	}
 	bool all_stun_only = true;
 	for (size_t i = 0; i < r->node_count; i++)
 		all_stun_only = all_stun_only && r->nodes[i].node->stun_only;
 	if (derp_nodes == 0) {
 		r->derp = DC_VERDICT_NA;
-		textf(r->derp_reason, sizeof(r->derp_reason), "%s",
+		dc_textf(r->derp_reason, sizeof(r->derp_reason), "%s",
 		      all_stun_only ? "every node is STUNOnly: the region relays nothing"
 				    : "no node could be tried: no address of the family asked for");
 	} else {
@@ -959,7 +948,7 @@ static void verdicts(struct dc_diag_report *r)
 							  : DC_VERDICT_OK;
 		char off[300] = "";
 		if (off_node && dc_trust_checks_off(off_node->trust))
-			textf(off, sizeof(off), off_node->trust == DC_TRUST_INSECURE
+			dc_textf(off, sizeof(off), off_node->trust == DC_TRUST_INSECURE
 				? ", %zu only because InsecureForTests turns certificate checks off; %s: certificate"
 				: ", %zu with certificate checks turned off by InsecureForTests; %s: certificate (it verifies: remove "
 				  "InsecureForTests)",
@@ -968,16 +957,16 @@ static void verdicts(struct dc_diag_report *r)
 		const char *clients = derp_bad && derp_bad_relayed ? " for clients" : "";
 		char relayed_note[120] = "";
 		if (derp_bad && derp_bad_relayed)
-			textf(relayed_note, sizeof(relayed_note), ", although it relays when %s",
+			dc_textf(relayed_note, sizeof(relayed_note), ", although it relays when %s",
 			      strcmp(derp_bad->id, DC_DIAG_CERT) == 0 ? "the certificate is not checked" : "that is ignored");
 		if (derp_bad)
-			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay%s; %s: %s%s%s", derp_ok, derp_nodes,
+			dc_textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay%s; %s: %s%s%s", derp_ok, derp_nodes,
 			      clients, derp_bad_node, derp_bad->id, relayed_note, off);
 		else if (mesh_bad)
-			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay; the mesh %s \u2194 %s fails%s",
+			dc_textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay; the mesh %s \u2194 %s fails%s",
 			      derp_ok, derp_nodes, mesh_bad->pair[0], mesh_bad->pair[1], off);
 		else
-			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay%s", derp_ok, derp_nodes, off);
+			dc_textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay%s", derp_ok, derp_nodes, off);
 	}
 }
 

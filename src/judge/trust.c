@@ -1,18 +1,8 @@
 /* Whether a node's certificate is really checked by clients (include/derpcheck/judge/trust.h). */
 #include "derpcheck/judge/trust.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static void textf(char *buf, size_t n, const char *fmt, ...) DC_PRINTF(3, 4);
-static void textf(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
 
 const char *dc_trust_name(enum dc_trust t)
 {
@@ -36,7 +26,7 @@ static void fix_line(const struct dc_cert_report *r, char *out, size_t n)
 		size_t len = strcspn(x->hint, "\n");
 		while (len > 0 && (x->hint[len - 1] == ':' || x->hint[len - 1] == ' '))
 			len--;
-		textf(out, n, "%.*s", (int)len, x->hint);
+		dc_textf(out, n, "%.*s", (int)len, x->hint);
 		return;
 	}
 }
@@ -50,9 +40,9 @@ static void client_words(const struct dc_cert_report *r, char *out, size_t n)
 		curl_text = cut + strlen("certificate problem: ");
 	out[0] = '\0';
 	if (go->checked && !go->ok && curl->checked && !curl->ok)
-		textf(out, n, "Tailscale on Linux: %s; curl: %s", go->says, curl_text);
+		dc_textf(out, n, "Tailscale on Linux: %s; curl: %s", go->says, curl_text);
 	else if (go->checked && !go->ok)
-		textf(out, n, "Tailscale on Linux: %s", go->says);
+		dc_textf(out, n, "Tailscale on Linux: %s", go->says);
 }
 
 void dc_trust_evidence_from_report(const struct dc_cert_report *r, struct dc_trust_evidence *e, struct dc_trust_texts *t)
@@ -73,9 +63,9 @@ static void where(const struct dc_trust_evidence *e, char *out, size_t n)
 {
 	const char *name = e->node && e->node->name ? e->node->name : "?";
 	if (e->map_name)
-		textf(out, n, "node %s in %s", name, e->map_name);
+		dc_textf(out, n, "node %s in %s", name, e->map_name);
 	else
-		textf(out, n, "node %s", name);
+		dc_textf(out, n, "node %s", name);
 }
 
 void dc_trust_judge(const struct dc_trust_evidence *e, struct dc_trust_verdict *v)
@@ -85,48 +75,48 @@ void dc_trust_judge(const struct dc_trust_evidence *e, struct dc_trust_verdict *
 	char node[400], details[800] = "";
 	where(e, node, sizeof(node));
 	if (e->command && *e->command)
-		textf(details, sizeof(details), " (details: `%s`)", e->command);
+		dc_textf(details, sizeof(details), " (details: `%s`)", e->command);
 	if (!e->judged) {
 		v->state = DC_TRUST_UNKNOWN;
-		textf(v->summary, sizeof(v->summary), "no certificate could be judged");
+		dc_textf(v->summary, sizeof(v->summary), "no certificate could be judged");
 		return;
 	}
 	if (e->chain_ok && checked) {
 		v->state = DC_TRUST_VERIFIED;
-		textf(v->summary, sizeof(v->summary), "Tailscale clients check the certificate and accept it");
+		dc_textf(v->summary, sizeof(v->summary), "Tailscale clients check the certificate and accept it");
 		return;
 	}
 	char problem[700];
-	textf(problem, sizeof(problem), "%s%s%s%s", e->problem && *e->problem ? e->problem : "the certificate does not verify",
+	dc_textf(problem, sizeof(problem), "%s%s%s%s", e->problem && *e->problem ? e->problem : "the certificate does not verify",
 	      e->says && *e->says ? " (" : "", e->says && *e->says ? e->says : "", e->says && *e->says ? ")" : "");
 	const char *fix = e->fix && *e->fix ? e->fix : "fix the certificate";
 	if (checked) {
 		v->state = DC_TRUST_REJECTED;
 		v->code = e->code ? e->code : "verify-failed";
-		textf(v->summary, sizeof(v->summary), "Tailscale clients reject it");
-		textf(v->cause, sizeof(v->cause), "%s", problem);
-		textf(v->fix, sizeof(v->fix), "%s%s", fix, details);
+		dc_textf(v->summary, sizeof(v->summary), "Tailscale clients reject it");
+		dc_textf(v->cause, sizeof(v->cause), "%s", problem);
+		dc_textf(v->fix, sizeof(v->fix), "%s%s", fix, details);
 		return;
 	}
 	if (e->chain_ok) {
 		v->state = DC_TRUST_UNCHECKED;
 		v->code = "insecure-for-tests";
-		textf(v->summary, sizeof(v->summary), "valid, but clients do not check it: InsecureForTests is set");
-		textf(v->cause, sizeof(v->cause),
+		dc_textf(v->summary, sizeof(v->summary), "valid, but clients do not check it: InsecureForTests is set");
+		dc_textf(v->cause, sizeof(v->cause),
 		      "the certificate verifies, but InsecureForTests turns certificate checks off for this node in every "
 		      "Tailscale client: anyone who can intercept the connection can pose as this relay");
-		textf(v->fix, sizeof(v->fix), "remove InsecureForTests from %s; the certificate verifies, so clients keep working",
+		dc_textf(v->fix, sizeof(v->fix), "remove InsecureForTests from %s; the certificate verifies, so clients keep working",
 		      node);
 		return;
 	}
 	v->state = DC_TRUST_INSECURE;
 	v->code = e->code ? e->code : "verify-failed";
-	textf(v->summary, sizeof(v->summary), "clients accept it only because InsecureForTests turns verification off");
-	textf(v->cause, sizeof(v->cause),
+	dc_textf(v->summary, sizeof(v->summary), "clients accept it only because InsecureForTests turns verification off");
+	dc_textf(v->cause, sizeof(v->cause),
 	      "%s; Tailscale clients accept it only because InsecureForTests turns their certificate checks off for this "
 	      "node",
 	      problem);
-	textf(v->fix, sizeof(v->fix),
+	dc_textf(v->fix, sizeof(v->fix),
 	      "1. %s%s; 2. only then remove InsecureForTests from %s (removed first, every client would refuse the node)", fix,
 	      details, node);
 }
@@ -164,7 +154,7 @@ void dc_trust_note(struct dc_cert_report *r, const char *node_path, const struct
 	if (!dc_trust_checks_off(v->state))
 		return;
 	char path[400];
-	textf(path, sizeof(path), "%s.InsecureForTests", node_path ? node_path : "");
+	dc_textf(path, sizeof(path), "%s.InsecureForTests", node_path ? node_path : "");
 	static const struct dc_srcpos nowhere;
 	struct dc_finding *x;
 	if (v->state == DC_TRUST_INSECURE)

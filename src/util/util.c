@@ -265,3 +265,11 @@ void dc_shell_append(char *out, size_t n, const char *arg)
 		out[k++] = '\'';
 	out[k] = '\0';
 }
+
+void dc_textf(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+}
