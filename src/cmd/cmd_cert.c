@@ -221,8 +221,7 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 		usage("--region needs a region ID (a positive integer), e.g. --region 900", NULL);
 		return NULL;
 	}
-	struct dc_fetch_opts fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
-				      .family = cli->family};
+	struct dc_fetch_opts fetch = dc_command_fetch_opts(cli);
 	if (dc_map_doc_load(cli->derp_map, &fetch, &rr->doc, &err) < 0) {
 		dc_report_error(&err);
 		return NULL;

@@ -22,7 +22,7 @@ const struct dc_command_spec dc_validate_spec = {
 		"Reads HuJSON (comments and trailing commas allowed): a bare DERP map, a policy\n"
 		"file with a \"derpMap\" key, or the control plane's JSON. Each problem is printed\n"
 		"as FILE:LINE:COL: error|warning: JSON.path: message, followed by a hint.",
-	.shared = DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
+	.shared = DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = validate_options,
 };
 
@@ -84,9 +84,7 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		fprintf(stderr, "derpcheck: internal error: the embedded default DERP map does not decode\n");
 		return DC_EXIT_USAGE;
 	}
-	struct dc_fetch_opts fetch = {
-		.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family,
-	};
+	struct dc_fetch_opts fetch = dc_command_fetch_opts(cli);
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	struct dc_findings all = {0};
 	bool input_error = false, problems = false;
@@ -116,7 +114,11 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		dc_findings_sort(&doc.findings);
 		struct dc_validate_result res = {
 			.doc = &doc,
-			.effective = have_effective ? &effective : doc.decoded && doc.map.shape == DC_SHAPE_DERPMAP ? &doc.map : NULL,
+			.effective = have_effective ? &effective
+				     : doc.decoded && (doc.map.shape == DC_SHAPE_DERPMAP || doc.map.shape == DC_SHAPE_YAML ||
+						       doc.map.shape == DC_SHAPE_HEADSCALE)
+					     ? &doc.map
+					     : NULL,
 			.merge = have_effective ? &merge : NULL,
 			.defaults = &defaults,
 			.errors = dc_findings_count(&doc.findings, DC_SEV_ERROR),
