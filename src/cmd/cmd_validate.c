@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/output/output.h"
+#include "derpcheck/judge/hscheck.h"
 #include "derpcheck/judge/validate.h"
 
 enum { OPT_STRICT = 1 };
@@ -20,8 +21,10 @@ const struct dc_command_spec dc_validate_spec = {
 	.summary = "check a DERP map or tailnet policy file the way Tailscale reads it",
 	.description =
 		"Reads HuJSON (comments and trailing commas allowed): a bare DERP map, a policy\n"
-		"file with a \"derpMap\" key, or the control plane's JSON. Each problem is printed\n"
-		"as FILE:LINE:COL: error|warning: JSON.path: message, followed by a hint.",
+		"file with a \"derpMap\" key, or the control plane's JSON; and Headscale's YAML: a\n"
+		"derp.paths map, or config.yaml, whose derp: section builds the map its clients get.\n"
+		"Each problem is printed as FILE:LINE:COL: error|warning: path: message, followed by\n"
+		"a hint.",
 	.shared = DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = validate_options,
 };
@@ -103,6 +106,8 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		bool have_effective = false;
 		if (doc.decoded) {
 			dc_validate(&doc.map, &defaults, &doc.findings);
+			if (doc.headscale)
+				dc_headscale_check(doc.headscale, &doc.map, &doc.findings);
 			if (doc.map.shape == DC_SHAPE_POLICY) {
 				dc_derpmap_merge(&doc.map, &defaults, &effective, &merge);
 				have_effective = true;

@@ -292,7 +292,9 @@ static void parse_yaml(struct dc_map_doc *doc, const struct dc_fetch_opts *opts,
 
 void dc_map_doc_parse(struct dc_map_doc *doc)
 {
-	dc_map_doc_parse_with(doc, NULL);
+	/* Text alone: a Headscale config's urls and paths are listed, never fetched or opened. */
+	struct dc_fetch_opts alone = {.no_other_sources = true};
+	dc_map_doc_parse_with(doc, &alone);
 }
 
 void dc_map_doc_parse_with(struct dc_map_doc *doc, const struct dc_fetch_opts *opts)
