@@ -622,7 +622,7 @@ static void read_url(struct loader *l, size_t i)
 		}
 		s->map.path = dc_xstrdup("");
 		s->state = DC_HS_SKIPPED;
-		s->why = dc_xasprintf("fetch failed: %s", err.what);
+		s->why = dc_xstrdup(err.what);
 		char *p = dc_xasprintf("derp.urls[%zu]", i);
 		struct dc_finding *x = dc_findings_add(l->f, DC_SEV_WARNING, "headscale-url-not-fetched", p, entry->at,
 						       "derpcheck could not fetch this map (%s), so its regions are missing from the map shown; Headscale refuses to start when it cannot fetch it either",

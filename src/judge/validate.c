@@ -341,7 +341,9 @@ static void check_node(struct check *c, const struct dc_derp_region *r, size_t i
 					   "node \"%s\" has both IPv4 and IPv6 disabled, so no client can reach it", n->name);
 		dc_finding_hint(x, "give the server's address in %s or %s (or leave it empty to use DNS)", nkey(c, DC_NODE_IPV4),
 				nkey(c, DC_NODE_IPV6));
-	} else if (*n->host_name && (m4 == DC_ADDR_DNS || m6 == DC_ADDR_DNS)) {
+	} else if (*n->host_name && (m4 == DC_ADDR_DNS || m6 == DC_ADDR_DNS) &&
+		   dc_node_addr_mode(n->host_name, 4) != DC_ADDR_STATIC && dc_node_addr_mode(n->host_name, 6) != DC_ADDR_STATIC) {
+		/* (an IP literal as HostName needs no DNS) */
 		const char *fam = m4 == DC_ADDR_DNS && m6 == DC_ADDR_DNS ? "IPv4 and IPv6" : m4 == DC_ADDR_DNS ? "IPv4" : "IPv6";
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "ip-from-dns", n->path, n->at,
 					   "node \"%s\" has no static %s, so clients depend on DNS for %s", n->name,

@@ -146,8 +146,10 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 		return;
 	}
 	const struct dc_derpmap *eff = r->effective;
-	fprintf(out, "  clients use %zu %s with %zu %s\n", eff->region_count, plural(eff->region_count, "region", "regions"),
-		dc_derpmap_node_count(eff), plural(dc_derpmap_node_count(eff), "node", "nodes"));
+	/* A derp.paths file is one of several sources: it defines regions, clients get the merge. */
+	fprintf(out, "  %s %zu %s with %zu %s\n", eff->shape == DC_SHAPE_YAML ? "the file defines" : "clients use",
+		eff->region_count, plural(eff->region_count, "region", "regions"), dc_derpmap_node_count(eff),
+		plural(dc_derpmap_node_count(eff), "node", "nodes"));
 	if (r->merge) {
 		const struct dc_merge_summary *m = r->merge;
 		if (m->defaults_omitted)
