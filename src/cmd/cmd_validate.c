@@ -18,7 +18,7 @@ static const struct dc_option validate_options[] = {
 const struct dc_command_spec dc_validate_spec = {
 	.name = "validate",
 	.args = "FILE|URL|-|embedded: ...",
-	.summary = "check a DERP map or tailnet policy file the way Tailscale reads it",
+	.summary = "check a DERP map, policy file or Headscale config the way Tailscale and Headscale read it",
 	.description =
 		"Reads HuJSON (comments and trailing commas allowed): a bare DERP map, a policy\n"
 		"file with a \"derpMap\" key, or the control plane's JSON; and Headscale's YAML: a\n"

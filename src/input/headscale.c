@@ -472,6 +472,12 @@ static void read_member(struct loader *l, const struct section *s, const struct 
 	if (!k) {
 		char f[96];
 		fold(m->key, f, sizeof(f));
+		if (!*s->path && strcmp(lower, "regions") == 0) {
+			struct dc_finding *x = dc_findings_add(l->f, DC_SEV_ERROR, "headscale-unknown-key", m->key, m->key_pos,
+							       "a config has no regions: key; this file looks like a DERP map for derp.paths");
+			dc_finding_hint(x, "list this file under derp.paths in config.yaml, or read it with --map-format yaml");
+			return;
+		}
 		char *elsewhere = known_elsewhere(m->key, s);
 		/* At the top level, report only what is about the DERP map (see unknown_key). */
 		if (*s->path || strcmp(f, "derp") == 0 || strcmp(f, "serverurl") == 0 || strstr(f, "verifyclient") ||

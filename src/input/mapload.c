@@ -201,6 +201,8 @@ static void syntax_finding(struct dc_map_doc *doc, const struct dc_error *perr, 
 	struct dc_finding *f = dc_findings_add(&doc->findings, DC_SEV_ERROR, code, "", perr->pos, "%s", perr->what);
 	if (perr->hint[0]) {
 		dc_finding_hint(f, "%s", perr->hint);
+	} else if (strstr(perr->what, "is not JSON")) {
+		dc_finding_hint(f, "strict JSON (--map-format json) has no comments or trailing commas; a policy file is HuJSON (--map-format hujson)");
 	} else if (!yaml && perr->pos.line == 1 && perr->pos.col == 1 && doc->text.len > 0) {
 		/* Not JSON at all: an HTML error page, a log line, the wrong file. */
 		size_t n = strcspn(doc->text.text, "\r\n");

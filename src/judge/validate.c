@@ -216,18 +216,22 @@ static void check_address(struct check *c, const struct dc_derp_node *n, int fam
 	if (family == 4 && inet_pton(AF_INET6, v, buf) == 1) {
 		x = add(c, DC_SEV_ERROR, "ip-wrong-family", w.path, w.pos,
 			"\"%s\" is an IPv6 address in the IPv4 field; Tailscale treats it as \"IPv4 disabled\"", v);
-		dc_finding_hint(x, "move it to %s and put the server's IPv4 address (or none) in %s", nkey(c, DC_NODE_IPV6),
-				nkey(c, DC_NODE_IPV4));
+		dc_finding_hint(x, "move it to %s and put the server's IPv4 address (or %s) in %s", nkey(c, DC_NODE_IPV6),
+				dialect(c) == DC_DIALECT_JSON ? "\"none\"" : "none", nkey(c, DC_NODE_IPV4));
 	} else if (family == 6 && inet_pton(AF_INET, v, buf) == 1) {
 		x = add(c, DC_SEV_ERROR, "ip-wrong-family", w.path, w.pos,
 			"\"%s\" is an IPv4 address in the IPv6 field; Tailscale treats it as \"IPv6 disabled\"", v);
-		dc_finding_hint(x, "move it to %s and put the server's IPv6 address (or none) in %s", nkey(c, DC_NODE_IPV4),
-				nkey(c, DC_NODE_IPV6));
+		dc_finding_hint(x, "move it to %s and put the server's IPv6 address (or %s) in %s", nkey(c, DC_NODE_IPV4),
+				dialect(c) == DC_DIALECT_JSON ? "\"none\"" : "none", nkey(c, DC_NODE_IPV6));
 	} else if (looks_numeric(v)) {
 		x = add(c, DC_SEV_ERROR, "ip-invalid", w.path, w.pos,
 			"\"%s\" is not a valid %s address; Tailscale silently disables %s for this node", v, name, name);
-		dc_finding_hint(x, "write the server's %s address (e.g. %s), none to disable %s, or an empty value to use DNS",
-				name, nmember(c, fld, true, family == 4 ? "203.0.113.10" : "2001:db8::10"), name);
+		if (dialect(c) == DC_DIALECT_JSON)
+			dc_finding_hint(x, "write the server's %s address (%s), \"none\" to disable %s, or \"\" to use DNS",
+					name, family == 4 ? "e.g. \"203.0.113.10\"" : "e.g. \"2001:db8::10\"", name);
+		else
+			dc_finding_hint(x, "write the server's %s address (e.g. %s), none to disable %s, or leave it empty to use DNS",
+					name, nmember(c, fld, true, family == 4 ? "203.0.113.10" : "2001:db8::10"), name);
 	} else {
 		x = add(c, DC_SEV_WARNING, "ip-disabled-nonstandard", w.path, w.pos,
 			"\"%s\" disables %s for this node, but the conventional value is \"none\"", v, name);
@@ -339,8 +343,8 @@ static void check_node(struct check *c, const struct dc_derp_region *r, size_t i
 		w = node_field(n, DC_NODE_IPV4);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "node-undialable", n->path, n->at,
 					   "node \"%s\" has both IPv4 and IPv6 disabled, so no client can reach it", n->name);
-		dc_finding_hint(x, "give the server's address in %s or %s (or leave it empty to use DNS)", nkey(c, DC_NODE_IPV4),
-				nkey(c, DC_NODE_IPV6));
+		dc_finding_hint(x, "give the server's address in %s or %s (or %s to use DNS)", nkey(c, DC_NODE_IPV4),
+				nkey(c, DC_NODE_IPV6), dialect(c) == DC_DIALECT_JSON ? "\"\"" : "leave it empty");
 	} else if (*n->host_name && (m4 == DC_ADDR_DNS || m6 == DC_ADDR_DNS) &&
 		   dc_node_addr_mode(n->host_name, 4) != DC_ADDR_STATIC && dc_node_addr_mode(n->host_name, 6) != DC_ADDR_STATIC) {
 		/* (an IP literal as HostName needs no DNS) */
@@ -348,7 +352,8 @@ static void check_node(struct check *c, const struct dc_derp_region *r, size_t i
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "ip-from-dns", n->path, n->at,
 					   "node \"%s\" has no static %s, so clients depend on DNS for %s", n->name,
 					   fam, n->host_name);
-		dc_finding_hint(x, "write the server's address in %s, or none if it has none",
+		dc_finding_hint(x, dialect(c) == DC_DIALECT_JSON ? "write the server's address in %s, or \"none\" if it has none"
+								  : "write the server's address in %s, or none if it has none",
 				nkey(c, m4 == DC_ADDR_DNS ? DC_NODE_IPV4 : DC_NODE_IPV6));
 	}
 	check_ports(c, n);
