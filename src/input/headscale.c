@@ -271,6 +271,14 @@ static void read_string(struct loader *l, const char *path, const char *key, con
 /* GetStringSlice: a list of values, or one string split at spaces (strings.Fields). */
 static void read_list(struct loader *l, const char *path, const char *key, const struct dc_json *v, struct dc_hs_list *out)
 {
+	/* The key written again (in another case): the last one is read. */
+	for (size_t i = 0; i < out->count; i++) {
+		free(out->items[i].text);
+		free(out->items[i].string);
+	}
+	free(out->items);
+	out->items = NULL;
+	out->count = 0;
 	out->set = true;
 	out->key_at = v->key_pos;
 	if (v->type == DC_JSON_ARRAY) {
