@@ -683,11 +683,11 @@ static void test_strict_json_rejects_comments_and_trailing_commas_where_they_are
 	const char *comment = "{\"a\": 1, // note\n\"b\": 2}";
 	assert_null(dc_json_parse_strict(comment, strlen(comment), &err));
 	assert_int_equal(err.pos.line, 1);
-	assert_int_equal(err.pos.col, 11);
+	assert_int_equal(err.pos.col, 10);
 	assert_non_null(strstr(err.what, "comments are not JSON"));
 	const char *trailing = "{\"a\": [1, 2,]}";
 	assert_null(dc_json_parse_strict(trailing, strlen(trailing), &err));
-	assert_int_equal(err.pos.col, 14);
+	assert_int_equal(err.pos.col, 13);
 	assert_non_null(strstr(err.what, "trailing comma before ']'"));
 	const char *object = "{\"a\": 1,}";
 	assert_null(dc_json_parse_strict(object, strlen(object), &err));
