@@ -692,7 +692,8 @@ static void test_strict_json_rejects_comments_and_trailing_commas_where_they_are
 	const char *object = "{\"a\": 1,}";
 	assert_null(dc_json_parse_strict(object, strlen(object), &err));
 	assert_non_null(strstr(err.what, "trailing comma before '}'"));
-	struct dc_json *ok = dc_json_parse_strict("{\"a\": [], \"b\": {}}", 19, &err);
+	const char *clean = "{\"a\": [], \"b\": {}}";
+	struct dc_json *ok = dc_json_parse_strict(clean, strlen(clean), &err);
 	assert_non_null(ok);
 	dc_json_free(ok);
 	struct dc_json *hu = dc_hujson_parse(trailing, strlen(trailing), &err);
