@@ -597,21 +597,7 @@ static void decode_region(struct decoder *d, const char *path, const struct dc_j
 /* Go decodes map[int]... keys with strconv.ParseInt: optional sign, decimal digits. */
 static int parse_region_key(const char *key, int64_t *out)
 {
-	const char *p = key;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (!*p)
-		return -1;
-	for (const char *q = p; *q; q++)
-		if (*q < '0' || *q > '9')
-			return -1;
-	errno = 0;
-	char *end;
-	long long v = strtoll(key, &end, 10);
-	if (errno || *end)
-		return -1;
-	*out = v;
-	return 0;
+	return dc_parse_go_int(key, out);
 }
 
 /*

@@ -776,18 +776,20 @@ static void split_host_port(const char *hostport, char **host, char **port)
 /* strconv.Atoi. */
 static int go_atoi(const char *s, long long *out)
 {
-	const char *p = s;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (!*p)
+	int64_t v;
+	if (dc_parse_go_int(s, &v) < 0)
 		return -1;
-	for (const char *q = p; *q; q++)
-		if (*q < '0' || *q > '9')
-			return -1;
-	if (strlen(p) > 18)
-		return -1;
-	*out = strtoll(s, NULL, 10);
+	*out = v;
 	return 0;
+}
+
+/* A field of the embedded region taken from a config value: present, at the value's position. */
+static void from_value(uint32_t *present, struct dc_srcpos *field_at, unsigned field, const struct dc_hs_value *v)
+{
+	if (!v->set)
+		return;
+	*present |= 1u << field;
+	field_at[field] = v->at;
 }
 
 static void build_embedded(struct loader *l)
@@ -873,19 +875,11 @@ static void build_embedded(struct loader *l)
 	r->dialect = DC_DIALECT_HEADSCALE;
 	r->file = s->name;
 	r->at = r->key_at = c->server_at;
-	if (c->region_id.set) {
+	if (c->region_id.set)
 		r->key_at = c->region_id.at;
-		r->present |= 1u << DC_REGION_REGIONID;
-		r->field_at[DC_REGION_REGIONID] = c->region_id.at;
-	}
-	if (c->region_code.set) {
-		r->present |= 1u << DC_REGION_CODE;
-		r->field_at[DC_REGION_CODE] = c->region_code.at;
-	}
-	if (c->region_name.set) {
-		r->present |= 1u << DC_REGION_NAME;
-		r->field_at[DC_REGION_NAME] = c->region_name.at;
-	}
+	from_value(&r->present, r->field_at, DC_REGION_REGIONID, &c->region_id);
+	from_value(&r->present, r->field_at, DC_REGION_CODE, &c->region_code);
+	from_value(&r->present, r->field_at, DC_REGION_NAME, &c->region_name);
 	r->present |= 1u << DC_REGION_NODES;
 	r->field_at[DC_REGION_NODES] = c->server_at;
 	r->nodes = dc_xcalloc(1, sizeof(*r->nodes));
@@ -907,14 +901,8 @@ static void build_embedded(struct loader *l)
 	n->field_at[DC_NODE_NAME] = n->field_at[DC_NODE_REGIONID] = c->region_id.set ? c->region_id.at : c->server_at;
 	n->field_at[DC_NODE_HOSTNAME] = n->field_at[DC_NODE_DERPPORT] = c->server_url.at;
 	n->field_at[DC_NODE_STUNPORT] = c->stun_listen_addr.at;
-	if (c->ipv4.set) {
-		n->present |= 1u << DC_NODE_IPV4;
-		n->field_at[DC_NODE_IPV4] = c->ipv4.at;
-	}
-	if (c->ipv6.set) {
-		n->present |= 1u << DC_NODE_IPV6;
-		n->field_at[DC_NODE_IPV6] = c->ipv6.at;
-	}
+	from_value(&n->present, n->field_at, DC_NODE_IPV4, &c->ipv4);
+	from_value(&n->present, n->field_at, DC_NODE_IPV6, &c->ipv6);
 }
 
 /* ---- the merge (derp.go mergeDERPMaps, then app.go's embedded region) ----------------- */
