@@ -227,6 +227,10 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 		return NULL;
 	}
 	rr->have_doc = true;
+	char *origin = dc_map_doc_origin(&rr->doc);
+	if (origin && !cli->quiet)
+		fprintf(stderr, "derpcheck: DERP map: %s %s: %s\n", dc_map_doc_kind(&rr->doc), rr->doc.text.name, origin);
+	free(origin);
 	if (!rr->doc.decoded) {
 		dc_error_set(&err, cli->derp_map, "no DERP map could be read from it");
 		dc_error_hint(&err, "run 'derpcheck validate %s' to see why", cli->derp_map);
