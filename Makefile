@@ -106,7 +106,8 @@ cli-tests: $(BIN) | deps-check
 # Tailscale's real derper (v1.34.2) and Go DERP client, from the vendored sources next to
 # this repository (PEERS_SRC), built once into build/peers (also for `make asan`): the
 # integration tests run derpcheck against them. Missing sources are an error, not a skip.
-PEERS_SRC ?= $(abspath ../shared/peers)
+# (../shared/peers beside the clone; ../../shared/peers for a git worktree one level down).
+PEERS_SRC ?= $(firstword $(wildcard $(abspath ../shared/peers) $(abspath ../../shared/peers)) $(abspath ../shared/peers))
 PEERS_DIR := build/peers
 peers:
 	@if [ ! -x "$(PEERS_SRC)/build.sh" ]; then \
