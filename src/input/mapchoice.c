@@ -145,7 +145,12 @@ void dc_map_choice_describe(const struct dc_map_choice *c, char *out, size_t n)
 		snprintf(out, n, "%s", dc_map_source_name(c->source));
 		break;
 	default:
-		snprintf(out, n, "%s %s", dc_map_source_name(c->source), c->name);
+		if (c->have_doc && c->doc.map.shape == DC_SHAPE_HEADSCALE)
+			snprintf(out, n, "Headscale config %s", c->name);
+		else if (c->have_doc && c->doc.map.shape == DC_SHAPE_YAML)
+			snprintf(out, n, "Headscale DERP map %s", c->name);
+		else
+			snprintf(out, n, "%s %s", dc_map_source_name(c->source), c->name);
 		break;
 	}
 }
