@@ -267,7 +267,7 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 	if (!rr->doc.decoded) {
 		dc_error_set(&err, cli->derp_map, "no DERP map could be read from it");
 		char cmd[PATH_MAX + 64];
-		dc_map_validate_hint(cli->derp_map, cmd, sizeof(cmd));
+		dc_map_validate_hint(cli->derp_map, dc_map_format_flag(cli->map_format), cmd, sizeof(cmd));
 		dc_error_hint(&err, "run %s to see why", cmd);
 		dc_report_error(&err);
 		return NULL;
@@ -283,11 +283,12 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 		map = &rr->merged;
 	}
 	rr->doc.findings.ca_file = cli->ca_file;
+	rr->doc.findings.map_format = dc_map_format_flag(cli->map_format);
 	dc_validate(&rr->doc.map, rr->have_defaults ? &rr->defaults : NULL, &rr->doc.findings);
 	size_t errors = dc_findings_count(&rr->doc.findings, DC_SEV_ERROR);
 	if (errors) {
 		char cmd[PATH_MAX + 64];
-		dc_map_validate_hint(cli->derp_map, cmd, sizeof(cmd));
+		dc_map_validate_hint(cli->derp_map, dc_map_format_flag(cli->map_format), cmd, sizeof(cmd));
 		fprintf(stderr, "derpcheck: note: %s has %zu %s (see %s); checking region %lld anyway\n", cli->derp_map,
 			errors, errors == 1 ? "error" : "errors", cmd, id);
 	}
@@ -389,6 +390,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 	char addr[300], command[800];
 	if (region) {
 		call.derp_map = cli->derp_map;
+		call.map_format = dc_map_format_flag(cli->map_format);
 		call.region_id = region->id;
 	} else if (host_arg) {
 		call.host_name = opts.servername ? opts.servername : opts.hostname ? opts.hostname : host;

@@ -116,6 +116,7 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 {
 	struct dc_diag_opts o = {
 		.map_name = cli->derp_map,
+		.map_format = dc_map_format_flag(cli->map_format),
 		.ca_file = cli->ca_file,
 		.family = cli->family,
 		.timeout_ms = cli->timeout_ms,
@@ -229,6 +230,10 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		char cmd[800] = "derpcheck diagnose";
 		dc_shell_append(cmd, sizeof(cmd), "--derp-map");
 		dc_shell_append(cmd, sizeof(cmd), cli->derp_map);
+		if (dc_map_format_flag(cli->map_format)) {
+			dc_shell_append(cmd, sizeof(cmd), "--map-format");
+			dc_shell_append(cmd, sizeof(cmd), dc_map_format_flag(cli->map_format));
+		}
 		if (cli->ca_file) {
 			dc_shell_append(cmd, sizeof(cmd), "--ca-file");
 			dc_shell_append(cmd, sizeof(cmd), cli->ca_file);

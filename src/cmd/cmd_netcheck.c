@@ -160,6 +160,7 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 	a.o.ca_file = cli->ca_file;
 	a.o.insecure = cli->insecure;
 	a.o.map_spec = dc_map_spec_for_command(cli->derp_map ? cli->derp_map : maps.name);
+	a.o.map_format = cli->derp_map ? dc_map_format_flag(cli->map_format) : NULL;
 	if (cli->timeout_ms) {
 		a.o.report_timeout_ns = (uint64_t)cli->timeout_ms * 1000000u;
 		if (cli->timeout_ms < DC_NETCHECK_STUN_PHASE_MS)

@@ -373,6 +373,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 		.map_name = have_choice ? choice.name : NULL, .map_source = have_choice ? dc_map_source_name(choice.source) : NULL,
 		.ca_file = cli->ca_file, .style = &style, .verbose = cli->verbose,
 		.map_spec = have_choice ? dc_map_spec_for_command(cli->derp_map ? cli->derp_map : choice.name) : NULL,
+		.map_format = cli->derp_map ? dc_map_format_flag(cli->map_format) : NULL,
 	};
 	struct event_ctx ctx = {.rep = &rep, .quiet = cli->quiet};
 	if (cli->format == DC_FORMAT_TEXT) {

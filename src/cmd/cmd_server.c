@@ -176,7 +176,7 @@ int dc_cmd_server(struct dc_cli *cli, int argc, char **argv)
 		if (!doc.decoded) {
 			dc_error_set(&err, cli->derp_map, "no DERP map could be read from it");
 			char cmd[PATH_MAX + 64];
-			dc_map_validate_hint(cli->derp_map, cmd, sizeof(cmd));
+			dc_map_validate_hint(cli->derp_map, dc_map_format_flag(cli->map_format), cmd, sizeof(cmd));
 			dc_error_hint(&err, "run %s to see why", cmd);
 			dc_report_error(&err);
 			goto out_doc;

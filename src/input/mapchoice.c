@@ -74,7 +74,7 @@ int dc_map_choose(const struct dc_map_choice_opts *opts, struct dc_map_choice *c
 		if (why || !c->doc.decoded) {
 			dc_error_set(err, c->doc.text.name, "cannot use this DERP map: %s", why ? why : "no DERP map in it");
 			char cmd[PATH_MAX + 64];
-			dc_map_validate_hint(opts->spec, cmd, sizeof(cmd));
+			dc_map_validate_hint(opts->spec, dc_map_format_flag(opts->fetch.format), cmd, sizeof(cmd));
 			dc_error_hint(err, "see every problem and its fix with %s", cmd);
 			return -1;
 		}

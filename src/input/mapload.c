@@ -353,7 +353,12 @@ const char *dc_map_spec_for_command(const char *name)
 	return strncmp(name, DC_MAP_EMBEDDED_SPEC, strlen(DC_MAP_EMBEDDED_SPEC)) == 0 ? DC_MAP_EMBEDDED_SPEC : name;
 }
 
-void dc_map_validate_hint(const char *name, char *out, size_t n)
+const char *dc_map_format_flag(enum dc_map_format f)
+{
+	return f == DC_MAP_FORMAT_AUTO ? NULL : dc_map_format_name(f);
+}
+
+void dc_map_validate_hint(const char *name, const char *map_format, char *out, size_t n)
 {
 	const char *spec = dc_map_spec_for_command(name);
 	if (!spec) {
@@ -361,6 +366,10 @@ void dc_map_validate_hint(const char *name, char *out, size_t n)
 		return;
 	}
 	char cmd[PATH_MAX + 64] = "derpcheck validate";
+	if (map_format) {
+		dc_shell_append(cmd, sizeof(cmd), "--map-format");
+		dc_shell_append(cmd, sizeof(cmd), map_format);
+	}
 	dc_shell_append(cmd, sizeof(cmd), spec);
 	snprintf(out, n, "`%s`", cmd);
 }

@@ -133,14 +133,14 @@ static void judge_findings(struct dc_diag_check *c, const struct dc_findings *f,
 		FIX(c, "%s", x->hint);
 	} else {
 		char cmd[700];
-		dc_map_validate_hint(o->map_name, cmd, sizeof(cmd));
+		dc_map_validate_hint(o->map_name, o->map_format, cmd, sizeof(cmd));
 		FIX(c, "%s explains every problem of the map", cmd);
 	}
 }
 
 static void check_map(const struct dc_derpmap *map, const struct dc_diag_opts *o, struct dc_diag_report *r)
 {
-	struct dc_findings f = {.file = o->map_name, .ca_file = o->ca_file};
+	struct dc_findings f = {.file = o->map_name, .ca_file = o->ca_file, .map_format = o->map_format};
 	dc_validate(map, o->defaults, &f);
 	const char **node_paths = dc_xcalloc(r->node_count + 1, sizeof(*node_paths));
 	for (size_t i = 0; i < r->node_count; i++) {
@@ -475,11 +475,10 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 {
 	const struct dc_derp_node *n = dn->node;
 	int port = dc_node_derp_port(n);
-	char cmd[700];
-	struct dc_tlscheck_call call = {
-		.derp_map = o->map_name, .region_id = ctx->r->region->id, .host_name = n->host_name,
-		.cert_name = n->cert_name && n->cert_name[0] ? n->cert_name : NULL, .ca_file = o->ca_file,
-	};
+	char cmd[700], addr[300];
+	struct dc_tlscheck_call call;
+	dc_tlscheck_node_call(n, ctx->r->region->id, dc_map_spec_for_command(o->map_name), o->map_format, o->ca_file, &call,
+			      addr, sizeof(addr));
 	dc_tlscheck_command(&call, cmd, sizeof(cmd));
 	struct dc_cert_report chosen;
 	bool have_chosen = false;

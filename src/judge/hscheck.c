@@ -269,6 +269,10 @@ static void check_multi_node(struct hcheck *c)
 		const char *spec = dc_map_spec_for_command(c->hs->config_name ? c->hs->config_name : c->f->file);
 		char cmd[PATH_MAX + 200] = "derpcheck ping --derp-map";
 		dc_shell_append(cmd, sizeof(cmd), spec ? spec : "FILE");
+		if (spec && c->f->map_format) {
+			dc_shell_append(cmd, sizeof(cmd), "--map-format");
+			dc_shell_append(cmd, sizeof(cmd), c->f->map_format);
+		}
 		if (spec && c->f->ca_file) {
 			dc_shell_append(cmd, sizeof(cmd), "--ca-file");
 			dc_shell_append(cmd, sizeof(cmd), c->f->ca_file);

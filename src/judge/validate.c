@@ -289,21 +289,10 @@ static bool is_lower_hex(const char *s, size_t n)
 static void node_cert_command(const struct check *c, const struct dc_derp_region *r, const struct dc_derp_node *n,
 			      char *out, size_t len)
 {
-	struct dc_tlscheck_call call = {.host_name = n->host_name, .cert_name = *n->cert_name ? n->cert_name : NULL,
-					.ca_file = c->f->ca_file};
+	struct dc_tlscheck_call call;
 	char addr[300];
-	call.derp_map = dc_map_spec_for_command(c->f->file);
-	call.region_id = r->id;
-	if (!call.derp_map) {
-		int port = dc_node_derp_port(n);
-		if (dc_node_addr_mode(n->ipv4, 4) == DC_ADDR_STATIC)
-			snprintf(addr, sizeof(addr), "%s:%d", n->ipv4, port);
-		else if (dc_node_addr_mode(n->ipv6, 6) == DC_ADDR_STATIC)
-			snprintf(addr, sizeof(addr), "[%s]:%d", n->ipv6, port);
-		else
-			snprintf(addr, sizeof(addr), "%s:%d", n->host_name, port);
-		call.addr = addr;
-	}
+	dc_tlscheck_node_call(n, r->id, dc_map_spec_for_command(c->f->file), c->f->map_format, c->f->ca_file, &call, addr,
+			      sizeof(addr));
 	dc_tlscheck_command(&call, out, len);
 }
 

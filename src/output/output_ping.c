@@ -300,6 +300,7 @@ void dc_output_ping_cert_call(const struct dc_ping_report *rep, const struct dc_
 	/* From the map, `cert --region` checks what clients check (CertName, ports, addresses). */
 	if (!rep->host_target && rep->map_spec) {
 		call->derp_map = rep->map_spec;
+		call->map_format = rep->map_format;
 		call->region_id = rep->region->id;
 		return;
 	}

@@ -784,7 +784,7 @@ static void https_one(const struct dc_netcheck_opts *o, struct dc_netcheck_https
 	struct dc_tls_verdict v;
 	bool verified = dc_tls_verify(dc_tls_peer_chain(&c), node->host_name, node->cert_name, o->ca_file, &v, &e) == 0;
 	struct dc_tlscheck_call call = {
-		.derp_map = o->map_spec, .region_id = h->region_id, .host_name = node->host_name,
+		.derp_map = o->map_spec, .map_format = o->map_format, .region_id = h->region_id, .host_name = node->host_name,
 		.cert_name = node->cert_name && *node->cert_name ? node->cert_name : NULL, .addr = h->peer, .ca_file = o->ca_file,
 	};
 	dc_trust_judge_tls(node, dc_tls_peer_chain(&c), verified ? &v : NULL, &call, &h->trust);
@@ -971,18 +971,22 @@ static void *captive_thread(void *arg)
 
 static const struct dc_srcpos nopos;
 
-static const char *validate_hint(const char *map_spec, char *out, size_t n)
+static const char *validate_hint(const struct dc_netcheck_opts *o, char *out, size_t n)
 {
-	dc_map_validate_hint(map_spec, out, n);
+	dc_map_validate_hint(o->map_spec, o->map_format, out, n);
 	return out;
 }
 
-/* The map as the commands in hints name it: a shell-quoted path, URL or embedded:. */
+/* The map as the commands in hints name it: a shell-quoted path, URL or embedded:, and its format. */
 static const char *map_arg(const struct dc_netcheck_opts *o, char *out, size_t n)
 {
 	out[0] = '\0';
 	if (o->map_spec)
 		dc_shell_append(out, n, o->map_spec);
+	if (o->map_spec && o->map_format) {
+		dc_shell_append(out, n, "--map-format");
+		dc_shell_append(out, n, o->map_format);
+	}
 	return out;
 }
 
@@ -1041,7 +1045,7 @@ static void findings(struct run *R)
 				     "no DERP region could be reached (neither STUN nor HTTPS): Tailscale cannot pick a home "
 				     "region");
 		dc_finding_hint(fd, "check the DERP map (%s) and that the nodes are reachable from here",
-				validate_hint(R->o->map_spec, (char[700]){0}, 700));
+				validate_hint(R->o, (char[700]){0}, 700));
 	}
 	if (rep->mapping_varies_by_dest_ip == DC_OPT_TRUE || x->nat == DC_NAT_ADDRESS_DEPENDENT ||
 	    x->nat == DC_NAT_ADDRESS_PORT_DEPENDENT || x->nat == DC_NAT_DEPENDENT) {

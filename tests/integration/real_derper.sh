@@ -116,6 +116,9 @@ contains seed-diagnose out "       fix:   1. serve the full chain, leaf first, a
 contains seed-diagnose out "  ok   relay              A -> B -> A: 3/3 relayed"
 contains seed-diagnose out "STUN path: ok (1 of 1 nodes answer STUN)"
 contains seed-diagnose out "DERP path: insecure (1 of 1 nodes relay, 1 only because InsecureForTests turns certificate checks off; 900a: certificate)"
+# The commands printed carry every flag that named the map (run by tests/lib/hints.sh).
+run seed-format 1 10000 diagnose --map-format hujson --derp-map seed.hujson "${ca[@]}" 900
+contains seed-format out "(details: \`derpcheck cert --derp-map seed.hujson --map-format hujson --region 900 --ca-file pki/ca.pem\`)"
 run seed-json 1 10000 --format json diagnose --derp-map seed.hujson "${ca[@]}" 900
 json seed-json '.ok == false and .verdicts.derp.verdict == "insecure" and .nodes[0].certificate_trust == "insecure"'
 run seed-ping 1 10000 ping --derp-map seed.hujson "${ca[@]}" -c 10 -i 50ms 900

@@ -99,7 +99,10 @@ const char *dc_map_spec_for_command(const char *name);
  * "`derpcheck validate MAP`" (backticks included: a command hints print) for the map
  * called name, or "derpcheck validate FILE" (a template) when it cannot be read again.
  */
-void dc_map_validate_hint(const char *name, char *out, size_t n);
+void dc_map_validate_hint(const char *name, const char *map_format, char *out, size_t n);
+
+/* The --map-format word a printed command must repeat: NULL for auto (the default). */
+const char *dc_map_format_flag(enum dc_map_format f);
 
 struct dc_yaml_doc;
 /* What the YAML reader noticed (aliases, merges, tags, a second document), as findings. */

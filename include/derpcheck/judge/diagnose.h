@@ -88,6 +88,7 @@ enum dc_verdict {
 
 struct dc_diag_opts {
 	const char *map_name;        /* the map as the user named it (fix texts, cert commands) */
+	const char *map_format;      /* --map-format when not auto, repeated in those commands */
 	const char *ca_file;         /* replaces the system trust store */
 	int family;                  /* 0 both, 4 or 6 */
 	long timeout_ms;             /* per network step (default 3 s) */

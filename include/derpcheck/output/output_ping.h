@@ -22,6 +22,7 @@ struct dc_ping_report {
 	const char *map_source;
 	const char *ca_file;   /* repeated in the `derpcheck cert` suggestion */
 	const char *map_spec;  /* --derp-map for the `derpcheck cert` suggestion, NULL if none can be given */
+	const char *map_format; /* its --map-format when not auto */
 	const struct dc_style *style;
 	int verbose;
 	/* What clients make of each connected client's certificate (judge/trust.h). */

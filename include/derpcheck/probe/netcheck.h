@@ -48,6 +48,7 @@ struct dc_netcheck_opts {
 	const char *ca_file;
 	bool insecure;          /* connect whatever the certificate (it is judged all the same) */
 	const char *map_spec;   /* --derp-map for the commands hints print (dc_map_spec_for_command); NULL: none */
+	const char *map_format; /* --map-format for them when not auto, else NULL */
 	const char *extra_stun[DC_NETCHECK_MAX_EXTRA]; /* HOST[:PORT] */
 	size_t extra_count;
 	uint64_t stun_phase_ns;     /* 0: 3 s */
