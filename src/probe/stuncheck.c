@@ -308,7 +308,7 @@ static void summarise(struct dc_stun_report *rep, struct dc_stun_target *t, stru
 
 /* ---- findings ------------------------------------------------------------------ */
 
-static const struct dc_probe_result *worst_failure(const struct dc_stun_report *rep, const struct dc_stun_target *t)
+const struct dc_probe_result *dc_stun_worst_failure(const struct dc_stun_report *rep, const struct dc_stun_target *t)
 {
 	static const enum dc_probe_status order[] = {DC_PROBE_SEND_FAILED, DC_PROBE_UNREACHABLE,
 						     DC_PROBE_ERROR_RESPONSE, DC_PROBE_TIMEOUT};
@@ -380,7 +380,7 @@ static void no_answer_findings(struct dc_stun_report *rep, const struct dc_stun_
 		only_plain_finding(rep, t);
 		return;
 	}
-	const struct dc_probe_result *r = worst_failure(rep, t);
+	const struct dc_probe_result *r = dc_stun_worst_failure(rep, t);
 	if (r->status == DC_PROBE_SEND_FAILED) {
 		send_failed_finding(f, t, r);
 		return;

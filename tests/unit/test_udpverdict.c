@@ -180,6 +180,31 @@ static void test_other_icmp_errors_and_local_refusals(void **state)
 	assert_int_equal(s.verdict, DC_UDP_NOT_PROBED);
 }
 
+static void test_wrong_port_names_both_ports_and_both_fixes(void **state)
+{
+	(void)state;
+	char cause[300], fix[300];
+	dc_udp_wrong_port_text(3478, 38893, "no reply", cause, sizeof(cause), fix, sizeof(fix));
+	assert_string_equal(cause, "STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and get "
+				   "nothing; typical of a forwarding host 3478 \u2192 container 38893");
+	assert_string_equal(fix, "set STUNPort to 3478 in the derpMap, or publish 38893/udp");
+}
+
+static void test_texts_are_cut_not_overflowed(void **state)
+{
+	(void)state;
+	char cause[16], fix[8];
+	dc_udp_wrong_port_text(3478, 38893, "no reply", cause, sizeof(cause), fix, sizeof(fix));
+	assert_int_equal(strlen(cause), 15);
+	assert_int_equal(strlen(fix), 7);
+	struct dc_udp_evidence ev[] = {silent("1a", "192.0.2.1", 38893)};
+	struct dc_udp_summary s;
+	char text[20], hint[10];
+	text_of(ev, 1, text, sizeof(text), hint, sizeof(hint), &s);
+	assert_int_equal(strlen(text), 19);
+	assert_int_equal(strlen(hint), 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +216,8 @@ int main(void)
 		cmocka_unit_test(test_closed_port_says_who_answered_and_which_ports_were_tried),
 		cmocka_unit_test(test_port_unreachable_from_a_middlebox_is_a_rejecting_firewall),
 		cmocka_unit_test(test_other_icmp_errors_and_local_refusals),
+		cmocka_unit_test(test_wrong_port_names_both_ports_and_both_fixes),
+		cmocka_unit_test(test_texts_are_cut_not_overflowed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
