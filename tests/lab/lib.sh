@@ -18,6 +18,9 @@
 #                                mapping), random-fully (address-and-port-dependent), or
 #                                drop-udp (masquerade, but all UDP from inside dropped)
 #   lab_in NS CMD...             run CMD inside a namespace
+#   lab_icmp_echo NAME NS ADDR=MS...
+#                                the kernel stops answering ICMP echo in NS; tests/tools/icmpecho
+#                                answers ADDR after MS instead (its "held MS" lines in NAME.out)
 #
 # Everything is bounded and torn down on every exit path: lab_deadline SECS kills the
 # test (running the teardown) if it takes longer. Traffic stays on loopback and inside
@@ -188,6 +191,14 @@ lab_nat() {
 		echo "lab_nat: unknown mode $1" >&2
 		return 1 ;;
 	esac
+}
+
+lab_icmp_echo() {
+	name=$1 ns=$2
+	shift 2
+	lab_in "$ns" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 || return 1
+	lab_spawn "$name" "$ns" "$TOOLS/icmpecho" --lifetime 140 --log-holds "$@"
+	lab_wait_ready "$name" 5
 }
 
 # ---- assertions ----------------------------------------------------------------------

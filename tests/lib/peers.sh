@@ -21,6 +21,12 @@
 #   derper_stop NAME                  stop it (SIGTERM, then wait)
 #   derper_log NAME                   the path of its log (stderr + stdout)
 #   derpclient ARGS...                Tailscale's derphttp client (cmd/derpclient)
+#   netcheckjson ARGS...              Tailscale's netcheck.GetReport on a map file (cmd/netcheckjson);
+#                                     it refuses to run outside a namespace with only loopback
+#                                     (tests/lib/netns.sh makes one)
+#
+# With NETNS set (a network namespace, tests/lib/netns.sh), derper_start runs derper inside
+# it: free ports, the readiness check and the process are all the namespace's.
 
 : "${work:?source tests/integration/lib/derp.sh (or set work) before tests/lib/peers.sh}"
 PEERS=${PEERS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/peers/bin}
@@ -45,12 +51,16 @@ derper_certdir() {
 
 _peers_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# A port free on ADDR for TCP (proto t) or UDP (proto u); ss sees every socket of the host.
+# Run in $NETNS when it is set, else here.
+_peers_in() { if [ -n "${NETNS:-}" ]; then ip netns exec "$NETNS" "$@"; else "$@"; fi; }
+
+# A port free on ADDR for TCP (proto t) or UDP (proto u); ss sees every socket of the host
+# (of the namespace, with NETNS).
 _peers_free_port() {
 	local proto=$1 p
 	while :; do
 		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		ss -H"$proto"an "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
+		_peers_in ss -H"$proto"an "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
 	done
 }
 
@@ -63,15 +73,21 @@ derper_start() {
 	for tries in 1 2 3; do
 		port=$(_peers_free_port t)
 		stun=$(_peers_free_port u)
-		"$PEERS/derper" -a "$addr:$port" -http-port -1 -stun-port "$stun" -certmode manual \
-			-certdir "$certdir" -hostname derp.test -c "$work/derper-$name.state/derper.key" "$@" \
-			>"$log" 2>&1 </dev/null &
+		local args=(-a "$addr:$port" -http-port -1 -stun-port "$stun" -certmode manual -certdir "$certdir"
+			-hostname derp.test -c "$work/derper-$name.state/derper.key" "$@")
+		# Started as a simple command (ip netns exec execs): $! is derper itself, so
+		# derper_stop reaches it.
+		if [ -n "${NETNS:-}" ]; then
+			ip netns exec "$NETNS" "$PEERS/derper" "${args[@]}" >"$log" 2>&1 </dev/null &
+		else
+			"$PEERS/derper" "${args[@]}" >"$log" 2>&1 </dev/null &
+		fi
 		pid=$!
 		deadline=$(($(_peers_now_ms) + 10000))
 		# Ready when the TLS port accepts and, unless STUN is off, derper has logged its
 		# bound STUN socket. A port taken in between makes derper exit: try another.
 		while kill -0 "$pid" 2>/dev/null && [ "$(_peers_now_ms)" -lt "$deadline" ]; do
-			if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null &&
+			if _peers_in bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$addr" "$port" 2>/dev/null &&
 				{ [ "$stun_off" = 1 ] || grep -q 'running STUN server' "$log"; }; then
 				eval "derper_pid_${name//-/_}=$pid derper_port_${name//-/_}=$port derper_stun_${name//-/_}=$stun"
 				server_pids="${server_pids:-} $pid"
@@ -101,3 +117,5 @@ derper_stop() {
 derper_log() { echo "$work/derper-$1.log"; }
 
 derpclient() { "$PEERS/derpclient" "$@"; }
+
+netcheckjson() { "$PEERS/netcheckjson" "$@"; }
