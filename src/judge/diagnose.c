@@ -343,40 +343,20 @@ static void stun_failure(struct dc_diag_check *c, struct dc_diag_node *dn, const
 			 bool others_answer)
 {
 	const struct dc_stun_guess *g = e->guess;
-	int port = e->addr.port;
 	dc_udp_failure_text(e, others_answer, c->cause, sizeof(c->cause));
 	if (g)
 		dc_stun_guess_tried(g, c->tried, sizeof(c->tried));
+	dc_udp_failure_fix(e, c->fix, sizeof(c->fix));
 	if (g && g->answered >= 0) {
-		char ev[240], unused[8];
-		dc_udp_port_evidence(e, ev, sizeof(ev));
-		dc_udp_wrong_port_text(g->ports[g->answered].port, port, ev, unused, sizeof(unused), c->fix, sizeof(c->fix));
 		c->code = "stun-wrong-port";
 		dn->stun_alt_found = true;
 		dn->stun_alt_port = g->ports[g->answered].port;
-		return;
-	}
-	bool from_node = !e->icmp_from.family || dc_ip_equal(&e->icmp_from, &e->addr);
-	if (e->status == DC_PROBE_UNREACHABLE && e->port_closed && from_node) {
-		c->code = "stun-unreachable";
-		FIX(c, "start derper's STUN server on UDP %d (derper -stun -stun-port %d), or set STUNPort to the port it "
-		       "listens on (--stun-port-guess PORT tries more ports)",
-		    port, port);
 	} else if (e->status == DC_PROBE_UNREACHABLE) {
 		c->code = "stun-unreachable";
-		FIX(c, "let UDP %d through the firewall that rejects it, and any NAT or Docker port mapping in front of "
-		       "derper (publish %d/udp)",
-		    port, port);
 	} else if (e->status == DC_PROBE_SEND_FAILED) {
 		c->code = "stun-send-failed";
-		FIX(c, "a firewall rule on this machine rejects outgoing UDP (see 'nft list ruleset' or 'iptables -S "
-		       "OUTPUT'): allow UDP to port %d",
-		    port);
 	} else {
 		c->code = "stun-no-reply";
-		FIX(c, "start derper's STUN server on UDP %d (derper -stun -stun-port %d) and let UDP %d through the "
-		       "firewall and any NAT or Docker port mapping (publish %d/udp)",
-		    port, port, port, port);
 	}
 }
 

@@ -68,8 +68,11 @@ void dc_udp_summarize(const struct dc_udp_evidence *ev, size_t n, struct dc_udp_
 			first[kind] = e;
 	}
 	qsort(ports, nports, sizeof(*ports), compare_ports);
-	for (size_t k = 0; k < nports; k++)
+	for (size_t k = 0; k < nports; k++) {
 		catf(s->ports, sizeof(s->ports), "%s%u", k ? ", " : "", ports[k]);
+		if (s->nport_list < DC_ARRAY_LEN(s->port_list))
+			s->port_list[s->nport_list++] = ports[k];
+	}
 	free(ports);
 	/* The strongest evidence wins: an answer, then proof that UDP got through, then silence. */
 	if (!s->probed)
@@ -154,8 +157,12 @@ void dc_udp_verdict_text(const struct dc_udp_summary *s, char *buf, size_t n)
 		else
 			catf(buf, n, "UDP gets through, but no STUN server answered Tailscale's request: %s (%s): %s", a, e->name,
 			     e->detail ? e->detail : "");
-		if (s->probed > 1)
-			catf(buf, n, " (%zu of %zu asked closed, %zu silent)", s->closed, s->probed, s->silent);
+		if (s->probed > 1) {
+			catf(buf, n, " (%zu of %zu asked closed", s->closed, s->probed);
+			if (s->silent)
+				catf(buf, n, ", %zu silent", s->silent);
+			catf(buf, n, ")");
+		}
 		return;
 	case DC_UDP_REJECTED:
 		catf(buf, n, "no STUN server answered, and ICMP errors came back instead: %s for %s (%s)",
@@ -265,6 +272,13 @@ void dc_stun_guess_port_result(const struct dc_stun_guess *g, const struct dc_st
 		return;
 	case DC_PROBE_TIMEOUT:
 		catf(buf, n, "no reply");
+		/* Hosts rate-limit their ICMP errors (Linux: icmp_ratelimit): silence next to a
+		 * port unreachable from the same host may be just that. */
+		for (size_t i = 0; i < g->nports; i++)
+			if (g->ports[i].port_closed && dc_ip_equal(&g->ports[i].icmp_from, &g->addr)) {
+				catf(buf, n, " (perhaps ICMP rate limiting)");
+				break;
+			}
 		return;
 	case DC_PROBE_ERROR_RESPONSE:
 		catf(buf, n, "a STUN error response (not derper)");
@@ -329,5 +343,36 @@ void dc_udp_failure_text(const struct dc_udp_evidence *e, bool others_answer, ch
 		char list[120];
 		dc_stun_guess_port_list(e->guess, list, sizeof(list));
 		catf(buf, n, "; none of %s answered either", list);
+	}
+}
+
+void dc_udp_failure_fix(const struct dc_udp_evidence *e, char *buf, size_t n)
+{
+	unsigned port = e->addr.port;
+	buf[0] = '\0';
+	if (answered_elsewhere(e)) {
+		char cause[8];
+		dc_udp_wrong_port_text(e->guess->ports[e->guess->answered].port, (int)port, NULL, cause, sizeof(cause), buf, n);
+	} else if (e->status == DC_PROBE_UNREACHABLE && e->port_closed &&
+		   (!e->icmp_from.family || dc_ip_equal(&e->icmp_from, &e->addr))) {
+		catf(buf, n,
+		     "start derper's STUN server on UDP %u (derper -stun -stun-port %u), or set STUNPort to the port it "
+		     "listens on (--stun-port-guess PORT tries more ports)",
+		     port, port);
+	} else if (e->status == DC_PROBE_UNREACHABLE) {
+		catf(buf, n,
+		     "let UDP %u through the firewall that rejects it, and any NAT or Docker port mapping in front of "
+		     "derper (publish %u/udp)",
+		     port, port);
+	} else if (e->status == DC_PROBE_SEND_FAILED) {
+		catf(buf, n,
+		     "a firewall rule on this machine rejects outgoing UDP (see 'nft list ruleset' or 'iptables -S "
+		     "OUTPUT'): allow UDP to port %u",
+		     port);
+	} else {
+		catf(buf, n,
+		     "start derper's STUN server on UDP %u (derper -stun -stun-port %u) and let UDP %u through the "
+		     "firewall and any NAT or Docker port mapping (publish %u/udp)",
+		     port, port, port, port);
 	}
 }

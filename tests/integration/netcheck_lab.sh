@@ -16,6 +16,9 @@ out=$lab_dir/out err=$lab_dir/err
 export DERPCHECK_DEFAULT_MAP_URL= NO_COLOR=1
 
 lab_topology || { echo "FAIL: could not build the lab topology" >&2; exit 1; }
+# Every closed port of the "internet" answers with ICMP port unreachable, however many:
+# Linux rate-limits them (icmp_ratelimit), which would make the ports-tried lines vary.
+lab_in "$LAB_INET" sysctl -qw net.ipv4.icmp_ratelimit=0
 
 # dc ARGS...: derpcheck netcheck inside the client namespace (its default route is the lab
 # router, so port mapping only ever asks the lab router).
@@ -76,7 +79,8 @@ t_has_line masquerade "$out" $'\t\t- ded:         (derp4, Dead)'
 t_has_line masquerade "$out" $'\t* NAT mapping: endpoint-independent (RFC 4787 "easy NAT"): peers can reach this machine directly'
 t_has_line masquerade "$out" $'\t  (2 server addresses saw the same mapping 203.0.113.1:41641)'
 t_has_match masquerade "$out" $'^\t\t- trn 5a IPv4 203\\.0\\.113\\.10:3490: [0-9.]+ms, mapped 203\\.0\\.113\\.1:41641$'
-t_has_match masquerade "$out" $'^\t\t- ded 4a IPv4 203\\.0\\.113\\.11:3499: ICMP unreachable: '
+t_has_line masquerade "$out" $'\t\t- ded 4a IPv4 203.0.113.11:3499: STUN port 3499 is closed: ICMP port unreachable from 203.0.113.11 (UDP reaches the host, nothing listens there); none of 3478, 8444 and 3490 answered either'
+t_has_line masquerade "$out" $'\t\t  tried: 3478 (default STUN port, 1a\'s STUNPort): closed (ICMP port unreachable); 8444 (DERPPort): closed (ICMP port unreachable); 3490 (5a\'s STUNPort): closed (ICMP port unreachable)'
 t_has_line masquerade "$out" "warning: region 4 (ded) did not answer while others did"
 t_lacks_match masquerade "$out" "hard NAT"
 
@@ -100,7 +104,7 @@ t_expect_exit status-random-fully 1 $?
 t_has_match status-random-fully "$out" "^Measured now \(netcheck\): UDP works, IPv4 203\.0\.113\.1:[0-9]+, MappingVariesByDestIP true, nearest DERP Coturn$"
 t_has_match status-random-fully "$out" "^    our-hard-nat: measured: this machine's NAT maps per destination \(hard NAT\) \(.*\), so phone cannot reach the port the STUN servers saw$"
 
-# --- UDP dropped: HTTPS latency from the test DERP server ---------------------------------
+# --- UDP dropped: HTTPS latency from the test DERP server, ICMP echo with injected delays ---
 "$here/../tools/mkpki-derp.sh" "$lab_dir/pki" >/dev/null 2>&1 || { t_fail "mkpki-derp.sh failed"; }
 ip netns exec "$LAB_INET" "$TOOLS/derpserver" --cert "$lab_dir/pki/derp-chain.pem" --key "$lab_dir/pki/derp.key" \
 	--listen 203.0.113.10:8443 --hostname derp.test >"$lab_dir/derp.out" 2>"$lab_dir/derp.err" &
@@ -110,15 +114,32 @@ until grep -q '^ready' "$lab_dir/derp.out" 2>/dev/null; do
 	[ "$(date +%s%N)" -gt "$end" ] && { t_fail "derpserver did not get ready"; cat "$lab_dir/derp.err" >&2; break; }
 	sleep 0.02
 done
+# ICMP echo through the NAT: the "internet" answers .10 after 4 ms and .11 after 12 ms.
+lab_icmp_echo echo "$LAB_INET" 203.0.113.10=4 203.0.113.11=12 || exit 1
 lab_nat drop-udp
 dc --derp-map "$lab_dir/map.json" --no-portmap --ca-file "$lab_dir/pki/ca.pem"
 t_expect_exit drop-udp 1 $rc
 t_has_line drop-udp "$out" $'\t* UDP: false'
+# Near: HTTPS (below a millisecond) beats its 4 ms echo; the others only echo, 12 ms.
 t_has_line drop-udp "$out" $'\t* Nearest DERP: Near'
 t_has_match drop-udp "$out" $'^\t\t- nea: [0-9.]+(ms|µs) +\\(Near\\)$'
+# At least the injected 12 ms, at most what the responder really held (its log) + 1.5 ms.
+hold=$(sed -n 's/^held //p' "$lab_dir/echo.out" | sort -g | tail -1)
+for code in mid far ded; do
+	v=$(sed -n 's/^\t\t- '"$code"': \([0-9.]*\)ms .*/\1/p' "$out")
+	if awk -v r="$v" -v h="$hold" 'BEGIN { exit !(r != "" && r + 0.05 >= 12 && r <= h + 1.55) }'; then t_pass; else
+		t_fail "drop-udp: $code ICMP latency '$v' ms not within [12 ms injected, ${hold:-?} ms held + 1.5 ms]"
+	fi
+done
+t_has_line drop-udp "$out" $'\t\t- trn:         (Coturn)'
 t_has_line drop-udp "$out" $'\t* HTTPS latency (UDP blocked):'
 t_has_match drop-udp "$out" $'^\t\t- nea 1a 203\\.0\\.113\\.10:8443: [0-9.]+ms \\(connect [0-9.]+ms\\)$'
-t_has_line drop-udp "$out" "error: no STUN server answered over UDP: peers will only talk through DERP relays"
+t_has_line drop-udp "$out" $'\t* ICMP latency (UDP blocked): raw socket, 4 of 4 echoes answered'
+t_has_match drop-udp "$out" $'^\t\t- nea 1a 203\\.0\\.113\\.10: [0-9]+\\.[0-9]{3}ms$'
+t_has_match drop-udp "$out" $'^\t\t- ded 4a 203\\.0\\.113\\.11: [0-9]+\\.[0-9]{3}ms$'
+t_has_line drop-udp "$out" $'\t* UDP verdict: no UDP at all: none of the 6 STUN servers asked answered on UDP (ports 3478, 3479, 3480, 3490, 3499) and no ICMP error came back'
+t_has_line drop-udp "$out" "error: no UDP at all: none of the 6 STUN servers asked answered on UDP (ports 3478, 3479, 3480, 3490, 3499) and no ICMP error came back; Tailscale reports UDP: false, so peers will only talk through DERP relays"
+t_lacks_match drop-udp "$out" "did not answer while others did"
 # UDP silence is bounded by the 3 s STUN phase; HTTPS by the 5 s report.
 [ $ms -lt 6000 ] && t_pass || t_fail "drop-udp: took $ms ms"
 

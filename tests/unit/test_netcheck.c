@@ -136,7 +136,7 @@ static void test_an_empty_map_runs_and_reports_nothing(void **state)
 	assert_false(res.report.udp);
 	assert_int_equal(res.report.preferred_derp, 0);
 	assert_int_equal(res.extra.node_count, 0);
-	assert_true(dc_findings_has(&res.extra.findings, "netcheck-udp-blocked"));
+	assert_true(dc_findings_has(&res.extra.findings, "netcheck-no-stun"));
 	assert_true(dc_findings_has(&res.extra.findings, "netcheck-no-region"));
 	dc_netcheck_result_free(&res);
 }

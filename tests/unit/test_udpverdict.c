@@ -140,7 +140,8 @@ static void test_closed_port_says_who_answered_and_which_ports_were_tried(void *
 				 "nothing listens there); none of 3478, 443 and 38894 answered either");
 	dc_stun_guess_tried(&g, tried, sizeof(tried));
 	assert_string_equal(tried, "3478 (default STUN port): closed (ICMP port unreachable); 443 (DERPPort): closed (ICMP "
-				   "port unreachable from 198.51.100.1); 38894 (900a's STUNPort, --stun-port-guess): no reply");
+				   "port unreachable from 198.51.100.1); 38894 (900a's STUNPort, --stun-port-guess): no reply "
+				   "(perhaps ICMP rate limiting)");
 }
 
 static void test_port_unreachable_from_a_middlebox_is_a_rejecting_firewall(void **state)

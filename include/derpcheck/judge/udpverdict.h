@@ -45,6 +45,8 @@ struct dc_udp_summary {
 	size_t probed, answered, closed, rejected, send_failed, silent, elsewhere;
 	const struct dc_udp_evidence *example; /* the destination the verdict names (NULL for works) */
 	char ports[120];                      /* the STUN ports asked, ascending: "3478, 38893" */
+	uint16_t port_list[16];               /* the same as numbers (the first 16) */
+	size_t nport_list;
 };
 
 /* Counts and the verdict over every destination asked. */
@@ -65,6 +67,9 @@ void dc_udp_verdict_hint(const struct dc_udp_summary *s, char *buf, size_t n);
  * other destination of the run answered STUN.
  */
 void dc_udp_failure_text(const struct dc_udp_evidence *e, bool others_answer, char *buf, size_t n);
+
+/* What to change for a destination that failed, matching dc_udp_failure_text's cause. */
+void dc_udp_failure_fix(const struct dc_udp_evidence *e, char *buf, size_t n);
 
 /* "closed (ICMP port unreachable)", "no reply", "STUN answers in 0.3ms", ... for one port. */
 void dc_stun_guess_port_result(const struct dc_stun_guess *g, const struct dc_stun_guess_port *p, char *buf,
