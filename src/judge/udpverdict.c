@@ -234,7 +234,7 @@ void dc_udp_wrong_port_text(int answered_port, int map_port, const char *map_evi
 	if (map_evidence && map_evidence[0])
 		catf(cause, ncause, " (%d: %s)", map_port, map_evidence);
 	catf(cause, ncause,
-	     ": clients ask the map's port and get nothing; typical of a forwarding host %d \u2192 container %d",
+	     ": clients ask the map's port and get nothing; typical of a forwarding from host port %d to container port %d",
 	     answered_port, map_port);
 	catf(fix, nfix, "set STUNPort to %d in the derpMap, or publish %d/udp", answered_port, map_port);
 }

@@ -44,7 +44,7 @@ start_server vps --hostname derp.test --listen 127.0.0.1:0
 write_map vps.json "$(node 900a derp.test 127.0.0.1 none "$PORT" '"STUNPort":38893' | sed 's/"STUNPort":-1,//')"
 run vps 1 8000 diagnose --derp-map vps.json "${ca[@]}" 900
 contains vps out "  FAIL stun-ipv4          no answer from 127.0.0.1:38893 (3 probes, 9 datagrams sent)"
-contains vps out "       cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and get nothing; typical of a forwarding host 3478 -> container 38893"
+contains vps out "       cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893"
 contains vps out "       tried: 3478 (default STUN port): STUN answers in "
 contains vps out "; $PORT (DERPPort): closed (ICMP port unreachable)"
 contains vps out "       fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp"

@@ -68,7 +68,7 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUNPort 38893
   ok   dns-ipv4           the map gives 127.0.0.21; derp.test is a reserved test name, not looked up
   skip dns-ipv6           turned off in the map (IPv6 "none")
   FAIL stun-ipv4          no answer from 127.0.0.21:PORT (3 probes, 3 datagrams sent)
-       cause: STUN answers on 3478, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding host 3478 -> container 38893
+       cause: STUN answers on 3478, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893
        tried: 3478 (default STUN port): STUN answers in Nms; PORT (DERPPort): closed (ICMP port unreachable)
        fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp
   skip stun-ipv6          IPv6 is "none" in the map: Tailscale does not use it
@@ -95,7 +95,7 @@ expect selfhost err </dev/null
 # The same in a UTF-8 locale: marks and arrows.
 LC_ALL=C.UTF-8 run selfhost-utf8 1 5000 diagnose --derp-map self.json "${ca[@]}" 900
 contains selfhost-utf8 out "  ✗ stun-ipv4          no answer from 127.0.0.21:"
-contains selfhost-utf8 out "    cause: STUN answers on 3478, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding host 3478 → container 38893"
+contains selfhost-utf8 out "    cause: STUN answers on 3478, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893"
 contains selfhost-utf8 out "  ✓ relay              A → B → A: 3/3 relayed"
 # ... and the alias under tailscale's name.
 run debug-derp 1 5000 debug derp --derp-map self.json "${ca[@]}" test
@@ -112,7 +112,7 @@ stun_pids=""
 start_stun stunderp 127.0.0.21 "$self_port"
 write_map self2.json "$(dnode 900a 127.0.0.21 "$self_port" 38893)"
 run stun-on-derp-port 1 5000 diagnose --derp-map self2.json "${ca[@]}" 900
-contains stun-on-derp-port out "       cause: STUN answers on $self_port, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding host $self_port -> container 38893"
+contains stun-on-derp-port out "       cause: STUN answers on $self_port, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding from host port $self_port to container port 38893"
 contains stun-on-derp-port out "       tried: 3478 (default STUN port): closed (ICMP port unreachable); $self_port (DERPPort): STUN answers in "
 contains stun-on-derp-port out "       fix:   set STUNPort to $self_port in the derpMap, or publish 38893/udp"
 

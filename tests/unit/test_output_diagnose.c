@@ -74,7 +74,7 @@ static void test_text_in_utf8_uses_marks_and_arrows(void **state)
 		"node 900a (derp.example.com): IPv4 203.0.113.10, IPv6 none, DERPPort 38894, STUNPort 38893\n"
 		"  \u2717 stun-ipv4          no answer from 203.0.113.10:38893 (3 probes, 3 datagrams sent)\n"
 		"    cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and get nothing; "
-		"typical of a forwarding host 3478 \u2192 container 38893\n"
+		"typical of a forwarding from host port 3478 to container port 38893\n"
 		"    tried: 3478 (default STUN port): STUN answers in 12.3ms; 38894 (DERPPort): closed (ICMP port unreachable)\n"
 		"    fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp\n"
 		"  \u2713 relay              A \u2192 B \u2192 A: 3/3 relayed, avg 12.5ms\n"
@@ -93,7 +93,7 @@ static void test_text_in_ascii_uses_words_and_spells_arrows(void **state)
 	char *t = render(dc_output_diagnose_text, &f.r, &v);
 	assert_non_null(strstr(t, "  FAIL stun-ipv4          no answer"));
 	assert_non_null(strstr(t, "       cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and "
-				  "get nothing; typical of a forwarding host 3478 -> container 38893\n"));
+				  "get nothing; typical of a forwarding from host port 3478 to container port 38893\n"));
 	assert_non_null(strstr(t, "       tried: 3478 (default STUN port): STUN answers in 12.3ms; 38894 (DERPPort): closed "
 				  "(ICMP port unreachable)\n"));
 	assert_non_null(strstr(t, "  ok   relay              A -> B -> A: 3/3"));

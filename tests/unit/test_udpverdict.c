@@ -91,7 +91,7 @@ static void test_an_answer_on_another_port_beats_everything_but_an_answer(void *
 	char why[600];
 	dc_udp_failure_text(&ev[1], false, why, sizeof(why));
 	assert_string_equal(why, "STUN answers on 3478, not on 38893 (38893: closed, ICMP port unreachable): clients ask "
-				 "the map's port and get nothing; typical of a forwarding host 3478 \u2192 container 38893");
+				 "the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893");
 	char tried[600];
 	dc_stun_guess_tried(&g, tried, sizeof(tried));
 	assert_string_equal(tried, "3478 (default STUN port): STUN answers in 0.3ms; 33657 (DERPPort): no reply");
@@ -187,7 +187,7 @@ static void test_wrong_port_names_both_ports_and_both_fixes(void **state)
 	char cause[300], fix[300];
 	dc_udp_wrong_port_text(3478, 38893, "no reply", cause, sizeof(cause), fix, sizeof(fix));
 	assert_string_equal(cause, "STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and get "
-				   "nothing; typical of a forwarding host 3478 \u2192 container 38893");
+				   "nothing; typical of a forwarding from host port 3478 to container port 38893");
 	assert_string_equal(fix, "set STUNPort to 3478 in the derpMap, or publish 38893/udp");
 }
 

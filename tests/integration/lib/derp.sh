@@ -137,3 +137,12 @@ json() {
 		cat "$work/$1.out" >&2
 	fi
 }
+
+# has_line NAME out|err LINE: the stream, times masked (mask: 0.3ms -> Nms), has LINE as a
+# whole line.
+has_line() {
+	if mask <"$work/$1.$2" | grep -qxF -- "$3"; then pass; else
+		fail "$1: no line '$3' in its standard $2 (times masked as Nms):"
+		mask <"$work/$1.$2" | sed 's/^/    | /' >&2
+	fi
+}
