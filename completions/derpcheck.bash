@@ -36,7 +36,7 @@ _derpcheck()
 	--size) COMPREPLY=($(compgen -W "33 64 1200 65536" -- "$cur")); return ;;
 	--node) return ;;
 	--style) COMPREPLY=($(compgen -W "tailscale rfc5389" -- "$cur")); return ;;
-	--bind-address|--bind-port) return ;;
+	--bind-address|--bind-port|--stun-port-guess) return ;;
 	esac
 
 	local i cmd=""
@@ -58,15 +58,15 @@ _derpcheck()
 	help)
 		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
 	diagnose)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --every --output -o $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess $net_opts $global_opts" -- "$cur")) ;;
 	debug)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--count -c --every --output -o $net_opts $global_opts" -- "$cur"))
+			COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess $net_opts $global_opts" -- "$cur"))
 		elif [[ $prev == debug ]]; then
 			COMPREPLY=($(compgen -W "derp" -- "$cur"))
 		fi ;;
 	netcheck)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--every --bind-address --bind-port --no-portmap --hairpin --check-derp --extra-stun --socket $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--every --bind-address --bind-port --no-portmap --hairpin --check-derp --extra-stun --stun-port-guess --socket $net_opts $global_opts" -- "$cur")) ;;
 	stun)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --interval -i --style --region --bind-address --bind-port $net_opts $global_opts" -- "$cur")) ;;
 	validate)

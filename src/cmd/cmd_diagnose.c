@@ -34,8 +34,8 @@ const struct dc_command_spec dc_diagnose_spec = {
 		"clients use it: the map entry, DNS against the map's IPv4/IPv6, STUN on STUNPort\n"
 		"per family (and the likely forwarded ports when it fails, each one named), TCP\n"
 		"and TLS to DERPPort with the certificate judged as Tailscale judges it, derper's\n"
-		"HTTP endpoints, the DERP handshake, a relayed ping between two clients and the mesh\n"
-		"between every pair of nodes. Prints a checklist with the cause and fix of each\n"
+		"HTTP endpoints, the DERP handshake, a relayed ping between two clients and the\n"
+		"mesh between every pair of nodes. Prints a checklist with the cause and fix of each\n"
 		"failure, then one verdict for the STUN path and one for the DERP path.\n"
 		"Marks are \u2713 \u2717 ! - in a UTF-8 locale, ok/FAIL/warn/skip otherwise.\n"
 		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",

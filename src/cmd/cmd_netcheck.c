@@ -41,7 +41,7 @@ const struct dc_command_spec dc_netcheck_spec = {
 		"hairpinning and each region's DERP port. The DERP map is\n"
 		"--derp-map, else tailscaled's, else Tailscale's default URL, else the embedded\n"
 		"snapshot; the report says which. --timeout bounds the report (default 5s).\n"
-		"Exit status 1 when UDP is blocked or no region answered; a hard NAT is a warning.",
+		"Exit status 1 when no STUN server answered or no region did; a hard NAT is a warning.",
 	.shared = DC_SHARED_ALL,
 	.options = netcheck_options,
 	.json_line = true,

@@ -258,7 +258,7 @@ void dc_stun_guess_port_result(const struct dc_stun_guess *g, const struct dc_st
 	buf[0] = '\0';
 	switch (p->status) {
 	case DC_PROBE_OK:
-		catf(buf, n, "STUN answers in %.1fms", (double)p->rtt_ns / 1e6);
+		catf(buf, n, "STUN answers in %.3fms", (double)p->rtt_ns / 1e6);
 		return;
 	case DC_PROBE_UNREACHABLE:
 		if (p->port_closed) {

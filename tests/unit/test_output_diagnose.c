@@ -75,7 +75,7 @@ static void test_text_in_utf8_uses_marks_and_arrows(void **state)
 		"  \u2717 stun-ipv4          no answer from 203.0.113.10:38893 (3 probes, 3 datagrams sent)\n"
 		"    cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and get nothing; "
 		"typical of a forwarding from host port 3478 to container port 38893\n"
-		"    tried: 3478 (default STUN port): STUN answers in 12.3ms; 38894 (DERPPort): closed (ICMP port unreachable)\n"
+		"    tried: 3478 (default STUN port): STUN answers in 12.300ms; 38894 (DERPPort): closed (ICMP port unreachable)\n"
 		"    fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp\n"
 		"  \u2713 relay              A \u2192 B \u2192 A: 3/3 relayed, avg 12.5ms\n"
 		"\n"
@@ -94,7 +94,7 @@ static void test_text_in_ascii_uses_words_and_spells_arrows(void **state)
 	assert_non_null(strstr(t, "  FAIL stun-ipv4          no answer"));
 	assert_non_null(strstr(t, "       cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and "
 				  "get nothing; typical of a forwarding from host port 3478 to container port 38893\n"));
-	assert_non_null(strstr(t, "       tried: 3478 (default STUN port): STUN answers in 12.3ms; 38894 (DERPPort): closed "
+	assert_non_null(strstr(t, "       tried: 3478 (default STUN port): STUN answers in 12.300ms; 38894 (DERPPort): closed "
 				  "(ICMP port unreachable)\n"));
 	assert_non_null(strstr(t, "  ok   relay              A -> B -> A: 3/3"));
 	for (const char *p = t; *p; p++)
@@ -133,7 +133,7 @@ static void test_json_carries_every_check_with_nulls_for_what_does_not_apply(voi
 	assert_string_equal(cJSON_GetObjectItem(stun, "code")->valuestring, "stun-wrong-port");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(stun, "ms")));
 	assert_string_equal(cJSON_GetObjectItem(stun, "tried")->valuestring,
-			    "3478 (default STUN port): STUN answers in 12.3ms; 38894 (DERPPort): closed (ICMP port unreachable)");
+			    "3478 (default STUN port): STUN answers in 12.300ms; 38894 (DERPPort): closed (ICMP port unreachable)");
 	assert_int_equal(cJSON_GetObjectItem(node, "stun_answers_on")->valueint, 3478);
 	/* The ports tried, as data: why each was tried and what it did. */
 	cJSON *tried = cJSON_GetObjectItem(node, "stun_ports_tried");

@@ -94,7 +94,7 @@ static void test_an_answer_on_another_port_beats_everything_but_an_answer(void *
 				 "the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893");
 	char tried[600];
 	dc_stun_guess_tried(&g, tried, sizeof(tried));
-	assert_string_equal(tried, "3478 (default STUN port): STUN answers in 0.3ms; 33657 (DERPPort): no reply");
+	assert_string_equal(tried, "3478 (default STUN port): STUN answers in 0.300ms; 33657 (DERPPort): no reply");
 }
 
 static void test_one_answer_means_udp_works(void **state)
