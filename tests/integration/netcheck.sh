@@ -175,11 +175,13 @@ has verbose $'\t\t- aaa: '"$(sed -n 's/^\t\t- aaa: \([0-9.]*ms\) .*/\1/p' "$out"
 lacks_re verbose "IPv6 \[::1\]"
 
 # --- a mapping that varies by destination (a server that reports another address) -------
+# Region A is the 25 ms server, so B (no delay) stays the nearest even when a loaded
+# machine holds B's reply for a few milliseconds.
 stun liar -a 127.0.0.1 -p 0 --mapped 198.51.100.7:4242
 pl=$P
 cat >"$work/vary.json" <<EOF
 {"Regions":{
-$(r 1 aaa "Region A" "" "$(n 1a 1 127.0.0.1 none "$pa")"),
+$(r 1 aaa "Region A" "" "$(n 1a 1 127.0.0.1 none "$pb")"),
 $(r 2 bbb "Region B" "" "$(n 2a 2 127.0.0.1 none "$pl")")
 }}
 EOF

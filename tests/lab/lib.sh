@@ -20,7 +20,7 @@
 #   lab_in NS CMD...             run CMD inside a namespace
 #   lab_icmp_echo NAME NS ADDR=MS...
 #                                the kernel stops answering ICMP echo in NS; tests/tools/icmpecho
-#                                answers ADDR after MS instead (its "held MS" lines in NAME.out)
+#                                answers ADDR after MS instead (its "held ADDR MS" lines in NAME.out)
 #
 # Everything is bounded and torn down on every exit path: lab_deadline SECS kills the
 # test (running the teardown) if it takes longer. Traffic stays on loopback and inside

@@ -14,8 +14,10 @@
 #   netns_icmp_echo NAME NS ADDR=MS...
 #                                   the kernel stops answering echo requests in NS and
 #                                   tests/tools/icmpecho answers ADDR after MS instead; waits
-#                                   for its ready line; its "held MS" log is
-#                                   $work/NAME.ready
+#                                   for its ready line; its "held ADDR MS" log is
+#                                   $work/NAME.ready (netns_max_hold reads it)
+#   netns_max_hold NAME ADDR MARK   the longest hold of replies from ADDR logged after line
+#                                   MARK of NAME's log (empty when none)
 #   netns_ping_groups NS LO HI      net.ipv4.ping_group_range in NS (who may open
 #                                   unprivileged ICMP sockets; "1 0" is nobody)
 
@@ -57,6 +59,10 @@ netns_drop_udp() {
 
 netns_ping_groups() {
 	ip netns exec "$1" sysctl -qw net.ipv4.ping_group_range="$2 $3"
+}
+
+netns_max_hold() {
+	tail -n +$(($3 + 1)) "$work/$1.ready" | awk -v a="$2" '$1 == "held" && $2 == a { print $3 }' | sort -g | tail -1
 }
 
 netns_icmp_echo() {

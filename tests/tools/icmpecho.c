@@ -9,8 +9,8 @@
  * Needs a raw socket (root). Requests are read with the bounded ICMP parser of
  * src/probe/icmp.c; the reply (same identifier, sequence and payload) leaves from a raw
  * socket bound to the address asked, so its source is right. Prints "listening ADDR" per
- * address, then "ready"; with --log-holds "held MS" per reply (kernel receive timestamp to
- * sendto, the delay plus our scheduling). Serves until SIGTERM/SIGINT or --lifetime
+ * address, then "ready"; with --log-holds "held ADDR MS" per reply (kernel receive
+ * timestamp to sendto: the delay plus our scheduling). Serves until SIGTERM/SIGINT or --lifetime
  * seconds (default 120).
  */
 #include <errno.h>
@@ -41,7 +41,7 @@ struct target {
 struct pending {
 	uint64_t due_ns, rx_ns;
 	int fd;
-	struct dc_endpoint to;
+	struct dc_endpoint to, from;
 	uint8_t data[DC_ICMP_HEADER_LEN + 1500];
 	size_t len;
 };
@@ -137,7 +137,9 @@ int main(int argc, char **argv)
 			if (q[i].due_ns <= now) {
 				dc_udp_send(q[i].fd, &q[i].to, q[i].data, q[i].len);
 				if (log_holds) {
-					printf("held %.3f\n", (double)(dc_now_ns() - q[i].rx_ns) / 1e6);
+					char a[DC_ENDPOINT_STRLEN];
+					printf("held %s %.3f\n", dc_ip_format(&q[i].from, a, sizeof(a)),
+					       (double)(dc_now_ns() - q[i].rx_ns) / 1e6);
 					fflush(stdout);
 				}
 				answered++;
@@ -182,6 +184,7 @@ int main(int argc, char **argv)
 			p->due_ns = pkt.rx_ns + t[i].delay_ns;
 			p->fd = t[i].fd;
 			p->to = m.ip_src;
+			p->from = t[i].addr;
 			nq++;
 		}
 	}
