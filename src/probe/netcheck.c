@@ -1166,14 +1166,17 @@ static void findings(struct run *R)
 	if (!rep->udp) {
 		/* Tailscale only says "UDP: false"; the evidence says which of these it is. */
 		static const char *const codes[] = {
-			[DC_UDP_NOT_PROBED] = "netcheck-no-stun", [DC_UDP_WORKS] = "netcheck-udp-blocked",
+			[DC_UDP_NOT_PROBED] = "netcheck-no-stun", [DC_UDP_WORKS] = "netcheck-udp-loss",
 			[DC_UDP_STUN_ELSEWHERE] = "netcheck-stun-wrong-port", [DC_UDP_STUN_CLOSED] = "netcheck-stun-closed",
 			[DC_UDP_REJECTED] = "netcheck-udp-rejected", [DC_UDP_SEND_FAILED] = "netcheck-udp-send-failed",
 			[DC_UDP_BLOCKED] = "netcheck-udp-blocked",
 		};
 		fd = dc_findings_add(f, DC_SEV_ERROR, codes[x->udp_verdict], "", nopos,
 				     "%s; Tailscale reports UDP: false, so peers will only talk through DERP relays", x->udp_detail);
-		if (x->udp_hint[0])
+		if (x->udp_verdict == DC_UDP_WORKS) /* our retransmitted node probes got through, its single ones did not */
+			dc_finding_hint(fd, "Tailscale's single-shot probes were lost while derpcheck's retransmitted ones got "
+					    "answers: UDP is lossy or rate-limited here; run netcheck again to see whether it lasts");
+		else if (x->udp_hint[0])
 			dc_finding_hint(fd, "%s", x->udp_hint);
 		if (x->icmp_ran && x->icmp.socket == DC_ICMP_SOCKET_NONE && x->icmp.skipped[0]) {
 			fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-icmp-skipped", "", nopos,

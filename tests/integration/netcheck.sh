@@ -171,7 +171,8 @@ dc --derp-map "$work/map.json" -v -4
 expect_rc verbose 0 $rc
 grep -q "^netcheck: region 1 (aaa) IPv4: 127.0.0.1:$pa answered in [0-9.]*ms, mapped 127.0.0.1:[0-9]*$" "$err" && pass ||
 	fail "verbose: no probe log line"
-has verbose $'\t\t- aaa: '"$(sed -n 's/^\t\t- aaa: \([0-9.]*ms\) .*/\1/p' "$out")"'   (derp1, Region A)'
+# (the latency column is 7 wide, as in Tailscale: "5.2ms  ", "21.5ms ")
+has verbose "$(printf '\t\t- aaa: %-7s (derp1, Region A)' "$(sed -n 's/^\t\t- aaa: \([0-9.]*ms\) .*/\1/p' "$out")")"
 lacks_re verbose "IPv6 \[::1\]"
 
 # --- a mapping that varies by destination (a server that reports another address) -------
