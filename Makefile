@@ -12,9 +12,9 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 BUILD      ?= build
 BIN        ?= derpcheck
 CFLAGS     ?= -O2 -g
-PKGS       := openssl libcurl libcjson libsodium
+PKGS       := openssl libcurl libcjson libsodium yaml-0.1
 # libcurl is loaded with dlopen when a URL is fetched (src/net/http.c): headers only here.
-LINK_PKGS  := openssl libcjson libsodium
+LINK_PKGS  := openssl libcjson libsodium yaml-0.1
 # Recursive (=) so pkg-config runs after scripts/deps.sh has installed what is missing.
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(LINK_PKGS)) -ldl
@@ -106,7 +106,8 @@ cli-tests: $(BIN) | deps-check
 # Tailscale's real derper (v1.34.2) and Go DERP client, from the vendored sources next to
 # this repository (PEERS_SRC), built once into build/peers (also for `make asan`): the
 # integration tests run derpcheck against them. Missing sources are an error, not a skip.
-PEERS_SRC ?= $(abspath ../shared/peers)
+# (../shared/peers beside the clone; ../../shared/peers for a git worktree one level down).
+PEERS_SRC ?= $(firstword $(wildcard $(abspath ../shared/peers) $(abspath ../../shared/peers)) $(abspath ../shared/peers))
 PEERS_DIR := build/peers
 peers:
 	@if [ ! -x "$(PEERS_SRC)/build.sh" ]; then \

@@ -13,7 +13,7 @@ _derpcheck()
 		cword=$COMP_CWORD
 	fi
 
-	local commands="validate netcheck ping status cert diagnose stun debug help"
+	local commands="validate netcheck ping status cert diagnose stun server debug help"
 	local global_opts="--format --color --verbose -v --quiet -q --help -h --version"
 	local net_opts="--derp-map --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6"
 
@@ -29,7 +29,7 @@ _derpcheck()
 		return ;;
 	--timeout) COMPREPLY=($(compgen -W "1s 2s 5s 10s 30s" -- "$cur")); return ;;
 	--certdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-	--cert-file|--key-file|--write-fullchain) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--cert-file|--key-file|--write-fullchain|--compose|--inspect|--unit) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--servername|--hostname|--region) return ;;
 	--interval|-i) COMPREPLY=($(compgen -W "0 20ms 100ms 200ms 500ms 1s" -- "$cur")); return ;;
 	--count|-c) COMPREPLY=($(compgen -W "1 5 10 100" -- "$cur")); return ;;
@@ -67,6 +67,8 @@ _derpcheck()
 		fi ;;
 	netcheck)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--every --bind-address --bind-port --no-portmap --hairpin --check-derp --extra-stun --stun-port-guess --socket $net_opts $global_opts" -- "$cur")) ;;
+	server)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--compose --service --inspect --unit --pid --region --node --resolve $net_opts $global_opts" -- "$cur")) ;;
 	stun)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --interval -i --style --region --bind-address --bind-port $net_opts $global_opts" -- "$cur")) ;;
 	validate)

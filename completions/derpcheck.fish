@@ -1,6 +1,6 @@
 # fish completion for derpcheck. Keep in step with `derpcheck help COMMAND`.
 
-set -l commands validate netcheck ping status cert diagnose stun debug help
+set -l commands validate netcheck ping status cert diagnose stun server debug help
 complete -c derpcheck -f
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a validate -d 'check a DERP map or tailnet policy file'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT behaviour and latency to every DERP region'
@@ -9,8 +9,9 @@ complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a status -
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 'explain TLS certificate problems of a DERP server'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end and give one verdict'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a stun -d 'send STUN binding requests and show the mapped address'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a server -d 'check a derper deployment on the machine it runs on'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a help -d 'show help for a command'
-complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun debug"
+complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun server debug"
 
 # Global options
 complete -c derpcheck -l format -x -a 'text json json-line prometheus' -d 'output format'
@@ -21,13 +22,13 @@ complete -c derpcheck -s h -l help -d 'show help and exit'
 complete -c derpcheck -l version -d 'print the version and exit'
 
 # Network options (validate uses all but --derp-map)
-set -l netcmds validate netcheck ping status cert diagnose stun
-complete -c derpcheck -n "__fish_seen_subcommand_from netcheck ping status cert diagnose stun" -l derp-map -r -F -d 'DERP map or policy file'
+set -l netcmds validate netcheck ping status cert diagnose stun server
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck ping status cert diagnose stun server" -l derp-map -r -F -d 'DERP map or policy file'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l ca-file -r -F -d 'trust the CA certificates in FILE'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l insecure -d 'skip TLS certificate checks (warns)'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l timeout -x -a '1s 2s 5s 10s 30s' -d 'give up waiting after DURATION'
-complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun" -s 4 -l ipv4 -d 'use IPv4 only'
-complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun" -s 6 -l ipv6 -d 'use IPv6 only'
+complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun server" -s 4 -l ipv4 -d 'use IPv4 only'
+complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun server" -s 6 -l ipv6 -d 'use IPv6 only'
 
 # validate
 complete -c derpcheck -n "__fish_seen_subcommand_from validate" -l strict -d 'treat warnings as errors'
@@ -81,3 +82,13 @@ complete -c derpcheck -n "__fish_seen_subcommand_from stun" -l style -x -a 'tail
 complete -c derpcheck -n "__fish_seen_subcommand_from stun" -l region -x -d 'probe every node of this region'
 complete -c derpcheck -n "__fish_seen_subcommand_from stun" -l bind-address -x -d 'send from this local address'
 complete -c derpcheck -n "__fish_seen_subcommand_from stun" -l bind-port -x -d 'send from this local UDP port'
+
+# server
+complete -c derpcheck -n "__fish_seen_subcommand_from server" -l compose -r -F -d 'read the deployment from a compose file'
+complete -c derpcheck -n "__fish_seen_subcommand_from server" -l service -x -d 'the compose service that runs derper'
+complete -c derpcheck -n "__fish_seen_subcommand_from server" -l inspect -r -F -d 'read saved docker inspect output'
+complete -c derpcheck -n "__fish_seen_subcommand_from server" -l unit -r -F -d 'read a systemd unit file'
+complete -c derpcheck -n "__fish_seen_subcommand_from server" -l pid -x -a '(__fish_complete_pids)' -d 'the running derper'
+complete -c derpcheck -n "__fish_seen_subcommand_from server" -l region -x -d 'look for the node in region ID'
+complete -c derpcheck -n "__fish_seen_subcommand_from server" -l node -x -d "this server's node in the map"
+complete -c derpcheck -n "__fish_seen_subcommand_from server" -l resolve -d 'look the HostName up in DNS'

@@ -11,9 +11,10 @@ set -eu
 
 want=${1:-build}
 
-# pkg-config module -> Debian package
+# pkg-config module -> Debian package. libyaml reads YAML with exact line:column marks
+# (Headscale's config.yaml and derp.paths files, src/input/yaml.c).
 libs="openssl:libssl-dev libcurl:libcurl4-openssl-dev libcjson:libcjson-dev
-      libsodium:libsodium-dev cmocka:libcmocka-dev"
+      libsodium:libsodium-dev cmocka:libcmocka-dev yaml-0.1:libyaml-dev"
 # command -> Debian package
 tools_build="cc:gcc make:make pkg-config:pkg-config"
 # The test lab's real peers: coturn and stund as STUN servers, Debian's stun client and

@@ -16,6 +16,7 @@ static const struct dc_command commands[] = {
 	{&dc_cert_spec, dc_cmd_cert},
 	{&dc_diagnose_spec, dc_cmd_diagnose},
 	{&dc_stun_spec, dc_cmd_stun},
+	{&dc_server_spec, dc_cmd_server},
 	{&dc_debug_spec, dc_cmd_debug},
 };
 

@@ -1,6 +1,11 @@
 /* Command-layer helpers shared by several commands. */
-#include <stdio.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <stdint.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "commands.h"
 #include "derpcheck/net/localapi.h"
@@ -75,4 +80,29 @@ int dc_command_stun_port_guess(const char *arg, uint16_t *ports, size_t *n, size
 		p = comma ? comma + 1 : NULL;
 	} while (p);
 	return 0;
+}
+
+int dc_command_now(int64_t *now, struct dc_error *err)
+{
+	const char *pin = getenv("DERPCHECK_NOW");
+	long long v;
+	if (!pin || !*pin) {
+		*now = (int64_t)time(NULL);
+		return 0;
+	}
+	if (dc_parse_int(pin, 0, INT64_MAX, &v) < 0) {
+		dc_error_set(err, NULL, "invalid DERPCHECK_NOW '%s'", pin);
+		dc_error_hint(err, "give Unix seconds (date +%%s), or unset it");
+		return -1;
+	}
+	*now = v;
+	return 0;
+}
+
+bool dc_command_locale_utf8(void)
+{
+	const char *prev = setlocale(LC_CTYPE, "");
+	bool utf8 = prev && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	setlocale(LC_CTYPE, "C");
+	return utf8;
 }

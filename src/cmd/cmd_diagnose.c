@@ -82,15 +82,6 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 	return 0;
 }
 
-/* ✓ ✗ and arrows only where the locale's character set is UTF-8 (LC_ALL, LC_CTYPE, LANG). */
-static bool locale_is_utf8(void)
-{
-	const char *prev = setlocale(LC_CTYPE, "");
-	bool utf8 = prev && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-	setlocale(LC_CTYPE, "C");
-	return utf8;
-}
-
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop(int sig)
@@ -245,7 +236,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		free(args);
 		return DC_EXIT_USAGE;
 	}
-	bool utf8 = locale_is_utf8();
+	bool utf8 = dc_command_locale_utf8();
 	int status;
 	if (a.every_ms) {
 		struct sigaction sa = {.sa_handler = on_stop};

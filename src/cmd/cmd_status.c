@@ -65,24 +65,6 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 	return 0;
 }
 
-/* "Now", which DERPCHECK_NOW (Unix seconds) pins for reproducible output. */
-static int current_time(int64_t *now, struct dc_error *err)
-{
-	const char *pin = getenv("DERPCHECK_NOW");
-	long long v;
-	if (!pin || !*pin) {
-		*now = (int64_t)time(NULL);
-		return 0;
-	}
-	if (dc_parse_int(pin, 0, INT64_MAX, &v) < 0) {
-		dc_error_set(err, NULL, "invalid DERPCHECK_NOW '%s'", pin);
-		dc_error_hint(err, "give Unix seconds (date +%%s), or unset it");
-		return -1;
-	}
-	*now = v;
-	return 0;
-}
-
 static int peer_lookup_failed(const struct dc_tailnet_report *r, const char *query, const struct dc_peer_view *first,
 			const struct dc_peer_view *second)
 {
@@ -168,7 +150,7 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 		return DC_EXIT_USAGE;
 	}
 	int64_t now;
-	if (current_time(&now, &err) < 0) {
+	if (dc_command_now(&now, &err) < 0) {
 		dc_report_error(&err);
 		return DC_EXIT_USAGE;
 	}

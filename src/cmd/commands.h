@@ -36,6 +36,12 @@ int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err);
  */
 int dc_command_stun_port_guess(const char *arg, uint16_t *ports, size_t *n, size_t max, struct dc_error *err);
 
+/* ✓ ✗ and arrows only where the locale's character set is UTF-8 (LC_ALL, LC_CTYPE, LANG). */
+bool dc_command_locale_utf8(void);
+
+/* "Now", which DERPCHECK_NOW (Unix seconds) pins for reproducible output. */
+int dc_command_now(int64_t *now, struct dc_error *err);
+
 extern const struct dc_command_spec dc_validate_spec;
 int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv);
 
@@ -51,6 +57,8 @@ extern const struct dc_command_spec dc_netcheck_spec;
 int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv);
 extern const struct dc_command_spec dc_diagnose_spec;
 int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_server_spec;
+int dc_cmd_server(struct dc_cli *cli, int argc, char **argv);
 /* `debug derp REGION`: an alias of diagnose, under tailscale's name */
 extern const struct dc_command_spec dc_debug_spec;
 int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv);

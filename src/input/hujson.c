@@ -11,20 +11,8 @@ struct reader {
 	struct dc_srcpos pos;
 	struct dc_srcpos value_end; /* just after the last complete value */
 	struct dc_error *err;
+	bool strict; /* JSON as Go's encoding/json reads it: no comments, no trailing commas */
 };
-
-const char *dc_json_type_name(enum dc_json_type type)
-{
-	switch (type) {
-	case DC_JSON_NULL: return "null";
-	case DC_JSON_BOOL: return "boolean";
-	case DC_JSON_NUMBER: return "number";
-	case DC_JSON_STRING: return "string";
-	case DC_JSON_ARRAY: return "array";
-	case DC_JSON_OBJECT: return "object";
-	}
-	return "value";
-}
 
 static bool is_digit(int c)
 {
@@ -102,6 +90,8 @@ static int skip_space(struct reader *r)
 		int c = peek(r);
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
 			advance(r);
+		} else if (c == '/' && r->strict) {
+			return fail_at(r, r->pos, "comments are not JSON; Go's encoding/json rejects the whole document");
 		} else if (c == '/' && r->off + 1 < r->len && r->p[r->off + 1] == '/') {
 			while (peek(r) >= 0 && peek(r) != '\n')
 				advance(r);
@@ -330,6 +320,8 @@ static int read_array(struct reader *r, struct dc_json *v, int depth)
 		if (skip_space(r) < 0)
 			return -1;
 		if (peek(r) == ']') { /* empty array, or a trailing comma (HuJSON) */
+			if (r->strict && v->count)
+				return fail_at(r, r->pos, "a trailing comma before ']' is not JSON; Go's encoding/json rejects it");
 			advance(r);
 			return 0;
 		}
@@ -366,6 +358,8 @@ static int read_object(struct reader *r, struct dc_json *v, int depth)
 		if (skip_space(r) < 0)
 			return -1;
 		if (peek(r) == '}') { /* empty object, or a trailing comma (HuJSON) */
+			if (r->strict && v->count)
+				return fail_at(r, r->pos, "a trailing comma before '}' is not JSON; Go's encoding/json rejects it");
 			advance(r);
 			return 0;
 		}
@@ -455,33 +449,13 @@ static int read_value_at(struct reader *r, struct dc_json *v, int depth)
 	return expected(r, "a value (object, array, string, number, true, false or null)");
 }
 
-static void free_children(struct dc_json *v)
-{
-	for (size_t i = 0; i < v->count; i++) {
-		free_children(&v->items[i]);
-		free(v->items[i].key);
-		free(v->items[i].text);
-	}
-	free(v->items);
-}
-
-void dc_json_free(struct dc_json *root)
-{
-	if (!root)
-		return;
-	free_children(root);
-	free(root->key);
-	free(root->text);
-	free(root);
-}
-
-struct dc_json *dc_hujson_parse(const char *text, size_t len, struct dc_error *err)
+static struct dc_json *parse(const char *text, size_t len, bool strict, struct dc_error *err)
 {
 	struct dc_error local;
 	if (!err)
 		err = &local;
 	dc_error_clear(err);
-	struct reader r = {.p = (const unsigned char *)text, .len = len, .pos = {1, 1}, .err = err};
+	struct reader r = {.p = (const unsigned char *)text, .len = len, .pos = {1, 1}, .err = err, .strict = strict};
 	if (len > DC_HUJSON_MAX_SIZE) {
 		fail_at(&r, r.pos, "input is %zu bytes; the limit is %u", len, DC_HUJSON_MAX_SIZE);
 		return NULL;
@@ -506,4 +480,14 @@ struct dc_json *dc_hujson_parse(const char *text, size_t len, struct dc_error *e
 fail:
 	dc_json_free(root);
 	return NULL;
+}
+
+struct dc_json *dc_hujson_parse(const char *text, size_t len, struct dc_error *err)
+{
+	return parse(text, len, false, err);
+}
+
+struct dc_json *dc_json_parse_strict(const char *text, size_t len, struct dc_error *err)
+{
+	return parse(text, len, true, err);
 }

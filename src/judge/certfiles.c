@@ -123,6 +123,11 @@ static int read_file(struct dc_certfiles *f, const char *path, bool is_key, cons
 		add(f, DC_SEV_ERROR, is_key ? "key-file-unreadable" : "cert-file-unreadable", path, "cannot read %s: %s", path, strerror(e));
 		return -1;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		/* a FIFO or a device would block or never end; derper would fail on it too */
+		add(f, DC_SEV_ERROR, is_key ? "key-file-unreadable" : "cert-file-unreadable", path, "%s is not a regular file", path);
+		return -1;
+	}
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
 		struct dc_finding *x = add(f, DC_SEV_ERROR, is_key ? "key-file-unreadable" : "cert-file-unreadable", path,

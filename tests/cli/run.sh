@@ -74,6 +74,39 @@ else
 	fail "script(1) from bsdutils is missing: cannot test colour on a TTY"
 fi
 
+# --- server: deployments from files (no running derper is looked at) -------------------
+# The fixtures are copied so the private keys can be mode 600 (as acme.sh writes them; git
+# keeps 644) and @DIR@ in the unit and inspect files names the copy. What varies between
+# machines and runs is masked: the copy's path and this machine's addresses.
+srv=$work/srv
+cp -r "$root/tests/fixtures/server" "$srv"
+chmod 600 "$srv"/seed/certs/*.key "$srv"/good/certs/*.key
+sed -i "s|@DIR@|$srv|g" "$srv/mistakes/derper-port.service" "$srv/mistakes/inspect-seed.json"
+export DERPCHECK_NOW=1798761600 # 2027-01-01, inside the fixture certificates' validity
+RUN_SED="s|$srv|SRV|g; s|compared with .*|compared with ADDRESSES|"
+S="--ca-file $srv/ca.pem --derp-map $srv/seed/policy.hujson"
+run server-seed 1 -- server --compose "$srv/seed/docker-compose.yml" $S
+run server-seed-json 1 -- server --format json --compose "$srv/seed/docker-compose.yml" $S
+run server-good 0 -- server --compose "$srv/good/docker-compose.yml" $S
+run server-stun-tcp 1 -- server --compose "$srv/mistakes/stun-tcp.yml" $S
+run server-derp-udp 1 -- server --compose "$srv/mistakes/derp-udp.yml" $S
+run server-host-network 1 -- server --compose "$srv/mistakes/host-network.yml" $S
+run server-plain-http 1 -- server --compose "$srv/mistakes/plain-http.yml" $S
+run server-env-vars 2 -- server --compose "$srv/mistakes/env-vars.yml" $S
+run server-verify-clients 1 -- server --compose "$srv/mistakes/verify-clients.yml" $S
+run server-mesh-key 1 -- server --compose "$srv/mistakes/mesh-key.yml" $S
+run server-canport80 1 -- server --compose "$srv/mistakes/canport80.yml" --ca-file "$srv/ca.pem" --derp-map "$srv/mistakes/canport80.hujson"
+run server-unit-bool 1 -- server --unit "$srv/mistakes/derper-bool.service" $S
+run server-unit-port 1 -- server --unit "$srv/mistakes/derper-port.service" --ca-file "$srv/ca.pem" --derp-map "$srv/mistakes/map-443.hujson"
+run server-inspect 1 -- server --inspect "$srv/mistakes/inspect-seed.json" $S
+run server-no-map 0 -- server --compose "$srv/good/docker-compose.yml" --ca-file "$srv/ca.pem"
+run server-two-files 2 -- server --compose a.yml --unit b.service
+run server-bad-pid 2 -- server --pid 0
+run server-missing-file 2 -- server --compose "$srv/none.yml"
+run server-no-service 2 -- server --compose "$srv/seed/docker-compose.yml" --service relay
+run help-server 0 -- help server
+unset RUN_SED DERPCHECK_NOW
+
 # --- maps over HTTPS from a local openssl s_server (loopback only) --------------------
 tests/tools/mkpki.sh "$work/pki"
 mkdir -p "$work/www" && cp tests/fixtures/nat-vps-policy.hujson "$work/www/policy.hujson"
