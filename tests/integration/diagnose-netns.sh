@@ -5,16 +5,8 @@
 # answers (from the namespace's hosts file; its resolver is its own silent loopback) that
 # disagree with the map. Every packet stays inside the namespace. Needs root.
 set -u
-if [ "$(id -u)" -ne 0 ]; then
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $(basename "$0") needs root (ip netns, iptables) and CI is set" >&2
-		exit 1
-	fi
-	echo "########################################################################" >&2
-	echo "## SKIPPED $(basename "$0"): needs root for ip netns and iptables  ##" >&2
-	echo "########################################################################" >&2
-	exit 0
-fi
+. "$(dirname "$0")/../lib/root.sh"
+require_root "a NAT VPS, dropped ports and DNS in a namespace"
 export DAYS=90 DERPCHECK_DEFAULT_MAP_URL="" LC_ALL=C
 . "$(dirname "$0")/lib/derp.sh"
 

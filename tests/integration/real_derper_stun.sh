@@ -26,14 +26,6 @@ dnode() {
 	printf '{"Name":"%s","RegionID":900,"HostName":"derp.test","IPv4":"%s","IPv6":"none","DERPPort":%s,"STUNPort":%s}' \
 		"$1" "$2" "$3" "$4"
 }
-# map FILE NODE-JSON...: region 900 "test" with these nodes
-map() {
-	local file=$1 nodes
-	shift
-	nodes=$(printf '%s,' "$@")
-	printf '{"Regions":{"900":{"RegionID":900,"RegionCode":"test","RegionName":"Test","Nodes":[%s]}}}\n' \
-		"${nodes%,}" >"$work/$file"
-}
 # in_case NAME: a fresh namespace for the case (NETNS for derper_start and run)
 in_case() {
 	netns_new || exit 1
@@ -49,7 +41,7 @@ netcheck() { # NAME WANT-EXIT MAP [options]: the safety flags always
 in_case
 derper_start off 127.0.0.2 "$work/certs" -stun=false || exit 1
 p=$DERPER_PORT
-map off.json "$(dnode 900a 127.0.0.2 "$p" 3478)"
+write_map off.json "$(dnode 900a 127.0.0.2 "$p" 3478)"
 run off-diag 1 8000 diagnose --derp-map off.json "${ca[@]}" 900
 has_line off-diag out "  FAIL stun-ipv4          no answer from 127.0.0.2:3478 (3 probes, 3 datagrams sent)"
 has_line off-diag out "       cause: STUN port 3478 is closed: ICMP port unreachable from 127.0.0.2 (UDP reaches the host, nothing listens there); none of $p answered either"
@@ -75,7 +67,7 @@ p=$DERPER_PORT
 ip netns exec "$NETNS" iptables -t nat -A OUTPUT -p udp -d 127.0.0.2 --dport 3478 -j DNAT --to-destination 127.0.0.2:38893
 ip netns exec "$NETNS" iptables -A INPUT -p udp -d 127.0.0.2 --dport 38893 -m conntrack ! --ctstate DNAT \
 	-j REJECT --reject-with icmp-port-unreachable
-map fwd.json "$(dnode 900a 127.0.0.2 "$p" 38893)"
+write_map fwd.json "$(dnode 900a 127.0.0.2 "$p" 38893)"
 run fwd-diag 1 8000 diagnose --derp-map fwd.json "${ca[@]}" 900
 has_line fwd-diag out "  FAIL stun-ipv4          no answer from 127.0.0.2:38893 (3 probes, 3 datagrams sent)"
 has_line fwd-diag out "       cause: STUN answers on 3478, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893"
@@ -96,7 +88,7 @@ run fwd-nc-json 1 10000 netcheck --no-portmap --socket "$work/no.sock" --derp-ma
 json fwd-nc-json '.UDP == false and .derpcheck.udp.verdict == "stun-elsewhere" and .derpcheck.udp.stun_ports == [38893]'
 json fwd-nc-json '[.derpcheck.findings[] | select(.severity == "error") | .code] == ["netcheck-stun-wrong-port"]'
 # With the map fixed (STUNPort 3478), every command is happy about STUN.
-map fixed.json "$(dnode 900a 127.0.0.2 "$p" 3478)"
+write_map fixed.json "$(dnode 900a 127.0.0.2 "$p" 3478)"
 run fixed-diag 0 8000 diagnose --derp-map fixed.json "${ca[@]}" 900
 has_line fixed-diag out "STUN path: ok (1 of 1 nodes answer STUN)"
 netcheck fixed-nc 0 fixed.json "${ca[@]}"
@@ -117,7 +109,7 @@ derper_stop fwd
 in_case
 derper_start else 127.0.0.2 "$work/certs" -stun-port 40000 || exit 1
 p=$DERPER_PORT
-map else.json "$(dnode 900a 127.0.0.2 "$p" 38893)"
+write_map else.json "$(dnode 900a 127.0.0.2 "$p" 38893)"
 run else-diag 1 8000 diagnose --derp-map else.json "${ca[@]}" 900
 has_line else-diag out "       cause: STUN port 38893 is closed: ICMP port unreachable from 127.0.0.2 (UDP reaches the host, nothing listens there); none of 3478 and $p answered either"
 has_line else-diag out "       tried: 3478 (default STUN port): closed (ICMP port unreachable); $p (DERPPort): closed (ICMP port unreachable)"
@@ -144,7 +136,7 @@ pa=$DERPER_PORT
 derper_start b 127.0.0.3 "$work/certs" -stun-port 3478 || exit 1
 pb=$DERPER_PORT
 ip netns exec "$NETNS" iptables -A INPUT -p udp -d 127.0.0.3 -j DROP
-map two.json "$(dnode 900a 127.0.0.2 "$pa" 3478)" "$(dnode 900b 127.0.0.3 "$pb" 3478)"
+write_map two.json "$(dnode 900a 127.0.0.2 "$pa" 3478)" "$(dnode 900b 127.0.0.3 "$pb" 3478)"
 run silent-diag 1 10000 diagnose --derp-map two.json "${ca[@]}" 900
 has_line silent-diag out "       cause: no reply on UDP 3478 (9 requests in Nms, no ICMP error) while other nodes answer: this node's STUN is down, or UDP 3478 is filtered on its side; none of $pb answered either"
 has_line silent-diag out "       tried: $pb (DERPPort): no reply"

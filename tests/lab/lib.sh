@@ -60,18 +60,8 @@ lab_deadline() {
 }
 
 # Lab tests need root for namespaces and iptables. CI runs as root, so there they must run.
-lab_require_root() {
-	[ "$(id -u)" -eq 0 ] && return 0
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $(basename "$0") needs root (network namespaces, iptables) and CI is set" >&2
-		exit 1
-	fi
-	echo "########################################################################" >&2
-	echo "## SKIPPED: $(basename "$0") ($1) needs root for network namespaces" >&2
-	echo "## and iptables. Run 'sudo make check' to include it. CI runs it as root." >&2
-	echo "########################################################################" >&2
-	exit 0
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/root.sh"
+lab_require_root() { require_root "$1"; }
 
 lab_in() {
 	ns=$1

@@ -21,18 +21,8 @@
 #   netns_ping_groups NS LO HI      net.ipv4.ping_group_range in NS (who may open
 #                                   unprivileged ICMP sockets; "1 0" is nobody)
 
-netns_require_root() {
-	[ "$(id -u)" -eq 0 ] && return 0
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $(basename "$0") needs root (network namespaces, iptables) and CI is set" >&2
-		exit 1
-	fi
-	echo "########################################################################" >&2
-	echo "## SKIPPED: $(basename "$0") ($1) needs root for network namespaces." >&2
-	echo "## Run it as root ('sudo make check'); CI runs it as root." >&2
-	echo "########################################################################" >&2
-	exit 0
-}
+. "$(dirname "${BASH_SOURCE[0]}")/root.sh"
+netns_require_root() { require_root "$1"; }
 
 _netns_count=0
 netns_new() {
@@ -72,13 +62,9 @@ netns_icmp_echo() {
 	ip netns exec "$ns" "$TOOLS/icmpecho" --lifetime 120 --log-holds "$@" >"$work/$name.ready" 2>"$work/$name.log" &
 	pid=$!
 	server_pids="${server_pids:-} $pid"
-	deadline=$(($(date +%s%N) / 1000000 + 5000))
-	until grep -qx ready "$work/$name.ready" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null || [ "$(($(date +%s%N) / 1000000))" -gt "$deadline" ]; then
-			fail "$name: icmpecho did not get ready"
-			cat "$work/$name.log" >&2
-			return 1
-		fi
-		sleep 0.01
-	done
+	wait_for_line "$work/$name.ready" '^ready$' "$pid" 5 || {
+		fail "$name: icmpecho did not get ready"
+		cat "$work/$name.log" >&2
+		return 1
+	}
 }

@@ -18,21 +18,13 @@ static const char *map_text =
 	"{'Name':'901b','RegionID':901,'HostName':'c.test','IPv4':'127.0.0.50','STUNPort':0},"
 	"{'Name':'901c','RegionID':901,'HostName':'d.test','IPv4':'127.0.0.51','STUNPort':38894}]}}}";
 
-static struct dc_endpoint ep(const char *ip, uint16_t port)
-{
-	struct dc_endpoint e;
-	assert_int_equal(dc_ip_parse(ip, 0, &e), 0);
-	e.port = port;
-	return e;
-}
-
 static void test_plan_order_reasons_and_exclusions(void **state)
 {
 	(void)state;
 	struct decoded d;
 	decode_text(map_text, &d);
 	struct dc_stun_guess g;
-	struct dc_endpoint a = ep("127.0.0.42", 38893);
+	struct dc_endpoint a = endpoint_of("127.0.0.42", 38893);
 	uint16_t user[] = {5000, 3478};
 	dc_stun_guess_plan(&g, &d.map, &d.map.regions[0].nodes[0], &a, user, 2);
 	/* 3478 (default, 901b's, and the user's), the DERP port, 900b's 38894 (also 901c's),
@@ -59,7 +51,7 @@ static void test_the_failed_port_is_never_a_guess(void **state)
 	struct decoded d;
 	decode_text(map_text, &d);
 	struct dc_stun_guess g;
-	struct dc_endpoint a = ep("127.0.0.43", 3478); /* as if 900b's STUNPort were 3478 */
+	struct dc_endpoint a = endpoint_of("127.0.0.43", 3478); /* as if 900b's STUNPort were 3478 */
 	uint16_t user[] = {3478};
 	dc_stun_guess_plan(&g, &d.map, &d.map.regions[0].nodes[1], &a, user, 1);
 	for (size_t i = 0; i < g.nports; i++)
@@ -82,7 +74,7 @@ static void test_user_ports_survive_the_cap(void **state)
 	struct decoded d;
 	decode_text(text, &d);
 	struct dc_stun_guess g;
-	struct dc_endpoint a = ep("127.0.1.1", 10000);
+	struct dc_endpoint a = endpoint_of("127.0.1.1", 10000);
 	uint16_t user[DC_STUN_GUESS_MAX_USER] = {1, 2, 3, 4, 5, 6, 7, 8};
 	dc_stun_guess_plan(&g, &d.map, &d.map.regions[0].nodes[0], &a, user, DC_STUN_GUESS_MAX_USER);
 	assert_int_equal(g.nports, DC_STUN_GUESS_MAX_PORTS);
@@ -95,7 +87,7 @@ static void test_user_ports_survive_the_cap(void **state)
 static pid_t serve_stun(struct dc_endpoint *where)
 {
 	struct dc_error err;
-	struct dc_endpoint lo = ep("127.0.0.1", 0);
+	struct dc_endpoint lo = endpoint_of("127.0.0.1", 0);
 	int fd = dc_udp_open(4, &lo, 0, &err);
 	assert_true(fd >= 0);
 	dc_udp_local(fd, where);
@@ -129,13 +121,13 @@ static void test_run_names_what_each_port_did(void **state)
 	struct dc_endpoint live;
 	pid_t pid = serve_stun(&live);
 	struct dc_error err;
-	struct dc_endpoint lo = ep("127.0.0.1", 0);
+	struct dc_endpoint lo = endpoint_of("127.0.0.1", 0);
 	int closed_fd = dc_udp_open(4, &lo, 0, &err);
 	struct dc_endpoint closed;
 	dc_udp_local(closed_fd, &closed);
 	close(closed_fd);
 	struct dc_stun_guess g;
-	struct dc_endpoint a = ep("127.0.0.1", 1); /* the map's (failed) port */
+	struct dc_endpoint a = endpoint_of("127.0.0.1", 1); /* the map's (failed) port */
 	uint16_t user[] = {closed.port, live.port};
 	dc_stun_guess_plan(&g, NULL, NULL, &a, user, 2);
 	/* Without a map only 3478 and the user's ports; keep the test off 3478. */

@@ -7,25 +7,17 @@
 
 #include "derpcheck/judge/udpverdict.h"
 
-static struct dc_endpoint ep(const char *ip, uint16_t port)
-{
-	struct dc_endpoint e;
-	assert_int_equal(dc_ip_parse(ip, 0, &e), 0);
-	e.port = port;
-	return e;
-}
-
 static struct dc_udp_evidence silent(const char *name, const char *ip, uint16_t port)
 {
-	return (struct dc_udp_evidence){.name = name, .addr = ep(ip, port), .status = DC_PROBE_TIMEOUT, .sent = 3,
+	return (struct dc_udp_evidence){.name = name, .addr = endpoint_of(ip, port), .status = DC_PROBE_TIMEOUT, .sent = 3,
 					.waited_ns = 3000000000u};
 }
 
 static struct dc_udp_evidence closed(const char *name, const char *ip, uint16_t port)
 {
-	struct dc_udp_evidence e = {.name = name, .addr = ep(ip, port), .status = DC_PROBE_UNREACHABLE, .sent = 1,
+	struct dc_udp_evidence e = {.name = name, .addr = endpoint_of(ip, port), .status = DC_PROBE_UNREACHABLE, .sent = 1,
 				    .port_closed = true, .detail = "ICMP port unreachable from X"};
-	e.icmp_from = ep(ip, 0);
+	e.icmp_from = endpoint_of(ip, 0);
 	return e;
 }
 
@@ -75,7 +67,7 @@ static void test_port_unreachable_means_udp_gets_through(void **state)
 static void test_an_answer_on_another_port_beats_everything_but_an_answer(void **state)
 {
 	(void)state;
-	struct dc_stun_guess g = {.addr = ep("192.0.2.2", 38893), .nports = 2, .ran = true, .answered = 0};
+	struct dc_stun_guess g = {.addr = endpoint_of("192.0.2.2", 38893), .nports = 2, .ran = true, .answered = 0};
 	g.ports[0] = (struct dc_stun_guess_port){.port = 3478, .why = DC_GUESS_DEFAULT, .status = DC_PROBE_OK,
 						 .rtt_ns = 300000};
 	g.ports[1] = (struct dc_stun_guess_port){.port = 33657, .why = DC_GUESS_DERP_PORT, .status = DC_PROBE_TIMEOUT};
@@ -100,7 +92,7 @@ static void test_an_answer_on_another_port_beats_everything_but_an_answer(void *
 static void test_one_answer_means_udp_works(void **state)
 {
 	(void)state;
-	struct dc_udp_evidence ev[] = {silent("1a", "192.0.2.1", 3478), {.name = "2a", .addr = ep("192.0.2.2", 3478),
+	struct dc_udp_evidence ev[] = {silent("1a", "192.0.2.1", 3478), {.name = "2a", .addr = endpoint_of("192.0.2.2", 3478),
 									 .status = DC_PROBE_OK}};
 	struct dc_udp_summary s;
 	char text[400], hint[400];
@@ -125,11 +117,11 @@ static void test_silent_node_among_answering_ones_is_named_so(void **state)
 static void test_closed_port_says_who_answered_and_which_ports_were_tried(void **state)
 {
 	(void)state;
-	struct dc_stun_guess g = {.addr = ep("192.0.2.2", 38893), .nports = 3, .ran = true, .answered = -1};
+	struct dc_stun_guess g = {.addr = endpoint_of("192.0.2.2", 38893), .nports = 3, .ran = true, .answered = -1};
 	g.ports[0] = (struct dc_stun_guess_port){.port = 3478, .why = DC_GUESS_DEFAULT, .status = DC_PROBE_UNREACHABLE,
-						 .port_closed = true, .icmp_from = ep("192.0.2.2", 0)};
+						 .port_closed = true, .icmp_from = endpoint_of("192.0.2.2", 0)};
 	g.ports[1] = (struct dc_stun_guess_port){.port = 443, .why = DC_GUESS_DERP_PORT, .status = DC_PROBE_UNREACHABLE,
-						 .port_closed = true, .icmp_from = ep("198.51.100.1", 0)};
+						 .port_closed = true, .icmp_from = endpoint_of("198.51.100.1", 0)};
 	g.ports[2] = (struct dc_stun_guess_port){.port = 38894, .why = DC_GUESS_OTHER_NODE | DC_GUESS_USER,
 						 .other_node = "900a", .status = DC_PROBE_TIMEOUT};
 	struct dc_udp_evidence e = closed("900b", "192.0.2.2", 38893);
@@ -148,7 +140,7 @@ static void test_port_unreachable_from_a_middlebox_is_a_rejecting_firewall(void 
 {
 	(void)state;
 	struct dc_udp_evidence e = closed("900b", "192.0.2.2", 38893);
-	e.icmp_from = ep("198.51.100.1", 0);
+	e.icmp_from = endpoint_of("198.51.100.1", 0);
 	char why[600];
 	dc_udp_failure_text(&e, false, why, sizeof(why));
 	assert_string_equal(why, "UDP 38893 is rejected on the way: ICMP port unreachable from 198.51.100.1, not from the "
@@ -158,7 +150,7 @@ static void test_port_unreachable_from_a_middlebox_is_a_rejecting_firewall(void 
 static void test_other_icmp_errors_and_local_refusals(void **state)
 {
 	(void)state;
-	struct dc_udp_evidence e = {.name = "1a", .addr = ep("192.0.2.1", 3478), .status = DC_PROBE_UNREACHABLE,
+	struct dc_udp_evidence e = {.name = "1a", .addr = endpoint_of("192.0.2.1", 3478), .status = DC_PROBE_UNREACHABLE,
 				    .detail = "ICMP administratively prohibited (a firewall rejected it) from 192.0.2.254"};
 	struct dc_udp_summary s;
 	char text[400], hint[400];
@@ -168,7 +160,7 @@ static void test_other_icmp_errors_and_local_refusals(void **state)
 				  "prohibited (a firewall rejected it) from 192.0.2.254 for 192.0.2.1:3478 (1a)");
 	assert_string_equal(hint, "a firewall or router on the way rejects UDP to the STUN port 3478: allow outbound UDP "
 				  "there (and to peers; tailscaled uses 41641)");
-	e = (struct dc_udp_evidence){.name = "1a", .addr = ep("192.0.2.1", 3478), .status = DC_PROBE_SEND_FAILED,
+	e = (struct dc_udp_evidence){.name = "1a", .addr = endpoint_of("192.0.2.1", 3478), .status = DC_PROBE_SEND_FAILED,
 				     .detail = "sending to 192.0.2.1:3478 failed: Operation not permitted"};
 	text_of(&e, 1, text, sizeof(text), hint, sizeof(hint), &s);
 	assert_int_equal(s.verdict, DC_UDP_SEND_FAILED);
