@@ -215,7 +215,7 @@ static int open_socket(const struct dc_icmp_opts *o, struct dc_icmp_run *run)
 		snprintf(raw, sizeof(raw), "need root or CAP_NET_RAW");
 	else if (raw_err)
 		snprintf(raw, sizeof(raw), "%s", strerror(raw_err));
-	snprintf(run->skipped, sizeof(run->skipped), "no ICMP socket: unprivileged ICMP sockets: %s; raw sockets: %s",
+	snprintf(run->skipped, sizeof(run->skipped), "no ICMP socket: unprivileged ICMP sockets: %.190s; raw sockets: %.150s",
 		 dgram, raw);
 	return -1;
 }

@@ -81,7 +81,7 @@ struct dc_icmp_target {
 
 struct dc_icmp_run {
 	enum dc_icmp_socket_kind socket;
-	char skipped[320];        /* why nothing was sent ("" when echoes went out) */
+	char skipped[400];        /* why nothing was sent ("" when echoes went out) */
 	unsigned received;        /* ICMP messages read */
 	unsigned ignored;         /* ... that were not a reply to us */
 	bool budget_hit;          /* stopped reading after the datagram budget */
