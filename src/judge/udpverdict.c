@@ -187,7 +187,7 @@ void dc_udp_verdict_hint(const struct dc_udp_summary *s, char *buf, size_t n)
 	buf[0] = '\0';
 	switch (s->verdict) {
 	case DC_UDP_NOT_PROBED:
-		catf(buf, n, "give the DERP map's nodes a STUNPort and an address (derpcheck validate checks the map)");
+		catf(buf, n, "give the DERP map's nodes a STUNPort and an address (the validate command checks the map)");
 		return;
 	case DC_UDP_WORKS:
 		return;

@@ -447,8 +447,8 @@ static void no_answer_findings(struct dc_stun_report *rep, const struct dc_stun_
 				others, others == 1 ? "server" : "servers", t->port);
 	else if (probed > 1 && t->kind == DC_STUN_KIND_SILENT)
 		dc_finding_hint(x, "none of the %zu servers asked answered and no ICMP error came back: outbound UDP is "
-				   "probably blocked on this network (or every server is down); derpcheck netcheck compares "
-				   "every region of a map",
+				   "probably blocked on this network (or every server is down); the netcheck command "
+				   "compares every region of a map",
 				probed);
 	else if (t->kind == DC_STUN_KIND_SILENT)
 		dc_finding_hint(x, "neither Tailscale-style nor plain STUN requests were answered: UDP port %u is blocked "

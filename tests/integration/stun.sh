@@ -163,7 +163,7 @@ t_expect_exit silent-among-others 1 $rc
 t_has_line silent-among-others "$out" "  hint: UDP works from here (1 other server answered), so this one is silent: its STUN server is down, or UDP port $q1 is filtered on its side (firewall, cloud security group, a NAT without port forwarding)"
 dc stun -c 1 --timeout 300ms 127.0.0.1:$q1 127.0.0.1:$q2
 t_expect_exit silent-everywhere 1 $rc
-t_has_line silent-everywhere "$out" "  hint: none of the 2 servers asked answered and no ICMP error came back: outbound UDP is probably blocked on this network (or every server is down); derpcheck netcheck compares every region of a map"
+t_has_line silent-everywhere "$out" "  hint: none of the 2 servers asked answered and no ICMP error came back: outbound UDP is probably blocked on this network (or every server is down); the netcheck command compares every region of a map"
 
 # IPv6 loopback.
 stunserver six -a ::1 -p 0
