@@ -21,6 +21,26 @@ void dc_command_warn_plain_http(const char *spec)
 				"serve it over https://\n", dc_term_safe(spec));
 }
 
+struct dc_fetch_opts dc_command_fetch_opts(const struct dc_cli *cli)
+{
+	struct dc_fetch_opts f = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
+				  .family = cli->family, .format = cli->map_format};
+	return f;
+}
+
+void dc_command_map_origin(const struct dc_cli *cli, const struct dc_map_choice *choice)
+{
+	if (cli->quiet || !choice->have_doc)
+		return;
+	char *origin = dc_map_doc_origin(&choice->doc);
+	if (origin) {
+		char what[600];
+		dc_map_choice_describe(choice, what, sizeof(what));
+		fprintf(stderr, "derpcheck: DERP map: %s: %s\n", what, origin);
+	}
+	free(origin);
+}
+
 int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 {
 	dc_command_warn_plain_http(cli->derp_map);
@@ -29,8 +49,7 @@ int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),
 		.localapi_timeout_ms = cli->timeout_ms,
 		.try_default_url = true,
-		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
-			  .family = cli->family},
+		.fetch = dc_command_fetch_opts(cli),
 	};
 	struct dc_error err;
 	if (dc_map_choose(&opts, choice, &err) < 0) {
@@ -38,6 +57,7 @@ int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 		dc_map_choice_free(choice);
 		return -1;
 	}
+	dc_command_map_origin(cli, choice);
 	if (!cli->derp_map && !cli->quiet) {
 		char what[600];
 		dc_map_choice_describe(choice, what, sizeof(what));
@@ -66,6 +86,29 @@ int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err)
 		return -1;
 	}
 	*out = (uint16_t)v;
+	return 0;
+}
+
+int dc_command_stun_port_guess(const char *arg, uint16_t *ports, size_t *n, size_t max, struct dc_error *err)
+{
+	const char *p = arg;
+	do {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char one[16];
+		long long v;
+		if (len == 0 || len >= sizeof(one) || (memcpy(one, p, len), one[len] = '\0', dc_parse_int(one, 1, 65535, &v) < 0)) {
+			dc_error_set(err, NULL, "invalid --stun-port-guess '%s'", arg);
+			dc_error_hint(err, "give UDP ports from 1 to 65535, separated by commas (e.g. 3479,40000)");
+			return -1;
+		}
+		if (*n >= max) {
+			dc_error_set(err, NULL, "at most %zu --stun-port-guess ports", max);
+			return -1;
+		}
+		ports[(*n)++] = (uint16_t)v;
+		p = comma ? comma + 1 : NULL;
+	} while (p);
 	return 0;
 }
 

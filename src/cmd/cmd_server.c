@@ -1,4 +1,5 @@
 /* derpcheck server: check a derper deployment from the machine it runs on. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@ const struct dc_command_spec dc_server_spec = {
 		"deployment from its files; add --pid to look at the running process too.\n"
 		"Nothing is modified and nothing is sent off the machine (unless --resolve).\n"
 		"Exit status 2 also means derper's flags could not be read from the input.",
-	.shared = DC_SHARED_DERP_MAP | DC_SHARED_CA_FILE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
+	.shared = DC_SHARED_DERP_MAP | DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = server_options,
 };
 
@@ -166,7 +167,7 @@ int dc_cmd_server(struct dc_cli *cli, int argc, char **argv)
 	struct dc_map_doc doc;
 	bool have_doc = false;
 	if (cli->derp_map) {
-		struct dc_fetch_opts fetch = {.ca_file = cli->ca_file, .timeout_ms = cli->timeout_ms, .family = cli->family};
+		struct dc_fetch_opts fetch = dc_command_fetch_opts(cli); /* server takes no --insecure: it stays false */
 		if (dc_map_doc_load(cli->derp_map, &fetch, &doc, &err) < 0) {
 			dc_report_error(&err);
 			goto out;
@@ -174,7 +175,9 @@ int dc_cmd_server(struct dc_cli *cli, int argc, char **argv)
 		have_doc = true;
 		if (!doc.decoded) {
 			dc_error_set(&err, cli->derp_map, "no DERP map could be read from it");
-			dc_error_hint(&err, "run 'derpcheck validate %s' to see why", cli->derp_map);
+			char cmd[PATH_MAX + 64];
+			dc_map_validate_hint(cli->derp_map, dc_map_format_flag(cli->map_format), cmd, sizeof(cmd));
+			dc_error_hint(&err, "run %s to see why", cmd);
 			dc_report_error(&err);
 			goto out_doc;
 		}

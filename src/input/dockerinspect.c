@@ -71,14 +71,11 @@ static void add_bindings(struct dc_deployment *d, const cJSON *ports)
 			o->host_port = (int)hport;
 			o->container_port = (int)cport;
 			o->udp = udp;
-			/* Through a buffer of its own: gcc -O1 with ASan sees host_ip and text in one struct (-Wrestrict). */
-			char text[sizeof(o->text)];
 			if (o->host_ip[0])
-				snprintf(text, sizeof(text), "%s:%d -> %d/%s", o->host_ip, o->host_port, o->container_port,
+				snprintf(o->text, sizeof(o->text), "%s:%d -> %d/%s", hip, o->host_port, o->container_port,
 					 udp ? "udp" : "tcp");
 			else
-				snprintf(text, sizeof(text), "%d -> %d/%s", o->host_port, o->container_port, udp ? "udp" : "tcp");
-			memcpy(o->text, text, sizeof(text));
+				snprintf(o->text, sizeof(o->text), "%d -> %d/%s", o->host_port, o->container_port, udp ? "udp" : "tcp");
 		}
 	}
 }

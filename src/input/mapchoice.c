@@ -1,5 +1,6 @@
 #include "derpcheck/input/mapchoice.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,9 @@ int dc_map_choose(const struct dc_map_choice_opts *opts, struct dc_map_choice *c
 		const char *why = first_error(&c->doc);
 		if (why || !c->doc.decoded) {
 			dc_error_set(err, c->doc.text.name, "cannot use this DERP map: %s", why ? why : "no DERP map in it");
-			dc_error_hint(err, "see every problem and its fix with: derpcheck validate %s", opts->spec);
+			char cmd[PATH_MAX + 64];
+			dc_map_validate_hint(opts->spec, dc_map_format_flag(opts->fetch.format), cmd, sizeof(cmd));
+			dc_error_hint(err, "see every problem and its fix with %s", cmd);
 			return -1;
 		}
 		adopt(c);
@@ -142,7 +145,12 @@ void dc_map_choice_describe(const struct dc_map_choice *c, char *out, size_t n)
 		snprintf(out, n, "%s", dc_map_source_name(c->source));
 		break;
 	default:
-		snprintf(out, n, "%s %s", dc_map_source_name(c->source), c->name);
+		if (c->have_doc && c->doc.map.shape == DC_SHAPE_HEADSCALE)
+			snprintf(out, n, "Headscale config %s", c->name);
+		else if (c->have_doc && c->doc.map.shape == DC_SHAPE_YAML)
+			snprintf(out, n, "Headscale DERP map %s", c->name);
+		else
+			snprintf(out, n, "%s %s", dc_map_source_name(c->source), c->name);
 		break;
 	}
 }

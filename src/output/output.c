@@ -1,5 +1,7 @@
 #include "derpcheck/output/output.h"
 
+#include "derpcheck/input/headscale.h"
+
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,22 +109,29 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 {
 	const struct dc_map_doc *doc = r->doc;
 	const char *name = dc_term_safe(doc->text.name);
-	const char *kind = doc->map.shape == DC_SHAPE_POLICY ? "policy file"
-			 : doc->map.shape == DC_SHAPE_POLICY_NO_MAP ? "policy file without derpMap"
-			 : "DERP map";
+	const char *kind = dc_map_doc_kind(doc);
+	char *origin = dc_map_doc_origin(doc);
 	if (r->errors || r->warnings) {
 		fprintf(out, "%s%s:%s %s%zu %s%s, %s%zu %s%s\n", paint(st, BOLD), name, paint(st, RESET),
 			r->errors ? paint(st, RED) : "", r->errors, plural(r->errors, "error", "errors"),
 			r->errors ? paint(st, RESET) : "", r->warnings ? paint(st, YELLOW) : "", r->warnings,
 			plural(r->warnings, "warning", "warnings"), r->warnings ? paint(st, RESET) : "");
+		if (origin && !(st && st->quiet))
+			fprintf(out, "  map: %s\n", dc_term_safe(origin));
+		free(origin);
 		if (r->errors || !r->effective || (st && st->quiet))
 			return;
 	} else {
-		if (st && st->quiet)
+		if (st && st->quiet) {
+			free(origin);
 			return;
+		}
 		fprintf(out, "%s%s:%s %svalid%s %s, no problems found\n", paint(st, BOLD), name, paint(st, RESET),
 			paint(st, GREEN), paint(st, RESET), kind);
 		fprintf(out, "  source: %s\n", dc_map_source_name(doc->text.source));
+		if (origin)
+			fprintf(out, "  map: %s\n", dc_term_safe(origin));
+		free(origin);
 	}
 	if (!r->effective) {
 		if (doc->map.shape == DC_SHAPE_POLICY_NO_MAP)
@@ -130,8 +139,10 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 		return;
 	}
 	const struct dc_derpmap *eff = r->effective;
-	fprintf(out, "  clients use %zu %s with %zu %s\n", eff->region_count, plural(eff->region_count, "region", "regions"),
-		dc_derpmap_node_count(eff), plural(dc_derpmap_node_count(eff), "node", "nodes"));
+	/* A derp.paths file is one of several sources: it defines regions, clients get the merge. */
+	fprintf(out, "  %s %zu %s with %zu %s\n", eff->shape == DC_SHAPE_YAML ? "the file defines" : "clients use",
+		eff->region_count, plural(eff->region_count, "region", "regions"), dc_derpmap_node_count(eff),
+		plural(dc_derpmap_node_count(eff), "node", "nodes"));
 	if (r->merge) {
 		const struct dc_merge_summary *m = r->merge;
 		if (m->defaults_omitted)
@@ -155,8 +166,74 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 			if (dc_derpmap_region(&doc->map, reg->id))
 				print_region(out, reg);
 		}
+	} else if (doc->headscale) {
+		/* Regions from derp.urls (Tailscale's default map) are counted; the others are shown. */
+		size_t from_urls = 0, own = 0;
+		for (size_t i = 0; i < eff->region_count; i++) {
+			const struct dc_hs_source *src = dc_headscale_region_source(doc->headscale, eff->regions[i].id);
+			if (src && src->kind == DC_HS_URL)
+				from_urls++;
+			else
+				own++;
+		}
+		fprintf(out, "  from derp.urls: %zu %s\n", from_urls, plural(from_urls, "region", "regions"));
+		fprintf(out, "  from derp.paths and the embedded server: %zu %s\n", own, plural(own, "region", "regions"));
+		for (size_t i = 0; i < eff->region_count; i++) {
+			const struct dc_hs_source *src = dc_headscale_region_source(doc->headscale, eff->regions[i].id);
+			if (src && src->kind == DC_HS_URL)
+				continue;
+			print_region(out, &eff->regions[i]);
+			if (src)
+				fprintf(out, "      from %s\n", src->kind == DC_HS_EMBEDDED ? "the embedded server (derp.server, server_url)" : src->name);
+		}
 	} else if (eff->region_count <= 10) {
 		for (size_t i = 0; i < eff->region_count; i++)
 			print_region(out, &eff->regions[i]);
 	}
+}
+
+static const char *guess_result_key(const struct dc_stun_guess_port *p)
+{
+	switch (p->status) {
+	case DC_PROBE_OK: return "answered";
+	case DC_PROBE_UNREACHABLE: return p->port_closed ? "closed" : "unreachable";
+	case DC_PROBE_TIMEOUT: return "no-reply";
+	case DC_PROBE_ERROR_RESPONSE: return "error-response";
+	case DC_PROBE_SEND_FAILED: return "send-failed";
+	default: return "not-tried";
+	}
+}
+
+cJSON *dc_output_stun_guess_json(const struct dc_stun_guess *g)
+{
+	if (!g || !g->ran || !g->nports)
+		return cJSON_CreateNull();
+	static const struct {
+		unsigned bit;
+		const char *key;
+	} whys[] = {{DC_GUESS_DEFAULT, "default"}, {DC_GUESS_DERP_PORT, "derp-port"},
+		    {DC_GUESS_OTHER_NODE, "other-node"}, {DC_GUESS_USER, "stun-port-guess"}};
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < g->nports; i++) {
+		const struct dc_stun_guess_port *p = &g->ports[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "port", p->port);
+		cJSON *why = cJSON_AddArrayToObject(o, "why");
+		for (size_t k = 0; k < sizeof(whys) / sizeof(whys[0]); k++)
+			if (p->why & whys[k].bit)
+				cJSON_AddItemToArray(why, cJSON_CreateString(whys[k].key));
+		cJSON_AddItemToObject(o, "other_node", p->why & DC_GUESS_OTHER_NODE && p->other_node
+							       ? cJSON_CreateString(p->other_node)
+							       : cJSON_CreateNull());
+		cJSON_AddStringToObject(o, "result", guess_result_key(p));
+		cJSON_AddItemToObject(o, "rtt_ms", p->status == DC_PROBE_OK
+							   ? cJSON_CreateNumber((double)(p->rtt_ns / 1000) / 1000.0)
+							   : cJSON_CreateNull());
+		char from[DC_ENDPOINT_STRLEN];
+		cJSON_AddItemToObject(o, "icmp_from", p->icmp_from.family
+							      ? cJSON_CreateString(dc_ip_format(&p->icmp_from, from, sizeof(from)))
+							      : cJSON_CreateNull());
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
 }

@@ -42,6 +42,9 @@ void dc_error_clear(struct dc_error *err);
 int dc_error_set(struct dc_error *err, const char *where, const char *fmt, ...) DC_PRINTF(3, 4);
 void dc_error_hint(struct dc_error *err, const char *fmt, ...) DC_PRINTF(2, 3);
 
+/* Go's strconv.ParseInt(s, 10, 64) / Atoi: an optional sign and decimal digits, in int64. */
+int dc_parse_go_int(const char *text, int64_t *out);
+
 /* The one range-checked integer parser: whole string, base 10, min <= value <= max. */
 int dc_parse_int(const char *text, long long min, long long max, long long *out);
 
@@ -75,5 +78,15 @@ void dc_buf_append(struct dc_buf *b, const void *data, size_t n);
 /* Append formatted text; afterwards b->data is never NULL, even for empty output. */
 void dc_buf_printf(struct dc_buf *b, const char *fmt, ...) DC_PRINTF(2, 3);
 void dc_buf_free(struct dc_buf *b);
+
+/* snprintf into a fixed field: texts are cut at the field's size on purpose, never overflow. */
+void dc_textf(char *out, size_t n, const char *fmt, ...) DC_PRINTF(3, 4);
+
+/*
+ * Append " ARG" to the command line in out (NUL-terminated, size n), in single quotes
+ * when the shell would otherwise split or expand it: the derpcheck commands that hints
+ * print must run when pasted. Never overflows; a command that does not fit is cut.
+ */
+void dc_shell_append(char *out, size_t n, const char *arg);
 
 #endif
