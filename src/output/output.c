@@ -184,7 +184,7 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 				continue;
 			print_region(out, &eff->regions[i]);
 			if (src)
-				fprintf(out, "      from %s\n", src->kind == DC_HS_EMBEDDED ? "the embedded server (derp.server, server_url)" : src->name);
+				fprintf(out, "      from %s\n", src->kind == DC_HS_EMBEDDED ? "the embedded server (derp.server, server_url)" : dc_term_safe(src->name));
 		}
 	} else if (eff->region_count <= 10) {
 		for (size_t i = 0; i < eff->region_count; i++)

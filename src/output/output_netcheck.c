@@ -78,15 +78,15 @@ static void icmp_text(FILE *out, const struct dc_netcheck_view *v)
 	for (size_t i = 0; i < x->icmp_count; i++) {
 		const struct dc_netcheck_icmp *it = &x->icmp_targets[i];
 		char a[DC_ENDPOINT_STRLEN];
-		const char *name = it->node->name ? it->node->name : "";
+		const char *name = dc_term_safe(it->node->name);
 		if (it->target.ok)
 			fprintf(out, "\t\t- %s %s %s: %.3fms\n", code_of(v->map, it->region_id), name,
 				dc_ip_format(&it->target.addr, a, sizeof(a)), ms(it->target.rtt_ns));
 		else if (it->pinged)
 			fprintf(out, "\t\t- %s %s %s: %s\n", code_of(v->map, it->region_id), name,
-				dc_ip_format(&it->target.addr, a, sizeof(a)), it->target.error);
+				dc_ip_format(&it->target.addr, a, sizeof(a)), dc_term_safe(it->target.error));
 		else
-			fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, it->region_id), name, it->target.error);
+			fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, it->region_id), name, dc_term_safe(it->target.error));
 	}
 }
 
@@ -117,7 +117,7 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 	fprintf(out, "\t* STUN phase: %.0fms, %s\n", ms(x->stun_phase_ns),
 		x->stopped_early ? "stopped once enough regions had answered (--verbose measures all)" : "every region done");
 	if (x->udp_detail[0])
-		fprintf(out, "\t* UDP verdict: %s\n", x->udp_detail);
+		fprintf(out, "\t* UDP verdict: %s\n", dc_term_safe(x->udp_detail));
 	fprintf(out, "\t* NAT mapping: %s\n", dc_nat_mapping_text(x->nat));
 	if (x->nat_detail[0])
 		fprintf(out, "\t  (%s)\n", x->nat_detail);
@@ -154,7 +154,7 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 		if (n->guess && n->guess->ran && n->guess->nports) {
 			char tried[1200];
 			dc_stun_guess_tried(n->guess, tried, sizeof(tried));
-			fprintf(out, "\t\t  tried: %s\n", tried);
+			fprintf(out, "\t\t  tried: %s\n", dc_term_safe(tried));
 		}
 	}
 	icmp_text(out, v);

@@ -331,10 +331,10 @@ void dc_output_ping_trust(FILE *out, const struct dc_ping_report *rep)
 		char label[320];
 		node_label(k->node->name, k->node->host_name, label, sizeof(label));
 		fprintf(out, "derpcheck: %s at %s: certificate %s%s%s: %s", label, k->tls.peer, paint(rep, RED),
-			dc_trust_name(v->state), paint(rep, RESET), v->summary);
+			dc_trust_name(v->state), paint(rep, RESET), dc_term_safe(v->summary));
 		if (v->state == DC_TRUST_REJECTED)
 			fprintf(out, " (relayed here only because of --insecure)");
-		fprintf(out, "\n  cause: %s\n  fix: %s\n", v->cause, v->fix);
+		fprintf(out, "\n  cause: %s\n  fix: %s\n", dc_term_safe(v->cause), dc_term_safe(v->fix));
 	}
 }
 
