@@ -1,8 +1,13 @@
 #include "derpcheck/cli.h"
 
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "derpcheck/output/term.h"
+#include "derpcheck/util/file.h"
 
 enum {
 	OPT_FORMAT = -100,
@@ -137,9 +142,16 @@ static int apply(struct dc_cli *cli, const struct dc_option *o, const char *arg,
 			return dc_error_set(err, NULL, "internal error: --map-format %s", arg);
 		return 0;
 	}
-	case OPT_CA_FILE:
+	case OPT_CA_FILE: {
+		/* OpenSSL and libcurl would block reading a FIFO; a missing file is reported where it is used. */
+		struct dc_error ferr;
+		if (dc_file_check_regular(arg, &ferr) < 0 && errno == EINVAL) {
+			*err = ferr;
+			return -1;
+		}
 		cli->ca_file = arg;
 		return 0;
+	}
 	case OPT_INSECURE:
 		cli->insecure = true;
 		return 0;
@@ -310,17 +322,7 @@ fail:
 
 bool dc_cli_use_color(const struct dc_cli *cli, FILE *stream)
 {
-	if (cli->color_mode == DC_COLOR_ALWAYS)
-		return true;
-	if (cli->color_mode == DC_COLOR_NEVER)
-		return false;
-	const char *no_color = getenv("NO_COLOR"); /* https://no-color.org: set and non-empty */
-	if (no_color && *no_color)
-		return false;
-	const char *term = getenv("TERM");
-	if (term && strcmp(term, "dumb") == 0)
-		return false;
-	return isatty(fileno(stream)) == 1;
+	return dc_term_use_color(cli->color_mode, stream);
 }
 
 static void print_option(FILE *out, const struct dc_option *o)

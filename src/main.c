@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "derpcheck/output/term.h"
 
 /* The command table: --help lists it in this order. */
 static const struct dc_command commands[] = {
@@ -20,14 +21,15 @@ static const struct dc_command commands[] = {
 	{&dc_debug_spec, dc_cmd_debug},
 };
 
+/* Errors quote servers and files (a status line, an excerpt): shown through the sanitiser. */
 void dc_report_error(const struct dc_error *err)
 {
 	if (err->where[0])
-		fprintf(stderr, "derpcheck: %s: %s\n", err->where, err->what);
+		fprintf(stderr, "derpcheck: %s: %s\n", dc_term_safe(err->where), dc_term_safe(err->what));
 	else
-		fprintf(stderr, "derpcheck: %s\n", err->what);
+		fprintf(stderr, "derpcheck: %s\n", dc_term_safe(err->what));
 	if (err->hint[0])
-		fprintf(stderr, "  hint: %s\n", err->hint);
+		fprintf(stderr, "  hint: %s\n", dc_term_safe(err->hint));
 }
 
 static void print_usage(FILE *out)

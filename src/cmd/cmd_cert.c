@@ -255,6 +255,7 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 		return NULL;
 	}
 	struct dc_fetch_opts fetch = dc_command_fetch_opts(cli);
+	dc_command_warn_plain_http(cli->derp_map);
 	if (dc_map_doc_load(cli->derp_map, &fetch, &rr->doc, &err) < 0) {
 		dc_report_error(&err);
 		return NULL;

@@ -5,12 +5,21 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 
 #include "commands.h"
 #include "derpcheck/net/localapi.h"
 #include "derpcheck/input/mapchoice.h"
 #include "derpcheck/net/netaddr.h"
+#include "derpcheck/output/term.h"
+
+void dc_command_warn_plain_http(const char *spec)
+{
+	if (spec && strncasecmp(spec, "http://", 7) == 0)
+		fprintf(stderr, "derpcheck: warning: %s is fetched over plain http://: anyone on the path can change the map; "
+				"serve it over https://\n", dc_term_safe(spec));
+}
 
 struct dc_fetch_opts dc_command_fetch_opts(const struct dc_cli *cli)
 {
@@ -34,6 +43,7 @@ void dc_command_map_origin(const struct dc_cli *cli, const struct dc_map_choice 
 
 int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 {
+	dc_command_warn_plain_http(cli->derp_map);
 	struct dc_map_choice_opts opts = {
 		.spec = cli->derp_map,
 		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),
@@ -51,8 +61,8 @@ int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 	if (!cli->derp_map && !cli->quiet) {
 		char what[600];
 		dc_map_choice_describe(choice, what, sizeof(what));
-		fprintf(stderr, "derpcheck: no --derp-map given: using %s%s%s%s\n", what, choice->note ? " (" : "",
-			choice->note ? choice->note : "", choice->note ? ")" : "");
+		fprintf(stderr, "derpcheck: no --derp-map given: using %s%s%s%s\n", dc_term_safe(what), choice->note ? " (" : "",
+			dc_term_safe(choice->note), choice->note ? ")" : "");
 	}
 	return 0;
 }

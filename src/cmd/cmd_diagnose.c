@@ -13,6 +13,7 @@
 #include "derpcheck/net/localapi.h"
 #include "derpcheck/input/mapchoice.h"
 #include "derpcheck/output/output_diagnose.h"
+#include "derpcheck/util/file.h"
 
 enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT, OPT_STUN_PORT_GUESS };
 
@@ -92,31 +93,6 @@ static void on_stop(int sig)
 	stop_requested = 1;
 }
 
-/* Write text to path through a temporary file in the same directory and rename(2). */
-static int write_atomic(const char *path, const char *text, size_t len, struct dc_error *err)
-{
-	char *tmp = dc_xasprintf("%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		dc_error_set(err, tmp, "cannot create: %s", strerror(errno));
-		dc_error_hint(err, "--output needs a writable directory");
-		free(tmp);
-		return -1;
-	}
-	bool ok = fwrite(text, 1, len, f) == len;
-	ok = fflush(f) == 0 && ok;
-	ok = fsync(fileno(f)) == 0 && ok;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) < 0) {
-		dc_error_set(err, path, "cannot write: %s", strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
-}
-
 static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct dc_map_choice *maps,
 		    const struct dc_derp_region *region, const char *map_desc, bool utf8)
 {
@@ -159,7 +135,7 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 	dc_diag_report_free(&r);
 	if (a->output) {
 		struct dc_error err;
-		if (write_atomic(a->output, text, len, &err) < 0) {
+		if (dc_file_write_atomic(a->output, text, len, 0644, &err) < 0) {
 			dc_report_error(&err);
 			status = DC_EXIT_USAGE;
 		}
@@ -220,6 +196,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		.fetch = dc_command_fetch_opts(cli),
 	};
 	struct dc_map_choice maps;
+	dc_command_warn_plain_http(cli->derp_map);
 	if (dc_map_choose(&mo, &maps, &err) < 0) {
 		dc_report_error(&err);
 		dc_map_choice_free(&maps);
@@ -230,7 +207,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 	char map_desc[600];
 	dc_map_choice_describe(&maps, map_desc, sizeof(map_desc));
 	if (maps.note && !cli->quiet)
-		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", map_desc, maps.note);
+		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", dc_term_safe(map_desc), dc_term_safe(maps.note));
 	const char *guess;
 	const struct dc_derp_region *region = dc_region_find(maps.map, args[0], maps.name, NULL, &guess, &err);
 	if (!region && guess && cli->derp_map && dc_map_spec_for_command(cli->derp_map)) {

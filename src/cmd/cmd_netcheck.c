@@ -97,7 +97,7 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 static void log_line(void *user, const char *line)
 {
 	(void)user;
-	fprintf(stderr, "netcheck: %s\n", line);
+	fprintf(stderr, "netcheck: %s\n", dc_term_safe(line));
 }
 
 static const char *source_key(enum dc_map_source s)
@@ -152,6 +152,7 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 		.fetch = dc_command_fetch_opts(cli),
 	};
 	struct dc_map_choice maps;
+	dc_command_warn_plain_http(cli->derp_map);
 	if (dc_map_choose(&mo, &maps, &err) < 0) {
 		dc_report_error(&err);
 		dc_map_choice_free(&maps);
@@ -188,7 +189,7 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 		a.o.portmap.wait_ms = (long)cpv;
 	if (cli->verbose) {
 		a.o.log = log_line;
-		fprintf(stderr, "netcheck: DERP map: %s\n", desc);
+		fprintf(stderr, "netcheck: DERP map: %s\n", dc_term_safe(desc));
 	}
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	int status = DC_EXIT_OK;

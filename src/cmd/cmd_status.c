@@ -192,6 +192,7 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 	struct dc_map_choice maps;
 	if (cli->verbose && !cli->derp_map && !opts.file)
 		fprintf(stderr, "derpcheck: GET /localapi/v0/derpmap over %s\n", api.socket_path);
+	dc_command_warn_plain_http(cli->derp_map);
 	if (dc_map_choose(&map_opts, &maps, &err) < 0) {
 		dc_report_error(&err);
 		dc_map_choice_free(&maps);

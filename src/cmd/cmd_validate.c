@@ -96,6 +96,7 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		struct dc_map_doc doc;
 		if (cli->verbose)
 			fprintf(stderr, "derpcheck: reading %s\n", inputs[i]);
+		dc_command_warn_plain_http(inputs[i]);
 		if (dc_map_doc_load(inputs[i], &fetch, &doc, &err) < 0) {
 			dc_report_error(&err);
 			input_error = true;

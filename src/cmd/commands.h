@@ -36,6 +36,12 @@ void dc_command_map_origin(const struct dc_cli *cli, const struct dc_map_choice 
  */
 int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice);
 
+/*
+ * A DERP map named by a plain http:// URL travels unauthenticated: say so on stderr once
+ * (spec may be NULL or anything else, then nothing is said).
+ */
+void dc_command_warn_plain_http(const char *spec);
+
 struct dc_endpoint;
 /* --bind-address and --bind-port (stun, netcheck): parsed and explained the same way. */
 int dc_command_bind_address(const char *arg, struct dc_endpoint *out, struct dc_error *err);

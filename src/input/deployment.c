@@ -1,5 +1,7 @@
 #include "derpcheck/input/deployment.h"
 
+#include "derpcheck/util/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -65,37 +67,17 @@ const char *dc_deploy_source_name(enum dc_deploy_source s)
 
 int dc_read_small_file(const char *path, size_t max, struct dc_buf *out, struct dc_error *err)
 {
-	/* O_NONBLOCK and a regular-file check: a FIFO or a device named here must not hang us */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	/* Only a regular file: a FIFO or a device named here must not hang us (src/util/file.c). */
+	int fd = dc_file_open_regular(path, err);
 	if (fd < 0)
-		return dc_error_set(err, path, "cannot open: %s", strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return dc_error_set(err, path, "not a regular file");
-	}
-	FILE *fp = fdopen(fd, "rb");
-	if (!fp) {
-		close(fd);
-		return dc_error_set(err, path, "cannot open: %s", strerror(errno));
-	}
-	char chunk[16384];
-	size_t n;
-	int rc = 0;
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (out->len + n > max) {
-			rc = dc_error_set(err, path, "larger than %zu KiB; not a file derpcheck reads", max >> 10);
-			break;
-		}
-		dc_buf_append(out, chunk, n);
-	}
-	if (rc == 0 && ferror(fp))
-		rc = dc_error_set(err, path, "read failed: %s", strerror(errno));
-	fclose(fp);
-	if (rc < 0)
+		return -1;
+	int rc = dc_file_read_fd(fd, path, max, out, err);
+	close(fd);
+	if (rc < 0) {
+		if (errno == EFBIG)
+			dc_error_set(err, path, "larger than %zu KiB; not a file derpcheck reads", max >> 10);
 		dc_buf_free(out);
-	else if (!out->data)
-		dc_buf_append(out, "", 0);
+	}
 	return rc;
 }
 

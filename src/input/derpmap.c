@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "derpcheck/util/utf8.h"
+
 /* How a JSON value is stored into a Go field. */
 enum field_kind { KIND_STRING, KIND_INT, KIND_BOOL, KIND_FLOAT };
 
@@ -466,6 +468,16 @@ static int decode_field(struct decoder *d, const struct field_spec *spec, void *
 			return -1;
 		}
 		free(*(char **)where);
+		size_t bad;
+		if (!dc_utf8_valid(text, v->text_len, &bad)) {
+			/* Go's decoder replaces such bytes silently: the name clients see differs from the file. */
+			struct dc_finding *f = finding(d, DC_SEV_WARNING, "invalid-utf8", path, v->pos,
+						       "the string holds bytes that are not UTF-8 (\\x%02x at byte %zu); Tailscale replaces each with U+FFFD",
+						       (unsigned char)text[bad], bad + 1);
+			dc_finding_hint(f, "save the file as UTF-8 (iconv -f LATIN1 -t UTF-8, or your editor's encoding setting)");
+			*(char **)where = dc_utf8_replace_invalid(text, v->text_len);
+			return 0;
+		}
 		*(char **)where = dc_xstrdup(text);
 		return 0;
 	}

@@ -27,13 +27,7 @@ static int peek(const struct reader *r)
 /* Advance one byte, keeping line and column (columns count code points, not bytes). */
 static void advance(struct reader *r)
 {
-	unsigned char c = r->p[r->off++];
-	if (c == '\n') {
-		r->pos.line++;
-		r->pos.col = 1;
-	} else if ((c & 0xC0) != 0x80) {
-		r->pos.col++;
-	}
+	dc_srcpos_advance(&r->pos, (const char *)r->p, r->len, r->off++);
 }
 
 /* Describe the character at the cursor for "found ..." in messages. */
@@ -188,9 +182,13 @@ static int read_string(struct reader *r, char **out, size_t *out_len)
 				       start.line, start.col);
 		}
 		if (c != '\\') {
-			unsigned char ch = (unsigned char)c;
-			dc_buf_append(&b, &ch, 1);
-			advance(r);
+			/* A run of plain bytes at once (no line break can be in it: those fail above). */
+			size_t run = r->off;
+			while (run < r->len && r->p[run] != '"' && r->p[run] != '\\' && r->p[run] >= 0x20)
+				run++;
+			dc_buf_append(&b, r->p + r->off, run - r->off);
+			for (; r->off < run; r->off++)
+				r->pos.col += (r->p[r->off] & 0xC0) != 0x80; /* columns count code points */
 			continue;
 		}
 		advance(r);

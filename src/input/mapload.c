@@ -4,6 +4,7 @@
 #include "derpcheck/input/hujson.h"
 #include "derpcheck/input/yaml.h"
 #include "derpcheck/net/http.h"
+#include "derpcheck/util/file.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 extern const char dc_default_derpmap_json[];
 extern const unsigned long long dc_default_derpmap_json_size;
@@ -32,24 +34,6 @@ const char *dc_map_source_name(enum dc_map_source source)
 	case DC_MAP_SOURCE_LOCALAPI: return "the local tailscaled (LocalAPI)";
 	}
 	return "?";
-}
-
-static int read_stream(FILE *fp, const char *name, struct dc_buf *b, struct dc_error *err)
-{
-	char chunk[16384];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (b->len + n > DC_MAP_MAX_BYTES) {
-			dc_error_set(err, name, "larger than %u bytes; that is not a DERP map", DC_MAP_MAX_BYTES);
-			return -1;
-		}
-		dc_buf_append(b, chunk, n);
-	}
-	if (ferror(fp))
-		return dc_error_set(err, name, "read failed: %s", strerror(errno));
-	if (!b->data)
-		dc_buf_append(b, "", 0);
-	return 0;
 }
 
 static int fetch_url(const char *url, const struct dc_fetch_opts *opts, struct dc_buf *out, struct dc_error *err)
@@ -96,8 +80,11 @@ int dc_map_read(const char *spec, const struct dc_fetch_opts *opts, struct dc_ma
 			goto fail;
 	} else if (strcmp(spec, "-") == 0) {
 		out->source = DC_MAP_SOURCE_STDIN;
-		if (read_stream(stdin, "standard input", &b, err) < 0)
+		if (dc_file_read_fd(STDIN_FILENO, "standard input", DC_MAP_MAX_BYTES, &b, err) < 0) {
+			if (errno == EFBIG)
+				dc_error_set(err, "standard input", "larger than %u bytes; that is not a DERP map", DC_MAP_MAX_BYTES);
 			goto fail;
+		}
 	} else {
 		out->source = DC_MAP_SOURCE_FILE;
 		if (strstr(spec, "://")) {
@@ -105,17 +92,19 @@ int dc_map_read(const char *spec, const struct dc_fetch_opts *opts, struct dc_ma
 			dc_error_hint(err, "give a file, -, an http:// or https:// URL, or %s", DC_MAP_EMBEDDED_SPEC);
 			goto fail;
 		}
-		FILE *fp = fopen(spec, "rb");
-		if (!fp) {
-			dc_error_set(err, spec, "cannot open: %s", strerror(errno));
+		int fd = dc_file_open_regular(spec, err);
+		if (fd < 0) {
 			if (errno == ENOENT)
 				dc_error_hint(err, "check the path; use - to read the map from standard input");
 			goto fail;
 		}
-		int rc = read_stream(fp, spec, &b, err);
-		fclose(fp);
-		if (rc < 0)
+		int rc = dc_file_read_fd(fd, spec, DC_MAP_MAX_BYTES, &b, err);
+		close(fd);
+		if (rc < 0) {
+			if (errno == EFBIG)
+				dc_error_set(err, spec, "larger than %u bytes; that is not a DERP map", DC_MAP_MAX_BYTES);
 			goto fail;
+		}
 	}
 	out->text = b.data;
 	out->len = b.len;

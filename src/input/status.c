@@ -1,6 +1,7 @@
 #include "derpcheck/input/status.h"
 
 #include "derpcheck/input/hujson.h"
+#include "derpcheck/util/file.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -10,36 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 int dc_status_read_file(const char *path, struct dc_buf *out, struct dc_error *err)
 {
 	bool is_stdin = strcmp(path, "-") == 0;
 	const char *name = is_stdin ? "standard input" : path;
-	FILE *fp = is_stdin ? stdin : fopen(path, "rb");
-	if (!fp) {
-		dc_error_set(err, path, "cannot open: %s", strerror(errno));
+	int fd = is_stdin ? STDIN_FILENO : dc_file_open_regular(path, err);
+	if (fd < 0) {
 		if (errno == ENOENT)
 			dc_error_hint(err, "save it first: tailscale status --json > %s (or read standard input with --file -)", path);
 		return -1;
 	}
-	char chunk[65536];
-	size_t n;
-	int rc = 0;
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (out->len + n > DC_STATUS_MAX_BYTES) {
-			rc = dc_error_set(err, name, "larger than %u MiB; that is not a Status document", DC_STATUS_MAX_BYTES >> 20);
-			break;
-		}
-		dc_buf_append(out, chunk, n);
-	}
-	if (rc == 0 && ferror(fp))
-		rc = dc_error_set(err, name, "read failed: %s", strerror(errno));
+	int rc = dc_file_read_fd(fd, name, DC_STATUS_MAX_BYTES, out, err);
+	if (rc < 0 && errno == EFBIG)
+		dc_error_set(err, name, "larger than %u MiB; that is not a Status document", DC_STATUS_MAX_BYTES >> 20);
 	if (!is_stdin)
-		fclose(fp);
+		close(fd);
 	if (rc < 0)
 		dc_buf_free(out);
-	else if (!out->data)
-		dc_buf_append(out, "", 0);
 	return rc;
 }
 
@@ -319,14 +309,8 @@ static void read_users(struct dc_status *st, const cJSON *map)
 static struct dc_srcpos position_of(const char *text, size_t len, size_t off)
 {
 	struct dc_srcpos pos = {1, 1};
-	for (size_t i = 0; i < off && i < len; i++) {
-		if (text[i] == '\n') {
-			pos.line++;
-			pos.col = 1;
-		} else if (((unsigned char)text[i] & 0xC0) != 0x80) {
-			pos.col++;
-		}
-	}
+	for (size_t i = 0; i < off && i < len; i++)
+		dc_srcpos_advance(&pos, text, len, i);
 	return pos;
 }
 

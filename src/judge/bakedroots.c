@@ -1,6 +1,7 @@
 #include "derpcheck/judge/bakedroots.h"
 
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 /*
@@ -102,18 +103,24 @@ static const char baked_pem[] =
 	"sI1ANRYvqSFC2X1VRZfDg+wD6E21BccmifG4yWc=\n"
 	"-----END CERTIFICATE-----\n";
 
-static STACK_OF(X509) *baked_certs(void)
+static STACK_OF(X509) *parsed_roots;
+
+static void parse_baked(void)
 {
-	static STACK_OF(X509) *certs;
-	if (certs)
-		return certs;
-	certs = sk_X509_new_null();
+	parsed_roots = sk_X509_new_null();
 	BIO *bio = BIO_new_mem_buf(baked_pem, (int)sizeof(baked_pem) - 1);
 	X509 *cert;
 	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		sk_X509_push(certs, cert);
+		sk_X509_push(parsed_roots, cert);
 	BIO_free(bio);
-	return certs;
+}
+
+/* Parsed once per process (threads may judge chains at the same time). */
+static STACK_OF(X509) *baked_certs(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, parse_baked);
+	return parsed_roots;
 }
 
 int dc_baked_roots_add(X509_STORE *store)
@@ -123,6 +130,22 @@ int dc_baked_roots_add(X509_STORE *store)
 	for (int i = 0; i < sk_X509_num(certs); i++)
 		n += X509_STORE_add_cert(store, sk_X509_value(certs, i)) == 1;
 	return n;
+}
+
+static X509_STORE *baked_store;
+
+static void build_baked_store(void)
+{
+	baked_store = X509_STORE_new();
+	dc_baked_roots_add(baked_store);
+}
+
+X509_STORE *dc_baked_roots_store(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, build_baked_store);
+	X509_STORE_up_ref(baked_store);
+	return baked_store;
 }
 
 bool dc_baked_roots_contains(X509 *cert)

@@ -13,8 +13,9 @@
 #include <unistd.h>
 
 #include "derpcheck/judge/certinfo.h"
+#include "derpcheck/util/file.h"
 
-#define MAX_FILE_BYTES (1u << 20)
+#define MAX_FILE_BYTES (16u << 20) /* a certificate chain is a few KiB; anything this big is not one */
 
 size_t dc_derper_cert_stem(const char *hostname, char *out, size_t n)
 {
@@ -79,10 +80,13 @@ static void list_candidates(const char *dir, char *out, size_t n)
 }
 
 /*
- * Read a whole file (at most 1 MiB). Missing files, dangling symbolic links and
- * unreadable files are findings named after what derper would print.
+ * Read a whole file. Missing files, dangling symbolic links and unreadable files are
+ * findings named after what derper would print (-1). A FIFO, device or directory, or a
+ * file too large to be a certificate, is an input error in err (-2): reading it would
+ * hang or never end, for derper as for us.
  */
-static int read_file(struct dc_certfiles *f, const char *path, bool is_key, const char *hostname, struct dc_buf *out)
+static int read_file(struct dc_certfiles *f, const char *path, bool is_key, const char *hostname, struct dc_buf *out,
+		     struct dc_error *err)
 {
 	struct stat st, lst;
 	if (stat(path, &st) < 0) {
@@ -123,25 +127,25 @@ static int read_file(struct dc_certfiles *f, const char *path, bool is_key, cons
 		add(f, DC_SEV_ERROR, is_key ? "key-file-unreadable" : "cert-file-unreadable", path, "cannot read %s: %s", path, strerror(e));
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		/* a FIFO or a device would block or never end; derper would fail on it too */
-		add(f, DC_SEV_ERROR, is_key ? "key-file-unreadable" : "cert-file-unreadable", path, "%s is not a regular file", path);
-		return -1;
+	struct dc_error oerr;
+	int fd = dc_file_open_regular(path, &oerr);
+	if (fd < 0 && errno == EINVAL) {
+		*err = oerr;
+		return -2;
 	}
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
+	if (fd < 0) {
 		struct dc_finding *x = add(f, DC_SEV_ERROR, is_key ? "key-file-unreadable" : "cert-file-unreadable", path,
 					   "cannot read %s: %s", path, strerror(errno));
 		dc_finding_hint(x, "derper must be able to read it too: check the owner and mode");
 		return -1;
 	}
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0 && out->len <= MAX_FILE_BYTES)
-		dc_buf_append(out, buf, n);
-	fclose(fp);
-	if (!out->data)
-		dc_buf_append(out, "", 0);
+	int rc = dc_file_read_fd(fd, path, MAX_FILE_BYTES, out, err);
+	close(fd);
+	if (rc < 0) {
+		if (errno == EFBIG)
+			dc_error_set(err, path, "larger than %u MiB; that is not a certificate or key file", MAX_FILE_BYTES >> 20);
+		return -2;
+	}
 	if (is_key && (st.st_mode & 0077)) {
 		struct dc_finding *x = add(f, DC_SEV_WARNING, "key-file-permissions", path,
 					   "the private key %s can be read by %s (mode %04o)", path,
@@ -243,6 +247,98 @@ static EVP_PKEY *load_key(struct dc_certfiles *f, const struct dc_buf *b, const 
 	return key;
 }
 
+/* What derper makes of the two files' bytes (rc: 0 read, else not read; a key rc of 1: no key file given). */
+static void judge_files(const struct dc_certfiles_opts *o, struct dc_certfiles *f, const struct dc_buf *crt, int crt_rc,
+			const struct dc_buf *keyb, int key_rc, bool ip_host)
+{
+	if (crt_rc == 0) {
+		struct pem_scan s;
+		f->certs = sk_X509_new_null();
+		scan_pem(crt, &s, f->certs);
+		if (s.certificates == 0) {
+			struct dc_finding *x;
+			const unsigned char *p = (const unsigned char *)crt->data;
+			X509 *der = crt->len ? d2i_X509(NULL, &p, (long)crt->len) : NULL;
+			ERR_clear_error();
+			if (s.private_keys) {
+				x = add(f, DC_SEV_ERROR, "cert-files-swapped", f->cert_path,
+					"%s holds a private key and no certificate; derper fails with: tls: failed to find certificate PEM "
+					"data in certificate input, but did find a private key; PEM inputs may have been switched",
+					f->cert_path);
+				dc_finding_hint(x, "swap the two files: the chain goes in %s, the key in %s", f->cert_path, f->key_path);
+			} else {
+				x = add(f, DC_SEV_ERROR, "cert-file-not-pem", f->cert_path,
+					"%s is %s; derper fails with: tls: failed to find any PEM data in certificate input", f->cert_path,
+					der ? "a DER certificate, not PEM" : crt->len ? "not a PEM certificate" : "empty");
+				if (der)
+					dc_finding_hint(x, "convert it: openssl x509 -inform DER -in %s -out %s (then add the intermediates after it)",
+							f->cert_path, f->cert_path);
+				else
+					dc_finding_hint(x, "install the full chain in PEM form (acme.sh --fullchain-file, certbot fullchain.pem)");
+			}
+			X509_free(der);
+		} else if (s.bad_certificates) {
+			struct dc_finding *x = add(f, DC_SEV_ERROR, "cert-file-invalid", f->cert_path,
+						   "%d of the %d CERTIFICATE blocks in %s do not parse as certificates", s.bad_certificates,
+						   s.certificates, f->cert_path);
+			dc_finding_hint(x, "reinstall the chain from the ACME client; a hand-edited file may have lost characters");
+		}
+		if (s.private_keys && s.certificates) {
+			struct dc_finding *x = add(f, DC_SEV_WARNING, "key-in-cert-file", f->cert_path,
+						   "%s also holds a private key: derper works, but the certificate file is usually world-readable",
+						   f->cert_path);
+			dc_finding_hint(x, "keep only certificates in %s; the key belongs in %s (mode 600)", f->cert_path,
+					f->key_path[0] ? f->key_path : "<hostname>.key");
+		}
+	}
+	EVP_PKEY *key = key_rc == 0 ? load_key(f, keyb, f->key_path, f->cert_path) : NULL;
+	int ncerts = f->certs ? sk_X509_num(f->certs) : 0;
+	if (key && ncerts > 0) {
+		for (int i = 0; i < ncerts && f->key_cert_index < 0; i++)
+			if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(f->certs, i)), key) == 1)
+				f->key_cert_index = i;
+		ERR_clear_error();
+		if (f->key_cert_index > 0) {
+			struct dc_cert_info info;
+			dc_cert_describe(sk_X509_value(f->certs, f->key_cert_index), o->now ? o->now : time(NULL), &info);
+			struct dc_finding *x = add(f, DC_SEV_ERROR, "leaf-not-first", f->cert_path,
+						   "derper takes the first certificate of %s as its own, but the key belongs to certificate %d "
+						   "(\"%s\"); derper fails with the misleading: tls: private key does not match public key",
+						   f->cert_path, f->key_cert_index + 1, info.subject);
+			dc_finding_hint(x, "put the leaf first, then its issuers (acme.sh --fullchain-file and certbot fullchain.pem do); "
+					   "derpcheck cert ... --write-fullchain FILE writes the file in that order");
+		} else if (f->key_cert_index < 0) {
+			struct dc_finding *x = add(f, DC_SEV_ERROR, "key-mismatch", f->key_path,
+						   "the key in %s belongs to none of the certificates in %s; derper fails with: tls: private key "
+						   "does not match public key", f->key_path, f->cert_path);
+			dc_finding_hint(x, "install the key issued together with this certificate (the same acme.sh/certbot run: --key-file, privkey.pem)");
+		}
+	}
+	EVP_PKEY_free(key);
+	if (ncerts > 0) {
+		f->chain = sk_X509_new_null();
+		int first = f->key_cert_index > 0 ? f->key_cert_index : 0;
+		X509_up_ref(sk_X509_value(f->certs, first));
+		sk_X509_push(f->chain, sk_X509_value(f->certs, first));
+		for (int i = 0; i < ncerts; i++)
+			if (i != first) {
+				X509_up_ref(sk_X509_value(f->certs, i));
+				sk_X509_push(f->chain, sk_X509_value(f->certs, i));
+			}
+	}
+	/* derper's own start-up check: Go's VerifyHostname(--hostname) on the first certificate. */
+	bool name_ok = true;
+	if (ncerts > 0 && o->hostname) {
+		X509 *first = sk_X509_value(f->certs, 0);
+		name_ok = ip_host ? X509_check_ip_asc(first, o->hostname, 0) == 1
+				  : X509_check_host(first, o->hostname, 0,
+						    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+		ERR_clear_error();
+	}
+	f->loadable = dc_findings_count(&f->findings, DC_SEV_ERROR) == 0 && ncerts > 0 && name_ok &&
+		      (key_rc != 0 || f->key_cert_index == 0);
+}
+
 int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f, struct dc_error *err)
 {
 	memset(f, 0, sizeof(*f));
@@ -291,7 +387,11 @@ int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f
 		ip_host = inet_pton(AF_INET, o->hostname, ipbuf) == 1 || inet_pton(AF_INET6, o->hostname, ipbuf) == 1;
 
 	struct dc_buf crt = {0}, keyb = {0};
-	int crt_rc = f->cert_path[0] ? read_file(f, f->cert_path, false, o->hostname ? stem : NULL, &crt) : -1;
+	int crt_rc = f->cert_path[0] ? read_file(f, f->cert_path, false, o->hostname ? stem : NULL, &crt, err) : -1;
+	if (crt_rc == -2) {
+		dc_buf_free(&crt);
+		return -1;
+	}
 	if (crt_rc < 0 && ip_host && dc_findings_has(&f->findings, "cert-file-missing") && o->certdir) {
 		/* An IP --hostname without files: derper makes its own self-signed certificate (v1.82+). */
 		dc_findings_free(&f->findings);
@@ -302,95 +402,35 @@ int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f
 		dc_buf_free(&crt);
 		return 0;
 	}
-	int key_rc = f->key_path[0] ? read_file(f, f->key_path, true, o->hostname ? stem : NULL, &keyb) : 1;
+	int key_rc = f->key_path[0] ? read_file(f, f->key_path, true, o->hostname ? stem : NULL, &keyb, err) : 1;
+	if (key_rc == -2) {
+		dc_buf_free(&crt);
+		dc_buf_free(&keyb);
+		return -1;
+	}
 
-	if (crt_rc == 0) {
-		struct pem_scan s;
-		f->certs = sk_X509_new_null();
-		scan_pem(&crt, &s, f->certs);
-		if (s.certificates == 0) {
-			struct dc_finding *x;
-			const unsigned char *p = (const unsigned char *)crt.data;
-			X509 *der = crt.len ? d2i_X509(NULL, &p, (long)crt.len) : NULL;
-			ERR_clear_error();
-			if (s.private_keys) {
-				x = add(f, DC_SEV_ERROR, "cert-files-swapped", f->cert_path,
-					"%s holds a private key and no certificate; derper fails with: tls: failed to find certificate PEM "
-					"data in certificate input, but did find a private key; PEM inputs may have been switched",
-					f->cert_path);
-				dc_finding_hint(x, "swap the two files: the chain goes in %s, the key in %s", f->cert_path, f->key_path);
-			} else {
-				x = add(f, DC_SEV_ERROR, "cert-file-not-pem", f->cert_path,
-					"%s is %s; derper fails with: tls: failed to find any PEM data in certificate input", f->cert_path,
-					der ? "a DER certificate, not PEM" : crt.len ? "not a PEM certificate" : "empty");
-				if (der)
-					dc_finding_hint(x, "convert it: openssl x509 -inform DER -in %s -out %s (then add the intermediates after it)",
-							f->cert_path, f->cert_path);
-				else
-					dc_finding_hint(x, "install the full chain in PEM form (acme.sh --fullchain-file, certbot fullchain.pem)");
-			}
-			X509_free(der);
-		} else if (s.bad_certificates) {
-			struct dc_finding *x = add(f, DC_SEV_ERROR, "cert-file-invalid", f->cert_path,
-						   "%d of the %d CERTIFICATE blocks in %s do not parse as certificates", s.bad_certificates,
-						   s.certificates, f->cert_path);
-			dc_finding_hint(x, "reinstall the chain from the ACME client; a hand-edited file may have lost characters");
-		}
-		if (s.private_keys && s.certificates) {
-			struct dc_finding *x = add(f, DC_SEV_WARNING, "key-in-cert-file", f->cert_path,
-						   "%s also holds a private key: derper works, but the certificate file is usually world-readable",
-						   f->cert_path);
-			dc_finding_hint(x, "keep only certificates in %s; the key belongs in %s (mode 600)", f->cert_path,
-					f->key_path[0] ? f->key_path : "<hostname>.key");
-		}
-	}
-	EVP_PKEY *key = key_rc == 0 ? load_key(f, &keyb, f->key_path, f->cert_path) : NULL;
-	int ncerts = f->certs ? sk_X509_num(f->certs) : 0;
-	if (key && ncerts > 0) {
-		for (int i = 0; i < ncerts && f->key_cert_index < 0; i++)
-			if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(f->certs, i)), key) == 1)
-				f->key_cert_index = i;
-		ERR_clear_error();
-		if (f->key_cert_index > 0) {
-			struct dc_cert_info info;
-			dc_cert_describe(sk_X509_value(f->certs, f->key_cert_index), o->now ? o->now : time(NULL), &info);
-			struct dc_finding *x = add(f, DC_SEV_ERROR, "leaf-not-first", f->cert_path,
-						   "derper takes the first certificate of %s as its own, but the key belongs to certificate %d "
-						   "(\"%s\"); derper fails with the misleading: tls: private key does not match public key",
-						   f->cert_path, f->key_cert_index + 1, info.subject);
-			dc_finding_hint(x, "put the leaf first, then its issuers (acme.sh --fullchain-file and certbot fullchain.pem do); "
-					   "derpcheck cert ... --write-fullchain FILE writes the file in that order");
-		} else if (f->key_cert_index < 0) {
-			struct dc_finding *x = add(f, DC_SEV_ERROR, "key-mismatch", f->key_path,
-						   "the key in %s belongs to none of the certificates in %s; derper fails with: tls: private key "
-						   "does not match public key", f->key_path, f->cert_path);
-			dc_finding_hint(x, "install the key issued together with this certificate (the same acme.sh/certbot run: --key-file, privkey.pem)");
-		}
-	}
-	EVP_PKEY_free(key);
-	if (ncerts > 0) {
-		f->chain = sk_X509_new_null();
-		int first = f->key_cert_index > 0 ? f->key_cert_index : 0;
-		X509_up_ref(sk_X509_value(f->certs, first));
-		sk_X509_push(f->chain, sk_X509_value(f->certs, first));
-		for (int i = 0; i < ncerts; i++)
-			if (i != first) {
-				X509_up_ref(sk_X509_value(f->certs, i));
-				sk_X509_push(f->chain, sk_X509_value(f->certs, i));
-			}
-	}
-	/* derper's own start-up check: Go's VerifyHostname(--hostname) on the first certificate. */
-	bool name_ok = true;
-	if (ncerts > 0 && o->hostname) {
-		X509 *first = sk_X509_value(f->certs, 0);
-		name_ok = ip_host ? X509_check_ip_asc(first, o->hostname, 0) == 1
-				  : X509_check_host(first, o->hostname, 0,
-						    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
-		ERR_clear_error();
-	}
-	f->loadable = dc_findings_count(&f->findings, DC_SEV_ERROR) == 0 && ncerts > 0 && name_ok &&
-		      (key_rc != 0 || f->key_cert_index == 0);
+	judge_files(o, f, &crt, crt_rc, &keyb, key_rc, ip_host);
 	dc_buf_free(&crt);
 	dc_buf_free(&keyb);
+	return 0;
+}
+
+int dc_certfiles_check_text(const struct dc_certfiles_opts *o, const void *crt, size_t crt_len, const void *key,
+			    size_t key_len, struct dc_certfiles *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->key_cert_index = -1;
+	snprintf(f->cert_path, sizeof(f->cert_path), "%s", o->cert_file ? o->cert_file : "certificate");
+	if (key)
+		snprintf(f->key_path, sizeof(f->key_path), "%s", o->key_file ? o->key_file : "key");
+	unsigned char ipbuf[16];
+	bool ip_host = o->hostname && (inet_pton(AF_INET, o->hostname, ipbuf) == 1 || inet_pton(AF_INET6, o->hostname, ipbuf) == 1);
+	struct dc_buf c = {0}, k = {0};
+	dc_buf_append(&c, crt, crt_len);
+	if (key)
+		dc_buf_append(&k, key, key_len);
+	judge_files(o, f, &c, 0, &k, key ? 0 : 1, ip_host);
+	dc_buf_free(&c);
+	dc_buf_free(&k);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "derpcheck/judge/bakedroots.h"
 #include "derpcheck/judge/certfiles.h"
 #include "derpcheck/net/http.h"
+#include "derpcheck/util/file.h"
 #include "tlscheck_int.h"
 
 void dc_tlscheck_textf(char *out, size_t n, const char *fmt, ...)
@@ -131,6 +132,7 @@ struct dc_chain_cert *dc_tlscheck_add_cert(struct dc_cert_report *r, X509 *cert,
 	c->index = index;
 	dc_tlscheck_textf(c->url, sizeof(c->url), "%s", url ? url : "");
 	dc_cert_describe(cert, now, &c->info);
+	c->described_at = now;
 	return c;
 }
 
@@ -352,19 +354,14 @@ struct check {
 	char aia_note[300];        /* why AIA did not complete the chain */
 };
 
-static X509_STORE *load_system_store(const char *ca_file, struct dc_error *err)
+/* cert described at the check's time: the report's copy when it holds cert (describing is costly), else fresh. */
+static void describe(const struct check *k, X509 *cert, struct dc_cert_info *info)
 {
-	X509_STORE *store = X509_STORE_new();
-	int loaded = ca_file ? X509_STORE_load_file(store, ca_file) : X509_STORE_set_default_paths(store);
-	ERR_clear_error();
-	if (loaded != 1) {
-		X509_STORE_free(store);
-		dc_error_set(err, ca_file ? ca_file : "system trust store", "cannot load CA certificates");
-		dc_error_hint(err, ca_file ? "--ca-file needs a readable PEM file with one or more CA certificates"
-					   : "install the ca-certificates package, or pass --ca-file");
-		return NULL;
-	}
-	return store;
+	const struct dc_chain_cert *c = report_find(k->r, cert);
+	if (c && c->described_at == k->now)
+		*info = c->info;
+	else
+		dc_cert_describe(cert, k->now, info);
 }
 
 static const char *go_name(const struct dc_tlscheck_opts *o)
@@ -490,7 +487,7 @@ static void chase_aia(struct check *k)
 		X509_up_ref(top);
 		vpass_free(&v);
 		struct dc_cert_info info;
-		dc_cert_describe(top, k->now, &info);
+		describe(k, top, &info);
 		if (info.aia_count == 0) {
 			dc_tlscheck_textf(k->aia_note, sizeof(k->aia_note), "\"%s\" names no caIssuers URL to fetch its issuer from",
 				 info.subject);
@@ -597,7 +594,7 @@ static void judge_clients(struct check *k)
 /* Finding codes in report order: the first error is the brief. */
 static const char *const code_order[] = {
 	"plain-http", "sni-refused", "tls-version", "tls-alert", "handshake-closed", "handshake-timeout",
-	"handshake-failed", "no-certificate", "pin-mismatch", "pin-multiple-certs", "self-signed", "chain-incomplete",
+	"handshake-rejected", "handshake-failed", "no-certificate", "pin-mismatch", "pin-multiple-certs", "self-signed", "chain-incomplete",
 	"wrong-intermediate", "unknown-issuer", "untrusted-root", "expired", "intermediate-expired", "not-yet-valid",
 	"wrong-domain", "name-mismatch", "cn-only", "ip-san-missing", "no-server-auth", "weak-signature", "weak-key",
 	"bad-signature", "verify-failed", "served-differs-from-disk",
@@ -793,7 +790,7 @@ static void go_says(struct check *k, const struct problem *p, char *out, size_t 
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_CERT_NOT_YET_VALID: {
 		struct dc_cert_info info;
-		dc_cert_describe(p->cert ? p->cert : k->leaf, k->now, &info);
+		describe(k, p->cert ? p->cert : k->leaf, &info);
 		bool expired = p->code == X509_V_ERR_CERT_HAS_EXPIRED;
 		if (is_pin(k->o->cert_name)) {
 			dc_tlscheck_textf(out, n, expired ? "cert expired" : "cert not yet valid; is your clock correct?");
@@ -830,7 +827,7 @@ static void go_says(struct check *k, const struct problem *p, char *out, size_t 
 		struct dc_cert_info info;
 		char cn[128];
 		X509 *cert = p->cert ? p->cert : k->leaf;
-		dc_cert_describe(cert, k->now, &info);
+		describe(k, cert, &info);
 		issuer_cn(cert, cn, sizeof(cn));
 		dc_tlscheck_textf(out, n,
 			 "x509: certificate signed by unknown authority (possibly because of \"x509: cannot verify signature: "
@@ -1002,7 +999,7 @@ static void explain_chain_incomplete(struct check *k, const struct found *f)
 	struct dc_cert_report *r = k->r;
 	X509 *top = f->p->cert ? f->p->cert : k->leaf;
 	struct dc_cert_info info;
-	dc_cert_describe(top, k->now, &info);
+	describe(k, top, &info);
 	char what[700], aia[1200];
 	if (f->p->depth == 0)
 		dc_tlscheck_textf(what, sizeof(what), "the server sends its certificate without the intermediate that issued it (\"%s\")",
@@ -1045,7 +1042,7 @@ static void explain(struct check *k, const struct found *f)
 	X509 *cert = f->p->cert ? f->p->cert : k->leaf;
 	struct dc_chain_cert *cc = report_find(r, cert);
 	struct dc_cert_info info;
-	dc_cert_describe(cert, k->now, &info);
+	describe(k, cert, &info);
 	char path[32] = "chain";
 	if (cc)
 		dc_tlscheck_textf(path, sizeof(path), "chain[%d]", (int)(cc - r->certs));
@@ -1083,7 +1080,7 @@ static void explain(struct check *k, const struct found *f)
 	} else if (strcmp(code, "untrusted-root") == 0) {
 		X509 *root = f->p->code == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ? cert : fetched_issuer(k, cert);
 		struct dc_cert_info ri;
-		dc_cert_describe(root ? root : cert, k->now, &ri);
+		describe(k, root ? root : cert, &ri);
 		bool baked = root && dc_baked_roots_contains(root);
 		dc_tlscheck_textf(brief, sizeof(brief), "the certificate comes from a CA this machine does not trust (\"%s\")", ri.subject);
 		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief,
@@ -1447,13 +1444,12 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 		}
 		goto out;
 	}
-	k.system = load_system_store(o->ca_file, err);
+	k.system = dc_tls_trust_store(o->ca_file, err);
 	if (!k.system) {
 		rc = -1;
 		goto out;
 	}
-	k.baked = X509_STORE_new();
-	dc_baked_roots_add(k.baked);
+	k.baked = dc_baked_roots_store();
 	k.with_aia = sk_X509_dup(k.served);
 	for (int i = 0; i < sk_X509_num(k.with_aia); i++)
 		X509_up_ref(sk_X509_value(k.with_aia, i));
@@ -1517,27 +1513,17 @@ int dc_tlscheck_write_fullchain(const struct dc_cert_report *r, const char *path
 		dc_error_hint(err, "the leaf's issuer could not be found or fetched; take the chain from your CA (acme.sh: fullchain.cer, certbot: fullchain.pem)");
 		return -1;
 	}
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		return dc_error_set(err, path, "path too long");
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return dc_error_set(err, path, "cannot create a file next to it: %s", strerror(errno));
-	fchmod(fd, 0644); /* a certificate is public; derper only needs to read it */
-	FILE *out = fdopen(fd, "w");
-	bool ok = out != NULL;
+	/* PEM in memory first, then one safe replace (src/util/file.c): no partial file, no link followed. */
+	BIO *mem = BIO_new(BIO_s_mem());
+	bool ok = mem != NULL;
 	for (int i = 0; ok && i < sk_X509_num(r->fullchain); i++)
-		ok = PEM_write_X509(out, sk_X509_value(r->fullchain, i)) == 1;
-	if (out)
-		ok = fclose(out) == 0 && ok;
-	else
-		close(fd);
-	if (!ok || rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		ERR_clear_error();
-		return dc_error_set(err, path, "cannot write: %s", strerror(e));
-	}
-	return 0;
+		ok = PEM_write_bio_X509(mem, sk_X509_value(r->fullchain, i)) == 1;
+	char *pem = NULL;
+	long len = ok ? BIO_get_mem_data(mem, &pem) : 0;
+	int rc = ok && len > 0 ? dc_file_write_atomic(path, pem, (size_t)len, 0644, err) /* a certificate is public */
+			       : dc_error_set(err, path, "cannot write: the chain could not be encoded as PEM");
+	BIO_free(mem);
+	ERR_clear_error();
+	return rc;
 }
 

@@ -235,6 +235,43 @@ static void slist_free(struct curl_slist **list)
 	}
 }
 
+static bool is_https(const char *url)
+{
+	return strncasecmp(url, "https://", 8) == 0;
+}
+
+#define MAX_REDIRECTS 5
+
+/*
+ * A transfer that ended on a redirect it may not follow: the last header block is the
+ * 3xx, and its Location says where to. Names the refusal; false when this was no redirect.
+ */
+static bool redirect_refused(const struct transfer *t, CURLcode rc, const char *url, struct dc_error *err)
+{
+	const struct dc_http_response *resp = t->resp;
+	const char *loc;
+	size_t n;
+	if (rc == CURLE_OK || resp->status < 300 || resp->status > 399 || !dc_http_header(resp, "Location", &loc, &n))
+		return false;
+	if (rc == CURLE_TOO_MANY_REDIRECTS) {
+		dc_error_set(err, url, "the server keeps redirecting: more than %d redirects (the last to %.*s), a redirect loop",
+			     MAX_REDIRECTS, (int)(n > 300 ? 300 : n), loc);
+		dc_error_hint(err, "give the final URL of the map, or fix the server's redirects");
+		return true;
+	}
+	bool to_http = n >= 7 && strncasecmp(loc, "http://", 7) == 0;
+	if (to_http && is_https(url)) {
+		dc_error_set(err, url, "the server redirects to %.*s: derpcheck does not follow a redirect from https:// to plain http://, "
+			     "where anyone on the path could change the answer", (int)(n > 300 ? 300 : n), loc);
+		dc_error_hint(err, "serve the map over https:// at the final URL too, or give that URL yourself if plain http is really meant");
+		return true;
+	}
+	dc_error_set(err, url, "the server redirects to %.*s: derpcheck follows redirects only to https:// (and to http:// from an http:// URL)",
+		     (int)(n > 300 ? 300 : n), loc);
+	dc_error_hint(err, "a DERP map is served over HTTP(S); check the URL and the server's redirects");
+	return true;
+}
+
 static int setup(const struct curl_api *curl, struct transfer *t, struct dc_error *err)
 {
 	static const struct dc_http_opts defaults;
@@ -256,9 +293,11 @@ static int setup(const struct curl_api *curl, struct transfer *t, struct dc_erro
 		curl->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	}
 	if (!req->no_redirects && !opts->unix_socket) {
-		curl->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		/* Never from https:// down to plain http://: the answer would travel unauthenticated
+		 * while the report names the https URL. finish() names a refused redirect. */
+		curl->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, is_https(req->url) ? "https" : "http,https");
 		curl->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-		curl->easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+		curl->easy_setopt(h, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
 	}
 	if (req->fresh_connection) {
 		curl->easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
@@ -341,6 +380,8 @@ static int finish(const struct curl_api *curl, struct transfer *t, CURLcode rc, 
 	}
 	if (resp->failure == DC_HTTP_TOO_BIG)
 		dc_error_set(&resp->error, url, "the response is larger than %zu bytes", t->max);
+	else if (!unix_socket && redirect_refused(t, rc, url, &resp->error))
+		resp->failure = DC_HTTP_OTHER;
 	else {
 		dc_error_set(&resp->error, url, "fetch failed: %s", t->curl_err[0] ? t->curl_err : curl->easy_strerror(rc));
 		explain(&resp->error, rc, t->timeout_ms, unix_socket != NULL, resp->os_errno, url,

@@ -9,9 +9,11 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void dc_sockaddr_format(const struct sockaddr *sa, char *out, size_t n)
@@ -123,13 +125,38 @@ static int tcp_connect(struct dc_tls_conn *c, const struct sockaddr *addr, sockl
 	return 0;
 }
 
+/*
+ * Alerts both ways. SSL_CB_READ_ALERT is SSL_CB_ALERT|SSL_CB_READ, so "where &
+ * SSL_CB_READ_ALERT" also matches an alert OpenSSL writes: the direction is the READ or
+ * WRITE bit, and it decides who gave up.
+ */
 static void on_info(const SSL *ssl, int where, int ret)
 {
-	if (!(where & SSL_CB_READ_ALERT))
+	if (!(where & SSL_CB_ALERT))
 		return;
 	struct dc_tls_conn *c = SSL_get_app_data(ssl);
-	if (c && !c->alert[0])
-		snprintf(c->alert, sizeof(c->alert), "%s", SSL_alert_desc_string_long(ret));
+	if (!c)
+		return;
+	char *slot = where & SSL_CB_READ ? c->alert : c->alert_sent;
+	if (!slot[0])
+		snprintf(slot, sizeof(c->alert), "%s", SSL_alert_desc_string_long(ret));
+}
+
+/* OpenSSL itself refused what the server sent, and said so with an alert: name the reason. */
+static int refused_locally(struct dc_tls_conn *c, int reason, const char *detail, struct dc_error *err)
+{
+	if (reason == SSL_R_EXCESSIVE_MESSAGE_SIZE) {
+		fail(c, DC_CONN_TLS_FAILED, err,
+		     "derpcheck gave up the TLS handshake: the server's certificate message is larger than the 100 KiB OpenSSL "
+		     "accepts (excessive message size); derpcheck sent the alert \"%s\"", c->alert_sent);
+		dc_error_hint(err, "Tailscale's client refuses it too (Go's TLS takes handshake messages up to 64 KiB, a certificate "
+				   "message up to 256 KiB since Go 1.21): serve the leaf and its intermediates only, a few KiB");
+		return -1;
+	}
+	fail(c, DC_CONN_TLS_FAILED, err, "derpcheck gave up the TLS handshake (%s) and sent the alert \"%s\"",
+	     detail[0] ? detail : "no reason given", c->alert_sent);
+	dc_error_hint(err, "the server's handshake is malformed or unacceptable to OpenSSL; Tailscale's Go client most likely refuses it as well");
+	return -1;
 }
 
 /* Classify a failed handshake into a named failure with a hint. */
@@ -147,6 +174,8 @@ static int handshake_failed(struct dc_tls_conn *c, int ssl_error, struct dc_erro
 		dc_error_hint(err, "derper serves plain HTTP here: with --certmode=letsencrypt it only does TLS on port 443; use --certmode=manual with a certificate for a custom DERPPort, or fix the port forwarding");
 		return -1;
 	}
+	if (c->alert_sent[0] && !c->alert[0])
+		return refused_locally(c, reason, detail, err);
 	if (c->alert[0]) {
 		fail(c, DC_CONN_TLS_ALERT, err, "the server aborted the TLS handshake with alert \"%s\"", c->alert);
 		if (strstr(c->alert, "unrecognized name") || strstr(c->alert, "internal error"))
@@ -493,6 +522,59 @@ static int verify_pin(STACK_OF(X509) *chain, const char *pin, const char *host_n
 	return 0;
 }
 
+/* The stores loaded so far: few (the system's, one --ca-file), kept for the process. */
+static struct {
+	pthread_mutex_t lock;
+	struct cached_store {
+		char *path; /* NULL: the system store */
+		off_t size;
+		struct timespec mtime;
+		X509_STORE *store;
+	} items[8];
+	size_t count;
+} trust_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+X509_STORE *dc_tls_trust_store(const char *ca_file, struct dc_error *err)
+{
+	struct stat st = {0};
+	if (ca_file && stat(ca_file, &st) < 0) {
+		dc_error_set(err, ca_file, "cannot load CA certificates: %s", strerror(errno));
+		dc_error_hint(err, "--ca-file needs a readable PEM file with one or more CA certificates");
+		return NULL;
+	}
+	pthread_mutex_lock(&trust_cache.lock);
+	X509_STORE *found = NULL;
+	for (size_t i = 0; i < trust_cache.count && !found; i++) {
+		struct cached_store *c = &trust_cache.items[i];
+		if ((!ca_file && !c->path) || (ca_file && c->path && strcmp(ca_file, c->path) == 0 && c->size == st.st_size &&
+					       c->mtime.tv_sec == st.st_mtim.tv_sec && c->mtime.tv_nsec == st.st_mtim.tv_nsec))
+			found = c->store;
+	}
+	if (found) {
+		X509_STORE_up_ref(found);
+		pthread_mutex_unlock(&trust_cache.lock);
+		return found;
+	}
+	X509_STORE *store = X509_STORE_new();
+	int loaded = ca_file ? X509_STORE_load_file(store, ca_file) : X509_STORE_set_default_paths(store);
+	ERR_clear_error();
+	if (loaded != 1) {
+		pthread_mutex_unlock(&trust_cache.lock);
+		X509_STORE_free(store);
+		dc_error_set(err, ca_file ? ca_file : "system trust store", "cannot load CA certificates");
+		dc_error_hint(err, ca_file ? "--ca-file needs a readable PEM file with one or more CA certificates"
+					   : "install the ca-certificates package, or pass --ca-file");
+		return NULL;
+	}
+	if (trust_cache.count < DC_ARRAY_LEN(trust_cache.items)) {
+		trust_cache.items[trust_cache.count++] = (struct cached_store){
+			.path = ca_file ? dc_xstrdup(ca_file) : NULL, .size = st.st_size, .mtime = st.st_mtim, .store = store};
+		X509_STORE_up_ref(store); /* one reference for the cache, one for the caller */
+	}
+	pthread_mutex_unlock(&trust_cache.lock);
+	return store;
+}
+
 int dc_tls_verify(STACK_OF(X509) *chain, const char *host_name, const char *cert_name, const char *ca_file,
 		  struct dc_tls_verdict *v, struct dc_error *err)
 {
@@ -519,15 +601,9 @@ int dc_tls_verify(STACK_OF(X509) *chain, const char *host_name, const char *cert
 		add_problem(v, DC_TLS_ERR_NO_CERT, 0, NULL, "the server presented no certificate");
 		return 0;
 	}
-	X509_STORE *store = X509_STORE_new();
-	int loaded = ca_file ? X509_STORE_load_file(store, ca_file) : X509_STORE_set_default_paths(store);
-	if (loaded != 1) {
-		X509_STORE_free(store);
+	X509_STORE *store = dc_tls_trust_store(ca_file, err);
+	if (!store) {
 		sk_X509_free(untrusted);
-		ERR_clear_error();
-		dc_error_set(err, ca_file ? ca_file : "system trust store", "cannot load CA certificates");
-		dc_error_hint(err, ca_file ? "--ca-file needs a PEM file with one or more CA certificates"
-					   : "install the ca-certificates package");
 		return -1;
 	}
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();

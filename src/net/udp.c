@@ -88,6 +88,9 @@ uint64_t dc_realtime_to_monotonic(int64_t sec, long nsec)
 		if (b - a < 20000)
 			break;
 	}
+	/* A timestamp that cannot be a time of day (the kernel never sends one) is "just now". */
+	if (sec < 0 || sec >= INT64_MAX / 1000000000LL || nsec < 0 || nsec >= 1000000000L)
+		return mono;
 	int64_t ts = sec * 1000000000LL + nsec;
 	int64_t age = now_real - ts; /* how long the datagram waited in the socket */
 	if (age < 0)
@@ -120,18 +123,42 @@ int dc_udp_recv(int fd, uint8_t *buf, size_t cap, struct dc_udp_packet *pkt)
 	pkt->wire_len = (size_t)n;
 	pkt->len = (size_t)n < cap ? (size_t)n : cap;
 	dc_endpoint_from_sockaddr(&pkt->from, (struct sockaddr *)&from, msg.msg_namelen);
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
-			struct timespec ts;
-			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			pkt->rx_ns = dc_realtime_to_monotonic(ts.tv_sec, ts.tv_nsec);
-			pkt->kernel_ts = true;
-		}
-	}
+	pkt->kernel_ts = dc_udp_rx_time(msg.msg_control, msg.msg_controllen, &pkt->rx_ns);
 	if (!pkt->kernel_ts)
 		pkt->rx_ns = dc_now_ns();
 	return 1;
+}
+
+/*
+ * The payload of one control message, bounded by what is really in the buffer: a
+ * cmsg_len larger than the rest of the buffer (the first header is not checked by
+ * CMSG_FIRSTHDR) gives only the bytes that are there.
+ */
+static size_t cmsg_payload(const struct msghdr *msg, const struct cmsghdr *c, const uint8_t **data)
+{
+	const uint8_t *start = (const uint8_t *)msg->msg_control, *end = start + msg->msg_controllen;
+	const uint8_t *p = CMSG_DATA(c);
+	*data = p;
+	if (p > end || c->cmsg_len < CMSG_LEN(0))
+		return 0;
+	size_t claimed = c->cmsg_len - CMSG_LEN(0), there = (size_t)(end - p);
+	return claimed < there ? claimed : there;
+}
+
+bool dc_udp_rx_time(void *control, size_t controllen, uint64_t *rx_ns)
+{
+	struct msghdr msg = {.msg_control = control, .msg_controllen = controllen};
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		const uint8_t *data;
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+		    cmsg_payload(&msg, c, &data) >= sizeof(struct timespec)) {
+			struct timespec ts;
+			memcpy(&ts, data, sizeof(ts));
+			*rx_ns = dc_realtime_to_monotonic(ts.tv_sec, ts.tv_nsec);
+			return true;
+		}
+	}
+	return false;
 }
 
 int dc_udp_send(int fd, const struct dc_endpoint *to, const void *buf, size_t len)
@@ -166,29 +193,39 @@ int dc_udp_recv_error(int fd, struct dc_udp_icmp *out)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 	out->payload_len = (size_t)n < sizeof(out->payload) ? (size_t)n : sizeof(out->payload);
 	dc_endpoint_from_sockaddr(&out->dst, (struct sockaddr *)&dst, msg.msg_namelen);
+	dc_udp_icmp_from_control(msg.msg_control, msg.msg_controllen, out);
+	return 1;
+}
+
+void dc_udp_icmp_from_control(void *control, size_t controllen, struct dc_udp_icmp *out)
+{
+	struct msghdr msg = {.msg_control = control, .msg_controllen = controllen};
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
 		bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
-		if (!(v4 || v6) || c->cmsg_len < CMSG_LEN(sizeof(struct sock_extended_err)))
-			continue;
+		const uint8_t *data;
+		size_t len = cmsg_payload(&msg, c, &data);
 		struct sock_extended_err ee;
-		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		if (!(v4 || v6) || len < sizeof(ee))
+			continue;
+		memcpy(&ee, data, sizeof(ee));
 		out->err = (int)ee.ee_errno;
 		out->type = ee.ee_type;
 		out->code = ee.ee_code;
 		out->v6 = ee.ee_origin == SO_EE_ORIGIN_ICMP6;
 		out->local = ee.ee_origin == SO_EE_ORIGIN_LOCAL;
 		/* SO_EE_OFFENDER: the sockaddr right after the extended error. */
-		size_t off_len = c->cmsg_len - CMSG_LEN(sizeof(ee));
+		size_t off_len = len - sizeof(ee);
 		if (off_len >= sizeof(struct sockaddr_in)) {
 			struct sockaddr_storage ss;
 			memset(&ss, 0, sizeof(ss));
-			memcpy(&ss, CMSG_DATA(c) + sizeof(ee), off_len < sizeof(ss) ? off_len : sizeof(ss));
+			if (off_len > sizeof(ss))
+				off_len = sizeof(ss);
+			memcpy(&ss, data + sizeof(ee), off_len);
 			if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
 				dc_endpoint_from_sockaddr(&out->offender, (struct sockaddr *)&ss, (socklen_t)off_len);
 		}
 	}
-	return 1;
 }
 
 const char *dc_udp_icmp_text(const struct dc_udp_icmp *e)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "derpcheck/output/term.h"
+
 void dc_netreport_init(struct dc_netreport *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -191,7 +193,7 @@ void dc_netreport_print_text(FILE *out, const struct dc_netreport *r, const stru
 	else if (!home || home->removed)
 		fprintf(out, "\t* Nearest DERP: %" PRId64 " (region not found in map)\n", r->preferred_derp);
 	else
-		fprintf(out, "\t* Nearest DERP: %s\n", home->name);
+		fprintf(out, "\t* Nearest DERP: %s\n", dc_term_safe(home->name));
 	fprintf(out, "\t* DERP latency:\n");
 	struct latency_row *rows = dc_xcalloc(map->region_count, sizeof(*rows));
 	size_t n = 0;
@@ -207,10 +209,10 @@ void dc_netreport_print_text(FILE *out, const struct dc_netreport *r, const stru
 		char lat[32] = "";
 		if (rows[i].measured)
 			dc_duration_string(rows[i].ns, lat, sizeof(lat));
-		fprintf(out, "\t\t- %3s: %-7s (", rows[i].region->code, lat);
+		fprintf(out, "\t\t- %3s: %-7s (", dc_term_safe(rows[i].region->code), lat);
 		if (verbose)
 			fprintf(out, "derp%" PRId64 ", ", rows[i].region->id);
-		fprintf(out, "%s)\n", rows[i].region->name);
+		fprintf(out, "%s)\n", dc_term_safe(rows[i].region->name));
 	}
 	free(rows);
 }
@@ -303,9 +305,9 @@ cJSON *dc_netreport_json_object(const struct dc_netreport *r)
 char *dc_netreport_json(const struct dc_netreport *r, bool one_line)
 {
 	cJSON *o = dc_netreport_json_object(r);
-	char *s = one_line ? cJSON_PrintUnformatted(o) : cJSON_Print(o);
+	char *s = dc_json_text(o, !one_line);
 	cJSON_Delete(o);
 	char *copy = dc_xstrdup(s ? s : "{}");
-	cJSON_free(s);
+	free(s);
 	return copy;
 }

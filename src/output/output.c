@@ -6,33 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BOLD "\033[1m"
-#define RED "\033[1;31m"
-#define YELLOW "\033[1;33m"
-#define CYAN "\033[36m"
-#define GREEN "\033[1;32m"
-#define RESET "\033[0m"
+#include "derpcheck/output/term.h"
 
-static const char *paint(const struct dc_style *st, const char *code)
-{
-	return st && st->color ? code : "";
-}
+/* The colour table and dc_paint are in src/output/term.c. */
+#define paint(st, sgr) dc_paint(st, sgr)
 
 void dc_output_findings_text(FILE *out, const struct dc_findings *f, const struct dc_style *st)
 {
 	for (size_t i = 0; i < f->count; i++) {
 		const struct dc_finding *x = &f->items[i];
 		const char *sevc = x->severity == DC_SEV_ERROR ? RED : YELLOW;
-		fprintf(out, "%s%s", paint(st, BOLD), x->file);
+		fprintf(out, "%s%s", paint(st, BOLD), dc_term_safe(x->file));
 		if (x->pos.line)
 			fprintf(out, ":%u:%u", x->pos.line, x->pos.col);
 		fprintf(out, ":%s %s%s%s: ", paint(st, RESET), paint(st, sevc), dc_severity_name(x->severity),
 			paint(st, RESET));
 		if (*x->path)
-			fprintf(out, "%s: ", x->path);
-		fprintf(out, "%s\n", x->message);
+			fprintf(out, "%s: ", dc_term_safe(x->path));
+		fprintf(out, "%s\n", dc_term_safe(x->message));
 		if (x->hint)
-			fprintf(out, "  %shint:%s %s\n", paint(st, CYAN), paint(st, RESET), x->hint);
+			fprintf(out, "  %shint:%s %s\n", paint(st, CYAN), paint(st, RESET), dc_term_safe(x->hint));
 	}
 }
 
@@ -59,9 +52,9 @@ void dc_output_findings_json(FILE *out, const struct dc_findings *f)
 	fprintf(out, "[");
 	for (size_t i = 0; i < f->count; i++) {
 		cJSON *o = dc_output_finding_json(&f->items[i]);
-		char *s = cJSON_PrintUnformatted(o);
+		char *s = dc_json_text(o, false);
 		fprintf(out, "%s\n  %s", i ? "," : "", s ? s : "{}");
-		cJSON_free(s);
+		free(s);
 		cJSON_Delete(o);
 	}
 	fprintf(out, "%s]\n", f->count ? "\n" : "");
@@ -78,14 +71,14 @@ static void print_id_list(FILE *out, const int64_t *ids, size_t n, const struct 
 		const struct dc_derp_region *r = defaults ? dc_derpmap_region(defaults, ids[i]) : NULL;
 		fprintf(out, "%s%lld", i ? ", " : "", (long long)ids[i]);
 		if (r && *r->code)
-			fprintf(out, " (%s)", r->code);
+			fprintf(out, " (%s)", dc_term_safe(r->code));
 	}
 }
 
 static void print_addr(FILE *out, const char *label, const char *value, int family)
 {
 	switch (dc_node_addr_mode(value, family)) {
-	case DC_ADDR_STATIC: fprintf(out, " %s %s", label, value); break;
+	case DC_ADDR_STATIC: fprintf(out, " %s %s", label, dc_term_safe(value)); break;
 	case DC_ADDR_DNS: fprintf(out, " %s from DNS", label); break;
 	case DC_ADDR_DISABLED: fprintf(out, " %s off", label); break;
 	}
@@ -93,13 +86,13 @@ static void print_addr(FILE *out, const char *label, const char *value, int fami
 
 static void print_region(FILE *out, const struct dc_derp_region *r)
 {
-	fprintf(out, "    %lld %s", (long long)r->id, *r->code ? r->code : "(no code)");
+	fprintf(out, "    %lld %s", (long long)r->id, *r->code ? dc_term_safe(r->code) : "(no code)");
 	if (*r->name)
-		fprintf(out, " \"%s\"", r->name);
+		fprintf(out, " \"%s\"", dc_term_safe(r->name));
 	fprintf(out, ": %zu %s\n", r->node_count, plural(r->node_count, "node", "nodes"));
 	for (size_t k = 0; k < r->node_count; k++) {
 		const struct dc_derp_node *n = &r->nodes[k];
-		fprintf(out, "      %s %s", *n->name ? n->name : "(no name)", n->host_name);
+		fprintf(out, "      %s %s", *n->name ? dc_term_safe(n->name) : "(no name)", dc_term_safe(n->host_name));
 		print_addr(out, "IPv4", n->ipv4, 4);
 		print_addr(out, "IPv6", n->ipv6, 6);
 		if (!n->stun_only)
@@ -115,7 +108,7 @@ static void print_region(FILE *out, const struct dc_derp_region *r)
 void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, const struct dc_style *st)
 {
 	const struct dc_map_doc *doc = r->doc;
-	const char *name = doc->text.name;
+	const char *name = dc_term_safe(doc->text.name);
 	const char *kind = dc_map_doc_kind(doc);
 	char *origin = dc_map_doc_origin(doc);
 	if (r->errors || r->warnings) {
@@ -124,7 +117,7 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 			r->errors ? paint(st, RESET) : "", r->warnings ? paint(st, YELLOW) : "", r->warnings,
 			plural(r->warnings, "warning", "warnings"), r->warnings ? paint(st, RESET) : "");
 		if (origin && !(st && st->quiet))
-			fprintf(out, "  map: %s\n", origin);
+			fprintf(out, "  map: %s\n", dc_term_safe(origin));
 		free(origin);
 		if (r->errors || !r->effective || (st && st->quiet))
 			return;
@@ -137,7 +130,7 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 			paint(st, GREEN), paint(st, RESET), kind);
 		fprintf(out, "  source: %s\n", dc_map_source_name(doc->text.source));
 		if (origin)
-			fprintf(out, "  map: %s\n", origin);
+			fprintf(out, "  map: %s\n", dc_term_safe(origin));
 		free(origin);
 	}
 	if (!r->effective) {
@@ -191,7 +184,7 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 				continue;
 			print_region(out, &eff->regions[i]);
 			if (src)
-				fprintf(out, "      from %s\n", src->kind == DC_HS_EMBEDDED ? "the embedded server (derp.server, server_url)" : src->name);
+				fprintf(out, "      from %s\n", src->kind == DC_HS_EMBEDDED ? "the embedded server (derp.server, server_url)" : dc_term_safe(src->name));
 		}
 	} else if (eff->region_count <= 10) {
 		for (size_t i = 0; i < eff->region_count; i++)

@@ -4,17 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BOLD "\033[1m"
-#define RED "\033[1;31m"
-#define YELLOW "\033[1;33m"
-#define CYAN "\033[36m"
-#define GREEN "\033[1;32m"
-#define RESET "\033[0m"
+#include "derpcheck/output/term.h"
 
-static const char *paint(const struct dc_style *st, const char *code)
-{
-	return st && st->color ? code : "";
-}
+/* The colour table and dc_paint are in src/output/term.c. */
+#define paint(st, sgr) dc_paint(st, sgr)
 
 static const char *plural(size_t n, const char *one, const char *many)
 {
@@ -35,12 +28,12 @@ static void print_cert(FILE *out, const struct dc_chain_cert *c, const char *tag
 	char from[32], to[32];
 	dc_time_format(i->not_before, from, sizeof(from));
 	dc_time_format(i->not_after, to, sizeof(to));
-	fprintf(out, "  %-4s %-13s %s\n", tag, dc_cert_role_name(c->role), i->subject);
+	fprintf(out, "  %-4s %-13s %s\n", tag, dc_cert_role_name(c->role), dc_term_safe(i->subject));
 	if (c->origin == DC_ORIGIN_AIA)
-		fprintf(out, "       %-13s %s\n", "fetched from", c->url);
-	fprintf(out, "       %-13s %s\n", "issuer", i->self_signed ? "itself (self-signed)" : i->issuer);
+		fprintf(out, "       %-13s %s\n", "fetched from", dc_term_safe(c->url));
+	fprintf(out, "       %-13s %s\n", "issuer", i->self_signed ? "itself (self-signed)" : dc_term_safe(i->issuer));
 	if (c->role == DC_ROLE_LEAF || i->sans[0])
-		fprintf(out, "       %-13s %s\n", "names", i->sans[0] ? i->sans : "none (no subjectAltName)");
+		fprintf(out, "       %-13s %s\n", "names", i->sans[0] ? dc_term_safe(i->sans) : "none (no subjectAltName)");
 	char left[64];
 	if (i->expired)
 		snprintf(left, sizeof(left), "expired %ld day%s ago", -i->days_left, i->days_left == -1 ? "" : "s");
@@ -52,7 +45,7 @@ static void print_cert(FILE *out, const struct dc_chain_cert *c, const char *tag
 	fprintf(out, "       %-13s %s, signed with %s\n", "key", i->key, i->signature);
 	fprintf(out, "       %-13s %s\n", "sha256", i->sha256);
 	for (size_t k = 0; k < i->aia_count; k++)
-		fprintf(out, "       %-13s %s\n", k ? "" : "issuer URL", i->aia[k]);
+		fprintf(out, "       %-13s %s\n", k ? "" : "issuer URL", dc_term_safe(i->aia[k]));
 }
 
 static void print_hint(FILE *out, const char *hint, const struct dc_style *st)
@@ -63,9 +56,9 @@ static void print_hint(FILE *out, const char *hint, const struct dc_style *st)
 		const char *nl = strchr(line, '\n');
 		int len = nl ? (int)(nl - line) : (int)strlen(line);
 		if (first)
-			fprintf(out, "    %sfix:%s %.*s\n", paint(st, CYAN), paint(st, RESET), len, line);
+			fprintf(out, "    %sfix:%s %s\n", paint(st, CYAN), paint(st, RESET), dc_term_safe_n(line, (size_t)len));
 		else
-			fprintf(out, "      %.*s\n", len, line);
+			fprintf(out, "      %s\n", dc_term_safe_n(line, (size_t)len));
 		first = false;
 		line = nl ? nl + 1 : NULL;
 	}
@@ -77,7 +70,7 @@ static void print_findings(FILE *out, const struct dc_findings *f, const struct 
 		const struct dc_finding *x = &f->items[i];
 		const char *sevc = x->severity == DC_SEV_ERROR ? RED : YELLOW;
 		fprintf(out, "  %s%s%s: %s: %s\n", paint(st, sevc), dc_severity_name(x->severity), paint(st, RESET), x->code,
-			x->message);
+			dc_term_safe(x->message));
 		if (x->hint)
 			print_hint(out, x->hint, st);
 	}
@@ -90,7 +83,7 @@ static void print_clients(FILE *out, const struct dc_cert_report *r, const struc
 	for (int c = 0; c < DC_CLIENT_COUNT; c++) {
 		const struct dc_client_verdict *v = &r->clients[c];
 		fprintf(out, "  %-31s %s%-4s%s  %s\n", dc_client_label((enum dc_client)c), paint(st, v->ok ? GREEN : RED),
-			v->ok ? "ok" : "FAIL", paint(st, RESET), v->says);
+			v->ok ? "ok" : "FAIL", paint(st, RESET), dc_term_safe(v->says));
 	}
 	/* What the verdicts above do not show: this map turns the Tailscale clients' check off. */
 	if (trust && dc_trust_checks_off(trust->state))
@@ -104,17 +97,17 @@ static void print_connection(FILE *out, const struct dc_cert_target *t, const st
 {
 	const struct dc_cert_report *r = &t->report;
 	const struct dc_tls_facts *f = &r->conn;
-	fprintf(out, "%s%s%s", paint(st, BOLD), t->label, paint(st, RESET));
+	fprintf(out, "%s%s%s", paint(st, BOLD), dc_term_safe(t->label), paint(st, RESET));
 	if (f->handshake) {
 		fprintf(out, ": %s, %s", f->version, f->cipher);
 		if (f->have_date)
 			fprintf(out, ", server clock %+lld s", f->skew_s);
 	} else if (f->plain_http) {
-		fprintf(out, ": plain HTTP (%s)", f->http_status);
+		fprintf(out, ": plain HTTP (%s)", dc_term_safe(f->http_status));
 	} else if (f->alert[0]) {
 		fprintf(out, ": TLS alert \"%s\"", f->alert);
 	} else if (f->error[0]) {
-		fprintf(out, ": %s", f->error);
+		fprintf(out, ": %s", dc_term_safe(f->error));
 	}
 	fprintf(out, "\n");
 }
@@ -144,7 +137,7 @@ static void print_chain(FILE *out, const struct dc_cert_report *r, const char *t
 	if (r->fetch_count || fetched) {
 		fprintf(out, "fetched through AIA (caIssuers):\n");
 		for (size_t i = 0; i < r->fetch_count; i++)
-			fprintf(out, "  %s: %s%s\n", r->fetches[i].url, r->fetches[i].result,
+			fprintf(out, "  %s: %s%s\n", dc_term_safe(r->fetches[i].url), dc_term_safe(r->fetches[i].result),
 				r->fetches[i].cached ? " (cached)" : "");
 		for (size_t i = 0; i < r->count; i++)
 			if (r->certs[i].origin == DC_ORIGIN_AIA)
@@ -196,7 +189,7 @@ static void print_report(FILE *out, const struct dc_cert_report *r, const char *
 		print_findings(out, &r->findings, st);
 	}
 	if (written)
-		fprintf(out, "wrote %s: %d %s, leaf first, no root%s\n", written, sk_X509_num(r->fullchain),
+		fprintf(out, "wrote %s: %d %s, leaf first, no root%s\n", dc_term_safe(written), sk_X509_num(r->fullchain),
 			plural((size_t)sk_X509_num(r->fullchain), "certificate", "certificates"),
 			r->fullchain_verifies ? "; it verifies" : "; it does not verify yet (see above)");
 	if (!quiet || r->findings.count)
@@ -210,12 +203,12 @@ static void print_files(FILE *out, const struct dc_cert_output *o, const struct 
 	if (!quiet) {
 		fprintf(out, "%sderper's files%s\n", paint(st, BOLD), paint(st, RESET));
 		int n = f->certs ? sk_X509_num(f->certs) : 0;
-		fprintf(out, "  %-12s %s: %d %s\n", "certificate", f->cert_path, n, plural((size_t)n, "certificate", "certificates"));
+		fprintf(out, "  %-12s %s: %d %s\n", "certificate", dc_term_safe(f->cert_path), n, plural((size_t)n, "certificate", "certificates"));
 		if (f->key_path[0]) {
 			if (f->key_cert_index >= 0)
-				fprintf(out, "  %-12s %s: matches certificate %d\n", "key", f->key_path, f->key_cert_index + 1);
+				fprintf(out, "  %-12s %s: matches certificate %d\n", "key", dc_term_safe(f->key_path), f->key_cert_index + 1);
 			else
-				fprintf(out, "  %-12s %s\n", "key", f->key_path);
+				fprintf(out, "  %-12s %s\n", "key", dc_term_safe(f->key_path));
 		}
 		fprintf(out, "  %-12s %s\n", "derper", f->loadable ? "would start with these files" : "would refuse to start (see below)");
 	}
@@ -440,8 +433,8 @@ void dc_output_cert_json(FILE *out, const struct dc_cert_output *o)
 		}
 		cJSON_AddItemToArray(targets, x);
 	}
-	char *s = cJSON_Print(root);
+	char *s = dc_json_text(root, true);
 	fprintf(out, "%s\n", s ? s : "{}");
-	cJSON_free(s);
+	free(s);
 	cJSON_Delete(root);
 }

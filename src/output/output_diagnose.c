@@ -5,17 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RED "\033[1;31m"
-#define YELLOW "\033[1;33m"
-#define GREEN "\033[1;32m"
-#define DIM "\033[2m"
-#define BOLD "\033[1m"
-#define RESET "\033[0m"
+#include "derpcheck/output/term.h"
 
-static const char *paint(const struct dc_diag_view *v, const char *code)
-{
-	return v->style.color ? code : "";
-}
+/* The colour table and dc_paint are in src/output/term.c. */
+#define paint(v, sgr) dc_paint(&(v)->style, sgr)
 
 /* The non-ASCII characters the core's texts use, and their ASCII spelling. */
 static const struct {
@@ -27,6 +20,7 @@ static const struct {
 /* Print s, spelling the arrows in ASCII when the terminal is not UTF-8. */
 static void put_text(FILE *out, const char *s, const struct dc_diag_view *v)
 {
+	s = dc_term_safe(s); /* names and answers from the map and the servers */
 	if (v->utf8) {
 		fputs(s, out);
 		return;
@@ -88,7 +82,7 @@ static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc
 
 static void addr_field(char *buf, size_t n, const char *value)
 {
-	snprintf(buf, n, "%s", value && value[0] ? value : "DNS");
+	snprintf(buf, n, "%s", value && value[0] ? dc_term_safe(value) : "DNS");
 }
 
 static void verdict_line(FILE *out, const char *name, enum dc_verdict vd, const char *reason, const struct dc_diag_view *v)
@@ -105,7 +99,7 @@ void dc_output_diagnose_text(FILE *out, const struct dc_diag_report *r, const st
 	const struct dc_derp_region *rg = r->region;
 	if (!v->style.quiet) {
 		fprintf(out, "%sDERP region %lld (%s)%s from %s: %zu %s\n", paint(v, BOLD), (long long)rg->id,
-			rg->code ? rg->code : "", paint(v, RESET), v->map_desc ? v->map_desc : "the map", r->node_count,
+			dc_term_safe(rg->code), paint(v, RESET), v->map_desc ? dc_term_safe(v->map_desc) : "the map", r->node_count,
 			r->node_count == 1 ? "node" : "nodes");
 	}
 	for (size_t i = 0; i < r->node_count; i++) {
@@ -116,7 +110,7 @@ void dc_output_diagnose_text(FILE *out, const struct dc_diag_report *r, const st
 			addr_field(v4, sizeof(v4), n->ipv4);
 			addr_field(v6, sizeof(v6), n->ipv6);
 			int sp = dc_node_stun_port(n);
-			fprintf(out, "\nnode %s (%s): IPv4 %s, IPv6 %s, ", n->name ? n->name : "?", n->host_name ? n->host_name : "",
+			fprintf(out, "\nnode %s (%s): IPv4 %s, IPv6 %s, ", n->name ? dc_term_safe(n->name) : "?", dc_term_safe(n->host_name),
 				v4, v6);
 			if (n->stun_only)
 				fputs("STUNOnly, ", out);
@@ -131,7 +125,7 @@ void dc_output_diagnose_text(FILE *out, const struct dc_diag_report *r, const st
 			for (size_t k = 0; k < dn->count; k++)
 				any = any || dn->checks[k].status == DC_CHECK_FAIL || dn->checks[k].status == DC_CHECK_WARN;
 			if (any)
-				fprintf(out, "node %s:\n", n->name ? n->name : "?");
+				fprintf(out, "node %s:\n", n->name ? dc_term_safe(n->name) : "?");
 		}
 		for (size_t k = 0; k < dn->count; k++)
 			check_line(out, &dn->checks[k], v);
@@ -235,7 +229,7 @@ void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const st
 		cJSON_AddItemToArray(rc, json_check(&r->region_checks[k]));
 	cJSON_AddItemToObject(root, "elapsed_ms", json_ms((double)r->elapsed_ns / 1e6));
 	cJSON_AddNumberToObject(root, "finished", (double)r->finished_unix);
-	char *s = cJSON_Print(root);
+	char *s = dc_json_text(root, true);
 	fputs(s ? s : "null", out);
 	fputc('\n', out);
 	free(s);
@@ -248,7 +242,7 @@ void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const st
 static void label(FILE *out, const char *name, const char *value, bool comma)
 {
 	fprintf(out, "%s%s=\"", comma ? "," : "", name);
-	for (const char *p = value ? value : ""; *p; p++) {
+	for (const char *p = dc_term_safe(value); *p; p++) {
 		if (*p == '\\' || *p == '"')
 			fputc('\\', out), fputc(*p, out);
 		else if (*p == '\n')

@@ -5,13 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BOLD "\033[1m"
-#define RESET "\033[0m"
+#include "derpcheck/output/term.h"
 
-static const char *paint(const struct dc_style *st, const char *code)
-{
-	return st && st->color ? code : "";
-}
+/* The colour table and dc_paint are in src/output/term.c. */
+#define paint(st, sgr) dc_paint(st, sgr)
 
 static double ms(uint64_t ns)
 {
@@ -26,7 +23,7 @@ static const struct dc_derp_region *region_of(const struct dc_derpmap *map, int6
 static const char *code_of(const struct dc_derpmap *map, int64_t id)
 {
 	const struct dc_derp_region *rg = region_of(map, id);
-	return rg && rg->code ? rg->code : "?";
+	return rg && rg->code ? dc_term_safe(rg->code) : "?";
 }
 
 static void portmap_text(FILE *out, const struct dc_netcheck_extra *x)
@@ -44,8 +41,8 @@ static void portmap_text(FILE *out, const struct dc_netcheck_extra *x)
 	}
 	fprintf(out, "\t* Port mapping: gateway %s (%s), %.0fms\n", gw, x->gateway.ifname, ms(p->elapsed_ns));
 	if (p->upnp)
-		fprintf(out, "\t\t- UPnP: yes, %s%s%s\n", p->upnp_detail.igd.server[0] ? p->upnp_detail.igd.server : "an IGD",
-			p->upnp_detail.igd.location[0] ? " at " : "", p->upnp_detail.igd.location);
+		fprintf(out, "\t\t- UPnP: yes, %s%s%s\n", p->upnp_detail.igd.server[0] ? dc_term_safe(p->upnp_detail.igd.server) : "an IGD",
+			p->upnp_detail.igd.location[0] ? " at " : "", dc_term_safe(p->upnp_detail.igd.location));
 	else
 		fprintf(out, "\t\t- UPnP: no%s\n", p->upnp_detail.sent ? " IGD answered" : " (not asked)");
 	if (p->pmp) {
@@ -81,15 +78,15 @@ static void icmp_text(FILE *out, const struct dc_netcheck_view *v)
 	for (size_t i = 0; i < x->icmp_count; i++) {
 		const struct dc_netcheck_icmp *it = &x->icmp_targets[i];
 		char a[DC_ENDPOINT_STRLEN];
-		const char *name = it->node->name ? it->node->name : "";
+		const char *name = dc_term_safe(it->node->name);
 		if (it->target.ok)
 			fprintf(out, "\t\t- %s %s %s: %.3fms\n", code_of(v->map, it->region_id), name,
 				dc_ip_format(&it->target.addr, a, sizeof(a)), ms(it->target.rtt_ns));
 		else if (it->pinged)
 			fprintf(out, "\t\t- %s %s %s: %s\n", code_of(v->map, it->region_id), name,
-				dc_ip_format(&it->target.addr, a, sizeof(a)), it->target.error);
+				dc_ip_format(&it->target.addr, a, sizeof(a)), dc_term_safe(it->target.error));
 		else
-			fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, it->region_id), name, it->target.error);
+			fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, it->region_id), name, dc_term_safe(it->target.error));
 	}
 }
 
@@ -97,10 +94,10 @@ static void findings_text(FILE *out, const struct dc_findings *f, const struct d
 {
 	for (size_t i = 0; i < f->count; i++) {
 		const struct dc_finding *x = &f->items[i];
-		fprintf(out, "%s%s:%s %s\n", paint(st, x->severity == DC_SEV_ERROR ? "\033[1;31m" : "\033[1;33m"),
-			dc_severity_name(x->severity), paint(st, RESET), x->message);
+		fprintf(out, "%s%s:%s %s\n", paint(st, x->severity == DC_SEV_ERROR ? RED : YELLOW),
+			dc_severity_name(x->severity), paint(st, RESET), dc_term_safe(x->message));
 		if (x->hint)
-			fprintf(out, "  hint: %s\n", x->hint);
+			fprintf(out, "  hint: %s\n", dc_term_safe(x->hint));
 	}
 }
 
@@ -114,13 +111,13 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 		return;
 	}
 	fprintf(out, "\n%sderpcheck:%s\n", paint(st, BOLD), paint(st, RESET));
-	fprintf(out, "\t* DERP map: %s\n", v->map_desc ? v->map_desc : "?");
+	fprintf(out, "\t* DERP map: %s\n", v->map_desc ? dc_term_safe(v->map_desc) : "?");
 	if (v->map_note)
-		fprintf(out, "\t  (%s)\n", v->map_note);
+		fprintf(out, "\t  (%s)\n", dc_term_safe(v->map_note));
 	fprintf(out, "\t* STUN phase: %.0fms, %s\n", ms(x->stun_phase_ns),
 		x->stopped_early ? "stopped once enough regions had answered (--verbose measures all)" : "every region done");
 	if (x->udp_detail[0])
-		fprintf(out, "\t* UDP verdict: %s\n", x->udp_detail);
+		fprintf(out, "\t* UDP verdict: %s\n", dc_term_safe(x->udp_detail));
 	fprintf(out, "\t* NAT mapping: %s\n", dc_nat_mapping_text(x->nat));
 	if (x->nat_detail[0])
 		fprintf(out, "\t  (%s)\n", x->nat_detail);
@@ -132,7 +129,7 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 		fprintf(out, "\t* Captive portal: %s\n", x->captive.captive ? "yes" : "no");
 		for (size_t i = 0; i < x->captive.count; i++) {
 			const struct dc_captive_probe *p = &x->captive.probes[i];
-			fprintf(out, "\t\t- %s: %s: %s\n", p->endpoint.url, dc_captive_verdict_name(p->verdict), p->reason);
+			fprintf(out, "\t\t- %s: %s: %s\n", p->endpoint.url, dc_captive_verdict_name(p->verdict), dc_term_safe(p->reason));
 		}
 	} else {
 		fprintf(out, "\t* Captive portal: %s\n", x->captive_note);
@@ -145,19 +142,19 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 		if (n->skipped) {
 			/* A family the map turns off is the usual case: only say so with -v. */
 			if (v->verbose || (n->addr.origin != DC_ORIGIN_DISABLED && n->addr.origin != DC_ORIGIN_NOT_WANTED))
-				fprintf(out, "\t\t- %s %s IPv%d: skipped: %s\n", code, n->name, n->family, n->skip_reason);
+				fprintf(out, "\t\t- %s %s IPv%d: skipped: %s\n", code, dc_term_safe(n->name), n->family, n->skip_reason);
 			continue;
 		}
 		dc_endpoint_format(&n->addr.addr, a, sizeof(a));
 		if (n->status == DC_PROBE_OK)
-			fprintf(out, "\t\t- %s %s IPv%d %s: %.1fms, mapped %s\n", code, n->name, n->family, a, ms(n->rtt_ns),
+			fprintf(out, "\t\t- %s %s IPv%d %s: %.1fms, mapped %s\n", code, dc_term_safe(n->name), n->family, a, ms(n->rtt_ns),
 				n->has_mapped ? dc_endpoint_format(&n->mapped, m, sizeof(m)) : "nothing");
 		else
-			fprintf(out, "\t\t- %s %s IPv%d %s: %s\n", code, n->name, n->family, a, n->why);
+			fprintf(out, "\t\t- %s %s IPv%d %s: %s\n", code, dc_term_safe(n->name), n->family, a, dc_term_safe(n->why));
 		if (n->guess && n->guess->ran && n->guess->nports) {
 			char tried[1200];
 			dc_stun_guess_tried(n->guess, tried, sizeof(tried));
-			fprintf(out, "\t\t  tried: %s\n", tried);
+			fprintf(out, "\t\t  tried: %s\n", dc_term_safe(tried));
 		}
 	}
 	icmp_text(out, v);
@@ -168,12 +165,12 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 			const struct dc_netcheck_https *h = &x->https[i];
 			if (h->ok)
 				fprintf(out, "\t\t- %s %s %s: %.1fms (connect %.1fms)%s%s\n", code_of(v->map, h->region_id),
-					h->node->name ? h->node->name : "", h->peer, ms(h->latency_ns), ms(h->connect_ns),
+					dc_term_safe(h->node->name), h->peer, ms(h->latency_ns), ms(h->connect_ns),
 					h->trust_judged && h->trust.state != DC_TRUST_VERIFIED ? ", certificate " : "",
 					h->trust_judged && h->trust.state != DC_TRUST_VERIFIED ? dc_trust_name(h->trust.state) : "");
 			else
-				fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, h->region_id), h->node->name ? h->node->name : "",
-					h->error);
+				fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, h->region_id), dc_term_safe(h->node->name),
+					dc_term_safe(h->error));
 		}
 	}
 	if (x->findings.count) {
@@ -189,7 +186,7 @@ void dc_output_netcheck_brief(FILE *out, const struct dc_netcheck_view *v, const
 	char near[160] = "none";
 	if (r->preferred_derp) {
 		const struct dc_derp_region *rg = region_of(v->map, r->preferred_derp);
-		snprintf(near, sizeof(near), "%s", rg && rg->name ? rg->name : code_of(v->map, r->preferred_derp));
+		snprintf(near, sizeof(near), "%s", rg && rg->name ? dc_term_safe(rg->name) : code_of(v->map, r->preferred_derp));
 	}
 	fprintf(out, "%sMeasured now (netcheck):%s UDP %s, IPv4 %s, MappingVariesByDestIP %s, nearest DERP %s\n",
 		paint(st, BOLD), paint(st, RESET), r->udp ? "works" : "blocked", r->global_v4[0] ? r->global_v4 : "none",
@@ -371,8 +368,8 @@ void dc_output_netcheck_json(FILE *out, const struct dc_netcheck_view *v, bool o
 {
 	cJSON *o = dc_netreport_json_object(&v->res->report);
 	cJSON_AddItemToObject(o, "derpcheck", dc_output_netcheck_extra_json(v));
-	char *s = one_line ? cJSON_PrintUnformatted(o) : cJSON_Print(o);
+	char *s = dc_json_text(o, !one_line);
 	fprintf(out, "%s\n", s ? s : "{}");
-	cJSON_free(s);
+	free(s);
 	cJSON_Delete(o);
 }

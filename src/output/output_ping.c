@@ -2,22 +2,16 @@
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "derpcheck/output/term.h"
 
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/judge/tlscheck.h"
 
-#define BOLD "\033[1m"
-#define RED "\033[1;31m"
-#define YELLOW "\033[1;33m"
-#define GREEN "\033[1;32m"
-#define CYAN "\033[36m"
-#define RESET "\033[0m"
-
-static const char *paint(const struct dc_ping_report *rep, const char *code)
-{
-	return rep->style && rep->style->color ? code : "";
-}
+/* The colour table and dc_paint are in src/output/term.c. */
+#define paint(rep, sgr) dc_paint((rep)->style, sgr)
 
 /* Like tailscale ping: 0.312ms, 2.31ms, 12.3ms, 123ms. */
 static const char *ms_text(double v, char *buf, size_t n)
@@ -54,17 +48,17 @@ static const char *region_code(const struct dc_ping_report *rep)
 {
 	const struct dc_derp_region *r = rep->region;
 	if (r && r->code && *r->code)
-		return r->code;
-	return rep->target;
+		return dc_term_safe(r->code);
+	return dc_term_safe(rep->target);
 }
 
 /* "node 900a (derp.test)", or just "derp.test" when the node is the host itself. */
 static void node_label(const char *node, const char *host, char *out, size_t n)
 {
 	if (!node || !*node || (host && strcmp(node, host) == 0))
-		snprintf(out, n, "%s", host ? host : "?");
+		snprintf(out, n, "%s", host ? dc_term_safe(host) : "?");
 	else
-		snprintf(out, n, "node %s (%s)", node, host && *host ? host : "no HostName");
+		snprintf(out, n, "node %s (%s)", dc_term_safe(node), host && *host ? dc_term_safe(host) : "no HostName");
 }
 
 void dc_output_ping_header(FILE *out, const struct dc_ping_report *rep)
@@ -73,7 +67,7 @@ void dc_output_ping_header(FILE *out, const struct dc_ping_report *rep)
 	char iv[32];
 	fprintf(out, "%sDERP ping to ", paint(rep, BOLD));
 	if (rep->host_target)
-		fprintf(out, "%s", rep->target);
+		fprintf(out, "%s", dc_term_safe(rep->target));
 	else
 		fprintf(out, "region %lld (%s)", (long long)rep->region->id, region_code(rep));
 	fprintf(out, "%s: %u %s of %zu bytes every %s", paint(rep, RESET), o->count, o->count == 1 ? "packet" : "packets",
@@ -81,10 +75,10 @@ void dc_output_ping_header(FILE *out, const struct dc_ping_report *rep)
 	if (o->mesh)
 		fprintf(out, ", A and B on different nodes");
 	else if (o->node)
-		fprintf(out, ", on node %s", o->node);
+		fprintf(out, ", on node %s", dc_term_safe(o->node));
 	fprintf(out, "\n");
 	if (rep->map_source && (rep->verbose || strcmp(rep->map_source, dc_map_source_name(DC_MAP_SOURCE_EMBEDDED)) == 0))
-		fprintf(out, "map: %s (%s)\n", rep->map_name, rep->map_source);
+		fprintf(out, "map: %s (%s)\n", dc_term_safe(rep->map_name), rep->map_source);
 }
 
 static void tls_text(const struct dc_derp_conn *c, char *out, size_t n)
@@ -128,7 +122,7 @@ void dc_output_ping_event(FILE *out, const struct dc_ping_report *rep, const str
 	case DC_PING_EV_RELAYING:
 		if (strcmp(r->clients[0].conn.node->name, r->clients[1].conn.node->name) != 0 || rep->verbose)
 			fprintf(out, "relay: %s forwards to %s (first packet from A reached B after %s)\n",
-				r->clients[0].conn.node->name, r->clients[1].conn.node->name,
+				dc_term_safe(r->clients[0].conn.node->name), dc_term_safe(r->clients[1].conn.node->name),
 				ms_text(r->first_relay_ms, t, sizeof(t)));
 		break;
 	case DC_PING_EV_REPLY: {
@@ -143,7 +137,7 @@ void dc_output_ping_event(FILE *out, const struct dc_ping_report *rep, const str
 		break;
 	case DC_PING_EV_HEALTH:
 		if (c->conn.health_set)
-			fprintf(out, "%c: %sserver health problem:%s %s\n", c->name, paint(rep, YELLOW), paint(rep, RESET), c->conn.health);
+			fprintf(out, "%c: %sserver health problem:%s %s\n", c->name, paint(rep, YELLOW), paint(rep, RESET), dc_term_safe(c->conn.health));
 		else
 			fprintf(out, "%c: server health: ok again\n", c->name);
 		break;
@@ -182,7 +176,7 @@ static void print_phases(FILE *out, const struct dc_ping_report *rep)
 		const struct dc_derp_conn *k = &r->clients[i].conn;
 		if (!r->clients[i].connected)
 			continue;
-		snprintf(left[i], sizeof(left[i]), "%c %s %s", r->clients[i].name, k->node->name, k->tls.peer);
+		snprintf(left[i], sizeof(left[i]), "%c %s %s", r->clients[i].name, dc_term_safe(k->node->name), k->tls.peer);
 		int len = (int)strlen(left[i]);
 		w = len > w ? len : w;
 	}
@@ -236,7 +230,7 @@ static void print_notes(FILE *out, const struct dc_ping_report *rep, const struc
 		fprintf(out, "\n");
 	}
 	if (k->malformed_frames)
-		fprintf(out, "%c: the last malformed frame: %s\n", c->name, k->last_malformed);
+		fprintf(out, "%c: the last malformed frame: %s\n", c->name, dc_term_safe(k->last_malformed));
 }
 
 void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
@@ -278,10 +272,10 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 			continue;
 		if (c->sping_received)
 			fprintf(out, "server ping %c (node %s) min/avg/max = %.3f/%.3f/%.3f ms, %u of %u answered\n", c->name,
-				c->conn.node->name, c->sping_min_ms, c->sping_sum_ms / c->sping_received, c->sping_max_ms,
+				dc_term_safe(c->conn.node->name), c->sping_min_ms, c->sping_sum_ms / c->sping_received, c->sping_max_ms,
 				c->sping_received, c->sping_sent);
 		else if (c->sping_sent)
-			fprintf(out, "server ping %c (node %s): none of %u answered\n", c->name, c->conn.node->name, c->sping_sent);
+			fprintf(out, "server ping %c (node %s): none of %u answered\n", c->name, dc_term_safe(c->conn.node->name), c->sping_sent);
 	}
 	print_phases(out, rep);
 	for (int i = 0; i < 2; i++)
@@ -320,7 +314,7 @@ static void cert_hint(FILE *out, const struct dc_ping_report *rep, const struct 
 	dc_output_ping_cert_call(rep, node, a->addr, &call, hostport, sizeof(hostport));
 	dc_tlscheck_command(&call, command, sizeof(command));
 	fprintf(out, "  hint: run `%s` for the whole chain, what each Tailscale client makes of it, and the fix\n",
-		command);
+		dc_term_safe(command));
 }
 
 void dc_output_ping_trust(FILE *out, const struct dc_ping_report *rep)
@@ -337,10 +331,10 @@ void dc_output_ping_trust(FILE *out, const struct dc_ping_report *rep)
 		char label[320];
 		node_label(k->node->name, k->node->host_name, label, sizeof(label));
 		fprintf(out, "derpcheck: %s at %s: certificate %s%s%s: %s", label, k->tls.peer, paint(rep, RED),
-			dc_trust_name(v->state), paint(rep, RESET), v->summary);
+			dc_trust_name(v->state), paint(rep, RESET), dc_term_safe(v->summary));
 		if (v->state == DC_TRUST_REJECTED)
 			fprintf(out, " (relayed here only because of --insecure)");
-		fprintf(out, "\n  cause: %s\n  fix: %s\n", v->cause, v->fix);
+		fprintf(out, "\n  cause: %s\n  fix: %s\n", dc_term_safe(v->cause), dc_term_safe(v->fix));
 	}
 }
 
@@ -356,12 +350,12 @@ static void print_attempt(FILE *out, const struct dc_ping_report *rep, char clie
 {
 	char label[320];
 	node_label(a->node, a->host, label, sizeof(label));
-	fprintf(out, "derpcheck: %c: %s%s%s: %s\n", client, label, a->addr[0] ? " at " : "", a->addr, a->err.what);
+	fprintf(out, "derpcheck: %c: %s%s%s: %s\n", client, label, a->addr[0] ? " at " : "", a->addr, dc_term_safe(a->err.what));
 	const struct dc_derp_node *node = attempt_node(rep->region, a);
 	if (a->failure == DC_DERP_CERT && node)
 		cert_hint(out, rep, a, node);
 	else if (a->err.hint[0])
-		fprintf(out, "  hint: %s\n", a->err.hint);
+		fprintf(out, "  hint: %s\n", dc_term_safe(a->err.hint));
 }
 
 void dc_output_ping_failure(FILE *out, const struct dc_ping_report *rep)
@@ -373,9 +367,9 @@ void dc_output_ping_failure(FILE *out, const struct dc_ping_report *rep)
 	case DC_PING_SETUP_FAILED: {
 		const struct dc_ping_client *c = &r->clients[r->failed_client];
 		if (c->conn.attempt_count == 0) {
-			fprintf(out, "derpcheck: %c: %s\n", c->name, r->err.what);
+			fprintf(out, "derpcheck: %c: %s\n", c->name, dc_term_safe(r->err.what));
 			if (r->err.hint[0])
-				fprintf(out, "  hint: %s\n", r->err.hint);
+				fprintf(out, "  hint: %s\n", dc_term_safe(r->err.hint));
 			return;
 		}
 		for (size_t i = 0; i < c->conn.attempt_count; i++)
@@ -386,11 +380,12 @@ void dc_output_ping_failure(FILE *out, const struct dc_ping_report *rep)
 	case DC_PING_CONN_LOST: {
 		const struct dc_ping_client *c = &r->clients[r->failed_client];
 		if (r->stage == DC_PING_CONN_LOST)
-			fprintf(out, "derpcheck: %c: %s%s%s\n", c->name, r->err.where, r->err.where[0] ? ": " : "", r->err.what);
+			fprintf(out, "derpcheck: %c: %s%s%s\n", c->name, dc_term_safe(r->err.where), r->err.where[0] ? ": " : "",
+				dc_term_safe(r->err.what));
 		else
-			fprintf(out, "derpcheck: %s\n", r->err.what);
+			fprintf(out, "derpcheck: %s\n", dc_term_safe(r->err.what));
 		if (r->err.hint[0])
-			fprintf(out, "  hint: %s\n", r->err.hint);
+			fprintf(out, "  hint: %s\n", dc_term_safe(r->err.hint));
 		return;
 	}
 	}
@@ -596,8 +591,8 @@ void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
 	add_ms(s, "mdev_ms", r->received > 0, r->mdev_ms);
 	add_ms(s, "first_relay_ms", r->stage != DC_PING_SETUP_FAILED && r->stage != DC_PING_NOT_RELAYING, r->first_relay_ms);
 	add_ms(s, "elapsed_ms", true, ns_ms(r->elapsed_ns));
-	char *text = cJSON_Print(doc);
+	char *text = dc_json_text(doc, true);
 	fprintf(out, "%s\n", text ? text : "{}");
-	cJSON_free(text);
+	free(text);
 	cJSON_Delete(doc);
 }

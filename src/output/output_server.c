@@ -4,42 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RED "\033[1;31m"
-#define YELLOW "\033[1;33m"
-#define GREEN "\033[1;32m"
-#define DIM "\033[2m"
-#define BOLD "\033[1m"
-#define RESET "\033[0m"
+#include "derpcheck/output/term.h"
 
-static const char *paint(const struct dc_server_view *v, const char *code)
-{
-	return v->style.color ? code : "";
-}
+/* The colour table and dc_paint are in src/output/term.c. */
+#define paint(v, sgr) dc_paint(&(v)->style, sgr)
 
-/*
- * Text from files and processes goes to the terminal through here: control characters
- * become \xNN (no escape sequence from a compose file reaches the terminal), arrows are
- * spelled in ASCII outside a UTF-8 locale, other non-ASCII bytes become '?' there.
- * indent follows each newline (multi-line fixes).
- */
-static void put_text(FILE *out, const char *s, const struct dc_server_view *v, const char *indent)
+/* Print s (one line of it), spelling arrows in ASCII outside a UTF-8 locale. */
+static void put_line(FILE *out, const char *s, const struct dc_server_view *v)
 {
 	static const struct {
 		const char *utf8, *ascii;
 	} translit[] = {{"\u2192", "->"}, {"\u2194", "<->"}, {"\u2026", "..."}, {"\u2014", "--"}, {"\u2713", "ok"}, {"\u2717", "x"}};
 	while (*s) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '\n') {
-			fputc('\n', out);
-			fputs(indent, out);
-			s++;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(out, "\\x%02x", c);
-			s++;
-			continue;
-		}
 		if (c < 0x80 || v->utf8) {
 			fputc(c, out);
 			s++;
@@ -60,6 +37,24 @@ static void put_text(FILE *out, const char *s, const struct dc_server_view *v, c
 			while ((*s & 0xc0) == 0x80)
 				s++;
 		}
+	}
+}
+
+/*
+ * Text from files and processes goes to the terminal through here, one line at a time
+ * through the one sanitiser (dc_term_safe_n: no escape sequence from a compose file
+ * reaches the terminal); indent follows each newline (multi-line fixes).
+ */
+static void put_text(FILE *out, const char *s, const struct dc_server_view *v, const char *indent)
+{
+	for (;;) {
+		size_t n = strcspn(s, "\n");
+		put_line(out, dc_term_safe_n(s, n), v);
+		if (!s[n])
+			return;
+		fputc('\n', out);
+		fputs(indent, out);
+		s += n + 1;
 	}
 }
 
@@ -335,7 +330,7 @@ void dc_output_server_json(FILE *out, const struct dc_server_report *r, const st
 		cJSON_AddItemToObject(o, "fix", str_or_null(c->fix));
 		cJSON_AddItemToArray(checks, o);
 	}
-	char *s = cJSON_Print(root);
+	char *s = dc_json_text(root, true);
 	fputs(s ? s : "null", out);
 	fputc('\n', out);
 	free(s);

@@ -3,19 +3,12 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "derpcheck/output/term.h"
 #include <time.h>
 
-#define BOLD "\033[1m"
-#define RED "\033[1;31m"
-#define YELLOW "\033[1;33m"
-#define CYAN "\033[36m"
-#define GREEN "\033[1;32m"
-#define RESET "\033[0m"
-
-static const char *paint(const struct dc_style *st, const char *code)
-{
-	return st && st->color ? code : "";
-}
+/* The colour table and dc_paint are in src/output/term.c. */
+#define paint(st, sgr) dc_paint(st, sgr)
 
 bool dc_status_peer_shown(const struct dc_peer_view *v, const struct dc_status_context *ctx)
 {
@@ -71,11 +64,11 @@ static void format_region(struct dc_buf *b, const struct dc_region_ref *ref, boo
 	if (!*ref->code)
 		dc_buf_printf(b, "none");
 	else if (!ref->id)
-		dc_buf_printf(b, "%s (not in the DERP map)", ref->code);
+		dc_buf_printf(b, "%s (not in the DERP map)", dc_term_safe(ref->code));
 	else {
-		dc_buf_printf(b, "%s", ref->code);
+		dc_buf_printf(b, "%s", dc_term_safe(ref->code));
 		if (*ref->name)
-			dc_buf_printf(b, " \"%s\"", ref->name);
+			dc_buf_printf(b, " \"%s\"", dc_term_safe(ref->name));
 		if (with_id)
 			dc_buf_printf(b, " (%sregion %lld)", ref->custom ? "custom " : "", (long long)ref->id);
 	}
@@ -85,10 +78,10 @@ static void format_path(struct dc_buf *b, const struct dc_peer_view *v, bool lon
 {
 	switch (v->path) {
 	case DC_PATH_DIRECT:
-		dc_buf_printf(b, "%s%s", long_form ? "direct " : "", v->st->cur_addr);
+		dc_buf_printf(b, "%s%s", long_form ? "direct " : "", dc_term_safe(v->st->cur_addr));
 		break;
 	case DC_PATH_PEER_RELAY:
-		dc_buf_printf(b, "peer relay %s", v->relay_endpoint);
+		dc_buf_printf(b, "peer relay %s", dc_term_safe(v->relay_endpoint));
 		if (long_form && v->relay_vni >= 0)
 			dc_buf_printf(b, " (VNI %lld)", (long long)v->relay_vni);
 		break;
@@ -130,7 +123,7 @@ static void print_endpoints(FILE *out, char *const *addrs, size_t n, bool report
 	size_t pub = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (i < 4)
-			fprintf(out, "%s%s", i ? ", " : "", addrs[i]);
+			fprintf(out, "%s%s", i ? ", " : "", dc_term_safe(addrs[i]));
 		pub += dc_endpoint_is_public(addrs[i]);
 	}
 	if (n > 4)
@@ -146,35 +139,36 @@ static void print_ips(FILE *out, const struct dc_peer_status *p)
 	if (!p->ip_count)
 		fprintf(out, "(no Tailscale IP)");
 	for (size_t i = 0; i < p->ip_count; i++)
-		fprintf(out, "%s%s", i ? ", " : "", p->ips[i]);
+		fprintf(out, "%s%s", i ? ", " : "", dc_term_safe(p->ips[i]));
 }
 
 static void print_header(FILE *out, const struct dc_tailnet_report *r, const struct dc_status_context *ctx,
 			 const struct dc_style *st)
 {
 	const struct dc_status *s = r->status;
-	const char *src = ctx->source == DC_STATUS_FROM_STDIN ? "standard input" : ctx->source_name;
+	const char *src = ctx->source == DC_STATUS_FROM_STDIN ? "standard input" : dc_term_safe(ctx->source_name);
 	fprintf(out, "%ssource:%s %s (tailscaled %s, %s)\n", paint(st, BOLD), paint(st, RESET), src,
-		*s->version ? s->version : "version not given", *s->backend_state ? s->backend_state : "state not given");
+		*s->version ? dc_term_safe(s->version) : "version not given",
+		*s->backend_state ? dc_term_safe(s->backend_state) : "state not given");
 	if (s->have_self) {
 		struct dc_buf home = {0};
 		format_region(&home, &r->self_home, false);
-		fprintf(out, "%sthis node:%s %s ", paint(st, BOLD), paint(st, RESET), r->self_name);
+		fprintf(out, "%sthis node:%s %s ", paint(st, BOLD), paint(st, RESET), dc_term_safe(r->self_name));
 		print_ips(out, &s->self);
-		fprintf(out, ", %s, home DERP %s\n", *s->self.os ? s->self.os : "OS not given", home.data);
+		fprintf(out, ", %s, home DERP %s\n", *s->self.os ? dc_term_safe(s->self.os) : "OS not given", home.data);
 		dc_buf_free(&home);
 		fprintf(out, "  endpoints: ");
 		print_endpoints(out, s->self.addrs, s->self.addr_count, s->self.addrs_reported);
 		fprintf(out, "\n");
 	}
 	if (ctx->map_source == DC_MAP_SOURCE_FILE || ctx->map_source == DC_MAP_SOURCE_URL)
-		fprintf(out, "%sDERP map:%s %s\n", paint(st, BOLD), paint(st, RESET), ctx->map_name);
+		fprintf(out, "%sDERP map:%s %s\n", paint(st, BOLD), paint(st, RESET), dc_term_safe(ctx->map_name));
 	else
 		fprintf(out, "%sDERP map:%s %s\n", paint(st, BOLD), paint(st, RESET), dc_map_source_name(ctx->map_source));
 	if (ctx->map_note)
-		fprintf(out, "  (%s)\n", ctx->map_note);
+		fprintf(out, "  (%s)\n", dc_term_safe(ctx->map_note));
 	for (size_t i = 0; i < s->health_count; i++)
-		fprintf(out, "%shealth:%s %s\n", paint(st, YELLOW), paint(st, RESET), s->health[i]);
+		fprintf(out, "%shealth:%s %s\n", paint(st, YELLOW), paint(st, RESET), dc_term_safe(s->health[i]));
 }
 
 static const char *state_color(enum dc_peer_state state)
@@ -204,9 +198,9 @@ static void print_table(FILE *out, const struct dc_tailnet_report *r, const stru
 			continue;
 		struct dc_buf *row = cells[i];
 		char bytes[32];
-		dc_buf_printf(&row[COL_NAME], "%s", v->name);
-		dc_buf_printf(&row[COL_IP], "%s", v->st->ip_count ? v->st->ips[0] : "-");
-		dc_buf_printf(&row[COL_OS], "%s", *v->st->os ? v->st->os : "-");
+		dc_buf_printf(&row[COL_NAME], "%s", dc_term_safe(v->name));
+		dc_buf_printf(&row[COL_IP], "%s", v->st->ip_count ? dc_term_safe(v->st->ips[0]) : "-");
+		dc_buf_printf(&row[COL_OS], "%s", *v->st->os ? dc_term_safe(v->st->os) : "-");
 		dc_buf_printf(&row[COL_STATE], "%s", v->state == DC_PEER_NO_PATH ? "no path" : dc_peer_state_name(v->state));
 		format_path(&row[COL_PATH], v, false);
 		format_bytes(v->st->rx_bytes, bytes, sizeof(bytes));
@@ -266,12 +260,12 @@ static void print_why(FILE *out, const struct dc_tailnet_report *r, const struct
 		struct dc_buf path = {0};
 		format_path(&path, v, true);
 		if (v->path == DC_PATH_NONE)
-			fprintf(out, "  %s: no path\n", v->name);
+			fprintf(out, "  %s: no path\n", dc_term_safe(v->name));
 		else
-			fprintf(out, "  %s via %s\n", v->name, path.data);
+			fprintf(out, "  %s via %s\n", dc_term_safe(v->name), path.data);
 		dc_buf_free(&path);
-		fprintf(out, "    %s%s:%s %s\n", paint(st, YELLOW), dc_reason_code(v->reason), paint(st, RESET), v->message);
-		fprintf(out, "    %sfix:%s %s\n", paint(st, CYAN), paint(st, RESET), v->fix);
+		fprintf(out, "    %s%s:%s %s\n", paint(st, YELLOW), dc_reason_code(v->reason), paint(st, RESET), dc_term_safe(v->message));
+		fprintf(out, "    %sfix:%s %s\n", paint(st, CYAN), paint(st, RESET), dc_term_safe(v->fix));
 	}
 }
 
@@ -341,7 +335,7 @@ static void print_notes(FILE *out, const struct dc_tailnet_report *r)
 	char *notes[4];
 	size_t n = collect_notes(r, notes);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(out, "note: %s\n", notes[i]);
+		fprintf(out, "note: %s\n", dc_term_safe(notes[i]));
 		free(notes[i]);
 	}
 }
@@ -357,22 +351,22 @@ static void print_detail(FILE *out, const struct dc_tailnet_report *r, const str
 {
 	const struct dc_peer_status *p = v->st;
 	char buf[64], buf2[64];
-	fprintf(out, "\n%s%s%s", paint(st, BOLD), v->name, paint(st, RESET));
+	fprintf(out, "\n%s%s%s", paint(st, BOLD), dc_term_safe(v->name), paint(st, RESET));
 	if (*p->dns_name)
-		fprintf(out, " (%s)", p->dns_name);
+		fprintf(out, " (%s)", dc_term_safe(p->dns_name));
 	fprintf(out, "\n");
 	detail_label(out, "Tailscale IPs");
 	print_ips(out, p);
 	fprintf(out, "\n");
 	detail_label(out, "host name");
-	fprintf(out, "%s\n", *p->host_name ? p->host_name : "-");
+	fprintf(out, "%s\n", *p->host_name ? dc_term_safe(p->host_name) : "-");
 	detail_label(out, "OS");
-	fprintf(out, "%s\n", *p->os ? p->os : "-");
+	fprintf(out, "%s\n", *p->os ? dc_term_safe(p->os) : "-");
 	const char *owner = dc_status_login_name(r->status, p->user_id);
 	detail_label(out, "owner");
-	fprintf(out, "%s\n", owner ? owner : "-");
+	fprintf(out, "%s\n", owner ? dc_term_safe(owner) : "-");
 	detail_label(out, "node key");
-	fprintf(out, "%s\n", *p->public_key ? p->public_key : *p->key ? p->key : "-");
+	fprintf(out, "%s\n", *p->public_key ? dc_term_safe(p->public_key) : *p->key ? dc_term_safe(p->key) : "-");
 	detail_label(out, "online");
 	if (p->online == DC_UNKNOWN) {
 		fprintf(out, "not reported by this tailscaled\n");
@@ -418,9 +412,9 @@ static void print_detail(FILE *out, const struct dc_tailnet_report *r, const str
 	}
 	if (v->reason != DC_REASON_NONE) {
 		detail_label(out, "reason");
-		fprintf(out, "%s%s:%s %s\n", paint(st, YELLOW), dc_reason_code(v->reason), paint(st, RESET), v->message);
+		fprintf(out, "%s%s:%s %s\n", paint(st, YELLOW), dc_reason_code(v->reason), paint(st, RESET), dc_term_safe(v->message));
 		detail_label(out, "fix");
-		fprintf(out, "%s\n", v->fix);
+		fprintf(out, "%s\n", dc_term_safe(v->fix));
 	}
 }
 
@@ -431,8 +425,8 @@ void dc_output_status_text(FILE *out, const struct dc_tailnet_report *r, const s
 	if (!quiet)
 		print_header(out, r, ctx, st);
 	if (!r->running) {
-		fprintf(out, "%stailscaled is not connected:%s %s\n", paint(st, RED), paint(st, RESET), r->state_message);
-		fprintf(out, "  %sfix:%s %s\n", paint(st, CYAN), paint(st, RESET), r->state_fix);
+		fprintf(out, "%stailscaled is not connected:%s %s\n", paint(st, RED), paint(st, RESET), dc_term_safe(r->state_message));
+		fprintf(out, "  %sfix:%s %s\n", paint(st, CYAN), paint(st, RESET), dc_term_safe(r->state_fix));
 	}
 	if (ctx->only) {
 		if (!quiet || dc_peer_not_direct(ctx->only))
@@ -729,7 +723,17 @@ void dc_output_status_json(FILE *out, const struct dc_tailnet_report *r, const s
 	if (ctx->netcheck)
 		cJSON_AddItemReferenceToObject(root, "netcheck", ctx->netcheck);
 
-	print_json(out, root, 0);
-	fprintf(out, "\n");
+	/* Rendered in memory first: the text goes through the one JSON cleaner (src/output/term.c). */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (mem) {
+		print_json(mem, root, 0);
+		fclose(mem);
+		char *clean = dc_json_clean(text, len);
+		fprintf(out, "%s\n", clean);
+		free(clean);
+		free(text);
+	}
 	cJSON_Delete(root);
 }

@@ -5,17 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BOLD "\033[1m"
-#define RED "\033[1;31m"
-#define YELLOW "\033[1;33m"
-#define CYAN "\033[36m"
-#define GREEN "\033[1;32m"
-#define RESET "\033[0m"
+#include "derpcheck/output/term.h"
 
-static const char *paint(const struct dc_style *st, const char *code)
-{
-	return st && st->color ? code : "";
-}
+/* The colour table and dc_paint are in src/output/term.c. */
+#define paint(st, sgr) dc_paint(st, sgr)
 
 static double ms(uint64_t ns)
 {
@@ -58,10 +51,10 @@ static void print_probe(FILE *out, size_t k, const struct dc_probe_result *r, co
 		fprintf(out, "\n");
 		return;
 	case DC_PROBE_ERROR_RESPONSE:
-		fprintf(out, "%s%s%s, rtt %.3f ms\n", paint(st, RED), r->detail, paint(st, RESET), ms(r->rtt_ns));
+		fprintf(out, "%s%s%s, rtt %.3f ms\n", paint(st, RED), dc_term_safe(r->detail), paint(st, RESET), ms(r->rtt_ns));
 		return;
 	default:
-		fprintf(out, "%s%s%s: %s\n", paint(st, RED), dc_probe_status_name(r->status), paint(st, RESET), r->detail);
+		fprintf(out, "%s%s%s: %s\n", paint(st, RED), dc_probe_status_name(r->status), paint(st, RESET), dc_term_safe(r->detail));
 		return;
 	}
 }
@@ -85,7 +78,7 @@ static void print_kind(FILE *out, const struct dc_stun_target *t)
 		break;
 	}
 	if (t->has_software)
-		fprintf(out, "  software: %s\n", t->software);
+		fprintf(out, "  software: %s\n", dc_term_safe(t->software));
 }
 
 static void print_mapping(FILE *out, const struct dc_stun_target *t)
@@ -110,10 +103,11 @@ static void print_target(FILE *out, const struct dc_stun_report *rep, const stru
 			 const struct dc_style *st)
 {
 	if (t->skipped) {
-		fprintf(out, "%s%s%s: skipped: %s\n", paint(st, BOLD), t->label, paint(st, RESET), t->skip_reason);
+		fprintf(out, "%s%s%s: skipped: %s\n", paint(st, BOLD), dc_term_safe(t->label), paint(st, RESET),
+			dc_term_safe(t->skip_reason));
 		return;
 	}
-	fprintf(out, "%s%s%s (IPv%d, %s)\n", paint(st, BOLD), t->label, paint(st, RESET), t->family,
+	fprintf(out, "%s%s%s (IPv%d, %s)\n", paint(st, BOLD), dc_term_safe(t->label), paint(st, RESET), t->family,
 		origin_text(t->addr.origin));
 	for (size_t k = 0; k < t->nprobes; k++)
 		print_probe(out, k, dc_stun_probe(rep, t, k), st);
@@ -136,9 +130,9 @@ void dc_output_stun_text(FILE *out, const struct dc_stun_report *rep, const stru
 			const struct dc_derp_region *r = rep->region;
 			fprintf(out, "region %lld", (long long)r->id);
 			if (*r->code)
-				fprintf(out, " %s", r->code);
+				fprintf(out, " %s", dc_term_safe(r->code));
 			if (*r->name)
-				fprintf(out, " (%s)", r->name);
+				fprintf(out, " (%s)", dc_term_safe(r->name));
 			fprintf(out, ": %zu %s, ", r->node_count, r->node_count == 1 ? "node" : "nodes");
 		}
 		fprintf(out, "%s binding requests, %u %s per address", style_text(rep->opts.style), rep->opts.count,
@@ -158,10 +152,10 @@ void dc_output_stun_text(FILE *out, const struct dc_stun_report *rep, const stru
 		fprintf(out, "%s%s%s: ", paint(st, x->severity == DC_SEV_ERROR ? RED : YELLOW), dc_severity_name(x->severity),
 			paint(st, RESET));
 		if (*x->file)
-			fprintf(out, "%s: ", x->file);
-		fprintf(out, "%s\n", x->message);
+			fprintf(out, "%s: ", dc_term_safe(x->file));
+		fprintf(out, "%s\n", dc_term_safe(x->message));
 		if (x->hint)
-			fprintf(out, "  %shint:%s %s\n", paint(st, CYAN), paint(st, RESET), x->hint);
+			fprintf(out, "  %shint:%s %s\n", paint(st, CYAN), paint(st, RESET), dc_term_safe(x->hint));
 	}
 	if (quiet)
 		return;
@@ -270,9 +264,9 @@ static cJSON *target_json(const struct dc_stun_report *rep, const struct dc_stun
 /* Print one cJSON value compactly and free it. */
 static void emit(FILE *out, cJSON *v)
 {
-	char *s = cJSON_PrintUnformatted(v);
+	char *s = dc_json_text(v, false);
 	fputs(s ? s : "null", out);
-	cJSON_free(s);
+	free(s);
 	cJSON_Delete(v);
 }
 

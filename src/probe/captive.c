@@ -121,6 +121,29 @@ enum dc_captive_verdict dc_captive_judge(const struct dc_captive_endpoint *ep, l
 	return DC_CAPTIVE_CLEAR;
 }
 
+void dc_captive_read_response(const struct dc_captive_endpoint *ep, const struct dc_http_response *r,
+			      struct dc_captive_probe *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->endpoint = *ep;
+	p->status = r->status;
+	p->date = r->date;
+	p->elapsed_ns = r->elapsed_ns;
+	if (r->failure != DC_HTTP_OK) {
+		p->verdict = DC_CAPTIVE_NO_ANSWER;
+		note(p->reason, sizeof(p->reason), "%s", r->error.what);
+		return;
+	}
+	const char *v;
+	size_t vn;
+	if (dc_http_header(r, "Location", &v, &vn))
+		copy_printable(p->location, sizeof(p->location), v, vn);
+	p->has_response = dc_http_header(r, "X-Tailscale-Response", &v, &vn);
+	if (p->has_response)
+		copy_printable(p->response, sizeof(p->response), v, vn);
+	p->verdict = dc_captive_judge(ep, r->status, p->has_response ? v : NULL, vn, p->location, p->reason, sizeof(p->reason));
+}
+
 const char *dc_captive_verdict_name(enum dc_captive_verdict v)
 {
 	switch (v) {
@@ -182,27 +205,8 @@ int dc_captive_check(const struct dc_captive_endpoint *eps, size_t n, const stru
 	if (dc_http_fetch_all(reqs, resps, n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct dc_captive_probe *p = &res->probes[i];
-		const struct dc_http_response *r = &resps[i];
-		p->endpoint = eps[i];
-		p->status = r->status;
-		p->date = r->date;
-		p->elapsed_ns = r->elapsed_ns;
-		if (r->failure != DC_HTTP_OK) {
-			p->verdict = DC_CAPTIVE_NO_ANSWER;
-			note(p->reason, sizeof(p->reason), "%s", r->error.what);
-			continue;
-		}
-		const char *v;
-		size_t vn;
-		if (dc_http_header(r, "Location", &v, &vn))
-			copy_printable(p->location, sizeof(p->location), v, vn);
-		p->has_response = dc_http_header(r, "X-Tailscale-Response", &v, &vn);
-		if (p->has_response)
-			copy_printable(p->response, sizeof(p->response), v, vn);
-		p->verdict = dc_captive_judge(&eps[i], r->status, p->has_response ? v : NULL, vn, p->location, p->reason,
-					      sizeof(p->reason));
-		res->captive |= p->verdict == DC_CAPTIVE_PORTAL;
+		dc_captive_read_response(&eps[i], &resps[i], &res->probes[i]);
+		res->captive |= res->probes[i].verdict == DC_CAPTIVE_PORTAL;
 	}
 	res->count = n;
 	for (size_t i = 0; i < n; i++)

@@ -102,30 +102,70 @@ static void rbuf_prepare(struct dc_derp_conn *c, size_t need)
 
 enum { FILL_GOT = 1, FILL_CLOSED = 0, FILL_ERROR = -1, FILL_WAIT = -2 };
 
+/* ---- the byte stream over TLS ------------------------------------------------------------- */
+
+static long tls_io_read(void *ctx, void *buf, size_t n)
+{
+	struct dc_tls_conn *t = ctx;
+	ERR_clear_error();
+	int rc = SSL_read(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	if (rc > 0)
+		return rc;
+	int e = SSL_get_error(t->ssl, rc);
+	if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ||
+	    (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+		ERR_clear_error();
+		return 0; /* with or without close_notify, the stream ended */
+	}
+	ERR_clear_error();
+	return e == SSL_ERROR_WANT_READ ? DC_DERP_IO_WANT_READ : e == SSL_ERROR_WANT_WRITE ? DC_DERP_IO_WANT_WRITE : -1;
+}
+
+static int tls_io_write(void *ctx, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err)
+{
+	struct dc_tls_conn *t = ctx;
+	if (dc_tls_write_all(t, buf, n, deadline_ns, err) == 0)
+		return 0;
+	return t->failure == DC_CONN_TIMEOUT ? DC_DERP_IO_TIMEOUT : -1;
+}
+
+static size_t tls_io_pending(void *ctx)
+{
+	struct dc_tls_conn *t = ctx;
+	return t->ssl && SSL_pending(t->ssl) > 0 ? (size_t)SSL_pending(t->ssl) : 0;
+}
+
+static void attach_tls(struct dc_derp_conn *c)
+{
+	c->io = (struct dc_derp_io){.read = tls_io_read, .write = tls_io_write, .pending = tls_io_pending,
+				    .fd = c->tls.fd, .ctx = &c->tls};
+}
+
+/* The stream is gone (failed or closed): nothing is read or written any more. */
+static void detach(struct dc_derp_conn *c)
+{
+	dc_tls_close(&c->tls);
+	memset(&c->io, 0, sizeof(c->io));
+	c->io.fd = -1;
+}
+
 /* Read what the server has sent; waits until deadline_ns (0: not at all). */
 static int fill(struct dc_derp_conn *c, size_t need, uint64_t deadline_ns)
 {
 	rbuf_prepare(c, need);
 	for (;;) {
-		ERR_clear_error();
-		size_t room = c->rcap - c->rlen;
-		int rc = SSL_read(c->tls.ssl, c->rbuf + c->rlen, room > INT_MAX ? INT_MAX : (int)room);
+		if (!c->io.read)
+			return FILL_CLOSED;
+		long rc = c->io.read(c->io.ctx, c->rbuf + c->rlen, c->rcap - c->rlen);
 		if (rc > 0) {
 			c->rlen += (size_t)rc;
 			return FILL_GOT;
 		}
-		int e = SSL_get_error(c->tls.ssl, rc);
-		if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ||
-		    (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
-			ERR_clear_error();
-			return FILL_CLOSED; /* with or without close_notify, the stream ended */
-		}
-		short want = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
-		if (!want) {
-			ERR_clear_error();
+		if (rc == 0)
+			return FILL_CLOSED;
+		if (rc != DC_DERP_IO_WANT_READ && rc != DC_DERP_IO_WANT_WRITE)
 			return FILL_ERROR;
-		}
-		int ready = wait_fd(c->tls.fd, want, deadline_ns);
+		int ready = wait_fd(c->io.fd, rc == DC_DERP_IO_WANT_WRITE ? POLLOUT : POLLIN, deadline_ns);
 		if (ready == 0)
 			return FILL_WAIT;
 		if (ready < 0)
@@ -195,14 +235,14 @@ int dc_derp_flush(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_error 
 {
 	if (c->wbuf.len == 0)
 		return 0;
-	if (!c->tls.ssl) {
+	if (!c->io.write) {
 		c->failure = DC_DERP_CLOSED;
 		return dc_error_set(err, c->tls.peer, "the connection is closed");
 	}
-	int rc = dc_tls_write_all(&c->tls, c->wbuf.data, c->wbuf.len, deadline_ns, err);
+	int rc = c->io.write(c->io.ctx, c->wbuf.data, c->wbuf.len, deadline_ns, err);
 	c->wbuf.len = 0;
 	if (rc < 0) {
-		c->failure = c->tls.failure == DC_CONN_TIMEOUT ? DC_DERP_TIMEOUT : DC_DERP_CLOSED;
+		c->failure = rc == DC_DERP_IO_TIMEOUT ? DC_DERP_TIMEOUT : DC_DERP_CLOSED;
 		return -1;
 	}
 	return 0;
@@ -219,7 +259,7 @@ static int failed(struct dc_derp_conn *c, struct dc_derp_attempt *a, enum dc_der
 	c->phase = phase;
 	if (c->tls.peer[0] && !a->addr[0])
 		snprintf(a->addr, sizeof(a->addr), "%s", c->tls.peer);
-	dc_tls_close(&c->tls);
+	detach(c);
 	return -1;
 }
 
@@ -443,7 +483,21 @@ static int handshake(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 			return failed(c, a, c->failure, DC_DERP_PHASE_HANDSHAKE);
 		}
 	}
+	uint64_t skipped_keep_alives = 0, skipped_unknown = 0;
 	for (;;) {
+		/* A server that sends anything but ServerInfo, fast enough that no read ever waits,
+		 * must still meet the deadline: the clock is checked for every frame. */
+		if ((skipped_keep_alives || skipped_unknown) && dc_now_ns() >= deadline) {
+			if (skipped_unknown)
+				dc_error_set(&a->err, c->tls.peer,
+					     "timed out waiting for ServerInfo: the server sent %llu KeepAlive and %llu unknown frames instead",
+					     (unsigned long long)skipped_keep_alives, (unsigned long long)skipped_unknown);
+			else
+				dc_error_set(&a->err, c->tls.peer, "timed out waiting for ServerInfo: the server sent %llu KeepAlive frames instead",
+					     (unsigned long long)skipped_keep_alives);
+			dc_error_hint(&a->err, "a DERP server admits a client with ServerInfo right after ClientInfo; this one stalls the handshake with filler frames: a broken or hostile server");
+			return failed(c, a, DC_DERP_TIMEOUT, DC_DERP_PHASE_HANDSHAKE);
+		}
 		rc = next_frame(c, DC_DERP_MAX_FRAME, deadline, &f, &need, &a->err);
 		if (rc == FILL_CLOSED) {
 			dc_error_set(&a->err, c->tls.peer, "the server closed the connection after ClientInfo without sending ServerInfo: it did not admit this client");
@@ -463,10 +517,12 @@ static int handshake(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 		}
 		if (f.type == DC_DERP_KEEP_ALIVE) {
 			c->keep_alives++;
+			skipped_keep_alives++;
 			continue;
 		}
 		if (!dc_derp_frame_name(f.type)) {
 			c->unknown_frames++;
+			skipped_unknown++;
 			continue;
 		}
 		dc_error_set(&a->err, c->tls.peer, "the server sent %s before ServerInfo", dc_derp_frame_name(f.type));
@@ -496,6 +552,9 @@ static bool answered_with_http(struct dc_derp_conn *c, uint64_t deadline)
 			return false; /* the frame loop reports the timeout or the close */
 	return memcmp(c->rbuf + c->roff, "HTTP/", 5) == 0;
 }
+
+static int derp_session(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, const struct dc_derp_node *node,
+			bool can_fast_start, uint64_t deadline, struct dc_derp_attempt *a);
 
 static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, const struct dc_derp_node *node,
 		     uint64_t deadline, struct dc_derp_attempt *a)
@@ -564,7 +623,15 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 
 	/* Fast start needs the server key before any DERP byte: only from the metacert, and
 	 * only under TLS 1.3, where the certificates travel encrypted (Go's rule). */
-	c->fast_start = !o->no_fast_start && c->metacert && SSL_version(c->tls.ssl) >= TLS1_3_VERSION;
+	attach_tls(c);
+	return derp_session(c, o, node, c->metacert && SSL_version(c->tls.ssl) >= TLS1_3_VERSION, deadline, a);
+}
+
+/* From the GET /derp upgrade (or fast start) to ServerInfo, over c->io. */
+static int derp_session(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, const struct dc_derp_node *node,
+			bool can_fast_start, uint64_t deadline, struct dc_derp_attempt *a)
+{
+	c->fast_start = !o->no_fast_start && can_fast_start;
 	uint64_t t_up = dc_now_ns();
 	write_request(c, node, c->fast_start);
 	if (c->fast_start) {
@@ -596,10 +663,12 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 	return 0;
 }
 
-int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, struct dc_error *err)
+/* A connection with no stream yet, its buffers and this run's key pair. */
+static int conn_init(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, struct dc_error *err)
 {
 	memset(c, 0, sizeof(*c));
 	c->tls.fd = -1;
+	c->io.fd = -1;
 	c->http_derp_version = -1;
 	c->region = o->region;
 	c->rcap = RBUF_INITIAL;
@@ -614,6 +683,43 @@ int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, s
 	} else {
 		crypto_box_keypair(c->public_key, c->private_key);
 	}
+	return 0;
+}
+
+int dc_derp_connect_over(const struct dc_derp_dial_opts *o, const struct dc_derp_node *node, const struct dc_derp_io *io,
+			 const char *peer, const uint8_t *fast_start_key, struct dc_derp_conn *c, struct dc_error *err)
+{
+	if (conn_init(c, o, err) < 0)
+		return -1;
+	uint64_t start = dc_now_ns();
+	uint64_t deadline = start + (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS) * 1000000u;
+	c->io = *io;
+	c->node = node;
+	snprintf(c->tls.peer, sizeof(c->tls.peer), "%s", peer ? peer : "");
+	if (fast_start_key) {
+		c->metacert = true;
+		memcpy(c->metacert_key, fast_start_key, DC_DERP_KEY_LEN);
+	}
+	struct dc_derp_attempt *a = &c->attempts[c->attempt_count++];
+	memset(a, 0, sizeof(*a));
+	snprintf(a->node, sizeof(a->node), "%s", node->name);
+	snprintf(a->host, sizeof(a->host), "%s", node->host_name);
+	snprintf(a->addr, sizeof(a->addr), "%s", c->tls.peer);
+	if (derp_session(c, o, node, fast_start_key != NULL, deadline, a) < 0) {
+		if (err)
+			*err = a->err;
+		return -1;
+	}
+	a->failure = DC_DERP_OK;
+	a->phase = DC_DERP_PHASE_CONNECTED;
+	c->connect_ns = dc_now_ns() - start;
+	return 0;
+}
+
+int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, struct dc_error *err)
+{
+	if (conn_init(c, o, err) < 0)
+		return -1;
 	uint64_t start = dc_now_ns();
 	uint64_t deadline = start + (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS) * 1000000u;
 	const struct dc_derp_region *r = o->region;
@@ -660,7 +766,7 @@ int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, s
 
 void dc_derp_close(struct dc_derp_conn *c)
 {
-	dc_tls_close(&c->tls);
+	detach(c);
 	free(c->rbuf);
 	c->rbuf = NULL;
 	c->rcap = c->rlen = c->roff = 0;
@@ -672,27 +778,31 @@ void dc_derp_close(struct dc_derp_conn *c)
 
 int dc_derp_fd(const struct dc_derp_conn *c)
 {
-	return c->tls.fd;
+	return c->io.fd;
 }
 
 bool dc_derp_readable_now(const struct dc_derp_conn *c)
 {
-	if (!c->tls.ssl)
+	if (!c->io.read)
 		return false;
 	struct dc_derp_frame f;
 	size_t used;
 	if (c->rlen > c->roff && dc_derp_frame_next(c->rbuf + c->roff, c->rlen - c->roff, DC_DERP_MAX_FRAME, &f, &used, NULL, NULL) != 0)
 		return true; /* a whole frame, or an oversize header to fail on */
-	return SSL_pending(c->tls.ssl) > 0;
+	return c->io.pending && c->io.pending(c->io.ctx) > 0;
 }
 
 int dc_derp_recv(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_derp_msg *m, struct dc_error *err)
 {
-	if (!c->tls.ssl) {
+	if (!c->io.read) {
 		c->failure = c->failure ? c->failure : DC_DERP_CLOSED;
 		return dc_error_set(err, c->tls.peer, "the connection is closed");
 	}
-	for (;;) {
+	/* Skipped frames are budgeted and the clock checked for each (like the STUN prober's
+	 * receive budget): a flood of them cannot hold the caller past its deadline. */
+	for (unsigned skipped = 0;; skipped++) {
+		if (skipped >= DC_DERP_SKIP_BUDGET || (skipped && deadline_ns && dc_now_ns() >= deadline_ns))
+			return 0;
 		struct dc_derp_frame f;
 		size_t need;
 		int rc = next_frame(c, DC_DERP_MAX_FRAME, deadline_ns, &f, &need, err);

@@ -23,6 +23,9 @@
 #define OFF_PAD 33
 
 #define WARMUP_EVERY_NS 20000000u /* resend the first packet every 20 ms until B sees one */
+/* Messages handled per connection and pass: a server that floods Pings or Health cannot
+ * keep the loop from its sends and timeouts (the STUN prober budgets the same way). */
+#define DRAIN_BUDGET 256
 
 struct run {
 	const struct dc_ping_opts *o;
@@ -176,31 +179,47 @@ static void on_pong(struct dc_ping_client *c, const struct dc_derp_msg *m, uint6
 	c->sping_received++;
 }
 
-/* Everything client i has for us now; -1 when its connection failed. */
-static int drain(struct run *x, int i)
+/* One message client i received. */
+static void dispatch(struct run *x, int i, const struct dc_derp_msg *m, uint64_t now)
+{
+	struct dc_ping_client *c = &x->r->clients[i];
+	switch (m->type) {
+	case DC_DERP_RECV_PACKET:
+		if (i == 1)
+			on_b_packet(x, m, now);
+		else
+			on_a_packet(x, m, now);
+		break;
+	case DC_DERP_PONG: on_pong(c, m, now); break;
+	case DC_DERP_PEER_GONE:
+		c->peer_gone++;
+		emit(x, DC_PING_EV_PEER_GONE, i, 0);
+		break;
+	case DC_DERP_HEALTH: emit(x, DC_PING_EV_HEALTH, i, 0); break;
+	case DC_DERP_RESTARTING: emit(x, DC_PING_EV_RESTARTING, i, 0); break;
+	case DC_DERP_PING: emit(x, DC_PING_EV_SERVER_PING, i, 0); break;
+	default: break;
+	}
+}
+
+void dc_ping_handle(const struct dc_ping_opts *o, struct dc_ping_result *r, uint64_t run_id, int client,
+		    const struct dc_derp_msg *m, uint64_t now)
+{
+	struct run x = {.o = o, .r = r, .run_id = run_id, .buf = dc_xmalloc(DC_DERP_MAX_PACKET)};
+	dispatch(&x, client ? 1 : 0, m, now);
+	free(x.buf);
+}
+
+/* What client i has for us now, within the budget and until deadline; -1 when its connection failed. */
+static int drain(struct run *x, int i, uint64_t deadline)
 {
 	struct dc_ping_client *c = &x->r->clients[i];
 	struct dc_derp_msg m;
-	int rc;
-	while ((rc = dc_derp_recv(&c->conn, 0, &m, &c->err)) == 1) {
-		uint64_t now = dc_now_ns();
-		switch (m.type) {
-		case DC_DERP_RECV_PACKET:
-			if (i == 1)
-				on_b_packet(x, &m, now);
-			else
-				on_a_packet(x, &m, now);
+	int rc = 0;
+	for (int n = 0; n < DRAIN_BUDGET && (n == 0 || dc_now_ns() < deadline); n++) {
+		if ((rc = dc_derp_recv(&c->conn, 0, &m, &c->err)) != 1)
 			break;
-		case DC_DERP_PONG: on_pong(c, &m, now); break;
-		case DC_DERP_PEER_GONE:
-			c->peer_gone++;
-			emit(x, DC_PING_EV_PEER_GONE, i, 0);
-			break;
-		case DC_DERP_HEALTH: emit(x, DC_PING_EV_HEALTH, i, 0); break;
-		case DC_DERP_RESTARTING: emit(x, DC_PING_EV_RESTARTING, i, 0); break;
-		case DC_DERP_PING: emit(x, DC_PING_EV_SERVER_PING, i, 0); break;
-		default: break;
-		}
+		dispatch(x, i, &m, dc_now_ns());
 	}
 	if (rc < 0)
 		return -1;
@@ -224,7 +243,7 @@ static int pump(struct run *x, uint64_t deadline)
 			return -1;
 	}
 	for (int i = 1; i >= 0; i--) /* B first: its echoes leave sooner */
-		if (drain(x, i) < 0)
+		if (drain(x, i, deadline) < 0)
 			return fail_client(x, i, DC_PING_CONN_LOST);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #define IGD_MARK ":InternetGatewayDevice:"
 #define IGD_URN "urn:schemas-upnp-org:device:InternetGatewayDevice:1"
 #define RECV_MAX 4096
+#define RECV_BUDGET 256 /* datagrams per pass; then the deadline is checked again (prober.c does the same) */
 #define DESC_MAX_BYTES (64u * 1024u)
 /* Tailscale waits this long after the first UPnP answer for more devices to answer. */
 #define UPNP_GATHER_NS (50u * 1000000u)
@@ -674,7 +675,8 @@ static void receive_replies(struct probe *p, uint64_t deadline)
 			return;
 		if (rc <= 0)
 			continue; /* the deadline check above ends the loop */
-		for (;;) {
+		/* Budgeted: a device that floods the socket cannot keep the probe past its deadline. */
+		for (int n = 0; n < RECV_BUDGET; n++) {
 			struct sockaddr_in from;
 			socklen_t flen = sizeof(from);
 			ssize_t got = recvfrom(p->fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &flen);

@@ -798,6 +798,20 @@ static void end_all(struct dc_prober *p, bool deadline)
 	}
 }
 
+/* The timers that are due: transmissions and timeouts, at most SEND_BUDGET. */
+static int fire_due(struct dc_prober *p, uint64_t now)
+{
+	int fired = 0;
+	while (p->nheap && p->heap[0].when <= now && fired < SEND_BUDGET) {
+		struct timer t = heap_pop(p);
+		if (p->probes[t.probe].next_ns != t.when)
+			continue; /* stale: re-armed or finished since */
+		on_timer(p, t.probe, now);
+		fired++;
+	}
+	return fired;
+}
+
 int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn done, void *user, struct dc_error *err)
 {
 	p->stop = false;
@@ -807,14 +821,7 @@ int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn do
 			end_all(p, true);
 			break;
 		}
-		int fired = 0;
-		while (p->nheap && p->heap[0].when <= now && fired < SEND_BUDGET) {
-			struct timer t = heap_pop(p);
-			if (p->probes[t.probe].next_ns != t.when)
-				continue; /* stale: re-armed or finished since */
-			on_timer(p, t.probe, now);
-			fired++;
-		}
+		int fired = fire_due(p, now);
 		deliver(p, done, user);
 		if (p->open == 0 || p->stop)
 			break;
@@ -849,6 +856,34 @@ int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn do
 		end_all(p, false);
 	deliver(p, done, user);
 	return 0;
+}
+
+void dc_prober_send_due(struct dc_prober *p)
+{
+	fire_due(p, dc_now_ns());
+}
+
+int dc_prober_txid(const struct dc_prober *p, size_t id, uint8_t txid[DC_STUN_TXID_LEN])
+{
+	for (size_t i = p->nattempts; i-- > 0;)
+		if (p->attempts[i].probe == id) {
+			memcpy(txid, p->attempts[i].txid, DC_STUN_TXID_LEN);
+			return 0;
+		}
+	return -1;
+}
+
+void dc_prober_feed(struct dc_prober *p, const uint8_t *data, size_t len, const struct dc_endpoint *from, uint64_t rx_ns)
+{
+	struct dc_udp_packet pkt = {.len = len < sizeof(p->buf) ? len : sizeof(p->buf), .wire_len = len, .from = *from,
+				    .rx_ns = rx_ns};
+	memcpy(p->buf, data, pkt.len);
+	handle_packet(p, p->buf, &pkt);
+}
+
+void dc_prober_feed_icmp(struct dc_prober *p, const struct dc_udp_icmp *e)
+{
+	handle_icmp(p, e);
 }
 
 const struct dc_probe_result *dc_prober_result(const struct dc_prober *p, size_t id)

@@ -283,6 +283,15 @@ static void explain_handshake_failure(const struct sockaddr *addr, socklen_t add
 		dc_finding_hint(x, "check what listens on the port; raise --timeout if the server is just slow");
 		all_clients_fail(r, "handshake-timeout", NULL, NULL, "the handshake never finishes");
 		return;
+	case DC_CONN_TLS_FAILED:
+		if (conn->alert_sent[0]) {
+			/* OpenSSL refused the server's handshake itself: not the server's alert, and not its log. */
+			x = dc_tlscheck_issue(r, DC_SEV_ERROR, "handshake-rejected", "connection", NULL, "%s", cerr->what);
+			dc_finding_hint(x, "%s", cerr->hint[0] ? cerr->hint : "the server's handshake is malformed: fix what it serves");
+			all_clients_fail(r, "handshake-rejected", NULL, NULL, "the client refuses the server's handshake");
+			return;
+		}
+		/* fall through */
 	default: {
 		bool version = strstr(cerr->what, "unsupported protocol") || strstr(cerr->what, "protocol version") ||
 			       strstr(cerr->what, "no protocols available");
@@ -488,7 +497,7 @@ void dc_tlscheck_brief(const struct dc_tls_conn *conn, const struct dc_error *co
 		}
 		break;
 	case DC_CONN_TLS_FAILED:
-		out->code = "handshake-failed";
+		out->code = conn->alert_sent[0] ? "handshake-rejected" : "handshake-failed";
 		dc_tlscheck_textf(out->cause, sizeof(out->cause), "%s", what);
 		break;
 	default:

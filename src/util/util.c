@@ -38,6 +38,17 @@ void dc_error_hint(struct dc_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
+void dc_srcpos_advance(struct dc_srcpos *pos, const char *text, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)text[i];
+	if (c == '\n' || (c == '\r' && (i + 1 >= len || text[i + 1] != '\n'))) {
+		pos->line++;
+		pos->col = 1;
+	} else if (c != '\r' && (c & 0xC0) != 0x80) {
+		pos->col++;
+	}
+}
+
 int dc_parse_int(const char *text, long long min, long long max, long long *out)
 {
 	if (!text || !*text || isspace((unsigned char)*text))

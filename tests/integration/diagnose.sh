@@ -164,7 +164,7 @@ second=$(wait_for_line "$work/every.prom" "$first")
 kill -TERM "$every_pid"
 wait "$every_pid"
 [ -n "$first" ] && [ -n "$second" ] && [ "$first" != "$second" ] && pass || fail "--every did not rewrite the file ($first / $second)"
-ls "$work" | grep -q 'every.prom.tmp' && fail "--output left a temporary file" || pass
+ls -A "$work" | grep -qE '^\.every\.prom\.|every\.prom\.tmp' && fail "--output left a temporary file" || pass
 
 # ---- a leaf-only chain: the missing intermediate, and the fix -----------------------------------
 SERVER_CERT=$work/pki/derp.pem start_server leafonly --hostname derp.test --listen 127.0.0.22:0

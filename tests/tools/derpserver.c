@@ -54,11 +54,18 @@ enum misbehave {
 	MB_STALL_UPGRADE,         /* TLS works, HTTP never answered */
 	MB_BAD_SERVER_INFO,       /* ServerInfo sealed with another key */
 	MB_CHATTY,                /* Health, Ping, Restarting, unknown frames after ServerInfo */
+	MB_KEEPALIVE_FLOOD,       /* after ServerInfo, KeepAlive frames as fast as the client reads */
+	MB_UNKNOWN_FLOOD,         /* after ServerInfo, frames of an unknown type as fast as the client reads */
+	MB_FLOOD_BEFORE_INFO,     /* after ClientInfo, KeepAlive frames forever instead of ServerInfo */
+	MB_CLOSE_MID_FRAME,       /* half a ServerKey frame, then the connection is closed */
+	MB_NO_SERVER_INFO,        /* ClientInfo read, then silence: ServerInfo never comes */
+	MB_HOSTILE_HEALTH,        /* after ServerInfo, a Health message full of escape sequences */
 };
 
 static const char *const misbehave_names[] = {
 	"none", "oversize-frame", "bad-magic", "stall-mid-frame", "close-before-serverinfo",
-	"derp-disabled", "stall-upgrade", "bad-server-info", "chatty",
+	"derp-disabled", "stall-upgrade", "bad-server-info", "chatty", "keepalive-flood", "unknown-flood",
+	"flood-before-serverinfo", "close-mid-frame", "no-server-info", "hostile-health",
 };
 
 static struct {
@@ -107,6 +114,7 @@ struct client {
 	size_t inlen, incap;
 	struct outq out;
 	bool close_after_flush, dead;
+	bool flood; /* --misbehave *-flood: keep the output queue topped up */
 	uint64_t deadline, next_keepalive;
 	uint8_t key[32];
 	bool registered, can_mesh, watcher;
@@ -573,10 +581,12 @@ static void start_derp(struct client *c, bool fast)
 		dc_buf_append(&c->out.b, in->pk, 32);
 		return;
 	case MB_STALL_MID_FRAME:
+	case MB_CLOSE_MID_FRAME:
 		dc_buf_append(&c->out.b, hdr, sizeof(hdr));
 		dc_buf_append(&c->out.b, DC_DERP_MAGIC, DC_DERP_MAGIC_LEN);
 		dc_buf_append(&c->out.b, in->pk, 12);
 		c->st = CS_STALL;
+		c->close_after_flush = cfg.misbehave == MB_CLOSE_MID_FRAME;
 		return;
 	default:
 		dc_derp_put_server_key(&c->out.b, in->pk);
@@ -606,6 +616,18 @@ static void send_chatter(struct client *c)
 	dc_derp_put_restarting(&c->out.b, 500, 10000);
 }
 
+/* Another MiB of frames a client must skip (--misbehave *-flood): more than it can read. */
+static void add_flood(struct client *c)
+{
+	static const uint8_t junk[3] = {0xde, 0xad, 0x00};
+	for (int i = 0; i < 262144; i++) {
+		if (cfg.misbehave == MB_UNKNOWN_FLOOD)
+			dc_derp_put_frame(&c->out.b, 0x7f, junk, sizeof(junk), NULL, 0); /* a type no version defines */
+		else
+			dc_derp_put_keep_alive(&c->out.b);
+	}
+}
+
 static void handle_client_info(struct client *c, const struct dc_derp_frame *f)
 {
 	struct instance *in = c->inst;
@@ -632,6 +654,11 @@ static void handle_client_info(struct client *c, const struct dc_derp_frame *f)
 		kill_client(c, "misbehaving: closing before ServerInfo");
 		return;
 	}
+	if (cfg.misbehave == MB_NO_SERVER_INFO || cfg.misbehave == MB_FLOOD_BEFORE_INFO) {
+		c->st = CS_STALL; /* never admitted, never refused */
+		c->flood = cfg.misbehave == MB_FLOOD_BEFORE_INFO;
+		return;
+	}
 	if (cfg.refuse_clients && !c->can_mesh) {
 		logf_(in, "client %s rejected: not a node of this tailnet (--refuse-clients)", short_key);
 		kill_client(c, "rejected");
@@ -644,6 +671,9 @@ static void handle_client_info(struct client *c, const struct dc_derp_frame *f)
 	send_server_info(c);
 	if (cfg.misbehave == MB_CHATTY)
 		send_chatter(c);
+	if (cfg.misbehave == MB_HOSTILE_HEALTH)
+		dc_derp_put_health(&c->out.b, "\033[2J\033[H\033]0;pwned\a\r\nderpcheck: all good\xc2\x9b" "31m \xff");
+	c->flood = cfg.misbehave == MB_KEEPALIVE_FLOOD || cfg.misbehave == MB_UNKNOWN_FLOOD;
 	logf_(in, "%s %s connected%s%s", c->peer, short_key, c->can_mesh ? " (mesh peer)" : "", info.is_prober ? " (prober)" : "");
 }
 
@@ -918,7 +948,10 @@ static void read_link(struct instance *in, struct meshlink *l)
 	struct dc_derp_msg m;
 	struct dc_error err;
 	int rc;
-	while ((rc = dc_derp_recv(l->conn, 0, &m, &err)) == 1) {
+	/* 0 with bytes still buffered is dc_derp_recv's skip budget, not an empty stream. */
+	while ((rc = dc_derp_recv(l->conn, 0, &m, &err)) == 1 || (rc == 0 && dc_derp_readable_now(l->conn))) {
+		if (rc == 0)
+			continue;
 		if (m.type == DC_DERP_PEER_PRESENT && memcmp(m.u.peer_present.key, in->pk, 32) != 0)
 			link_add(l, m.u.peer_present.key);
 		else if (m.type == DC_DERP_PEER_GONE)
@@ -1110,6 +1143,8 @@ int main(int argc, char **argv)
 				kill_client(c, "write failed");
 			if (!c->dead && c->close_after_flush && !outq_pending(&c->out))
 				kill_client(c, "response sent");
+			if (!c->dead && c->flood && outq_pending(&c->out) < (1u << 20))
+				add_flood(c);
 			if (!c->dead && c->st == CS_DERP && now >= c->next_keepalive) {
 				dc_derp_put_keep_alive(&c->out.b);
 				c->next_keepalive = now + cfg.keepalive_ns;

@@ -13,6 +13,8 @@
  *   close     close the connection without answering
  *   hang      read the request and never answer (until the client gives up)
  *   slow      200, then the body one byte every 100 ms
+ *   huge      200 with a 100 MB body (Content-Length given), streamed
+ *   deep      200 with 100000 nested arrays
  *
  * Like tailscaled, any Host other than local-tailscaled.sock (or none), and any Origin or
  * Referer header, gets 403 "invalid localapi request". Each request is logged to --log as
@@ -207,6 +209,23 @@ static void serve(int fd, const char *spec)
 		/* nothing */
 	} else if (strcmp(spec, "hang") == 0) {
 		hang(fd);
+	} else if (strcmp(spec, "huge") == 0 || strcmp(spec, "deep") == 0) {
+		bool huge = spec[0] == 'h';
+		size_t total = huge ? 100000000u : 200000u;
+		char head[256];
+		int n = snprintf(head, sizeof(head),
+				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n", total);
+		if (!write_all(fd, head, (size_t)n))
+			return;
+		static char chunk[65536];
+		for (size_t sent = 0; sent < total && !stopping;) {
+			size_t k = total - sent < sizeof(chunk) ? total - sent : sizeof(chunk);
+			for (size_t i = 0; i < k; i++) /* deep: 100000 '[' then as many ']' */
+				chunk[i] = huge ? (sent + i == 0 ? '[' : ' ') : (sent + i < total / 2 ? '[' : ']');
+			if (!write_all(fd, chunk, k))
+				return;
+			sent += k;
+		}
 	} else if (strcmp(spec, "slow") == 0) {
 		static const char body[] = "{\"BackendState\": \"Running\", \"Peer\": null}\n";
 		char head[256];

@@ -37,6 +37,7 @@ struct options {
 	unsigned drop_first;
 	unsigned duplicates;
 	bool wrong_txid;
+	const char *corrupt; /* --corrupt attr-length|bad-family */
 	long truncate_to; /* -1: off */
 	unsigned oversize;
 	bool other_port;
@@ -75,7 +76,8 @@ static void usage(void)
 		"usage: stunserver [-a ADDR]... [-p PORT] [-n COUNT] [--answer tailscale|plain|any]\n"
 		"       [--delay MS] [--loss PCT] [--seed N] [--drop-first N] [--duplicate N] [--wrong-txid]\n"
 		"       [--truncate BYTES] [--oversize BYTES] [--other-port] [--mapped IP[:PORT]] [--v4-as-v6]\n"
-		"       [--software TEXT] [--fingerprint] [--error CODE[:REASON]] [--lifetime SEC] [--log-holds] [-v]\n");
+		"       [--software TEXT] [--fingerprint] [--error CODE[:REASON]] [--lifetime SEC] [--log-holds] [-v]\n"
+		"       [--corrupt attr-length|bad-family]\n");
 	exit(2);
 }
 
@@ -88,6 +90,26 @@ static double number(const char *s, double min, double max, const char *flag)
 		exit(2);
 	}
 	return v;
+}
+
+/*
+ * Break a well-formed reply the way a hostile server would: the first attribute claims
+ * 65535 bytes (attr-length), or the (XOR-)MAPPED-ADDRESS names address family 3.
+ */
+static void corrupt(const char *how, uint8_t *reply, size_t len)
+{
+	if (strcmp(how, "attr-length") == 0) {
+		if (len >= DC_STUN_HEADER_LEN + 4)
+			reply[DC_STUN_HEADER_LEN + 2] = reply[DC_STUN_HEADER_LEN + 3] = 0xff;
+		return;
+	}
+	for (size_t off = DC_STUN_HEADER_LEN; off + 4 <= len;) {
+		unsigned type = (unsigned)reply[off] << 8 | reply[off + 1];
+		size_t alen = (size_t)reply[off + 2] << 8 | reply[off + 3];
+		if ((type == 0x0020 || type == 0x0001) && off + 6 <= len)
+			reply[off + 5] = 0x03; /* the family byte: 1 is IPv4, 2 IPv6 */
+		off += 4 + ((alen + 3) & ~(size_t)3);
+	}
 }
 
 static bool should_answer(const struct options *o, const struct dc_stun_msg *m)
@@ -113,6 +135,7 @@ int main(int argc, char **argv)
 		{"mapped", required_argument, 0, 'M'}, {"v4-as-v6", no_argument, 0, '6'},
 		{"software", required_argument, 0, 'w'}, {"fingerprint", no_argument, 0, 'f'},
 		{"error", required_argument, 0, 'E'}, {"lifetime", required_argument, 0, 'l'},
+		{"corrupt", required_argument, 0, 'C'},
 		{"log-holds", no_argument, 0, 'H'},
 		{0, 0, 0, 0},
 	};
@@ -144,7 +167,12 @@ int main(int argc, char **argv)
 		case 'L': o.loss_pct = number(optarg, 0, 100, "--loss"); break;
 		case 'S': o.seed = (unsigned)number(optarg, 0, 4e9, "--seed"); break;
 		case 'F': o.drop_first = (unsigned)number(optarg, 0, 1e9, "--drop-first"); break;
-		case 'U': o.duplicates = (unsigned)number(optarg, 0, 100, "--duplicate"); break;
+		case 'U': o.duplicates = (unsigned)number(optarg, 0, 100000, "--duplicate"); break; /* a flood, too */
+		case 'C':
+			if (strcmp(optarg, "attr-length") != 0 && strcmp(optarg, "bad-family") != 0)
+				usage();
+			o.corrupt = optarg;
+			break;
 		case 'W': o.wrong_txid = true; break;
 		case 'T': o.truncate_to = (long)number(optarg, 0, 65535, "--truncate"); break;
 		case 'O': o.oversize = (unsigned)number(optarg, 0, 65000, "--oversize"); break;
@@ -303,6 +331,8 @@ int main(int argc, char **argv)
 				};
 				uint8_t reply[1024];
 				size_t len = dc_stun_reply(m.txid, &ro, reply, sizeof(reply));
+				if (o.corrupt)
+					corrupt(o.corrupt, reply, len);
 				if (o.truncate_to >= 0 && (size_t)o.truncate_to < len)
 					len = (size_t)o.truncate_to;
 				struct pending q = {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "derpcheck/probe/derpconn.h"
+#include "fakederp.h"
 
 static char pki[64];
 static pid_t www_pid, mute_pid;
@@ -307,6 +308,163 @@ static void test_each_connection_has_a_fresh_key_wiped_on_close(void **state)
 	dc_derp_close(&b);
 }
 
+/* ---- over a scripted stream (fakederp.h): floods and deadlines (issue #13, fault 2) ---- */
+
+static struct dc_derp_node fake_node = {.name = "900a", .host_name = "derp.test", .ipv4 = "127.0.0.1", .ipv6 = "none"};
+
+/* Fails the test, instead of hanging the suite, if a receive loop ignores its deadline. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "test_derpconn: a receive loop ran past its deadline (killed after 10 s)\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static long ms_since(uint64_t t0)
+{
+	return (long)((dc_now_ns() - t0) / 1000000u);
+}
+
+/* A connection admitted over the fake stream, which then continues with tail. */
+static void connect_fake(struct fake_derp *f, enum fake_tail tail, struct dc_derp_conn *c)
+{
+	fake_derp_init(f, tail);
+	fake_derp_handshake(f, true);
+	struct dc_derp_dial_opts o = {.timeout_ms = 2000, .private_key = f->client_sk};
+	struct dc_derp_io io = fake_derp_io(f);
+	struct dc_error err;
+	int rc = dc_derp_connect_over(&o, &fake_node, &io, "fake:443", NULL, c, &err);
+	if (rc != 0)
+		fail_msg("connect over the fake stream failed: %s", err.what);
+	assert_int_equal(c->failure, DC_DERP_OK);
+	assert_memory_equal(c->server_key, f->server_pk, 32);
+}
+
+static void test_handshake_over_a_scripted_stream_is_admitted(void **state)
+{
+	(void)state;
+	struct fake_derp f;
+	struct dc_derp_conn c;
+	connect_fake(&f, FAKE_END, &c);
+	assert_int_equal(c.info.version, 2);
+	/* What the client sent: the upgrade request, then its sealed ClientInfo. */
+	assert_non_null(memmem(f.written.data, f.written.len, "GET /derp HTTP/1.1\r\n", 20));
+	struct dc_derp_msg m;
+	struct dc_error err;
+	assert_int_equal(dc_derp_recv(&c, dc_now_ns() + 1000000000u, &m, &err), -1);
+	assert_int_equal(c.failure, DC_DERP_CLOSED);
+	dc_derp_close(&c);
+	fake_derp_free(&f);
+}
+
+static void test_recv_returns_at_its_deadline_during_a_keepalive_flood(void **state)
+{
+	(void)state;
+	struct fake_derp f;
+	struct dc_derp_conn c;
+	connect_fake(&f, FAKE_KEEPALIVES, &c);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	struct dc_derp_msg m;
+	struct dc_error err;
+	uint64_t t0 = dc_now_ns();
+	int rc;
+	do
+		rc = dc_derp_recv(&c, t0 + 200000000u, &m, &err);
+	while (rc == 0 && dc_now_ns() < t0 + 200000000u);
+	alarm(0);
+	assert_int_equal(rc, 0);
+	long ms = ms_since(t0);
+	assert_true(ms >= 200 && ms < 1200);
+	assert_true(c.keep_alives > 1000);
+	dc_derp_close(&c);
+	fake_derp_free(&f);
+}
+
+static void test_recv_without_waiting_skips_at_most_the_budget(void **state)
+{
+	(void)state;
+	struct fake_derp f;
+	struct dc_derp_conn c;
+	connect_fake(&f, FAKE_KEEPALIVES, &c);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	struct dc_derp_msg m;
+	struct dc_error err;
+	assert_int_equal(dc_derp_recv(&c, 0, &m, &err), 0);
+	alarm(0);
+	assert_int_equal(c.keep_alives, DC_DERP_SKIP_BUDGET);
+	assert_true(dc_derp_readable_now(&c)); /* more is buffered: the caller comes back without polling */
+	dc_derp_close(&c);
+	fake_derp_free(&f);
+}
+
+static void test_unknown_frame_flood_is_bounded_the_same_way(void **state)
+{
+	(void)state;
+	struct fake_derp f;
+	struct dc_derp_conn c;
+	connect_fake(&f, FAKE_UNKNOWN, &c);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	struct dc_derp_msg m;
+	struct dc_error err;
+	assert_int_equal(dc_derp_recv(&c, 0, &m, &err), 0);
+	assert_int_equal(c.unknown_frames, DC_DERP_SKIP_BUDGET);
+	uint64_t t0 = dc_now_ns();
+	while (dc_derp_recv(&c, t0 + 100000000u, &m, &err) == 0 && dc_now_ns() < t0 + 100000000u)
+		;
+	alarm(0);
+	assert_true(ms_since(t0) < 1100);
+	dc_derp_close(&c);
+	fake_derp_free(&f);
+}
+
+static void test_keepalive_flood_instead_of_serverinfo_times_out_the_handshake(void **state)
+{
+	(void)state;
+	struct fake_derp f;
+	fake_derp_init(&f, FAKE_KEEPALIVES);
+	fake_derp_handshake(&f, false);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	struct dc_derp_dial_opts o = {.timeout_ms = 300, .private_key = f.client_sk};
+	struct dc_derp_io io = fake_derp_io(&f);
+	struct dc_derp_conn c;
+	struct dc_error err;
+	uint64_t t0 = dc_now_ns();
+	assert_int_equal(dc_derp_connect_over(&o, &fake_node, &io, "fake:443", NULL, &c, &err), -1);
+	alarm(0);
+	long ms = ms_since(t0);
+	assert_true(ms >= 300 && ms < 1300);
+	assert_int_equal(c.failure, DC_DERP_TIMEOUT);
+	assert_int_equal(c.phase, DC_DERP_PHASE_HANDSHAKE);
+	assert_non_null(strstr(err.what, "timed out waiting for ServerInfo: the server sent "));
+	assert_non_null(strstr(err.what, " KeepAlive frames instead"));
+	dc_derp_close(&c);
+	fake_derp_free(&f);
+}
+
+static void test_silence_instead_of_serverinfo_times_out_the_handshake(void **state)
+{
+	(void)state;
+	struct fake_derp f;
+	fake_derp_init(&f, FAKE_SILENT);
+	fake_derp_handshake(&f, false);
+	struct dc_derp_dial_opts o = {.timeout_ms = 200, .private_key = f.client_sk};
+	struct dc_derp_io io = fake_derp_io(&f);
+	struct dc_derp_conn c;
+	struct dc_error err;
+	uint64_t t0 = dc_now_ns();
+	assert_int_equal(dc_derp_connect_over(&o, &fake_node, &io, "fake:443", NULL, &c, &err), -1);
+	assert_true(ms_since(t0) < 1200);
+	assert_int_equal(c.failure, DC_DERP_TIMEOUT);
+	assert_string_equal(err.what, "timed out waiting for ServerInfo");
+	dc_derp_close(&c);
+	fake_derp_free(&f);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -320,6 +478,12 @@ int main(void)
 		cmocka_unit_test(test_web_server_answer_is_an_http_status_failure),
 		cmocka_unit_test(test_silent_tls_server_times_out_in_the_upgrade),
 		cmocka_unit_test(test_each_connection_has_a_fresh_key_wiped_on_close),
+		cmocka_unit_test(test_handshake_over_a_scripted_stream_is_admitted),
+		cmocka_unit_test(test_recv_returns_at_its_deadline_during_a_keepalive_flood),
+		cmocka_unit_test(test_recv_without_waiting_skips_at_most_the_budget),
+		cmocka_unit_test(test_unknown_frame_flood_is_bounded_the_same_way),
+		cmocka_unit_test(test_keepalive_flood_instead_of_serverinfo_times_out_the_handshake),
+		cmocka_unit_test(test_silence_instead_of_serverinfo_times_out_the_handshake),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

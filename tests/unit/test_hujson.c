@@ -294,6 +294,33 @@ static void test_crlf_line_endings_start_a_new_line_at_column_one(void **state)
 	dc_json_free(root);
 }
 
+static void test_cr_only_line_endings_start_a_new_line_at_column_one(void **state)
+{
+	(void)state;
+	/* Classic Mac line ends: editors show three lines, so positions must too. */
+	struct dc_json *root = parse("{\r\"a\": 1,\r  \"b\": 2}");
+	assert_pos(root->items[0].key_pos, 2, 1);
+	assert_pos(root->items[1].key_pos, 3, 3);
+	assert_pos(root->items[1].pos, 3, 8);
+	dc_json_free(root);
+}
+
+static void test_errors_after_cr_only_line_endings_name_the_right_line(void **state)
+{
+	(void)state;
+	struct dc_error err = parse_error("{\r  \"a\": 1,\r  \"b\": 2,,\r}");
+	assert_pos(err.pos, 3, 10);
+}
+
+static void test_mixed_line_endings_count_each_break_once(void **state)
+{
+	(void)state;
+	struct dc_json *root = parse("{\r\n\"a\": 1,\r\r\n\n\"b\": 2}");
+	assert_pos(root->items[0].key_pos, 2, 1);
+	assert_pos(root->items[1].key_pos, 5, 1);
+	dc_json_free(root);
+}
+
 static void test_comments_advance_positions(void **state)
 {
 	(void)state;
@@ -727,6 +754,9 @@ int main(void)
 		cmocka_unit_test(test_columns_count_utf8_code_points_not_bytes),
 		cmocka_unit_test(test_a_tab_counts_as_one_column),
 		cmocka_unit_test(test_crlf_line_endings_start_a_new_line_at_column_one),
+		cmocka_unit_test(test_cr_only_line_endings_start_a_new_line_at_column_one),
+		cmocka_unit_test(test_errors_after_cr_only_line_endings_name_the_right_line),
+		cmocka_unit_test(test_mixed_line_endings_count_each_break_once),
 		cmocka_unit_test(test_comments_advance_positions),
 		cmocka_unit_test(test_byte_order_mark_is_skipped_and_not_counted),
 		cmocka_unit_test(test_byte_order_mark_after_the_start_is_rejected),

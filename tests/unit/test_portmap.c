@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -477,6 +478,7 @@ struct fake {
 	enum pcp_answer pcp;
 	bool ssdp;              /* answer M-SEARCH */
 	const char *location_ip; /* LOCATION host; default 127.0.0.1 (the device itself) */
+	bool answer_once;       /* answer the first request with one junk datagram (to wake the probe) */
 };
 
 struct fake_gw {
@@ -510,6 +512,11 @@ static void fake_run(const struct fake *f, int pxp, int ssdp, int http, uint16_t
 		socklen_t fl = sizeof(from);
 		if (pfd[0].revents & POLLIN) {
 			ssize_t n = recvfrom(pxp, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
+			if (f->answer_once && n > 0) {
+				static const uint8_t junk[4] = {0xff};
+				sendto(pxp, junk, sizeof(junk), 0, (struct sockaddr *)&from, fl);
+				continue;
+			}
 			if (n == 2 && b[0] == 0 && f->pmp) {
 				sendto(pxp, pmp_ok, sizeof(pmp_ok), 0, (struct sockaddr *)&from, fl);
 			} else if (n == 2 && b[0] == 0 && f->pmp_unsupported) {
@@ -649,6 +656,62 @@ static void test_probe_of_a_silent_gateway_ends_at_the_deadline(void **state)
 	assert_string_equal(summary, "");
 }
 
+/*
+ * A flood that never lets the socket run dry, made exact: while endless_flood is set, this
+ * process's recvfrom (it interposes libc's) always has another junk datagram, as if the
+ * network delivered them faster than any reader. The fake gateway runs in a child, before
+ * the flag is set, and reads normally.
+ */
+static volatile bool endless_flood;
+static uint64_t flood_datagrams;
+
+ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *flen)
+{
+	static ssize_t (*real)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	if (!real)
+		*(void **)(&real) = dlsym(RTLD_NEXT, "recvfrom");
+	if (!endless_flood)
+		return real(fd, buf, n, flags, from, flen);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (from && flen && *flen >= sizeof(sa)) {
+		memcpy(from, &sa, sizeof(sa));
+		*flen = sizeof(sa);
+	}
+	memset(buf, 0xee, n < 8 ? n : 8);
+	flood_datagrams++;
+	return 8;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "test_portmap: the receive loop ran past its deadline (killed after 10 s)\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static void test_probe_ends_at_the_deadline_while_a_gateway_floods_it(void **state)
+{
+	(void)state;
+	struct fake f = {.answer_once = true};
+	struct fake_gw g = fake_start(&f);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	endless_flood = true;
+	uint64_t t0 = dc_now_ns();
+	struct dc_portmap_result r = probe(&g, 200, false);
+	uint64_t took = dc_now_ns() - t0;
+	endless_flood = false;
+	alarm(0);
+	fake_stop(&g);
+	assert_true(r.probed);
+	assert_true(flood_datagrams > 1000);
+	assert_int_equal(r.ignored, flood_datagrams);
+	if (took >= 700000000u)
+		fail_msg("the probe took %llu ms with a 200 ms wait", (unsigned long long)(took / 1000000u));
+}
+
 static void test_probe_sees_a_nat_pmp_only_gateway_refuse_pcp(void **state)
 {
 	(void)state;
@@ -763,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_private_ranges_are_rfc1918_only),
 		cmocka_unit_test(test_probe_finds_all_three_and_returns_early),
 		cmocka_unit_test(test_probe_of_a_silent_gateway_ends_at_the_deadline),
+		cmocka_unit_test(test_probe_ends_at_the_deadline_while_a_gateway_floods_it),
 		cmocka_unit_test(test_probe_sees_a_nat_pmp_only_gateway_refuse_pcp),
 		cmocka_unit_test(test_probe_sees_a_pcp_only_gateway_refuse_nat_pmp),
 		cmocka_unit_test(test_probe_reports_pcp_not_authorized_as_present_but_unusable),

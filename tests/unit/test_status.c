@@ -242,6 +242,15 @@ static void test_text_after_the_document_is_an_error(void **state)
 	assert_string_equal(err.what, "not valid JSON: expected end of input after the top-level value, found '{'");
 }
 
+static void test_error_positions_count_cr_only_line_endings(void **state)
+{
+	(void)state;
+	struct dc_status st;
+	struct dc_error err;
+	assert_int_equal(parse("{\"Version\": \"1.0\",\r\"Peer\": {\r  \"x\": [}\r}", &st, &err), -1);
+	assert_string_equal(err.where, "test.json:3:9");
+}
+
 static void test_comments_are_valid_hujson_but_not_json(void **state)
 {
 	(void)state;
@@ -338,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_json_says_where_it_ends),
 		cmocka_unit_test(test_text_output_of_tailscale_status_gets_its_own_hint),
 		cmocka_unit_test(test_text_after_the_document_is_an_error),
+		cmocka_unit_test(test_error_positions_count_cr_only_line_endings),
 		cmocka_unit_test(test_comments_are_valid_hujson_but_not_json),
 		cmocka_unit_test(test_documents_that_are_not_a_status_are_refused),
 		cmocka_unit_test(test_rfc3339_times_with_offsets_and_fractions),

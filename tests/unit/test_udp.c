@@ -6,10 +6,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/errqueue.h> /* after <time.h>: it needs struct timespec */
 
 #include "derpcheck/net/udp.h"
 
@@ -131,6 +136,40 @@ static void test_port_unreachable_is_read_from_the_error_queue(void **state)
 	close(fa);
 }
 
+static void test_a_timestamp_no_clock_can_hold_is_read_as_now(void **state)
+{
+	(void)state;
+	/* Found by tests/fuzz/fuzz_udp: sec * 1e9 overflowed (undefined behaviour). */
+	uint64_t before = dc_now_ns();
+	uint64_t t = dc_realtime_to_monotonic(-6557241057451442176LL, 0);
+	assert_true(t >= before && t <= dc_now_ns());
+	t = dc_realtime_to_monotonic(INT64_MAX / 1000, 5);
+	assert_true(t >= before && t <= dc_now_ns());
+	t = dc_realtime_to_monotonic(1, 2000000000L);
+	assert_true(t >= before && t <= dc_now_ns());
+}
+
+static void test_control_lengths_past_the_buffer_are_not_trusted(void **state)
+{
+	(void)state;
+	/* One IP_RECVERR header claiming 4 KiB in a 40-byte buffer: only what is there is read. */
+	size_t n = CMSG_SPACE(sizeof(struct sock_extended_err));
+	struct cmsghdr *c = calloc(1, n);
+	c->cmsg_len = 4096;
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_RECVERR;
+	struct sock_extended_err ee = {.ee_errno = ECONNREFUSED, .ee_origin = SO_EE_ORIGIN_ICMP, .ee_type = 3, .ee_code = 3};
+	memcpy(CMSG_DATA(c), &ee, sizeof(ee));
+	struct dc_udp_icmp e;
+	memset(&e, 0, sizeof(e));
+	dc_udp_icmp_from_control(c, n, &e);
+	assert_int_equal(e.err, ECONNREFUSED);
+	assert_int_equal(e.offender.family, 0); /* no offender address fits in the buffer */
+	uint64_t rx = 0;
+	assert_false(dc_udp_rx_time(c, n, &rx));
+	free(c);
+}
+
 static void test_only_port_unreachable_proves_a_closed_port(void **state)
 {
 	(void)state;
@@ -165,6 +204,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_realtime_now_converts_to_monotonic_now),
+		cmocka_unit_test(test_a_timestamp_no_clock_can_hold_is_read_as_now),
+		cmocka_unit_test(test_control_lengths_past_the_buffer_are_not_trusted),
 		cmocka_unit_test(test_receive_time_comes_from_the_kernel),
 		cmocka_unit_test(test_datagram_larger_than_the_buffer_says_so),
 		cmocka_unit_test(test_port_unreachable_is_read_from_the_error_queue),

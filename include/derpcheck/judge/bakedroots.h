@@ -13,6 +13,9 @@
 /* Add the baked roots to store; returns how many were added (4). */
 int dc_baked_roots_add(X509_STORE *store);
 
+/* A store holding only them, built once per process; the caller gets a reference (X509_STORE_free). */
+X509_STORE *dc_baked_roots_store(void);
+
 /* Whether cert is one of them (same DER). */
 bool dc_baked_roots_contains(X509 *cert);
 

@@ -48,4 +48,11 @@ struct dc_certfiles {
 int dc_certfiles_check(const struct dc_certfiles_opts *opts, struct dc_certfiles *out, struct dc_error *err);
 void dc_certfiles_free(struct dc_certfiles *f);
 
+/*
+ * The same judgement for contents already in memory (key NULL: no key file), named
+ * o->cert_file and o->key_file in findings. For tests and fuzzing; always 0.
+ */
+int dc_certfiles_check_text(const struct dc_certfiles_opts *o, const void *crt, size_t crt_len, const void *key,
+			    size_t key_len, struct dc_certfiles *f);
+
 #endif

@@ -67,6 +67,7 @@ struct dc_chain_cert {
 	int index;      /* position as served or in the file; -1 for fetched ones */
 	char url[256];  /* where an AIA certificate came from */
 	struct dc_cert_info info;
+	time_t described_at; /* the "now" info was computed for */
 };
 
 /* One caIssuers fetch: what was asked, and what came back. */

@@ -22,7 +22,7 @@ enum dc_conn_failure {
 	DC_CONN_TIMEOUT,       /* a deadline passed (TCP, TLS, or I/O) */
 	DC_CONN_NOT_TLS,       /* the port answered, but not with TLS (plain HTTP?) */
 	DC_CONN_TLS_ALERT,     /* the server aborted the handshake with an alert */
-	DC_CONN_TLS_FAILED,    /* another handshake failure */
+	DC_CONN_TLS_FAILED,    /* another handshake failure (derpcheck refused the server's handshake: alert_sent) */
 	DC_CONN_CLOSED,        /* the peer closed the connection */
 	DC_CONN_IO,            /* another socket error */
 };
@@ -39,7 +39,8 @@ struct dc_tls_conn {
 	char peer[INET6_ADDRSTRLEN + 8]; /* "1.2.3.4:443" or "[::1]:443" */
 	uint64_t tcp_ns;                 /* TCP connect duration */
 	uint64_t tls_ns;                 /* TLS handshake duration */
-	char alert[64];                  /* alert the server sent, if any */
+	char alert[64];                  /* the first alert the server sent, if any */
+	char alert_sent[64];             /* the first alert derpcheck (OpenSSL) sent: it gave up itself */
 	enum dc_conn_failure failure;    /* set when connect/read/write fails */
 };
 
@@ -112,6 +113,15 @@ struct dc_tls_verdict {
  */
 int dc_tls_verify(STACK_OF(X509) *chain, const char *host_name, const char *cert_name, const char *ca_file,
 		  struct dc_tls_verdict *verdict, struct dc_error *err);
+
+/*
+ * The trust store for ca_file (PEM CA certificates), or the system's when NULL, with a
+ * reference for the caller (X509_STORE_free it). Loaded once per process and file
+ * version (path, size and modification time), then shared: a run verifies many chains
+ * against the same roots (every node, every client model), and parsing the roots each
+ * time was most of the cost. NULL with err when the file cannot be loaded.
+ */
+X509_STORE *dc_tls_trust_store(const char *ca_file, struct dc_error *err);
 
 /* derper's meta certificate ("derpkey" + 64 hex): the server's DERP key and protocol version. */
 bool dc_tls_is_metacert(X509 *cert);

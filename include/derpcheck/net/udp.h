@@ -57,6 +57,15 @@ struct dc_udp_icmp {
 /* 1: an error was dequeued; 0: queue empty; -1: failure. */
 int dc_udp_recv_error(int fd, struct dc_udp_icmp *out);
 
+/*
+ * The parts of dc_udp_recv and dc_udp_recv_error that read the kernel's ancillary data
+ * (for tests and fuzzing): the receive timestamp as CLOCK_MONOTONIC (false when absent),
+ * and the ICMP error fields of *out (err, type, code, origin, offender). control must be
+ * aligned for struct cmsghdr; lengths inside it are never trusted past controllen.
+ */
+bool dc_udp_rx_time(void *control, size_t controllen, uint64_t *rx_ns);
+void dc_udp_icmp_from_control(void *control, size_t controllen, struct dc_udp_icmp *out);
+
 /* "port unreachable", "host unreachable", ... for an ICMP error. */
 const char *dc_udp_icmp_text(const struct dc_udp_icmp *e);
 

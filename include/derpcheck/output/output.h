@@ -10,12 +10,9 @@
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/input/mapload.h"
+#include "derpcheck/output/term.h"
 #include "derpcheck/probe/stunguess.h"
 
-struct dc_style {
-	bool color;
-	bool quiet;
-};
 
 /* "FILE:LINE:COL: error: PATH: MESSAGE" and an indented "hint:" line per finding. */
 void dc_output_findings_text(FILE *out, const struct dc_findings *f, const struct dc_style *st);

@@ -87,6 +87,11 @@ struct dc_captive_result {
 int dc_captive_check(const struct dc_captive_endpoint *eps, size_t n, const struct dc_captive_opts *opts,
 		     struct dc_captive_result *res, struct dc_error *err);
 
+/* One endpoint's answer (or failure) as dc_captive_check reads it: its headers, then dc_captive_judge. */
+struct dc_http_response;
+void dc_captive_read_response(const struct dc_captive_endpoint *ep, const struct dc_http_response *r,
+			      struct dc_captive_probe *p);
+
 const char *dc_captive_verdict_name(enum dc_captive_verdict v); /* "clear", "portal", "no answer" */
 
 #endif

@@ -67,6 +67,31 @@ struct dc_derp_dial_opts {
 	const char *app_name;
 };
 
+/*
+ * The byte stream under the DERP frames: TLS in a real connection. Tests and fuzzers give
+ * their own (dc_derp_connect_over) to feed the upgrade, the handshake and the receive loop
+ * any bytes, without a server.
+ */
+#define DC_DERP_IO_WANT_READ (-2)  /* nothing to read yet: wait until fd is readable */
+#define DC_DERP_IO_WANT_WRITE (-3) /* wait until fd is writable, then read again */
+#define DC_DERP_IO_TIMEOUT (-4)
+struct dc_derp_io {
+	/* Up to n bytes into buf: the count, 0 at the end of the stream, -1 on error, or WANT_*. */
+	long (*read)(void *ctx, void *buf, size_t n);
+	/* All n bytes by deadline_ns: 0, DC_DERP_IO_TIMEOUT, or -1 (err says why). */
+	int (*write)(void *ctx, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err);
+	/* Bytes the stream holds that poll() on fd would not show (TLS records already decrypted). */
+	size_t (*pending)(void *ctx);
+	int fd;    /* what to poll; -1 when reads never wait */
+	void *ctx;
+};
+
+/*
+ * Every receive loop stops after this many frames it skips (KeepAlive, unknown, malformed)
+ * in one call, so a server sending nothing else cannot keep derpcheck from its deadline.
+ */
+#define DC_DERP_SKIP_BUDGET 256
+
 /* One node tried, for reports ("node 900a: TCP connection refused"). */
 struct dc_derp_attempt {
 	char node[64];
@@ -80,6 +105,7 @@ struct dc_derp_attempt {
 
 struct dc_derp_conn {
 	struct dc_tls_conn tls;
+	struct dc_derp_io io;            /* over tls, or what dc_derp_connect_over was given */
 	const struct dc_derp_region *region;
 	const struct dc_derp_node *node; /* the node connected to */
 	int family;                      /* 4 or 6 */
@@ -128,6 +154,15 @@ struct dc_derp_conn {
  * conn->attempts lists every node tried. conn is always safe to dc_derp_close.
  */
 int dc_derp_connect(const struct dc_derp_dial_opts *opts, struct dc_derp_conn *conn, struct dc_error *err);
+
+/*
+ * What dc_derp_connect does once TLS is up and the certificate judged — the GET /derp
+ * upgrade (or fast start, when fast_start_key stands for the key in derper's meta
+ * certificate), ServerKey, ClientInfo, ServerInfo — over io, to node (peer names it in
+ * messages). For tests and fuzzing. conn is always safe to dc_derp_close.
+ */
+int dc_derp_connect_over(const struct dc_derp_dial_opts *opts, const struct dc_derp_node *node, const struct dc_derp_io *io,
+			 const char *peer, const uint8_t *fast_start_key, struct dc_derp_conn *conn, struct dc_error *err);
 void dc_derp_close(struct dc_derp_conn *conn);
 
 /* ---- after the handshake ------------------------------------------------------------- */
@@ -142,9 +177,11 @@ int dc_derp_flush(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_error 
 /*
  * The next frame for the caller: RecvPacket, Pong, PeerGone, PeerPresent, Health,
  * Restarting, or a server Ping (already answered with a Pong). KeepAlive, unknown and
- * malformed frames are counted and skipped, as Tailscale's client does. m borrows from
- * the connection until the next call. Returns 1 with m; 0 when deadline_ns passed (0:
- * do not wait at all); -1 when the connection failed (c->failure, err).
+ * malformed frames are counted and skipped, as Tailscale's client does, but at most
+ * DC_DERP_SKIP_BUDGET of them per call and never past deadline_ns. m borrows from the
+ * connection until the next call. Returns 1 with m; 0 when deadline_ns passed (0: do not
+ * wait at all) or the skip budget is spent (dc_derp_readable_now then says whether more
+ * is buffered); -1 when the connection failed (c->failure, err).
  */
 int dc_derp_recv(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_derp_msg *m, struct dc_error *err);
 

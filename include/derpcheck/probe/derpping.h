@@ -94,6 +94,15 @@ struct dc_ping_result {
 
 /* Run the whole exchange. Returns 0 when every packet came back, else -1 (see stage). */
 int dc_ping_run(const struct dc_ping_opts *opts, struct dc_ping_result *r);
+/*
+ * For tests and fuzzing: one message that client (0 A, 1 B) received during a run with
+ * run_id, handled as the exchange handles it: B echoes our pings (into its connection's
+ * write queue), A matches echoes against r->packets[0 .. r->sent), Pongs against the
+ * server ping in flight. r needs both clients' public keys and r->packets.
+ */
+void dc_ping_handle(const struct dc_ping_opts *o, struct dc_ping_result *r, uint64_t run_id, int client,
+		    const struct dc_derp_msg *m, uint64_t now);
+
 /* Close the connections (keys wiped) and free the packets. */
 void dc_ping_result_free(struct dc_ping_result *r);
 

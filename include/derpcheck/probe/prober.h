@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "derpcheck/net/netaddr.h"
+#include "derpcheck/net/udp.h"
 #include "derpcheck/probe/stun.h"
 
 struct dc_prober;
@@ -160,6 +161,16 @@ void dc_prober_stop(struct dc_prober *p);
  */
 int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn done, void *user,
 		  struct dc_error *err);
+
+/*
+ * For tests and fuzzing, without the event loop: transmit what is due now; the
+ * transaction ID of probe id's latest transmission (-1 if none); and hand the prober a
+ * datagram or an ICMP error as if its socket had delivered it.
+ */
+void dc_prober_send_due(struct dc_prober *p);
+int dc_prober_txid(const struct dc_prober *p, size_t id, uint8_t txid[DC_STUN_TXID_LEN]);
+void dc_prober_feed(struct dc_prober *p, const uint8_t *data, size_t len, const struct dc_endpoint *from, uint64_t rx_ns);
+void dc_prober_feed_icmp(struct dc_prober *p, const struct dc_udp_icmp *e);
 
 const struct dc_probe_result *dc_prober_result(const struct dc_prober *p, size_t id);
 const struct dc_prober_stats *dc_prober_stats(const struct dc_prober *p);

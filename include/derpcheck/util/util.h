@@ -22,6 +22,12 @@ struct dc_srcpos {
 };
 
 /*
+ * Move pos past text[i] (text holds len bytes). A line ends at LF, at CR, or at CRLF
+ * (counted once), as editors show them; a column is a UTF-8 code point.
+ */
+void dc_srcpos_advance(struct dc_srcpos *pos, const char *text, size_t len, size_t i);
+
+/*
  * An error as data (STYLE §5): core modules fill this and return -1; only the command
  * layer prints it, once, as "derpcheck: WHERE: WHAT" plus "hint: HINT".
  */

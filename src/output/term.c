@@ -1,0 +1,130 @@
+#include "derpcheck/output/term.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "derpcheck/util/utf8.h"
+
+const char *dc_paint(const struct dc_style *st, const char *sgr)
+{
+	return st && st->color ? sgr : "";
+}
+
+bool dc_term_use_color(enum dc_color_mode mode, FILE *stream)
+{
+	if (mode == DC_COLOR_ALWAYS)
+		return true;
+	if (mode == DC_COLOR_NEVER)
+		return false;
+	const char *no_color = getenv("NO_COLOR"); /* https://no-color.org: set and non-empty */
+	if (no_color && *no_color)
+		return false;
+	const char *term = getenv("TERM");
+	if (term && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(stream)) == 1;
+}
+
+/* Code points a terminal acts on instead of showing: C1 controls, DEL, bidi controls (Trojan Source). */
+static bool acts_on_terminal(uint32_t cp)
+{
+	return cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void dc_term_escape(struct dc_buf *out, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		/* Copy a run of plain printable ASCII at once. */
+		size_t run = i;
+		while (run < n && p[run] >= 0x20 && p[run] < 0x7f)
+			run++;
+		if (run > i) {
+			dc_buf_append(out, p + i, run - i);
+			i = run;
+			continue;
+		}
+		uint32_t cp;
+		size_t len = dc_utf8_next(p + i, n - i, &cp);
+		if (len == 0) {
+			dc_buf_printf(out, "\\x%02x", p[i]);
+			i++;
+		} else if (cp == '\n') {
+			dc_buf_append(out, "\\n", 2);
+			i++;
+		} else if (cp == '\t') {
+			dc_buf_append(out, "\\t", 2);
+			i++;
+		} else if (cp == '\r') {
+			dc_buf_append(out, "\\r", 2);
+			i++;
+		} else if (cp < 0x20 || cp == 0x7f) {
+			dc_buf_printf(out, "\\x%02x", (unsigned)cp);
+			i++;
+		} else if (acts_on_terminal(cp)) {
+			dc_buf_printf(out, "\\u%04x", (unsigned)cp);
+			i += len;
+		} else {
+			dc_buf_append(out, p + i, len);
+			i += len;
+		}
+	}
+	if (!out->data)
+		dc_buf_append(out, "", 0);
+}
+
+#define SAFE_SLOTS 16
+
+const char *dc_term_safe_n(const char *s, size_t n)
+{
+	static _Thread_local char *slots[SAFE_SLOTS];
+	static _Thread_local unsigned next;
+	if (!s)
+		return "";
+	struct dc_buf b = {0};
+	dc_term_escape(&b, s, n);
+	unsigned k = next++ % SAFE_SLOTS;
+	free(slots[k]);
+	slots[k] = b.data;
+	return b.data;
+}
+
+const char *dc_term_safe(const char *s)
+{
+	return s ? dc_term_safe_n(s, strlen(s)) : "";
+}
+
+char *dc_json_clean(const char *s, size_t n)
+{
+	/* Outside ASCII, cJSON's output is inside a string: \u escapes are valid there. */
+	char *valid = dc_utf8_replace_invalid(s, n); /* U+FFFD per bad byte, as Go's encoding/json reads it */
+	const unsigned char *p = (const unsigned char *)valid;
+	struct dc_buf b = {0};
+	for (size_t i = 0, len = strlen(valid); i < len;) {
+		uint32_t cp;
+		size_t k = dc_utf8_next(p + i, len - i, &cp);
+		if (acts_on_terminal(cp))
+			dc_buf_printf(&b, "\\u%04x", (unsigned)cp);
+		else
+			dc_buf_append(&b, p + i, k);
+		i += k;
+	}
+	free(valid);
+	if (!b.data)
+		dc_buf_append(&b, "", 0);
+	return b.data;
+}
+
+char *dc_json_text(const cJSON *doc, bool formatted)
+{
+	char *raw = formatted ? cJSON_Print(doc) : cJSON_PrintUnformatted(doc);
+	if (!raw)
+		return NULL;
+	char *clean = dc_json_clean(raw, strlen(raw));
+	cJSON_free(raw);
+	return clean;
+}
