@@ -162,12 +162,15 @@ $(BUILD)/bench/%: bench/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
-# Every bench/bench_*.sh; each prints its figures and the target it is measured against.
-bench: $(BIN) $(BENCH_BINS) $(TOOL_BINS)
+# Every bench/bench_*.sh; each prints its figures and the target it is measured against:
+# Tailscale's own derper, DERP client and netcheck (PEERS) where one exists, in the same run.
+# BENCH=netcheck (a bench_*.sh name without the prefix) runs one of them.
+BENCH ?= *
+bench: $(BIN) $(BENCH_BINS) $(TOOL_BINS) peers
 	@scripts/deps.sh bench
-	@status=0; for b in $(sort $(wildcard bench/bench_*.sh)); do \
+	@status=0; for b in $(sort $(wildcard bench/bench_$(BENCH).sh)); do \
 		DERPCHECK=$(abspath $(BIN)) BENCH_BIN=$(abspath $(BUILD)/bench) TOOLS=$(abspath $(BUILD)/tools) \
-		$$b || status=1; done; exit $$status
+		PEERS=$(abspath $(PEERS_DIR)/bin) $$b || status=1; done; exit $$status
 
 # The full local lab on loopback (scripts/demo.sh): test servers, a generated map, every command.
 demo: $(BIN) $(TOOL_BINS)
