@@ -84,9 +84,16 @@ static struct dc_finding *finding(struct decoder *d, enum dc_severity sev, const
 	return dc_findings_add(d->findings, sev, code, path, pos, "%s", msg);
 }
 
+/* base.name (name alone at the top); built for every field, so without printf. */
 static char *join_path(const char *base, const char *name)
 {
-	return *base ? dc_xasprintf("%s.%s", base, name) : dc_xstrdup(name);
+	size_t b = strlen(base), n = strlen(name);
+	char *p = dc_xmalloc(b + n + 2);
+	memcpy(p, base, b);
+	if (b)
+		p[b++] = '.';
+	memcpy(p + b, name, n + 1);
+	return p;
 }
 
 /*
@@ -159,21 +166,76 @@ static void noncanonical(struct decoder *d, const char *path, const struct dc_js
 	free(p);
 }
 
-/* Warn about keys written twice: Go keeps the last one, silently. */
-static void duplicate_keys(struct decoder *d, const char *path, const struct dc_json *obj)
+static void report_duplicate_key(struct decoder *d, const char *path, const struct dc_json *dup,
+				 const struct dc_json *first)
 {
-	for (size_t i = 1; i < obj->count; i++)
-		for (size_t j = 0; j < i; j++)
-			if (strcasecmp(obj->items[i].key, obj->items[j].key) == 0) {
-				char *p = join_path(path, obj->items[i].key);
-				struct dc_finding *f = finding(
-					d, DC_SEV_WARNING, "duplicate-key", p, obj->items[i].key_pos,
-					"\"%s\" is also set at %u:%u; Tailscale uses only this last one",
-					obj->items[i].key, obj->items[j].key_pos.line, obj->items[j].key_pos.col);
-				dc_finding_hint(f, "delete one of the two entries");
-				free(p);
-				break;
-			}
+	char *p = join_path(path, dup->key);
+	struct dc_finding *f = finding(d, DC_SEV_WARNING, "duplicate-key", p, dup->key_pos,
+				       "\"%s\" is also set at %u:%u; Tailscale uses only this last one", dup->key,
+				       first->key_pos.line, first->key_pos.col);
+	dc_finding_hint(f, "delete one of the two entries");
+	free(p);
+}
+
+struct member_key {
+	const char *key;
+	size_t index;
+};
+
+/* By key, case folded, then document order. */
+static int compare_member_keys(const void *pa, const void *pb)
+{
+	const struct member_key *a = pa, *b = pb;
+	int c = strcasecmp(a->key, b->key);
+	return c ? c : (a->index < b->index ? -1 : a->index > b->index);
+}
+
+static int compare_index(const void *pa, const void *pb)
+{
+	size_t a = ((const size_t *)pa)[0], b = ((const size_t *)pb)[0];
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * Warn about keys written twice: Go keeps the last one, silently. Each later copy is
+ * reported, in document order, against the first, and marked in repeated (if given). Objects with many members (Regions of
+ * a large map) are sorted by key instead of compared pairwise, so this stays n log n.
+ */
+static void duplicate_keys(struct decoder *d, const char *path, const struct dc_json *obj, bool *repeated)
+{
+	if (obj->count <= 16) {
+		for (size_t i = 1; i < obj->count; i++)
+			for (size_t j = 0; j < i; j++)
+				if (strcasecmp(obj->items[i].key, obj->items[j].key) == 0) {
+					report_duplicate_key(d, path, &obj->items[i], &obj->items[j]);
+					if (repeated)
+						repeated[i] = true;
+					break;
+				}
+		return;
+	}
+	struct member_key *order = dc_xcalloc(obj->count, sizeof(*order));
+	size_t(*dups)[2] = dc_xcalloc(obj->count, sizeof(*dups)); /* {later, first} */
+	size_t ndups = 0;
+	for (size_t i = 0; i < obj->count; i++)
+		order[i] = (struct member_key){obj->items[i].key, i};
+	qsort(order, obj->count, sizeof(*order), compare_member_keys);
+	for (size_t i = 0; i < obj->count;) {
+		size_t j = i + 1;
+		while (j < obj->count && strcasecmp(order[i].key, order[j].key) == 0) {
+			dups[ndups][0] = order[j++].index;
+			dups[ndups++][1] = order[i].index;
+		}
+		i = j;
+	}
+	qsort(dups, ndups, sizeof(*dups), compare_index);
+	for (size_t k = 0; k < ndups; k++) {
+		report_duplicate_key(d, path, &obj->items[dups[k][0]], &obj->items[dups[k][1]]);
+		if (repeated)
+			repeated[dups[k][0]] = true;
+	}
+	free(dups);
+	free(order);
 }
 
 static void type_error(struct decoder *d, const char *path, const struct dc_json *v, const char *want)
@@ -286,7 +348,7 @@ static void decode_node(struct decoder *d, const char *path, const struct dc_jso
 		if (v->type != DC_JSON_NULL)
 			type_error(d, path, v, "a node object");
 	} else {
-		duplicate_keys(d, path, v);
+		duplicate_keys(d, path, v, NULL);
 		for (size_t i = 0; i < v->count; i++) {
 			const struct dc_json *m = &v->items[i];
 			bool exact;
@@ -317,7 +379,7 @@ static void decode_region(struct decoder *d, const char *path, const struct dc_j
 {
 	r->path = dc_xstrdup(path);
 	r->at = v->pos;
-	duplicate_keys(d, path, v);
+	duplicate_keys(d, path, v, NULL);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
 		bool exact;
@@ -380,6 +442,46 @@ static int compare_regions(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Region ID -> index into map->regions while they are decoded (open addressing). */
+struct id_index {
+	struct id_slot {
+		int64_t id;
+		size_t index; /* SIZE_MAX: empty */
+	} *slots;
+	size_t mask;
+};
+
+static void id_index_init(struct id_index *x, size_t n)
+{
+	size_t cap = 16;
+	while (cap < n * 2)
+		cap *= 2;
+	x->slots = dc_xcalloc(cap, sizeof(*x->slots));
+	for (size_t i = 0; i < cap; i++)
+		x->slots[i].index = SIZE_MAX;
+	x->mask = cap - 1;
+}
+
+static struct id_slot *id_index_slot(const struct id_index *x, int64_t id)
+{
+	size_t i = (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) & x->mask;
+	while (x->slots[i].index != SIZE_MAX && x->slots[i].id != id)
+		i = (i + 1) & x->mask;
+	return &x->slots[i];
+}
+
+static void id_index_put(struct id_index *x, int64_t id, size_t index)
+{
+	struct id_slot *s = id_index_slot(x, id);
+	s->id = id;
+	s->index = index;
+}
+
+static size_t id_index_get(const struct id_index *x, int64_t id)
+{
+	return id_index_slot(x, id)->index;
+}
+
 static void decode_regions(struct decoder *d, const char *path, const struct dc_json *v, struct dc_derpmap *map)
 {
 	if (v->type == DC_JSON_NULL)
@@ -388,9 +490,15 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		type_error(d, path, v, "an object of regions keyed by region ID");
 		return;
 	}
-	duplicate_keys(d, path, v);
+	/* Region keys are digits: a key written twice case-insensitively is written twice. */
+	bool *repeated = dc_xcalloc(v->count + 1, sizeof(*repeated));
+	duplicate_keys(d, path, v, repeated);
 	/* A second "Regions" adds to the first: Go decodes into the existing map. */
 	map->regions = dc_xrealloc(map->regions, (map->region_count + v->count) * sizeof(*map->regions));
+	struct id_index idx;
+	id_index_init(&idx, map->region_count + v->count);
+	for (size_t k = 0; k < map->region_count; k++)
+		id_index_put(&idx, map->regions[k].id, k);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
 		char *p = join_path(path, m->key);
@@ -404,24 +512,20 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		}
 		/* A later duplicate replaces an earlier one, as a Go map would. */
 		struct dc_derp_region *r = NULL;
-		for (size_t k = 0; k < map->region_count; k++)
-			if (map->regions[k].id == id) {
-				r = &map->regions[k];
-				/* "900" and "0900" are the same key to Go; identical text is reported by duplicate_keys. */
-				bool same_text = false;
-				for (size_t j = 0; j < i; j++)
-					same_text |= strcmp(v->items[j].key, m->key) == 0;
-				if (!same_text) {
-					struct dc_finding *f = finding(d, DC_SEV_WARNING, "duplicate-key", p, m->key_pos,
-								       "region %lld is also defined at %u:%u; Tailscale uses only this last one",
-								       (long long)id, r->key_at.line, r->key_at.col);
-					dc_finding_hint(f, "delete one of the two regions");
-				}
-				free_region(r);
-				memset(r, 0, sizeof(*r));
-				break;
+		size_t k = id_index_get(&idx, id);
+		if (k != SIZE_MAX) {
+			r = &map->regions[k];
+			/* "900" and "0900" are the same key to Go; identical text is reported by duplicate_keys. */
+			if (!repeated[i]) {
+				struct dc_finding *f = finding(d, DC_SEV_WARNING, "duplicate-key", p, m->key_pos,
+							       "region %lld is also defined at %u:%u; Tailscale uses only this last one",
+							       (long long)id, r->key_at.line, r->key_at.col);
+				dc_finding_hint(f, "delete one of the two regions");
 			}
-		if (!r) {
+			free_region(r);
+			memset(r, 0, sizeof(*r));
+		} else {
+			id_index_put(&idx, id, map->region_count);
 			r = &map->regions[map->region_count++];
 			memset(r, 0, sizeof(*r));
 		}
@@ -443,6 +547,8 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		r->name = empty_if_null(r->name);
 		free(p);
 	}
+	free(idx.slots);
+	free(repeated);
 	qsort(map->regions, map->region_count, sizeof(*map->regions), compare_regions);
 }
 
@@ -494,7 +600,7 @@ static void decode_home_params(struct decoder *d, const char *path, const struct
 static void decode_map_object(struct decoder *d, const char *path, const struct dc_json *v, struct dc_derpmap *map)
 {
 	map->at = v->pos;
-	duplicate_keys(d, path, v);
+	duplicate_keys(d, path, v, NULL);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
 		bool exact;
