@@ -13,11 +13,16 @@ BUILD      ?= build
 BIN        ?= derpcheck
 CFLAGS     ?= -O2 -g
 PKGS       := openssl libcurl libcjson libsodium yaml-0.1
-# libcurl is loaded with dlopen when a URL is fetched (src/net/http.c): headers only here.
-LINK_PKGS  := openssl libcjson libsodium yaml-0.1
+# libcurl is loaded with dlopen when a URL is fetched (src/net/http.c), and OpenSSL when
+# TLS is first needed (src/net/ossl.c): headers only for derpcheck. Programs that call
+# OpenSSL themselves (unit tests, test servers, benchmarks, fuzz targets) link it.
+LINK_PKGS  := libcjson libsodium yaml-0.1
+TEST_LINK_PKGS := openssl $(LINK_PKGS)
 # Recursive (=) so pkg-config runs after scripts/deps.sh has installed what is missing.
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS    = $(shell pkg-config --libs $(LINK_PKGS)) -ldl
+# --as-needed: a library nothing calls (libm) is not mapped into every process.
+PKG_LIBS    = -Wl,--as-needed $(shell pkg-config --libs $(LINK_PKGS)) -ldl
+TEST_PKG_LIBS = $(shell pkg-config --libs $(TEST_LINK_PKGS)) -ldl
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -25,10 +30,13 @@ ifeq ($(WERROR),1)
 WARN       += -Werror
 endif
 # The user's CFLAGS/LDFLAGS come last: they are added to, never replaced.
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DDERPCHECK_VERSION='"$(VERSION)"' -Iinclude -Isrc \
+# -fno-math-errno: nothing reads errno after sqrt(), so the compiler inlines it and
+# derpcheck needs no libm at run time (a mapped library is page faults at every start).
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DDERPCHECK_VERSION='"$(VERSION)"' -Iinclude -Isrc -fno-math-errno \
               $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm
+TEST_LIBS   = $(TEST_PKG_LIBS) -lm
 
 DERPMAP_JSON := data/tailscale-default-derpmap.json
 # The folders are the layers (input -> probe over net -> judge -> output; util under all).
@@ -74,11 +82,11 @@ $(BIN): $(CMD_OBJS) $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | deps-check
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
 
 tools: $(TOOL_BINS)
 
@@ -144,7 +152,7 @@ fuzz-run:
 		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DDERPCHECK_VERSION='"$(VERSION)"' -Iinclude -Isrc -g -O1 \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 			$$(pkg-config --cflags $(PKGS)) -o $(FUZZ_BUILD)/$$name $$src $(CORE_SRCS) \
-			src/input/default_derpmap.S -DDERPMAP_FILE='"$(DERPMAP_JSON)"' $$(pkg-config --libs $(LINK_PKGS)) -ldl -lm; \
+			src/input/default_derpmap.S -DDERPMAP_FILE='"$(DERPMAP_JSON)"' $$(pkg-config --libs $(TEST_LINK_PKGS)) -ldl -lm; \
 		corpus=tests/fuzz/corpus/$${name#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
 		log=$(FUZZ_BUILD)/$$name.log; \
 		if $(FUZZ_BUILD)/$$name -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
@@ -160,7 +168,7 @@ fuzz-run:
 
 $(BUILD)/bench/%: bench/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
 
 # Every bench/bench_*.sh; each prints its figures and the target it is measured against:
 # Tailscale's own derper, DERP client and netcheck (PEERS) where one exists, in the same run.

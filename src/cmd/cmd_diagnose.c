@@ -209,6 +209,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		.try_default_url = true,
 		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
 			  .family = cli->family},
+		.want_defaults = true, /* the map rules compare with Tailscale's default regions */
 	};
 	struct dc_map_choice maps;
 	if (dc_map_choose(&mo, &maps, &err) < 0) {

@@ -3,6 +3,8 @@
 #include <openssl/pem.h>
 #include <stdbool.h>
 
+#include "derpcheck/net/ossl.h"
+
 /*
  * Public certificates (data, not code), as tailscale/tailscale net/bakedroots carries them
  * (as of v1.102.0). Each self-verifies; SHA-256 fingerprints:
@@ -118,6 +120,7 @@ static STACK_OF(X509) *baked_certs(void)
 
 int dc_baked_roots_add(X509_STORE *store)
 {
+	dc_ossl_need();
 	STACK_OF(X509) *certs = baked_certs();
 	int n = 0;
 	for (int i = 0; i < sk_X509_num(certs); i++)
@@ -127,6 +130,7 @@ int dc_baked_roots_add(X509_STORE *store)
 
 bool dc_baked_roots_contains(X509 *cert)
 {
+	dc_ossl_need();
 	STACK_OF(X509) *certs = baked_certs();
 	for (int i = 0; i < sk_X509_num(certs); i++)
 		if (X509_cmp(sk_X509_value(certs, i), cert) == 0)

@@ -14,6 +14,8 @@
 
 #include "derpcheck/judge/certinfo.h"
 
+#include "derpcheck/net/ossl.h"
+
 #define MAX_FILE_BYTES (1u << 20)
 
 size_t dc_derper_cert_stem(const char *hostname, char *out, size_t n)
@@ -34,6 +36,7 @@ size_t dc_derper_cert_stem(const char *hostname, char *out, size_t n)
 
 void dc_certfiles_free(struct dc_certfiles *f)
 {
+	dc_ossl_need();
 	if (f->certs)
 		dc_certs_free(f->certs);
 	if (f->chain)
@@ -245,6 +248,7 @@ static EVP_PKEY *load_key(struct dc_certfiles *f, const struct dc_buf *b, const 
 
 int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(f, 0, sizeof(*f));
 	f->key_cert_index = -1;
 	char stem[256] = "";

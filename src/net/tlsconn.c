@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "derpcheck/net/ossl.h"
+
 void dc_sockaddr_format(const struct sockaddr *sa, char *out, size_t n)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
@@ -234,6 +236,7 @@ static uint64_t deadline_after(long timeout_ms)
 int dc_tls_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tls_opts *opts,
 		   struct dc_tls_conn *c, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	dc_sockaddr_format(addr, c->peer, sizeof(c->peer));
@@ -250,6 +253,7 @@ int dc_tls_connect(const struct sockaddr *addr, socklen_t addrlen, const struct 
 int dc_tls_connect_race(const struct dc_tls_addr *addrs, size_t n, long tcp_timeout_ms, const struct dc_tls_opts *opts,
 			struct dc_tls_conn *c, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	if (n == 0 || n > DC_TLS_RACE_MAX)
@@ -319,6 +323,7 @@ int dc_tls_connect_race(const struct dc_tls_addr *addrs, size_t n, long tcp_time
 
 int dc_tls_write_all(struct dc_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err)
 {
+	dc_ossl_need();
 	const unsigned char *p = buf;
 	while (n > 0) {
 		ERR_clear_error();
@@ -343,6 +348,7 @@ int dc_tls_write_all(struct dc_tls_conn *c, const void *buf, size_t n, uint64_t 
 
 long dc_tls_read(struct dc_tls_conn *c, void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err)
 {
+	dc_ossl_need();
 	for (;;) {
 		ERR_clear_error();
 		int chunk = n > 1 << 30 ? 1 << 30 : (int)n;
@@ -371,11 +377,13 @@ long dc_tls_read(struct dc_tls_conn *c, void *buf, size_t n, uint64_t deadline_n
 
 int dc_tls_pending(const struct dc_tls_conn *c)
 {
+	dc_ossl_need();
 	return c->ssl ? SSL_pending(c->ssl) : 0;
 }
 
 void dc_tls_close(struct dc_tls_conn *c)
 {
+	dc_ossl_need();
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -392,6 +400,7 @@ void dc_tls_close(struct dc_tls_conn *c)
 
 STACK_OF(X509) *dc_tls_peer_chain(const struct dc_tls_conn *c)
 {
+	dc_ossl_need();
 	return c->ssl ? SSL_get_peer_cert_chain(c->ssl) : NULL;
 }
 
@@ -399,6 +408,7 @@ STACK_OF(X509) *dc_tls_peer_chain(const struct dc_tls_conn *c)
 
 bool dc_tls_is_metacert(X509 *cert)
 {
+	dc_ossl_need();
 	char cn[128] = "";
 	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
 	return strncmp(cn, "derpkey", 7) == 0 && strlen(cn) == 7 + 64;
@@ -406,6 +416,7 @@ bool dc_tls_is_metacert(X509 *cert)
 
 int dc_tls_find_derpkey(STACK_OF(X509) *chain, uint8_t key[32], int *version)
 {
+	dc_ossl_need();
 	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
 		X509 *cert = sk_X509_value(chain, i);
 		if (!dc_tls_is_metacert(cert))
@@ -425,6 +436,7 @@ int dc_tls_find_derpkey(STACK_OF(X509) *chain, uint8_t key[32], int *version)
 
 void dc_tls_cert_sha256_hex(X509 *cert, char out[65])
 {
+	dc_ossl_need();
 	unsigned char md[32];
 	unsigned int len = 0;
 	X509_digest(cert, EVP_sha256(), md, &len);
@@ -496,6 +508,7 @@ static int verify_pin(STACK_OF(X509) *chain, const char *pin, const char *host_n
 int dc_tls_verify(STACK_OF(X509) *chain, const char *host_name, const char *cert_name, const char *ca_file,
 		  struct dc_tls_verdict *v, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(v, 0, sizeof(*v));
 	static const char pin_prefix[] = "sha256-raw:";
 	if (cert_name && strncmp(cert_name, pin_prefix, sizeof(pin_prefix) - 1) == 0) {

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "derpcheck/net/ossl.h"
+
 #define BOLD "\033[1m"
 #define RED "\033[1;31m"
 #define YELLOW "\033[1;33m"
@@ -226,6 +228,7 @@ static void print_files(FILE *out, const struct dc_cert_output *o, const struct 
 
 void dc_output_cert_text(FILE *out, const struct dc_cert_output *o, const struct dc_style *st)
 {
+	dc_ossl_need();
 	if (o->files) {
 		print_files(out, o, st);
 		if (o->count)
@@ -391,6 +394,7 @@ static cJSON *report_json(const struct dc_cert_report *r, const char *written)
 
 void dc_output_cert_json(FILE *out, const struct dc_cert_output *o)
 {
+	dc_ossl_need();
 	cJSON *root = cJSON_CreateObject();
 	if (o->files) {
 		const struct dc_certfiles *f = o->files;

@@ -19,7 +19,7 @@ static const char *paint(const struct dc_style *st, const char *code)
 
 static double ms(uint64_t ns)
 {
-	return round((double)ns / 1000.0) / 1000.0; /* microsecond resolution */
+	return floor((double)ns / 1000.0 + 0.5) / 1000.0; /* microsecond resolution (ns is never negative) */
 }
 
 static const char *ordinal(unsigned n)

@@ -13,6 +13,8 @@
 
 #include "derpcheck/net/nodeaddr.h"
 
+#include "derpcheck/net/ossl.h"
+
 #define RBUF_INITIAL (64u * 1024u)
 #define DEFAULT_TIMEOUT_MS 10000 /* Tailscale: the whole connect */
 #define DEFAULT_NODE_MS 1500     /* Tailscale: TCP per node */
@@ -591,6 +593,7 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 
 int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(c, 0, sizeof(*c));
 	c->tls.fd = -1;
 	c->http_derp_version = -1;
@@ -670,6 +673,7 @@ int dc_derp_fd(const struct dc_derp_conn *c)
 
 bool dc_derp_readable_now(const struct dc_derp_conn *c)
 {
+	dc_ossl_need();
 	if (!c->tls.ssl)
 		return false;
 	struct dc_derp_frame f;
@@ -681,6 +685,7 @@ bool dc_derp_readable_now(const struct dc_derp_conn *c)
 
 int dc_derp_recv(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_derp_msg *m, struct dc_error *err)
 {
+	dc_ossl_need();
 	if (!c->tls.ssl) {
 		c->failure = c->failure ? c->failure : DC_DERP_CLOSED;
 		return dc_error_set(err, c->tls.peer, "the connection is closed");
