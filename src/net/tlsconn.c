@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -140,8 +141,10 @@ static int handshake_failed(struct dc_tls_conn *c, int ssl_error, struct dc_erro
 	unsigned long e = ERR_peek_last_error();
 	int reason = ERR_GET_REASON(e);
 	char detail[200] = "";
-	if (e)
+	if (e) {
+		OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
 		ERR_error_string_n(e, detail, sizeof(detail));
+	}
 	ERR_clear_error();
 	if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
 	    reason == SSL_R_HTTP_REQUEST || reason == SSL_R_RECORD_LENGTH_MISMATCH) {
@@ -172,22 +175,52 @@ static bool is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* One client context for the whole process: every connection has the same settings. */
+static SSL_CTX *client_ctx;
+static pthread_once_t client_ctx_once = PTHREAD_ONCE_INIT;
+
+static void make_client_ctx(void)
+{
+	/*
+	 * No openssl.cnf: Tailscale's Go client reads no OpenSSL configuration, and a system
+	 * policy (Debian's SECLEVEL=2) must not change what derpcheck can connect to and name.
+	 * No error strings either until an error is described (handshake_failed): loading
+	 * them all costs memory on every connection that works.
+	 */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+			 NULL);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx)
+		return;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* Complete the handshake whatever the certificate; dc_tls_verify judges it afterwards. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* Level 0 so weak keys still complete the handshake and can be reported by name. */
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_info_callback(ctx, on_info);
+	client_ctx = ctx;
+}
+
+int dc_tls_init(struct dc_error *err)
+{
+	dc_ossl_need();
+	pthread_once(&client_ctx_once, make_client_ctx);
+	if (!client_ctx) {
+		ERR_clear_error();
+		return dc_error_set(err, NULL, "OpenSSL could not create a TLS context");
+	}
+	return 0;
+}
+
 /* The TLS handshake on c->fd, already connected; closes c on failure. */
 static int tls_handshake(struct dc_tls_conn *c, const struct dc_tls_opts *opts, uint64_t deadline, struct dc_error *err)
 {
-	uint64_t start = dc_now_ns();
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	if (!c->ctx) {
-		fail(c, DC_CONN_TLS_FAILED, err, "OpenSSL could not create a TLS context");
+	if (dc_tls_init(err) < 0) {
+		c->failure = DC_CONN_TLS_FAILED;
 		goto fail;
 	}
-	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	/* Complete the handshake whatever the certificate; dc_tls_verify judges it afterwards. */
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-	/* Level 0 so weak keys still complete the handshake and can be reported by name. */
-	SSL_CTX_set_security_level(c->ctx, 0);
-	SSL_CTX_set_info_callback(c->ctx, on_info);
-	c->ssl = SSL_new(c->ctx);
+	uint64_t start = dc_now_ns();
+	c->ssl = SSL_new(client_ctx);
 	if (!c->ssl) {
 		fail(c, DC_CONN_TLS_FAILED, err, "OpenSSL could not create a TLS session");
 		goto fail;

@@ -525,6 +525,8 @@ void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
 	add_ms(s, "max_ms", r->received > 0, r->max_ms);
 	add_ms(s, "mdev_ms", r->received > 0, r->mdev_ms);
 	add_ms(s, "first_relay_ms", r->stage != DC_PING_SETUP_FAILED && r->stage != DC_PING_NOT_RELAYING, r->first_relay_ms);
+	add_ms(s, "connect_ms", r->clients[1].connected, ns_ms(r->connect_ns));
+	add_ms(s, "send_span_ms", r->sent > 0, ns_ms(r->send_span_ns));
 	add_ms(s, "elapsed_ms", true, ns_ms(r->elapsed_ns));
 	char *text = cJSON_Print(doc);
 	fprintf(out, "%s\n", text ? text : "{}");

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "derpcheck/util/cursor.h"
@@ -214,7 +216,10 @@ static int drain(struct run *x, int i)
 static int pump(struct run *x, uint64_t deadline)
 {
 	struct dc_ping_client *cl = x->r->clients;
-	if (!dc_derp_readable_now(&cl[0].conn) && !dc_derp_readable_now(&cl[1].conn)) {
+	/* Only a connection with something to read is read: a read that finds nothing costs
+	 * system calls between a packet's arrival and its echo. */
+	bool ready[2] = {dc_derp_readable_now(&cl[0].conn), dc_derp_readable_now(&cl[1].conn)};
+	if (!ready[0] && !ready[1]) {
 		/* ppoll: the send schedule and the timeouts keep microseconds, not whole milliseconds. */
 		uint64_t now = dc_now_ns(), left = deadline > now ? deadline - now : 0;
 		struct timespec ts = {.tv_sec = (time_t)(left / 1000000000u), .tv_nsec = (long)(left % 1000000000u)};
@@ -222,9 +227,11 @@ static int pump(struct run *x, uint64_t deadline)
 				      {.fd = dc_derp_fd(&cl[1].conn), .events = POLLIN}};
 		if (ppoll(p, 2, &ts, NULL) < 0 && errno != EINTR)
 			return -1;
+		for (int i = 0; i < 2; i++)
+			ready[i] = p[i].revents != 0;
 	}
 	for (int i = 1; i >= 0; i--) /* B first: its echoes leave sooner */
-		if (drain(x, i) < 0)
+		if (ready[i] && drain(x, i) < 0)
 			return fail_client(x, i, DC_PING_CONN_LOST);
 	return 0;
 }
@@ -291,34 +298,71 @@ static void stats(struct dc_ping_result *r)
 	}
 }
 
-static int exchange(struct run *x)
+/* Send every packet whose time has come; they leave in one write. */
+static int send_due(struct run *x, uint64_t first_ns, uint64_t interval)
 {
 	const struct dc_ping_opts *o = x->o;
 	struct dc_ping_result *r = x->r;
 	struct dc_ping_client *a = &r->clients[0], *b = &r->clients[1];
+	uint64_t now = dc_now_ns();
+	unsigned from = r->sent;
+	while (r->sent < o->count && now >= first_ns + (uint64_t)r->sent * interval) {
+		uint32_t seq = ++r->sent;
+		struct dc_ping_packet *p = &r->packets[seq - 1];
+		p->seq = seq;
+		p->sent_ns = now;
+		build(x, PKT_PING, seq, now);
+		dc_derp_queue_packet(&a->conn, b->conn.public_key, x->buf, o->size);
+	}
+	if (r->sent == from)
+		return 0;
+	if (dc_derp_flush(&a->conn, now + (uint64_t)o->reply_timeout_ms * 1000000u, &a->err) < 0)
+		return fail_client(x, 0, DC_PING_CONN_LOST);
+	if (from == 0)
+		r->send_span_ns = 0;
+	else
+		r->send_span_ns = now - r->packets[0].sent_ns;
+	return 0;
+}
+
+/* The server's own Ping/Pong, half an interval after each packet so the two never meet. */
+static int send_server_pings(struct run *x, uint64_t now)
+{
+	struct dc_ping_result *r = x->r;
+	for (int i = 0; i < 2; i++) {
+		struct dc_ping_client *c = &r->clients[i];
+		if (c->sping_pending)
+			continue; /* the server answers one at a time (protocols.md §1.7) */
+		send_server_ping(c, now);
+		if (dc_derp_flush(&c->conn, now + (uint64_t)x->o->reply_timeout_ms * 1000000u, &c->err) < 0)
+			return fail_client(x, i, DC_PING_CONN_LOST);
+	}
+	return 0;
+}
+
+static int exchange(struct run *x)
+{
+	const struct dc_ping_opts *o = x->o;
+	struct dc_ping_result *r = x->r;
 	uint64_t interval = (uint64_t)o->interval_ms * 1000000u, timeout = (uint64_t)o->reply_timeout_ms * 1000000u;
-	uint64_t next_send = dc_now_ns();
-	unsigned first_open = 0; /* packets before this one are answered or lost */
+	/*
+	 * An absolute schedule: packet k leaves at first + k x interval, whatever happened
+	 * before; a send that was late (the machine was busy) does not delay the later ones,
+	 * and packets already due go out together.
+	 */
+	uint64_t first = dc_now_ns();
+	unsigned spings = 0;       /* server ping rounds done: one per packet */
+	unsigned first_open = 0;   /* packets before this one are answered or lost */
 	for (;;) {
+		if (send_due(x, first, interval) < 0)
+			return -1;
 		uint64_t now = dc_now_ns();
-		if (r->sent < o->count && now >= next_send) {
-			uint32_t seq = ++r->sent;
-			struct dc_ping_packet *p = &r->packets[seq - 1];
-			p->seq = seq;
-			for (int i = 0; i < 2; i++)
-				if (!r->clients[i].sping_pending)
-					send_server_ping(&r->clients[i], now);
-			p->sent_ns = dc_now_ns();
-			build(x, PKT_PING, seq, p->sent_ns);
-			dc_derp_queue_packet(&a->conn, b->conn.public_key, x->buf, o->size);
-			if (dc_derp_flush(&a->conn, p->sent_ns + timeout, &a->err) < 0)
-				return fail_client(x, 0, DC_PING_CONN_LOST);
-			if (dc_derp_flush(&b->conn, p->sent_ns + timeout, &b->err) < 0)
-				return fail_client(x, 1, DC_PING_CONN_LOST);
-			/* A fixed schedule, as ping(8) keeps: late sends do not push the later ones back. */
-			next_send += interval;
-			if (next_send < p->sent_ns)
-				next_send = p->sent_ns;
+		bool all_back = r->sent == o->count && first_open == r->sent;
+		/* ... or at once when the last packet is back: the run does not wait for them. */
+		if (spings < r->sent && (all_back || now >= first + (uint64_t)spings * interval + interval / 2)) {
+			if (send_server_pings(x, now) < 0)
+				return -1;
+			spings++;
 		}
 		/* Packets leave in order, so they expire in order: only the oldest open ones matter. */
 		now = dc_now_ns();
@@ -337,9 +381,13 @@ static int exchange(struct run *x)
 			if (c->sping_pending && now >= c->sping_at + timeout)
 				c->sping_pending = false; /* unanswered: stays counted as sent */
 		}
-		if (r->sent == o->count && first_open == r->sent)
+		if (r->sent == o->count && first_open == r->sent && spings == r->sent)
 			break;
-		uint64_t wake = r->sent < o->count ? next_send : UINT64_MAX;
+		uint64_t wake = UINT64_MAX;
+		if (r->sent < o->count)
+			wake = first + (uint64_t)r->sent * interval;
+		if (spings < r->sent && first + (uint64_t)spings * interval + interval / 2 < wake)
+			wake = first + (uint64_t)spings * interval + interval / 2;
 		if (first_open < r->sent && r->packets[first_open].sent_ns + timeout < wake)
 			wake = r->packets[first_open].sent_ns + timeout;
 		if (pump(x, wake) < 0)
@@ -362,6 +410,84 @@ static int exchange(struct run *x)
 	}
 }
 
+struct dialer {
+	struct dc_derp_dial_opts opts;
+	struct dc_ping_client *c;
+	int rc;
+};
+
+static void *dial(void *arg)
+{
+	struct dialer *d = arg;
+	d->c->attempted = true;
+	d->rc = dc_derp_connect(&d->opts, &d->c->conn, &d->c->err);
+	return NULL;
+}
+
+static const char *first_derp_node(const struct dc_derp_region *r)
+{
+	for (size_t i = 0; r && i < r->node_count; i++)
+		if (!r->nodes[i].stun_only)
+			return r->nodes[i].name;
+	return NULL;
+}
+
+/* Dial B again, now that A's node is known: on it, or (mesh) anywhere else. */
+static void redial_b(struct dialer *b, const char *a_node, bool mesh)
+{
+	dc_derp_close(&b->c->conn);
+	b->opts.node = mesh ? NULL : a_node;
+	b->opts.skip_node = mesh ? a_node : NULL;
+	dial(b);
+}
+
+/*
+ * A and B connect at the same time, as Tailscale's client dials each connection on its
+ * own: B on A's node, or with mesh on another node of the region. A's node is only known
+ * once A is connected, so B starts from the node A is expected to take (the node asked
+ * for, or the region's first DERP node) and is dialled again if A ended up elsewhere.
+ */
+static int connect_both(struct run *x, const struct dc_derp_dial_opts *dial_opts)
+{
+	const struct dc_ping_opts *o = x->o;
+	struct dc_ping_result *r = x->r;
+	struct dialer d[2] = {{.opts = *dial_opts, .c = &r->clients[0]}, {.opts = *dial_opts, .c = &r->clients[1]}};
+	const char *a_expected = o->node ? o->node : first_derp_node(o->region);
+	if (o->mesh) {
+		d[1].opts.node = NULL;
+		d[1].opts.skip_node = a_expected;
+	}
+	uint64_t start = dc_now_ns();
+	pthread_t b_thread;
+	bool b_threaded = pthread_create(&b_thread, NULL, dial, &d[1]) == 0;
+	dial(&d[0]);
+	if (b_threaded)
+		pthread_join(b_thread, NULL);
+	else
+		dial(&d[1]);
+	if (d[0].rc < 0) {
+		/* A's failure is the answer; B's attempt, made only alongside, is not reported. */
+		dc_derp_close(&r->clients[1].conn);
+		memset(&r->clients[1], 0, sizeof(r->clients[1]));
+		r->clients[1].name = 'B';
+		r->clients[1].conn.tls.fd = -1;
+		return fail_client(x, 0, DC_PING_SETUP_FAILED);
+	}
+	r->clients[0].connected = true;
+	const char *a_node = r->clients[0].conn.node->name;
+	bool b_misplaced = d[1].rc == 0 && (strcmp(r->clients[1].conn.node->name, a_node) == 0) == o->mesh;
+	bool a_moved = !a_expected || strcmp(a_node, a_expected) != 0;
+	if (b_misplaced || (d[1].rc < 0 && a_moved))
+		redial_b(&d[1], a_node, o->mesh);
+	if (d[1].rc < 0)
+		return fail_client(x, 1, DC_PING_SETUP_FAILED);
+	r->clients[1].connected = true;
+	r->connect_ns = dc_now_ns() - start;
+	emit(x, DC_PING_EV_CONNECTED, 0, 0);
+	emit(x, DC_PING_EV_CONNECTED, 1, 0);
+	return 0;
+}
+
 int dc_ping_run(const struct dc_ping_opts *o, struct dc_ping_result *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -371,32 +497,30 @@ int dc_ping_run(const struct dc_ping_opts *o, struct dc_ping_result *r)
 	r->clients[1].name = 'B';
 	r->clients[0].conn.tls.fd = r->clients[1].conn.tls.fd = -1;
 	/* Room for any packet the relay can deliver, whatever size we send. */
-	struct run x = {.o = o, .r = r, .buf = dc_xcalloc(1, DC_DERP_MAX_PACKET)};
+	struct run x = {.o = o, .r = r, .buf = dc_xmalloc(DC_DERP_MAX_PACKET)}; /* pages used only when written */
 	randombytes_buf(&x.run_id, sizeof(x.run_id));
-	uint64_t start = dc_now_ns();
+	/* Send times are measured, not slept to: wake-ups late by the default 50 us slack
+	 * would show as a drifting schedule. Restored on the way out. */
+	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	int rc = -1;
+	/* OpenSSL's own start-up is not part of either client's TLS phase. */
+	struct dc_error init_err;
+	bool tls_ready = dc_tls_init(&init_err) == 0;
+	uint64_t start = dc_now_ns();
+	if (!tls_ready) {
+		r->clients[0].err = init_err;
+		fail_client(&x, 0, DC_PING_SETUP_FAILED);
+		goto out;
+	}
 
-	struct dc_derp_dial_opts dial = {
+	struct dc_derp_dial_opts dial_opts = {
 		.region = o->region, .node = o->node, .family = o->family, .ca_file = o->ca_file, .insecure = o->insecure,
 		.no_fast_start = o->no_fast_start, .timeout_ms = o->connect_timeout_ms, .is_prober = true,
 		.app_name = "derpcheck",
 	};
-	for (int i = 0; i < 2; i++) {
-		struct dc_ping_client *c = &r->clients[i];
-		if (i == 1) {
-			/* B on A's node, or with mesh on any other node of the region. */
-			const char *a_node = r->clients[0].conn.node->name;
-			dial.node = o->mesh ? NULL : a_node;
-			dial.skip_node = o->mesh ? a_node : NULL;
-		}
-		c->attempted = true;
-		if (dc_derp_connect(&dial, &c->conn, &c->err) < 0) {
-			fail_client(&x, i, DC_PING_SETUP_FAILED);
-			goto out;
-		}
-		c->connected = true;
-		emit(&x, DC_PING_EV_CONNECTED, i, 0);
-	}
+	if (connect_both(&x, &dial_opts) < 0)
+		goto out;
 	r->mesh = strcmp(r->clients[0].conn.node->name, r->clients[1].conn.node->name) != 0;
 	if (warm_up(&x) < 0 || exchange(&x) < 0)
 		goto out;
@@ -405,6 +529,8 @@ int dc_ping_run(const struct dc_ping_opts *o, struct dc_ping_result *r)
 out:
 	stats(r);
 	r->elapsed_ns = dc_now_ns() - start;
+	if (slack > 0)
+		prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
 	free(x.buf);
 	return rc;
 }

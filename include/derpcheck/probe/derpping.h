@@ -85,6 +85,8 @@ struct dc_ping_result {
 	unsigned count, sent, received, lost, duplicates, corrupted, late, unexpected;
 	double min_ms, avg_ms, max_ms, mdev_ms;
 	double first_relay_ms; /* from A's first packet to its arrival at B */
+	uint64_t connect_ns;   /* both clients connected (they connect at the same time) */
+	uint64_t send_span_ns; /* from the first packet's send to the last one's */
 	uint64_t elapsed_ns;
 	bool mesh;
 	enum dc_ping_stage stage;
