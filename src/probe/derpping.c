@@ -17,6 +17,7 @@
 #define PKT_PING 1
 #define PKT_ECHO 2
 #define PKT_WARMUP 3
+#define PKT_LOAD 4 /* load mode: counted by B, not echoed */
 #define OFF_KIND 4
 #define OFF_SEQ 5
 #define OFF_RUN 9
@@ -26,6 +27,22 @@
 
 #define WARMUP_EVERY_NS 20000000u /* resend the first packet every 20 ms until B sees one */
 
+#define FLOOD_FIRST_PPS 1000u
+#define FLOOD_MAX_PPS 2000000u
+#define FLOOD_STEP_NS 500000000u  /* each rate is held for half a second */
+#define FLOOD_DRAIN_NS 500000000u /* and stragglers get half a second more */
+#define FLOOD_REFINE 3            /* halvings of the gap between the last clean and the first lossy rate */
+
+/* What B has seen of the current load step. */
+struct load_step_state {
+	uint32_t first_seq; /* this step's packets are first_seq .. first_seq + n - 1 */
+	unsigned n;
+	uint8_t *seen;      /* bitmap */
+	float *delay_ms;    /* one per delivered packet */
+	unsigned delivered, duplicates, corrupted, late;
+	uint64_t first_send_ns, last_deliver_ns;
+};
+
 struct run {
 	const struct dc_ping_opts *o;
 	struct dc_ping_result *r;
@@ -33,6 +50,8 @@ struct run {
 	uint8_t *buf; /* one packet */
 	bool warm;
 	uint64_t first_warmup_ns;
+	uint32_t load_seq; /* the last sequence number sent in load mode */
+	struct load_step_state step;
 };
 
 static void emit(struct run *x, enum dc_ping_event_kind kind, int client, uint32_t seq)
@@ -103,6 +122,25 @@ static void send_server_ping(struct dc_ping_client *c, uint64_t now)
 	c->sping_sent++;
 }
 
+/* B got a load packet: this step's (counted once), or an earlier step's (late). */
+static void load_receipt(struct run *x, const struct parsed *p, uint64_t now)
+{
+	struct load_step_state *st = &x->step;
+	if (!st->n || p->seq < st->first_seq || p->seq - st->first_seq >= st->n) {
+		st->late++;
+		return;
+	}
+	uint32_t i = p->seq - st->first_seq;
+	if (st->seen[i / 8] & (1u << (i % 8))) {
+		st->duplicates++;
+		return;
+	}
+	st->seen[i / 8] |= (uint8_t)(1u << (i % 8));
+	st->corrupted += !p->intact;
+	st->delay_ms[st->delivered++] = now > p->sent ? (float)((double)(now - p->sent) / 1e6) : 0.0f;
+	st->last_deliver_ns = now;
+}
+
 /* B got a packet: echo pings, note warm-ups. */
 static void on_b_packet(struct run *x, const struct dc_derp_msg *m, uint64_t now)
 {
@@ -118,6 +156,10 @@ static void on_b_packet(struct run *x, const struct dc_derp_msg *m, uint64_t now
 			x->r->first_relay_ms = ms(now - x->first_warmup_ns);
 			emit(x, DC_PING_EV_RELAYING, 1, 0);
 		}
+		return;
+	}
+	if (p.kind == PKT_LOAD) {
+		load_receipt(x, &p, now);
 		return;
 	}
 	if (p.kind != PKT_PING)
@@ -410,6 +452,141 @@ static int exchange(struct run *x)
 	}
 }
 
+/* ---- load mode ------------------------------------------------------------------------------ */
+
+static int compare_float(const void *pa, const void *pb)
+{
+	float a = *(const float *)pa, b = *(const float *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * Hold one rate for n packets: packet k leaves at t0 + k / rate (the ones already due leave
+ * together, in one write), B counts them, and stragglers get drain_ns after the last send.
+ */
+static int load_step(struct run *x, unsigned rate, unsigned n, uint64_t drain_ns, struct dc_load_step *out)
+{
+	const struct dc_ping_opts *o = x->o;
+	struct dc_ping_result *r = x->r;
+	struct dc_ping_client *a = &r->clients[0], *b = &r->clients[1];
+	struct load_step_state *st = &x->step;
+	free(st->seen);
+	free(st->delay_ms);
+	*st = (struct load_step_state){.first_seq = x->load_seq + 1, .n = n, .seen = dc_xcalloc((n + 7) / 8, 1),
+				       .delay_ms = dc_xmalloc((size_t)n * sizeof(float))};
+	memset(out, 0, sizeof(*out));
+	out->rate_pps = rate;
+	uint64_t gap = 1000000000u / rate, t0 = dc_now_ns(), last_send = t0;
+	uint64_t timeout = (uint64_t)o->reply_timeout_ms * 1000000u;
+	st->first_send_ns = t0;
+	while (out->sent < n) {
+		uint64_t now = dc_now_ns();
+		uint64_t due = (now - t0) / gap + 1;
+		while (out->sent < n && out->sent < due) {
+			build(x, PKT_LOAD, ++x->load_seq, now);
+			dc_derp_queue_packet(&a->conn, b->conn.public_key, x->buf, o->size);
+			out->sent++;
+		}
+		last_send = now;
+		if (dc_derp_flush(&a->conn, now + timeout, &a->err) < 0)
+			return fail_client(x, 0, DC_PING_CONN_LOST);
+		if (out->sent < n && pump(x, t0 + (uint64_t)out->sent * gap) < 0)
+			return -1;
+	}
+	while (st->delivered < n && dc_now_ns() < last_send + drain_ns)
+		if (pump(x, last_send + drain_ns) < 0)
+			return -1;
+	out->send_ns = last_send - t0;
+	out->delivered = st->delivered;
+	out->duplicates = st->duplicates;
+	out->corrupted = st->corrupted;
+	out->late = st->late;
+	out->deliver_ns = st->delivered ? st->last_deliver_ns - t0 : 0;
+	out->sent_pps = n > 1 && out->send_ns ? (double)(n - 1) * 1e9 / (double)out->send_ns : 0;
+	out->delivered_pps = out->deliver_ns ? (double)st->delivered * 1e9 / (double)out->deliver_ns : 0;
+	/* Behind by more than a tenth: what was measured is this machine, not the relay. */
+	out->sender_behind = n > 1 && out->send_ns > (uint64_t)((double)(n - 1) * (double)gap * 1.1);
+	if (st->delivered) {
+		qsort(st->delay_ms, st->delivered, sizeof(float), compare_float);
+		double sum = 0;
+		for (unsigned i = 0; i < st->delivered; i++)
+			sum += st->delay_ms[i];
+		out->delay_min_ms = st->delay_ms[0];
+		out->delay_max_ms = st->delay_ms[st->delivered - 1];
+		out->delay_avg_ms = sum / st->delivered;
+		unsigned k = (unsigned)((double)st->delivered * 0.99 + 0.999);
+		out->delay_p99_ms = st->delay_ms[(k ? k : 1) - 1];
+	}
+	st->n = 0; /* what still arrives is late */
+	return 0;
+}
+
+static struct dc_load_step *next_step(struct dc_load_result *l)
+{
+	l->steps = dc_xrealloc(l->steps, (l->step_count + 1) * sizeof(*l->steps));
+	return &l->steps[l->step_count++];
+}
+
+static void note_step(struct dc_load_result *l, const struct dc_load_step *s)
+{
+	bool lost = s->delivered < s->sent;
+	if (lost && (!l->first_loss_pps || s->rate_pps < l->first_loss_pps))
+		l->first_loss_pps = s->rate_pps;
+	if (!lost && !s->sender_behind && s->delivered_pps > l->highest_clean_pps)
+		l->highest_clean_pps = s->delivered_pps;
+}
+
+/* --rate: one step of count packets; --flood: double the rate until packets are lost. */
+static int load(struct run *x)
+{
+	const struct dc_ping_opts *o = x->o;
+	struct dc_load_result *l = &x->r->load;
+	l->ran = true;
+	if (!o->flood) {
+		struct dc_load_step *s = next_step(l);
+		if (load_step(x, o->rate_pps, o->count, (uint64_t)o->reply_timeout_ms * 1000000u, s) < 0)
+			return -1;
+		note_step(l, s);
+		l->sender_limited = s->sender_behind;
+		return 0;
+	}
+	unsigned good = 0, bad = 0;
+	for (unsigned rate = FLOOD_FIRST_PPS; rate <= FLOOD_MAX_PPS; rate *= 2) {
+		unsigned n = (unsigned)((uint64_t)rate * FLOOD_STEP_NS / 1000000000u);
+		struct dc_load_step *s = next_step(l);
+		if (load_step(x, rate, n, FLOOD_DRAIN_NS, s) < 0)
+			return -1;
+		note_step(l, s);
+		if (s->delivered < s->sent) {
+			bad = rate;
+			break;
+		}
+		if (s->sender_behind) {
+			l->sender_limited = true;
+			return 0;
+		}
+		good = rate;
+	}
+	/* Narrow the limit down between the last clean rate and the first lossy one. */
+	for (int i = 0; i < FLOOD_REFINE && good && bad; i++) {
+		unsigned rate = good + (bad - good) / 2;
+		unsigned n = (unsigned)((uint64_t)rate * FLOOD_STEP_NS / 1000000000u);
+		struct dc_load_step *s = next_step(l);
+		if (load_step(x, rate, n, FLOOD_DRAIN_NS, s) < 0)
+			return -1;
+		note_step(l, s);
+		if (s->sender_behind) {
+			l->sender_limited = true;
+			break;
+		}
+		if (s->delivered < s->sent)
+			bad = rate;
+		else
+			good = rate;
+	}
+	return 0;
+}
+
 struct dialer {
 	struct dc_derp_dial_opts opts;
 	struct dc_ping_client *c;
@@ -492,7 +669,9 @@ int dc_ping_run(const struct dc_ping_opts *o, struct dc_ping_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->count = o->count;
-	r->packets = dc_xcalloc(o->count ? o->count : 1, sizeof(*r->packets));
+	bool load_mode = o->rate_pps || o->flood;
+	/* Load mode counts packets per step, not one record each (it sends millions). */
+	r->packets = dc_xcalloc(o->count && !load_mode ? o->count : 1, sizeof(*r->packets));
 	r->clients[0].name = 'A';
 	r->clients[1].name = 'B';
 	r->clients[0].conn.tls.fd = r->clients[1].conn.tls.fd = -1;
@@ -522,15 +701,28 @@ int dc_ping_run(const struct dc_ping_opts *o, struct dc_ping_result *r)
 	if (connect_both(&x, &dial_opts) < 0)
 		goto out;
 	r->mesh = strcmp(r->clients[0].conn.node->name, r->clients[1].conn.node->name) != 0;
-	if (warm_up(&x) < 0 || exchange(&x) < 0)
+	if (warm_up(&x) < 0)
+		goto out;
+	if (o->rate_pps || o->flood) {
+		if (load(&x) < 0)
+			goto out;
+		r->stage = DC_PING_DONE;
+		bool clean = r->load.step_count && r->load.steps[0].delivered == r->load.steps[0].sent;
+		rc = (o->flood ? r->load.highest_clean_pps > 0 : clean) ? 0 : -1;
+		goto out;
+	}
+	if (exchange(&x) < 0)
 		goto out;
 	r->stage = DC_PING_DONE;
 	rc = r->received == r->count ? 0 : -1;
 out:
 	stats(r);
+	r->ok = rc == 0;
 	r->elapsed_ns = dc_now_ns() - start;
 	if (slack > 0)
 		prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
+	free(x.step.seen);
+	free(x.step.delay_ms);
 	free(x.buf);
 	return rc;
 }
@@ -541,4 +733,6 @@ void dc_ping_result_free(struct dc_ping_result *r)
 		dc_derp_close(&r->clients[i].conn);
 	free(r->packets);
 	r->packets = NULL;
+	free(r->load.steps);
+	r->load.steps = NULL;
 }
