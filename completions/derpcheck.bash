@@ -15,11 +15,12 @@ _derpcheck()
 
 	local commands="validate netcheck ping status cert diagnose stun server debug help"
 	local global_opts="--format --color --verbose -v --quiet -q --help -h --version"
-	local net_opts="--derp-map --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6"
+	local net_opts="--derp-map --map-format --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6"
 
 	case $prev in
 	--format) COMPREPLY=($(compgen -W "text json json-line prometheus" -- "$cur")); return ;;
 	--color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
+	--map-format) COMPREPLY=($(compgen -W "auto json hujson yaml headscale" -- "$cur")); return ;;
 	--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--file) COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "-" -- "$cur")); return ;;
 	--peer) return ;;
@@ -74,12 +75,12 @@ _derpcheck()
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --interval -i --style --region --bind-address --bind-port $net_opts $global_opts" -- "$cur")) ;;
 	validate)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--strict --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6 $global_opts" -- "$cur"))
+			COMPREPLY=($(compgen -W "--strict --map-format --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6 $global_opts" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "embedded: -" -- "$cur"))
 		fi ;;
 	status)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--socket --file --peer --active --netcheck --no-portmap --derp-map --ca-file --insecure --timeout $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--socket --file --peer --active --netcheck --no-portmap --derp-map --map-format --ca-file --insecure --timeout $global_opts" -- "$cur")) ;;
 	cert)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--servername --region --no-aia --write-fullchain --certdir --hostname --cert-file --key-file $net_opts $global_opts" -- "$cur")) ;;
 	ping)

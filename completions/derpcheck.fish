@@ -23,7 +23,8 @@ complete -c derpcheck -l version -d 'print the version and exit'
 
 # Network options (validate uses all but --derp-map)
 set -l netcmds validate netcheck ping status cert diagnose stun server
-complete -c derpcheck -n "__fish_seen_subcommand_from netcheck ping status cert diagnose stun server" -l derp-map -r -F -d 'DERP map or policy file'
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck ping status cert diagnose stun server" -l derp-map -r -F -d 'DERP map, policy file or Headscale config'
+complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l map-format -x -a 'auto json hujson yaml headscale' -d 'how to read map files'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l ca-file -r -F -d 'trust the CA certificates in FILE'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l insecure -d 'skip TLS certificate checks (warns)'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l timeout -x -a '1s 2s 5s 10s 30s' -d 'give up waiting after DURATION'

@@ -16,6 +16,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_IPV4,
 	OPT_IPV6,
+	OPT_MAP_FORMAT,
 };
 
 static const struct dc_option global_options[] = {
@@ -27,9 +28,10 @@ static const struct dc_option global_options[] = {
 	{0},
 };
 
-/* Same order as the DC_SHARED_* bits. */
+/* Help order; each maps to its DC_SHARED_* bit in shared_enabled. */
 static const struct dc_option shared_options[] = {
-	{"derp-map", 0, "FILE|URL|-", OPT_DERP_MAP, "the DERP map or policy file to use (embedded: for the built-in snapshot)"},
+	{"derp-map", 0, "FILE|URL|-", OPT_DERP_MAP, "the DERP map, policy file or Headscale config to use (embedded: for the built-in snapshot)"},
+	{"map-format", 0, DC_MAP_FORMAT_WORDS, OPT_MAP_FORMAT, "how to read map files (default auto: by file name, then content)"},
 	{"ca-file", 0, "FILE", OPT_CA_FILE, "trust the CA certificates in FILE (PEM) instead of the system store"},
 	{"insecure", 0, NULL, OPT_INSECURE, "skip TLS certificate checks, like InsecureForTests (always warns)"},
 	{"timeout", 0, "DURATION", OPT_TIMEOUT, "give up waiting after DURATION (e.g. 5s, 500ms)"},
@@ -48,6 +50,7 @@ static bool shared_enabled(const struct dc_command_spec *spec, const struct dc_o
 	case OPT_CA_FILE: bit = DC_SHARED_CA_FILE; break;
 	case OPT_INSECURE: bit = DC_SHARED_INSECURE; break;
 	case OPT_TIMEOUT: bit = DC_SHARED_TIMEOUT; break;
+	case OPT_MAP_FORMAT: bit = DC_SHARED_MAP_FORMAT; break;
 	default: bit = DC_SHARED_FAMILY; break;
 	}
 	return (spec->shared & bit) != 0;
@@ -126,6 +129,14 @@ static int apply(struct dc_cli *cli, const struct dc_option *o, const char *arg,
 	case OPT_DERP_MAP:
 		cli->derp_map = arg;
 		return 0;
+	case OPT_MAP_FORMAT: {
+		static const char *const map_formats[] = {"auto", "json", "hujson", "yaml", "headscale"};
+		if (pick_word(arg, map_formats, DC_ARRAY_LEN(map_formats), "map-format", &pick, err) < 0)
+			return -1;
+		if (dc_map_format_parse(map_formats[pick], &cli->map_format) < 0)
+			return dc_error_set(err, NULL, "internal error: --map-format %s", arg);
+		return 0;
+	}
 	case OPT_CA_FILE:
 		cli->ca_file = arg;
 		return 0;

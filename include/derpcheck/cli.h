@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "derpcheck/input/mapload.h"
 #include "derpcheck/util/util.h"
 
 enum dc_format { DC_FORMAT_TEXT, DC_FORMAT_JSON, DC_FORMAT_JSON_LINE, DC_FORMAT_PROMETHEUS };
@@ -20,7 +21,8 @@ enum dc_color_mode { DC_COLOR_AUTO, DC_COLOR_ALWAYS, DC_COLOR_NEVER };
 #define DC_SHARED_INSECURE (1u << 2)
 #define DC_SHARED_TIMEOUT (1u << 3)
 #define DC_SHARED_FAMILY (1u << 4) /* -4 / -6 */
-#define DC_SHARED_ALL 0x1fu
+#define DC_SHARED_MAP_FORMAT (1u << 5) /* --map-format: how map files are read */
+#define DC_SHARED_ALL 0x3fu
 
 struct dc_cli {
 	/* global */
@@ -35,6 +37,7 @@ struct dc_cli {
 	bool insecure;
 	long timeout_ms; /* 0: the command's default */
 	int family;      /* 0 both, 4 or 6 */
+	enum dc_map_format map_format; /* --map-format (default auto) */
 };
 
 struct dc_option {

@@ -223,13 +223,16 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 		usage("--region needs a region ID (a positive integer), e.g. --region 900", NULL);
 		return NULL;
 	}
-	struct dc_fetch_opts fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
-				      .family = cli->family};
+	struct dc_fetch_opts fetch = dc_command_fetch_opts(cli);
 	if (dc_map_doc_load(cli->derp_map, &fetch, &rr->doc, &err) < 0) {
 		dc_report_error(&err);
 		return NULL;
 	}
 	rr->have_doc = true;
+	char *origin = dc_map_doc_origin(&rr->doc);
+	if (origin && !cli->quiet)
+		fprintf(stderr, "derpcheck: DERP map: %s %s: %s\n", dc_map_doc_kind(&rr->doc), rr->doc.text.name, origin);
+	free(origin);
 	if (!rr->doc.decoded) {
 		dc_error_set(&err, cli->derp_map, "no DERP map could be read from it");
 		dc_error_hint(&err, "run 'derpcheck validate %s' to see why", cli->derp_map);

@@ -12,6 +12,26 @@
 #include "derpcheck/input/mapchoice.h"
 #include "derpcheck/net/netaddr.h"
 
+struct dc_fetch_opts dc_command_fetch_opts(const struct dc_cli *cli)
+{
+	struct dc_fetch_opts f = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
+				  .family = cli->family, .format = cli->map_format};
+	return f;
+}
+
+void dc_command_map_origin(const struct dc_cli *cli, const struct dc_map_choice *choice)
+{
+	if (cli->quiet || !choice->have_doc)
+		return;
+	char *origin = dc_map_doc_origin(&choice->doc);
+	if (origin) {
+		char what[600];
+		dc_map_choice_describe(choice, what, sizeof(what));
+		fprintf(stderr, "derpcheck: DERP map: %s: %s\n", what, origin);
+	}
+	free(origin);
+}
+
 int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 {
 	struct dc_map_choice_opts opts = {
@@ -19,8 +39,7 @@ int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),
 		.localapi_timeout_ms = cli->timeout_ms,
 		.try_default_url = true,
-		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
-			  .family = cli->family},
+		.fetch = dc_command_fetch_opts(cli),
 	};
 	struct dc_error err;
 	if (dc_map_choose(&opts, choice, &err) < 0) {
@@ -28,6 +47,7 @@ int dc_command_map(const struct dc_cli *cli, struct dc_map_choice *choice)
 		dc_map_choice_free(choice);
 		return -1;
 	}
+	dc_command_map_origin(cli, choice);
 	if (!cli->derp_map && !cli->quiet) {
 		char what[600];
 		dc_map_choice_describe(choice, what, sizeof(what));

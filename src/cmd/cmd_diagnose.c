@@ -207,8 +207,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),
 		.localapi_timeout_ms = cli->timeout_ms,
 		.try_default_url = true,
-		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms,
-			  .family = cli->family},
+		.fetch = dc_command_fetch_opts(cli),
 		.want_defaults = true, /* the map rules compare with Tailscale's default regions */
 	};
 	struct dc_map_choice maps;
@@ -218,6 +217,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		free(args);
 		return DC_EXIT_USAGE;
 	}
+	dc_command_map_origin(cli, &maps);
 	char map_desc[600];
 	dc_map_choice_describe(&maps, map_desc, sizeof(map_desc));
 	if (maps.note && !cli->quiet)

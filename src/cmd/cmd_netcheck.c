@@ -140,7 +140,7 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 		.socket_path = a.socket ? a.socket : dc_localapi_default_socket(),
 		.localapi_timeout_ms = cli->timeout_ms,
 		.try_default_url = true,
-		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family},
+		.fetch = dc_command_fetch_opts(cli),
 	};
 	struct dc_map_choice maps;
 	if (dc_map_choose(&mo, &maps, &err) < 0) {
@@ -148,6 +148,7 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 		dc_map_choice_free(&maps);
 		return DC_EXIT_USAGE;
 	}
+	dc_command_map_origin(cli, &maps);
 	char desc[512];
 	dc_map_choice_describe(&maps, desc, sizeof(desc));
 

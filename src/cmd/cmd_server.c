@@ -35,7 +35,7 @@ const struct dc_command_spec dc_server_spec = {
 		"deployment from its files; add --pid to look at the running process too.\n"
 		"Nothing is modified and nothing is sent off the machine (unless --resolve).\n"
 		"Exit status 2 also means derper's flags could not be read from the input.",
-	.shared = DC_SHARED_DERP_MAP | DC_SHARED_CA_FILE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
+	.shared = DC_SHARED_DERP_MAP | DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = server_options,
 };
 
@@ -166,7 +166,7 @@ int dc_cmd_server(struct dc_cli *cli, int argc, char **argv)
 	struct dc_map_doc doc;
 	bool have_doc = false;
 	if (cli->derp_map) {
-		struct dc_fetch_opts fetch = {.ca_file = cli->ca_file, .timeout_ms = cli->timeout_ms, .family = cli->family};
+		struct dc_fetch_opts fetch = dc_command_fetch_opts(cli); /* server takes no --insecure: it stays false */
 		if (dc_map_doc_load(cli->derp_map, &fetch, &doc, &err) < 0) {
 			dc_report_error(&err);
 			goto out;

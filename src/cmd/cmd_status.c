@@ -38,7 +38,7 @@ const struct dc_command_spec dc_status_spec = {
 		"from --derp-map or the embedded snapshot. --netcheck measures this machine's\n"
 		"UDP and NAT mapping in the same run, so the reasons say what was measured.\n"
 		"Exit status 1 when tailscaled is not running or an active peer is not direct.",
-	.shared = DC_SHARED_DERP_MAP | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT,
+	.shared = DC_SHARED_DERP_MAP | DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT,
 	.options = status_options,
 };
 
@@ -182,7 +182,7 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 		.spec = cli->derp_map,
 		.socket_path = opts.file ? NULL : api.socket_path,
 		.localapi_timeout_ms = cli->timeout_ms,
-		.fetch = {.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family},
+		.fetch = dc_command_fetch_opts(cli),
 	};
 	struct dc_map_choice maps;
 	if (cli->verbose && !cli->derp_map && !opts.file)
@@ -193,6 +193,7 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 		dc_status_free(&st);
 		return DC_EXIT_USAGE;
 	}
+	dc_command_map_origin(cli, &maps);
 	struct dc_tailnet_report report;
 	dc_tailnet_analyze(&st, maps.map, now, &report);
 	/* --netcheck: measure UDP and the NAT mapping now, with the map chosen above. */

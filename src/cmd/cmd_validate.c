@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/output/output.h"
+#include "derpcheck/judge/hscheck.h"
 #include "derpcheck/judge/validate.h"
 
 enum { OPT_STRICT = 1 };
@@ -17,12 +18,14 @@ static const struct dc_option validate_options[] = {
 const struct dc_command_spec dc_validate_spec = {
 	.name = "validate",
 	.args = "FILE|URL|-|embedded: ...",
-	.summary = "check a DERP map or tailnet policy file the way Tailscale reads it",
+	.summary = "check a DERP map, policy file or Headscale config the way Tailscale and Headscale read it",
 	.description =
 		"Reads HuJSON (comments and trailing commas allowed): a bare DERP map, a policy\n"
-		"file with a \"derpMap\" key, or the control plane's JSON. Each problem is printed\n"
-		"as FILE:LINE:COL: error|warning: JSON.path: message, followed by a hint.",
-	.shared = DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
+		"file with a \"derpMap\" key, or the control plane's JSON; and Headscale's YAML: a\n"
+		"derp.paths map, or config.yaml, whose derp: section builds the map its clients get.\n"
+		"Each problem is printed as FILE:LINE:COL: error|warning: path: message, followed by\n"
+		"a hint.",
+	.shared = DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = validate_options,
 };
 
@@ -84,9 +87,7 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		fprintf(stderr, "derpcheck: internal error: the embedded default DERP map does not decode\n");
 		return DC_EXIT_USAGE;
 	}
-	struct dc_fetch_opts fetch = {
-		.ca_file = cli->ca_file, .insecure = cli->insecure, .timeout_ms = cli->timeout_ms, .family = cli->family,
-	};
+	struct dc_fetch_opts fetch = dc_command_fetch_opts(cli);
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	struct dc_findings all = {0};
 	bool input_error = false, problems = false;
@@ -105,6 +106,8 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		bool have_effective = false;
 		if (doc.decoded) {
 			dc_validate(&doc.map, &defaults, &doc.findings);
+			if (doc.headscale)
+				dc_headscale_check(doc.headscale, &doc.map, &doc.findings);
 			if (doc.map.shape == DC_SHAPE_POLICY) {
 				dc_derpmap_merge(&doc.map, &defaults, &effective, &merge);
 				have_effective = true;
@@ -116,7 +119,11 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		dc_findings_sort(&doc.findings);
 		struct dc_validate_result res = {
 			.doc = &doc,
-			.effective = have_effective ? &effective : doc.decoded && doc.map.shape == DC_SHAPE_DERPMAP ? &doc.map : NULL,
+			.effective = have_effective ? &effective
+				     : doc.decoded && (doc.map.shape == DC_SHAPE_DERPMAP || doc.map.shape == DC_SHAPE_YAML ||
+						       doc.map.shape == DC_SHAPE_HEADSCALE)
+					     ? &doc.map
+					     : NULL,
 			.merge = have_effective ? &merge : NULL,
 			.defaults = &defaults,
 			.errors = dc_findings_count(&doc.findings, DC_SEV_ERROR),

@@ -18,7 +18,17 @@ struct dc_command {
 /* Print "derpcheck: WHERE: WHAT" and "hint: ..." on stderr. */
 void dc_report_error(const struct dc_error *err);
 
+/* The shared flags that decide how maps are fetched and read (--ca-file, --map-format, ...). */
+struct dc_fetch_opts dc_command_fetch_opts(const struct dc_cli *cli);
+
+/*
+ * When the map came from a Headscale config or YAML file, say how it was built on
+ * stderr ("derpcheck: DERP map: Headscale config X: urls ..., paths ..., embedded region
+ * 999 from server_url"), unless quiet. Other maps say nothing here.
+ */
 struct dc_map_choice;
+void dc_command_map_origin(const struct dc_cli *cli, const struct dc_map_choice *choice);
+
 /*
  * The DERP map for a network command (src/input/mapchoice.c order: --derp-map, the local
  * tailscaled, the default URL, the embedded snapshot). Unless the map was given, says on

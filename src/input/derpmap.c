@@ -1,4 +1,5 @@
 #include "derpcheck/input/derpmap.h"
+#include "derpcheck/input/yaml.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,44 +18,50 @@ struct field_spec {
 	const char *alt;  /* the camelCase spelling the public API uses, also not worth a warning */
 	enum field_kind kind;
 	size_t offset;
+	/*
+	 * The YAML key: yaml.v3 uses the lower-cased Go field name when a struct has no yaml
+	 * tags, and tailcfg has none (tailcfg/derpmap.go), so Headscale's keys are these.
+	 */
+	const char *yaml;
+	const char *headscale; /* the config.yaml key the embedded region takes it from, or NULL */
 };
 
-#define NODE_FIELD(id, nm, alt, kind, member) \
-	[id] = {nm, alt, kind, offsetof(struct dc_derp_node, member)}
+#define NODE_FIELD(id, nm, alt, kind, member, yaml, hs) \
+	[id] = {nm, alt, kind, offsetof(struct dc_derp_node, member), yaml, hs}
 static const struct field_spec node_fields[DC_NODE_NFIELDS] = {
-	NODE_FIELD(DC_NODE_NAME, "Name", "name", KIND_STRING, name),
-	NODE_FIELD(DC_NODE_REGIONID, "RegionID", "regionId", KIND_INT, region_id),
-	NODE_FIELD(DC_NODE_HOSTNAME, "HostName", "hostName", KIND_STRING, host_name),
-	NODE_FIELD(DC_NODE_CERTNAME, "CertName", "certName", KIND_STRING, cert_name),
-	NODE_FIELD(DC_NODE_IPV4, "IPv4", "ipv4", KIND_STRING, ipv4),
-	NODE_FIELD(DC_NODE_IPV6, "IPv6", "ipv6", KIND_STRING, ipv6),
-	NODE_FIELD(DC_NODE_STUNPORT, "STUNPort", "stunPort", KIND_INT, stun_port),
-	NODE_FIELD(DC_NODE_STUNONLY, "STUNOnly", "stunOnly", KIND_BOOL, stun_only),
-	NODE_FIELD(DC_NODE_DERPPORT, "DERPPort", "derpPort", KIND_INT, derp_port),
-	NODE_FIELD(DC_NODE_INSECURE, "InsecureForTests", "insecureForTests", KIND_BOOL, insecure_for_tests),
-	NODE_FIELD(DC_NODE_STUNTESTIP, "STUNTestIP", "stunTestIP", KIND_STRING, stun_test_ip),
-	NODE_FIELD(DC_NODE_CANPORT80, "CanPort80", "canPort80", KIND_BOOL, can_port80),
+	NODE_FIELD(DC_NODE_NAME, "Name", "name", KIND_STRING, name, "name", "derp.server.region_id"),
+	NODE_FIELD(DC_NODE_REGIONID, "RegionID", "regionId", KIND_INT, region_id, "regionid", "derp.server.region_id"),
+	NODE_FIELD(DC_NODE_HOSTNAME, "HostName", "hostName", KIND_STRING, host_name, "hostname", "server_url"),
+	NODE_FIELD(DC_NODE_CERTNAME, "CertName", "certName", KIND_STRING, cert_name, "certname", NULL),
+	NODE_FIELD(DC_NODE_IPV4, "IPv4", "ipv4", KIND_STRING, ipv4, "ipv4", "derp.server.ipv4"),
+	NODE_FIELD(DC_NODE_IPV6, "IPv6", "ipv6", KIND_STRING, ipv6, "ipv6", "derp.server.ipv6"),
+	NODE_FIELD(DC_NODE_STUNPORT, "STUNPort", "stunPort", KIND_INT, stun_port, "stunport", "derp.server.stun_listen_addr"),
+	NODE_FIELD(DC_NODE_STUNONLY, "STUNOnly", "stunOnly", KIND_BOOL, stun_only, "stunonly", NULL),
+	NODE_FIELD(DC_NODE_DERPPORT, "DERPPort", "derpPort", KIND_INT, derp_port, "derpport", "server_url"),
+	NODE_FIELD(DC_NODE_INSECURE, "InsecureForTests", "insecureForTests", KIND_BOOL, insecure_for_tests, "insecurefortests", NULL),
+	NODE_FIELD(DC_NODE_STUNTESTIP, "STUNTestIP", "stunTestIP", KIND_STRING, stun_test_ip, "stuntestip", NULL),
+	NODE_FIELD(DC_NODE_CANPORT80, "CanPort80", "canPort80", KIND_BOOL, can_port80, "canport80", NULL),
 };
 
-#define REGION_FIELD(id, nm, alt, kind, member) \
-	[id] = {nm, alt, kind, offsetof(struct dc_derp_region, member)}
+#define REGION_FIELD(id, nm, alt, kind, member, yaml, hs) \
+	[id] = {nm, alt, kind, offsetof(struct dc_derp_region, member), yaml, hs}
 static const struct field_spec region_fields[DC_REGION_NFIELDS] = {
-	REGION_FIELD(DC_REGION_REGIONID, "RegionID", "regionId", KIND_INT, region_id),
-	REGION_FIELD(DC_REGION_CODE, "RegionCode", "regionCode", KIND_STRING, code),
-	REGION_FIELD(DC_REGION_NAME, "RegionName", "regionName", KIND_STRING, name),
-	REGION_FIELD(DC_REGION_LATITUDE, "Latitude", "latitude", KIND_FLOAT, latitude),
-	REGION_FIELD(DC_REGION_LONGITUDE, "Longitude", "longitude", KIND_FLOAT, longitude),
-	REGION_FIELD(DC_REGION_AVOID, "Avoid", "avoid", KIND_BOOL, avoid),
-	REGION_FIELD(DC_REGION_NOMEASURE, "NoMeasureNoHome", "noMeasureNoHome", KIND_BOOL, no_measure_no_home),
+	REGION_FIELD(DC_REGION_REGIONID, "RegionID", "regionId", KIND_INT, region_id, "regionid", "derp.server.region_id"),
+	REGION_FIELD(DC_REGION_CODE, "RegionCode", "regionCode", KIND_STRING, code, "regioncode", "derp.server.region_code"),
+	REGION_FIELD(DC_REGION_NAME, "RegionName", "regionName", KIND_STRING, name, "regionname", "derp.server.region_name"),
+	REGION_FIELD(DC_REGION_LATITUDE, "Latitude", "latitude", KIND_FLOAT, latitude, "latitude", NULL),
+	REGION_FIELD(DC_REGION_LONGITUDE, "Longitude", "longitude", KIND_FLOAT, longitude, "longitude", NULL),
+	REGION_FIELD(DC_REGION_AVOID, "Avoid", "avoid", KIND_BOOL, avoid, "avoid", NULL),
+	REGION_FIELD(DC_REGION_NOMEASURE, "NoMeasureNoHome", "noMeasureNoHome", KIND_BOOL, no_measure_no_home, "nomeasurenohome", NULL),
 	/* Nodes is an array; decoded by hand, listed here for name matching. */
-	REGION_FIELD(DC_REGION_NODES, "Nodes", "nodes", KIND_STRING, nodes),
+	REGION_FIELD(DC_REGION_NODES, "Nodes", "nodes", KIND_STRING, nodes, "nodes", "derp.server"),
 };
 
 enum map_field { MAP_REGIONS, MAP_OMIT, MAP_HOMEPARAMS, MAP_NFIELDS };
 static const struct field_spec map_fields[MAP_NFIELDS] = {
-	[MAP_REGIONS] = {"Regions", "regions", KIND_STRING, 0},
-	[MAP_OMIT] = {"omitDefaultRegions", "OmitDefaultRegions", KIND_BOOL, 0},
-	[MAP_HOMEPARAMS] = {"HomeParams", "homeParams", KIND_STRING, 0},
+	[MAP_REGIONS] = {"Regions", "regions", KIND_STRING, 0, "regions", NULL},
+	[MAP_OMIT] = {"omitDefaultRegions", "OmitDefaultRegions", KIND_BOOL, 0, "omitdefaultregions", NULL},
+	[MAP_HOMEPARAMS] = {"HomeParams", "homeParams", KIND_STRING, 0, "homeparams", NULL},
 };
 
 const char *dc_node_field_name(enum dc_node_field f)
@@ -67,9 +74,48 @@ const char *dc_region_field_name(enum dc_region_field f)
 	return region_fields[f].name;
 }
 
+static const char *spec_key(enum dc_map_dialect d, const struct field_spec *spec)
+{
+	if (d == DC_DIALECT_YAML)
+		return spec->yaml;
+	if (d == DC_DIALECT_HEADSCALE && spec->headscale)
+		return spec->headscale;
+	return spec->name;
+}
+
+const char *dc_node_field_key(enum dc_map_dialect d, enum dc_node_field f)
+{
+	return spec_key(d, &node_fields[f]);
+}
+
+const char *dc_region_field_key(enum dc_map_dialect d, enum dc_region_field f)
+{
+	return spec_key(d, &region_fields[f]);
+}
+
+const char *dc_map_regions_key(enum dc_map_dialect d)
+{
+	return spec_key(d, &map_fields[MAP_REGIONS]);
+}
+
+char *dc_field_member(enum dc_map_dialect d, const char *key, const char *value)
+{
+	if (d == DC_DIALECT_JSON)
+		return dc_xasprintf("\"%s\": %s", key, value);
+	/* YAML: the last part of a dotted config key, as it is written under its section */
+	const char *dot = strrchr(key, '.');
+	return dc_xasprintf("%s: %s", dot ? dot + 1 : key, value);
+}
+
 struct decoder {
 	struct dc_findings *findings;
+	enum dc_map_dialect dialect;
 };
+
+static bool yaml_dialect(const struct decoder *d)
+{
+	return d->dialect != DC_DIALECT_JSON;
+}
 
 static struct dc_finding *finding(struct decoder *d, enum dc_severity sev, const char *code,
 				  const char *path, struct dc_srcpos pos, const char *fmt, ...) DC_PRINTF(6, 7);
@@ -96,11 +142,53 @@ static char *join_path(const char *base, const char *name)
 	return p;
 }
 
+/* Lower case without '_' and '-': RegionID, region_id and regionId all fold to "regionid". */
+static void fold_key(const char *key, char *out, size_t n)
+{
+	size_t k = 0;
+	for (const char *p = key; *p && k + 1 < n; p++)
+		if (*p != '_' && *p != '-')
+			out[k++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+	out[k] = '\0';
+}
+
+enum match { MATCH_NONE, MATCH_EXACT, MATCH_CASE, MATCH_IGNORED };
+
+static int match_field_json(const struct field_spec *specs, size_t n, const char *key, bool *exact_case);
+
 /*
- * Match a member name against a field table the way encoding/json does: an exact match
- * wins, otherwise the first case-insensitive match. Returns the index or -1.
+ * Match a member name against a field table the way the dialect's Go decoder does.
+ * encoding/json: an exact match wins, otherwise the first case-insensitive match
+ * (MATCH_CASE). yaml.v3: only the exact lower-cased name (structmeta: FieldsMap[key]);
+ * a spelling that folds to it is silently ignored by Headscale (MATCH_IGNORED).
  */
-static int match_field(const struct field_spec *specs, size_t n, const char *key, bool *exact_case)
+static enum match match_field(const struct decoder *d, const struct field_spec *specs, size_t n, const char *key,
+			      int *index)
+{
+	if (yaml_dialect(d)) {
+		char folded[64], want[64];
+		fold_key(key, folded, sizeof(folded));
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(specs[i].yaml, key) == 0) {
+				*index = (int)i;
+				return MATCH_EXACT;
+			}
+		for (size_t i = 0; i < n; i++) {
+			fold_key(specs[i].yaml, want, sizeof(want));
+			if (strcmp(want, folded) == 0) {
+				*index = (int)i;
+				return MATCH_IGNORED;
+			}
+		}
+		return MATCH_NONE;
+	}
+	bool exact;
+	int f = match_field_json(specs, n, key, &exact);
+	*index = f;
+	return f < 0 ? MATCH_NONE : exact ? MATCH_EXACT : MATCH_CASE;
+}
+
+static int match_field_json(const struct field_spec *specs, size_t n, const char *key, bool *exact_case)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(specs[i].name, key) == 0 || strcmp(specs[i].alt, key) == 0) {
@@ -127,6 +215,12 @@ static bool looks_like_mesh_key(const char *key)
 	return strcmp(folded, "meshkey") == 0 || strcmp(folded, "meshpsk") == 0;
 }
 
+/* Who ignores an unknown field, for messages. */
+static const char *reader_name(const struct decoder *d)
+{
+	return yaml_dialect(d) ? "Headscale" : "Tailscale";
+}
+
 static void unknown_field(struct decoder *d, const struct field_spec *specs, size_t n,
 			  const char *path, const struct dc_json *m, const char *what)
 {
@@ -140,10 +234,10 @@ static void unknown_field(struct decoder *d, const struct field_spec *specs, siz
 	}
 	const char *names[16];
 	for (size_t i = 0; i < n && i < DC_ARRAY_LEN(names); i++)
-		names[i] = specs[i].name;
+		names[i] = spec_key(d->dialect, &specs[i]);
 	const char *guess = dc_closest(m->key, names, n < DC_ARRAY_LEN(names) ? n : DC_ARRAY_LEN(names));
 	struct dc_finding *f = finding(d, DC_SEV_WARNING, "unknown-field", p, m->key_pos,
-				       "unknown %s field \"%s\"; Tailscale ignores it", what, m->key);
+				       "unknown %s field \"%s\"; %s ignores it", what, m->key, reader_name(d));
 	if (guess)
 		dc_finding_hint(f, "did you mean \"%s\"?", guess);
 	else {
@@ -166,15 +260,50 @@ static void noncanonical(struct decoder *d, const char *path, const struct dc_js
 	free(p);
 }
 
+/*
+ * yaml.v3 matches keys exactly: RegionID, HostName or region_id in a derp.paths file are
+ * silently ignored by Headscale (headscale#1418), so the field keeps its zero value.
+ */
+static void ignored_key(struct decoder *d, const char *path, const struct dc_json *m, const char *want)
+{
+	char *p = join_path(path, m->key);
+	struct dc_finding *f = finding(d, DC_SEV_ERROR, "headscale-yaml-key-case", p, m->key_pos,
+				       "Headscale ignores \"%s\": its YAML decoder (yaml.v3) matches keys exactly, and this field is \"%s\"",
+				       m->key, want);
+	bool scalar = m->type != DC_JSON_OBJECT && m->type != DC_JSON_ARRAY && m->text;
+	if (scalar && m->style != DC_STYLE_QUOTED)
+		dc_finding_hint(f, "write %s: %s", want, m->text);
+	else
+		dc_finding_hint(f, "rename \"%s\" to %s", m->key, want);
+	free(p);
+}
+
+/*
+ * Keys written twice. encoding/json keeps the last one silently (a warning); yaml.v3
+ * refuses any mapping with a repeated key (decode.go: "mapping key already defined"),
+ * so Headscale rejects the whole file (an error).
+ */
 static void report_duplicate_key(struct decoder *d, const char *path, const struct dc_json *dup,
 				 const struct dc_json *first)
 {
 	char *p = join_path(path, dup->key);
-	struct dc_finding *f = finding(d, DC_SEV_WARNING, "duplicate-key", p, dup->key_pos,
-				       "\"%s\" is also set at %u:%u; Tailscale uses only this last one", dup->key,
-				       first->key_pos.line, first->key_pos.col);
+	struct dc_finding *f;
+	if (yaml_dialect(d))
+		f = finding(d, DC_SEV_ERROR, "yaml-duplicate-key", p, dup->key_pos,
+			    "\"%s\" is also set at %u:%u; Headscale's YAML decoder (yaml.v3) rejects a file with a repeated key",
+			    dup->key, first->key_pos.line, first->key_pos.col);
+	else
+		f = finding(d, DC_SEV_WARNING, "duplicate-key", p, dup->key_pos,
+			    "\"%s\" is also set at %u:%u; Tailscale uses only this last one", dup->key, first->key_pos.line,
+			    first->key_pos.col);
 	dc_finding_hint(f, "delete one of the two entries");
 	free(p);
+}
+
+/* yaml.v3 compares keys exactly, encoding/json case-insensitively. */
+static int compare_keys(bool yaml, const char *a, const char *b)
+{
+	return yaml ? strcmp(a, b) : strcasecmp(a, b);
 }
 
 struct member_key {
@@ -182,12 +311,20 @@ struct member_key {
 	size_t index;
 };
 
-/* By key, case folded, then document order. */
-static int compare_member_keys(const void *pa, const void *pb)
+static int compare_members(const struct member_key *a, const struct member_key *b, bool yaml)
 {
-	const struct member_key *a = pa, *b = pb;
-	int c = strcasecmp(a->key, b->key);
+	int c = compare_keys(yaml, a->key, b->key);
 	return c ? c : (a->index < b->index ? -1 : a->index > b->index);
+}
+
+static int compare_members_json(const void *a, const void *b)
+{
+	return compare_members(a, b, false);
+}
+
+static int compare_members_yaml(const void *a, const void *b)
+{
+	return compare_members(a, b, true);
 }
 
 static int compare_index(const void *pa, const void *pb)
@@ -197,16 +334,17 @@ static int compare_index(const void *pa, const void *pb)
 }
 
 /*
- * Warn about keys written twice: Go keeps the last one, silently. Each later copy is
- * reported, in document order, against the first, and marked in repeated (if given). Objects with many members (Regions of
- * a large map) are sorted by key instead of compared pairwise, so this stays n log n.
+ * Each later copy is reported, in document order, against the first, and marked in
+ * repeated (if given). Objects with many members (Regions of a large map) are sorted by
+ * key instead of compared pairwise, so this stays n log n.
  */
 static void duplicate_keys(struct decoder *d, const char *path, const struct dc_json *obj, bool *repeated)
 {
+	bool yaml = yaml_dialect(d);
 	if (obj->count <= 16) {
 		for (size_t i = 1; i < obj->count; i++)
 			for (size_t j = 0; j < i; j++)
-				if (strcasecmp(obj->items[i].key, obj->items[j].key) == 0) {
+				if (compare_keys(yaml, obj->items[i].key, obj->items[j].key) == 0) {
 					report_duplicate_key(d, path, &obj->items[i], &obj->items[j]);
 					if (repeated)
 						repeated[i] = true;
@@ -219,10 +357,10 @@ static void duplicate_keys(struct decoder *d, const char *path, const struct dc_
 	size_t ndups = 0;
 	for (size_t i = 0; i < obj->count; i++)
 		order[i] = (struct member_key){obj->items[i].key, i};
-	qsort(order, obj->count, sizeof(*order), compare_member_keys);
+	qsort(order, obj->count, sizeof(*order), yaml ? compare_members_yaml : compare_members_json);
 	for (size_t i = 0; i < obj->count;) {
 		size_t j = i + 1;
-		while (j < obj->count && strcasecmp(order[i].key, order[j].key) == 0) {
+		while (j < obj->count && compare_keys(yaml, order[i].key, order[j].key) == 0) {
 			dups[ndups][0] = order[j++].index;
 			dups[ndups++][1] = order[i].index;
 		}
@@ -251,18 +389,90 @@ static void type_error(struct decoder *d, const char *path, const struct dc_json
 		snprintf(found, sizeof(found), "%s", v->type == DC_JSON_NULL ? "null" : v->type == DC_JSON_ARRAY ? "an array" : "an object");
 	struct dc_finding *f = finding(d, DC_SEV_ERROR, "wrong-type", path, v->pos, "expected %s, found %s", want, found);
 	long long ignored;
+	const char *rejects = yaml_dialect(d) ? "Headscale's YAML decoder rejects the whole file"
+					      : "Tailscale rejects the whole map";
 	if (v->type == DC_JSON_STRING && strcmp(want, "an integer") == 0 &&
 	    dc_parse_int(v->text, -9223372036854775807LL, 9223372036854775807LL, &ignored) == 0)
-		dc_finding_hint(f, "write the number without quotes: %s", v->text);
+		dc_finding_hint(f, "write the number without quotes: %s%s%s", v->text,
+				yaml_dialect(d) ? "; a quoted number is a string, and " : "", yaml_dialect(d) ? rejects : "");
 	else if (v->type == DC_JSON_STRING && strcmp(want, "true or false") == 0)
-		dc_finding_hint(f, "write true or false without quotes");
+		dc_finding_hint(f, "write true or false without quotes%s%s", yaml_dialect(d) ? "; otherwise " : "",
+				yaml_dialect(d) ? rejects : "");
 	else
-		dc_finding_hint(f, "Tailscale rejects the whole map when a field has the wrong type; make it %s", want);
+		dc_finding_hint(f, "%s when a field has the wrong type; make it %s", rejects, want);
+}
+
+/* yaml.v3 reads these as booleans, but only into a bool field (decode.go, YAML 1.1 compatibility). */
+static const char *const yaml11_true[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"};
+static const char *const yaml11_false[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF"};
+
+static int yaml11_bool(const char *s)
+{
+	for (size_t i = 0; i < DC_ARRAY_LEN(yaml11_true); i++)
+		if (strcmp(s, yaml11_true[i]) == 0)
+			return 1;
+	for (size_t i = 0; i < DC_ARRAY_LEN(yaml11_false); i++)
+		if (strcmp(s, yaml11_false[i]) == 0)
+			return 0;
+	return -1;
+}
+
+/*
+ * An integer from a YAML plain scalar, as yaml.v3 stores it into a Go int: any !!int
+ * that fits, or a !!float truncated toward zero. Spellings that change the value a
+ * reader expects (0443 is octal 291, 3478.9 is 3478) are named.
+ */
+static int decode_int_yaml(struct decoder *d, const char *path, const struct dc_json *v, int64_t *out)
+{
+	struct dc_yaml_number num;
+	if (v->type != DC_JSON_NUMBER || dc_yaml_number(v->text, &num) < 0) {
+		type_error(d, path, v, "an integer");
+		return -1;
+	}
+	if (num.is_unsigned || (!num.is_int && !(fabs(num.f) < 9223372036854775808.0))) {
+		struct dc_finding *f = finding(d, DC_SEV_ERROR, "out-of-range", path, v->pos,
+					       "%s does not fit in Go's int; Headscale's YAML decoder rejects the file", v->text);
+		dc_finding_hint(f, "use a value between -9223372036854775808 and 9223372036854775807");
+		return -1;
+	}
+	int64_t value = num.is_int ? num.i : (int64_t)num.f;
+	struct dc_finding *f = NULL;
+	switch (num.form) {
+	case DC_YAML_LEGACY_OCTAL:
+		f = finding(d, DC_SEV_ERROR, "yaml-implicit-type", path, v->pos,
+			    "%s starts with 0, so YAML reads it as octal: Headscale uses %lld", v->text, (long long)value);
+		dc_finding_hint(f, "drop the leading zero if you mean the decimal number");
+		break;
+	case DC_YAML_HEX:
+	case DC_YAML_OCTAL:
+	case DC_YAML_BINARY:
+		f = finding(d, DC_SEV_WARNING, "yaml-implicit-type", path, v->pos,
+			    "%s is read as %lld", v->text, (long long)value);
+		dc_finding_hint(f, "write %lld so the file says what Headscale uses", (long long)value);
+		break;
+	case DC_YAML_FLOAT:
+		if ((double)value != num.f) {
+			f = finding(d, DC_SEV_ERROR, "yaml-implicit-type", path, v->pos,
+				    "%s is not a whole number; Headscale's YAML decoder cuts it to %lld", v->text, (long long)value);
+			dc_finding_hint(f, "write the whole number you mean");
+		} else {
+			f = finding(d, DC_SEV_WARNING, "yaml-implicit-type", path, v->pos,
+				    "%s is a YAML float; Headscale reads it as %lld", v->text, (long long)value);
+			dc_finding_hint(f, "write %lld", (long long)value);
+		}
+		break;
+	case DC_YAML_DECIMAL:
+		break;
+	}
+	*out = value;
+	return 0;
 }
 
 /* Go's int: an integer literal (no fraction, no exponent) that fits in 64 bits. */
 static int decode_int(struct decoder *d, const char *path, const struct dc_json *v, int64_t *out)
 {
+	if (yaml_dialect(d))
+		return decode_int_yaml(d, path, v, out);
 	if (v->type != DC_JSON_NUMBER) {
 		type_error(d, path, v, "an integer");
 		return -1;
@@ -286,6 +496,35 @@ static int decode_int(struct decoder *d, const char *path, const struct dc_json 
 	return 0;
 }
 
+static int decode_bool(struct decoder *d, const char *path, const struct dc_json *v, bool *out)
+{
+	if (v->type == DC_JSON_BOOL) {
+		*out = v->boolean;
+		return 0;
+	}
+	int b = yaml_dialect(d) && v->type == DC_JSON_STRING ? yaml11_bool(v->text) : -1;
+	if (b < 0) {
+		type_error(d, path, v, "true or false");
+		return -1;
+	}
+	struct dc_finding *f = finding(d, DC_SEV_WARNING, "yaml-implicit-type", path, v->pos,
+				       "Headscale reads %s as %s (yaml.v3 accepts YAML 1.1 booleans for a boolean field), but other YAML readers see the string \"%s\"",
+				       v->text, b ? "true" : "false", v->text);
+	dc_finding_hint(f, "write %s", b ? "true" : "false");
+	*out = b == 1;
+	return 0;
+}
+
+/* The text a string field gets: yaml.v3 stores any scalar's text as written. */
+static const char *string_value(const struct decoder *d, const struct dc_json *v)
+{
+	if (v->type == DC_JSON_STRING)
+		return v->text;
+	if (yaml_dialect(d) && (v->type == DC_JSON_NUMBER || v->type == DC_JSON_BOOL))
+		return v->text;
+	return NULL;
+}
+
 static int decode_field(struct decoder *d, const struct field_spec *spec, void *base, const char *path,
 			const struct dc_json *v)
 {
@@ -293,47 +532,72 @@ static int decode_field(struct decoder *d, const struct field_spec *spec, void *
 	if (v->type == DC_JSON_NULL) /* Go leaves the field unchanged */
 		return 0;
 	switch (spec->kind) {
-	case KIND_STRING:
-		if (v->type != DC_JSON_STRING) {
+	case KIND_STRING: {
+		const char *text = string_value(d, v);
+		if (!text) {
 			type_error(d, path, v, "a string");
 			return -1;
 		}
-		if (strlen(v->text) != v->text_len) {
+		if (strlen(text) != v->text_len) {
 			finding(d, DC_SEV_ERROR, "wrong-type", path, v->pos, "string contains a NUL character (\\u0000)");
 			return -1;
 		}
 		free(*(char **)where);
-		*(char **)where = dc_xstrdup(v->text);
+		*(char **)where = dc_xstrdup(text);
 		return 0;
+	}
 	case KIND_INT:
 		return decode_int(d, path, v, (int64_t *)where);
 	case KIND_BOOL:
-		if (v->type != DC_JSON_BOOL) {
-			type_error(d, path, v, "true or false");
-			return -1;
-		}
-		*(bool *)where = v->boolean;
-		return 0;
-	case KIND_FLOAT:
-		if (v->type != DC_JSON_NUMBER) {
+		return decode_bool(d, path, v, (bool *)where);
+	case KIND_FLOAT: {
+		struct dc_yaml_number num;
+		if (v->type != DC_JSON_NUMBER || (yaml_dialect(d) && dc_yaml_number(v->text, &num) < 0)) {
 			type_error(d, path, v, "a number");
 			return -1;
 		}
-		*(double *)where = strtod(v->text, NULL);
+		*(double *)where = yaml_dialect(d) ? num.f : strtod(v->text, NULL);
 		if (!isfinite(*(double *)where)) {
 			*(double *)where = 0;
 			struct dc_finding *f = finding(d, DC_SEV_ERROR, "out-of-range", path, v->pos,
 						       "%s is too large for a 64-bit float", v->text);
-			dc_finding_hint(f, "Tailscale rejects the map; write an ordinary number");
+			dc_finding_hint(f, "%s; write an ordinary number",
+					yaml_dialect(d) ? "Headscale sends a map clients cannot read" : "Tailscale rejects the map");
 			return -1;
 		}
 		return 0;
+	}
+	}
+	return -1;
+}
+
+/*
+ * Match one member against a field table and report spelling problems. Returns the
+ * field index, or -1 when the member is not a field (unknown, or ignored by yaml.v3).
+ */
+static int member_field(struct decoder *d, const struct field_spec *specs, size_t n, const char *path,
+			const struct dc_json *m, const char *what)
+{
+	int f;
+	switch (match_field(d, specs, n, m->key, &f)) {
+	case MATCH_NONE:
+		unknown_field(d, specs, n, path, m, what);
+		return -1;
+	case MATCH_IGNORED:
+		ignored_key(d, path, m, specs[f].yaml);
+		return -1;
+	case MATCH_CASE:
+		noncanonical(d, path, m, specs[f].name);
+		return f;
+	case MATCH_EXACT:
+		return f;
 	}
 	return -1;
 }
 
 static void free_node(struct dc_derp_node *n);
 static void free_region(struct dc_derp_region *r);
+static void clone_region(const struct dc_derp_region *src, struct dc_derp_region *dst);
 
 static char *empty_if_null(char *s)
 {
@@ -351,15 +615,10 @@ static void decode_node(struct decoder *d, const char *path, const struct dc_jso
 		duplicate_keys(d, path, v, NULL);
 		for (size_t i = 0; i < v->count; i++) {
 			const struct dc_json *m = &v->items[i];
-			bool exact;
-			int f = match_field(node_fields, DC_NODE_NFIELDS, m->key, &exact);
-			if (f < 0) {
-				unknown_field(d, node_fields, DC_NODE_NFIELDS, path, m, "node");
+			int f = member_field(d, node_fields, DC_NODE_NFIELDS, path, m, "node");
+			if (f < 0)
 				continue;
-			}
-			if (!exact)
-				noncanonical(d, path, m, node_fields[f].name);
-			char *p = join_path(path, node_fields[f].name);
+			char *p = join_path(path, spec_key(d->dialect, &node_fields[f]));
 			if (decode_field(d, &node_fields[f], n, p, m) == 0 && m->type != DC_JSON_NULL) {
 				n->present |= 1u << f;
 				n->field_at[f] = m->pos;
@@ -379,18 +638,14 @@ static void decode_region(struct decoder *d, const char *path, const struct dc_j
 {
 	r->path = dc_xstrdup(path);
 	r->at = v->pos;
+	r->dialect = d->dialect;
 	duplicate_keys(d, path, v, NULL);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
-		bool exact;
-		int f = match_field(region_fields, DC_REGION_NFIELDS, m->key, &exact);
-		if (f < 0) {
-			unknown_field(d, region_fields, DC_REGION_NFIELDS, path, m, "region");
+		int f = member_field(d, region_fields, DC_REGION_NFIELDS, path, m, "region");
+		if (f < 0)
 			continue;
-		}
-		if (!exact)
-			noncanonical(d, path, m, region_fields[f].name);
-		char *p = join_path(path, region_fields[f].name);
+		char *p = join_path(path, spec_key(d->dialect, &region_fields[f]));
 		if (f == DC_REGION_NODES) {
 			if (m->type == DC_JSON_ARRAY) {
 				for (size_t k = 0; k < r->node_count; k++) /* a repeated "Nodes" replaces, as in Go */
@@ -419,21 +674,33 @@ static void decode_region(struct decoder *d, const char *path, const struct dc_j
 /* Go decodes map[int]... keys with strconv.ParseInt: optional sign, decimal digits. */
 static int parse_region_key(const char *key, int64_t *out)
 {
-	const char *p = key;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (!*p)
+	return dc_parse_go_int(key, out);
+}
+
+/*
+ * A region ID from a YAML key: yaml.v3 decodes map[int] keys like any int, so only a
+ * plain number works (a quoted "900" makes it reject the file) and its spelling counts.
+ */
+static int region_key_yaml(struct decoder *d, const char *path, const struct dc_json *m, int64_t *out)
+{
+	struct dc_json key = {.type = DC_JSON_STRING, .pos = m->key_pos, .text = m->key,
+			      .text_len = strlen(m->key), .style = m->key_style};
+	struct dc_yaml_number num;
+	if (m->key_style == DC_STYLE_PLAIN && dc_yaml_number(m->key, &num) == 0)
+		key.type = DC_JSON_NUMBER;
+	if (key.type != DC_JSON_NUMBER) {
+		struct dc_finding *f = finding(d, DC_SEV_ERROR, "region-key-not-integer", path, m->key_pos,
+					       "region key %s%s%s is not a number to Headscale's YAML decoder, which rejects the file",
+					       m->key_style == DC_STYLE_QUOTED ? "\"" : "", m->key,
+					       m->key_style == DC_STYLE_QUOTED ? "\"" : "");
+		long long ignored;
+		if (dc_parse_int(m->key, 1, INT64_MAX, &ignored) == 0)
+			dc_finding_hint(f, "write the region ID without quotes: %s:", m->key);
+		else
+			dc_finding_hint(f, "keys of regions are region IDs, e.g. 900:");
 		return -1;
-	for (const char *q = p; *q; q++)
-		if (*q < '0' || *q > '9')
-			return -1;
-	errno = 0;
-	char *end;
-	long long v = strtoll(key, &end, 10);
-	if (errno || *end)
-		return -1;
-	*out = v;
-	return 0;
+	}
+	return decode_int_yaml(d, path, &key, out);
 }
 
 static int compare_regions(const void *a, const void *b)
@@ -503,7 +770,12 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		const struct dc_json *m = &v->items[i];
 		char *p = join_path(path, m->key);
 		int64_t id;
-		if (parse_region_key(m->key, &id) < 0) {
+		if (yaml_dialect(d)) {
+			if (region_key_yaml(d, p, m, &id) < 0) {
+				free(p);
+				continue;
+			}
+		} else if (parse_region_key(m->key, &id) < 0) {
 			struct dc_finding *f = finding(d, DC_SEV_ERROR, "region-key-not-integer", p, m->key_pos,
 						       "region key \"%s\" is not a region ID", m->key);
 			dc_finding_hint(f, "keys of Regions are region IDs written as strings, e.g. \"900\"");
@@ -518,8 +790,8 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 			/* "900" and "0900" are the same key to Go; identical text is reported by duplicate_keys. */
 			if (!repeated[i]) {
 				struct dc_finding *f = finding(d, DC_SEV_WARNING, "duplicate-key", p, m->key_pos,
-							       "region %lld is also defined at %u:%u; Tailscale uses only this last one",
-							       (long long)id, r->key_at.line, r->key_at.col);
+							       "region %lld is also defined at %u:%u; %s uses only this last one",
+							       (long long)id, r->key_at.line, r->key_at.col, reader_name(d));
 				dc_finding_hint(f, "delete one of the two regions");
 			}
 			free_region(r);
@@ -531,6 +803,7 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		}
 		r->id = id;
 		r->key_at = m->key_pos;
+		r->dialect = d->dialect;
 		if (m->type == DC_JSON_NULL) {
 			r->removed = true;
 			r->path = dc_xstrdup(p);
@@ -560,33 +833,34 @@ static void decode_home_params(struct decoder *d, const char *path, const struct
 		type_error(d, path, v, "an object");
 		return;
 	}
-	static const struct field_spec hp_fields[] = {{"RegionScore", "regionScore", KIND_FLOAT, 0}};
+	static const struct field_spec hp_fields[] = {{"RegionScore", "regionScore", KIND_FLOAT, 0, "regionscore", NULL}};
+	duplicate_keys(d, path, v, NULL);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
-		bool exact;
-		if (match_field(hp_fields, 1, m->key, &exact) < 0) {
-			unknown_field(d, hp_fields, 1, path, m, "HomeParams");
+		if (member_field(d, hp_fields, 1, path, m, "HomeParams") < 0)
 			continue;
-		}
-		if (!exact)
-			noncanonical(d, path, m, "RegionScore");
-		char *sp = join_path(path, "RegionScore");
+		char *sp = join_path(path, spec_key(d->dialect, &hp_fields[0]));
 		if (m->type == DC_JSON_OBJECT) {
 			map->scores = dc_xrealloc(map->scores, (map->score_count + m->count + 1) * sizeof(*map->scores));
 			for (size_t k = 0; k < m->count; k++) {
 				const struct dc_json *s = &m->items[k];
 				char *p = join_path(sp, s->key);
 				int64_t id;
-				if (parse_region_key(s->key, &id) < 0) {
-					finding(d, DC_SEV_ERROR, "region-key-not-integer", p, s->key_pos,
-						"RegionScore key \"%s\" is not a region ID", s->key);
-				} else if (s->type != DC_JSON_NUMBER) {
-					type_error(d, p, s, "a number");
+				double score = 0;
+				if (yaml_dialect(d) ? region_key_yaml(d, p, s, &id) < 0 : parse_region_key(s->key, &id) < 0) {
+					if (!yaml_dialect(d))
+						finding(d, DC_SEV_ERROR, "region-key-not-integer", p, s->key_pos,
+							"RegionScore key \"%s\" is not a region ID", s->key);
+				} else if (s->type == DC_JSON_NULL) {
+					/* null leaves the map entry at Go's zero value */
 				} else {
-					struct dc_region_score *rs = &map->scores[map->score_count++];
-					rs->region_id = id;
-					rs->score = strtod(s->text, NULL);
-					rs->at = s->pos;
+					static const struct field_spec score_spec = {"", "", KIND_FLOAT, 0, "", NULL};
+					if (decode_field(d, &score_spec, &score, p, s) == 0) {
+						struct dc_region_score *rs = &map->scores[map->score_count++];
+						rs->region_id = id;
+						rs->score = score;
+						rs->at = s->pos;
+					}
 				}
 				free(p);
 			}
@@ -603,28 +877,23 @@ static void decode_map_object(struct decoder *d, const char *path, const struct 
 	duplicate_keys(d, path, v, NULL);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
-		bool exact;
-		int f = match_field(map_fields, MAP_NFIELDS, m->key, &exact);
-		if (f < 0) {
-			unknown_field(d, map_fields, MAP_NFIELDS, path, m, "DERP map");
+		int f = member_field(d, map_fields, MAP_NFIELDS, path, m, "DERP map");
+		if (f < 0)
 			continue;
-		}
-		if (!exact)
-			noncanonical(d, path, m, map_fields[f].name);
-		char *p = join_path(path, map_fields[f].name);
+		char *p = join_path(path, spec_key(d->dialect, &map_fields[f]));
 		switch ((enum map_field)f) {
 		case MAP_REGIONS:
 			map->has_regions = m->type != DC_JSON_NULL;
 			decode_regions(d, p, m, map);
 			break;
-		case MAP_OMIT:
-			if (m->type == DC_JSON_BOOL) {
-				map->omit_default_regions = m->boolean;
+		case MAP_OMIT: {
+			bool omit = false;
+			if (m->type != DC_JSON_NULL && decode_bool(d, p, m, &omit) == 0) {
+				map->omit_default_regions = omit;
 				map->omit_at = m->pos;
-			} else if (m->type != DC_JSON_NULL) {
-				type_error(d, p, m, "true or false");
 			}
 			break;
+		}
 		case MAP_HOMEPARAMS:
 			decode_home_params(d, p, m, map);
 			break;
@@ -651,9 +920,52 @@ static const char *const policy_keys[] = {
 	"disableIPv4", "OneCGNATRoute", "defaultSrcPosture", "attrConfig", "derpMap",
 };
 
+/*
+ * A Headscale derp.paths file: yaml.Unmarshal into tailcfg.DERPMap (hscontrol/derp/derp.go
+ * loadDERPMapFromPath), so the document is the map itself.
+ */
+static int decode_yaml_map(struct decoder *d, const struct dc_json *root, struct dc_derpmap *map)
+{
+	map->shape = DC_SHAPE_YAML;
+	map->path = dc_xstrdup("");
+	if (!root) /* an empty file: a map without regions */
+		return 0;
+	if (root->type != DC_JSON_OBJECT) {
+		struct dc_finding *f = finding(d, DC_SEV_ERROR, "not-a-derpmap", "", root->pos,
+					       "expected a mapping with regions:, found %s", dc_json_type_name(root->type));
+		dc_finding_hint(f, "a Headscale DERP map file starts with regions: and one entry per region ID, e.g. 900:");
+		return -1;
+	}
+	map->at = root->pos;
+	for (size_t i = 0; i < root->count; i++) {
+		char folded[64];
+		fold_key(root->items[i].key, folded, sizeof(folded));
+		if (strcmp(folded, "derpmap") == 0) {
+			struct dc_finding *f = finding(d, DC_SEV_ERROR, "not-a-derpmap", root->items[i].key, root->items[i].key_pos,
+						       "Headscale reads a derp.paths file as the DERP map itself, so \"%s:\" hides every region in it",
+						       root->items[i].key);
+			dc_finding_hint(f, "remove the %s: level so the file starts with regions:", root->items[i].key);
+			return -1;
+		}
+	}
+	decode_map_object(d, "", root, map);
+	return 0;
+}
+
+int dc_derpmap_decode_as(const struct dc_json *root, enum dc_map_dialect dialect, struct dc_derpmap *map,
+			 struct dc_findings *findings)
+{
+	if (dialect == DC_DIALECT_JSON)
+		return dc_derpmap_decode(root, map, findings);
+	struct decoder d = {.findings = findings, .dialect = DC_DIALECT_YAML};
+	memset(map, 0, sizeof(*map));
+	map->dialect = DC_DIALECT_YAML;
+	return decode_yaml_map(&d, root, map);
+}
+
 int dc_derpmap_decode(const struct dc_json *root, struct dc_derpmap *map, struct dc_findings *findings)
 {
-	struct decoder d = {.findings = findings};
+	struct decoder d = {.findings = findings, .dialect = DC_DIALECT_JSON};
 	memset(map, 0, sizeof(*map));
 	if (root->type != DC_JSON_OBJECT) {
 		struct dc_finding *f = finding(&d, DC_SEV_ERROR, "not-a-derpmap", "", root->pos,
@@ -769,6 +1081,16 @@ enum dc_addr_mode dc_node_addr_mode(const char *value, int family)
 	if (family == 6 && strchr(value, ':') && !strchr(value, '%') && inet_pton(AF_INET6, value, buf) == 1)
 		return DC_ADDR_STATIC;
 	return DC_ADDR_DISABLED;
+}
+
+void dc_derp_region_free(struct dc_derp_region *r)
+{
+	free_region(r);
+}
+
+void dc_derp_region_clone(const struct dc_derp_region *src, struct dc_derp_region *dst)
+{
+	clone_region(src, dst);
 }
 
 static void clone_region(const struct dc_derp_region *src, struct dc_derp_region *dst)

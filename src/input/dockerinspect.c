@@ -72,7 +72,7 @@ static void add_bindings(struct dc_deployment *d, const cJSON *ports)
 			o->container_port = (int)cport;
 			o->udp = udp;
 			if (o->host_ip[0])
-				snprintf(o->text, sizeof(o->text), "%s:%d -> %d/%s", o->host_ip, o->host_port, o->container_port,
+				snprintf(o->text, sizeof(o->text), "%s:%d -> %d/%s", hip, o->host_port, o->container_port,
 					 udp ? "udp" : "tcp");
 			else
 				snprintf(o->text, sizeof(o->text), "%d -> %d/%s", o->host_port, o->container_port, udp ? "udp" : "tcp");

@@ -43,7 +43,8 @@ static int load_defaults(struct dc_map_choice *c, struct dc_error *err)
 /* Make doc the chosen map: merged with the defaults when it is a policy file. */
 static int adopt(struct dc_map_choice *c, struct dc_error *err)
 {
-	if (c->doc.map.shape != DC_SHAPE_DERPMAP && load_defaults(c, err) < 0)
+	bool policy = c->doc.map.shape == DC_SHAPE_POLICY || c->doc.map.shape == DC_SHAPE_POLICY_NO_MAP;
+	if (policy && load_defaults(c, err) < 0)
 		return -1;
 	c->source = c->doc.text.source;
 	free(c->name);
@@ -155,7 +156,12 @@ void dc_map_choice_describe(const struct dc_map_choice *c, char *out, size_t n)
 		snprintf(out, n, "%s", dc_map_source_name(c->source));
 		break;
 	default:
-		snprintf(out, n, "%s %s", dc_map_source_name(c->source), c->name);
+		if (c->have_doc && c->doc.map.shape == DC_SHAPE_HEADSCALE)
+			snprintf(out, n, "Headscale config %s", c->name);
+		else if (c->have_doc && c->doc.map.shape == DC_SHAPE_YAML)
+			snprintf(out, n, "Headscale DERP map %s", c->name);
+		else
+			snprintf(out, n, "%s %s", dc_map_source_name(c->source), c->name);
 		break;
 	}
 }

@@ -1,5 +1,8 @@
 #include "derpcheck/input/mapload.h"
 
+#include "derpcheck/input/headscale.h"
+#include "derpcheck/input/hujson.h"
+#include "derpcheck/input/yaml.h"
 #include "derpcheck/net/http.h"
 
 #include <errno.h>
@@ -130,23 +133,127 @@ void dc_map_text_free(struct dc_map_text *t)
 	memset(t, 0, sizeof(*t));
 }
 
-void dc_map_doc_parse(struct dc_map_doc *doc)
+static const char *const format_words[] = {
+	[DC_MAP_FORMAT_AUTO] = "auto",
+	[DC_MAP_FORMAT_JSON] = "json",
+	[DC_MAP_FORMAT_HUJSON] = "hujson",
+	[DC_MAP_FORMAT_YAML] = "yaml",
+	[DC_MAP_FORMAT_HEADSCALE] = "headscale",
+};
+
+const char *dc_map_format_name(enum dc_map_format f)
 {
-	doc->findings.file = doc->text.name;
-	struct dc_error perr;
-	struct dc_json *root = dc_hujson_parse(doc->text.text, doc->text.len, &perr);
-	if (!root) {
-		struct dc_finding *f = dc_findings_add(&doc->findings, DC_SEV_ERROR, "syntax", "", perr.pos, "%s", perr.what);
-		if (perr.hint[0]) {
-			dc_finding_hint(f, "%s", perr.hint);
-		} else if (perr.pos.line == 1 && perr.pos.col == 1 && doc->text.len > 0) {
-			/* Not JSON at all: an HTML error page, a log line, the wrong file. */
-			size_t n = strcspn(doc->text.text, "\r\n");
-			dc_finding_hint(f, "this does not look like JSON at all; it starts with: %.*s",
-					(int)(n > 60 ? 60 : n), doc->text.text);
+	return (size_t)f < DC_ARRAY_LEN(format_words) ? format_words[f] : "?";
+}
+
+int dc_map_format_parse(const char *word, enum dc_map_format *out)
+{
+	for (size_t i = 0; i < DC_ARRAY_LEN(format_words); i++)
+		if (strcmp(word, format_words[i]) == 0) {
+			*out = (enum dc_map_format)i;
+			return 0;
 		}
-		else
-			dc_finding_hint(f, "fix the text at this position (HuJSON allows // and /* */ comments and trailing commas)");
+	return -1;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* AUTO: the file name first, then the first character that is not space (or a BOM). */
+static bool looks_like_yaml(const struct dc_map_text *t)
+{
+	const char *name = t->name ? t->name : "";
+	if (t->source == DC_MAP_SOURCE_FILE || t->source == DC_MAP_SOURCE_URL) {
+		char base[512];
+		snprintf(base, sizeof(base), "%.*s", (int)strcspn(name, "?#"), name);
+		if (has_suffix(base, ".yaml") || has_suffix(base, ".yml"))
+			return true;
+		if (has_suffix(base, ".json") || has_suffix(base, ".hujson") || has_suffix(base, ".jsonc"))
+			return false;
+	}
+	if (t->source == DC_MAP_SOURCE_EMBEDDED || t->source == DC_MAP_SOURCE_LOCALAPI)
+		return false;
+	size_t i = t->len >= 3 && memcmp(t->text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	while (i < t->len && strchr(" \t\r\n", t->text[i]))
+		i++;
+	if (i == t->len)
+		return false; /* empty: the JSON reader says so */
+	const char *p = t->text + i;
+	size_t rest = t->len - i;
+	/* JSON never starts with a comment '#' or a document marker; YAML often does. */
+	if (*p == '#' || (rest >= 3 && memcmp(p, "---", 3) == 0))
+		return true;
+	/* A first line "key: ..." is a YAML mapping; anything else (an HTML error page) stays JSON's to explain. */
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '"' || *p == '\''))
+		return false;
+	for (size_t k = 0; k + 1 < rest && p[k] != '\n'; k++)
+		if (p[k] == ':' && (p[k + 1] == ' ' || p[k + 1] == '\n' || p[k + 1] == '\r' || p[k + 1] == '\t'))
+			return true;
+	return rest > 0 && p[rest - 1] == ':';
+}
+
+static void syntax_finding(struct dc_map_doc *doc, const struct dc_error *perr, bool yaml)
+{
+	const char *code = strstr(perr->what, "a tab character") ? "yaml-tab" : "syntax";
+	struct dc_finding *f = dc_findings_add(&doc->findings, DC_SEV_ERROR, code, "", perr->pos, "%s", perr->what);
+	if (perr->hint[0]) {
+		dc_finding_hint(f, "%s", perr->hint);
+	} else if (strstr(perr->what, "is not JSON")) {
+		dc_finding_hint(f, "strict JSON (--map-format json) has no comments or trailing commas; a policy file is HuJSON (--map-format hujson)");
+	} else if (!yaml && perr->pos.line == 1 && perr->pos.col == 1 && doc->text.len > 0) {
+		/* Not JSON at all: an HTML error page, a log line, the wrong file. */
+		size_t n = strcspn(doc->text.text, "\r\n");
+		dc_finding_hint(f, "this does not look like JSON at all; it starts with: %.*s", (int)(n > 60 ? 60 : n),
+				doc->text.text);
+	} else {
+		dc_finding_hint(f, "fix the text at this position (HuJSON allows // and /* */ comments and trailing commas)");
+	}
+}
+
+/* What the YAML reader noticed, as findings a Headscale user can act on. */
+void dc_map_yaml_findings(struct dc_findings *findings, const struct dc_yaml_doc *y)
+{
+	for (size_t i = 0; i < y->note_count; i++) {
+		const struct dc_yaml_note *n = &y->notes[i];
+		struct dc_finding *f;
+		switch (n->kind) {
+		case DC_YAML_NOTE_ALIAS:
+			f = dc_findings_add(findings, DC_SEV_WARNING, "yaml-alias", "", n->pos,
+					    "*%s repeats the value anchored at %u:%u; Headscale reads a copy of it here, and findings about it point at the anchor",
+					    n->name, n->target.line, n->target.col);
+			dc_finding_hint(f, "fine if every copy should be the same; write the value out where it must differ");
+			break;
+		case DC_YAML_NOTE_MERGE:
+			f = dc_findings_add(findings, DC_SEV_WARNING, "yaml-alias", "", n->pos,
+					    "<< merges in the keys of the mapping at %u:%u that this mapping does not set itself",
+					    n->target.line, n->target.col);
+			dc_finding_hint(f, "check that the merged keys (a node's name, regionid, hostname) are meant to be shared");
+			break;
+		case DC_YAML_NOTE_TAG:
+			f = dc_findings_add(findings, DC_SEV_WARNING, "yaml-tag", "", n->pos,
+					    "explicit YAML tag %s: Headscale's decoder types the value by its field, so the tag only risks a refusal",
+					    n->name);
+			dc_finding_hint(f, "remove the tag and write the value plainly");
+			break;
+		case DC_YAML_NOTE_MORE_DOCUMENTS:
+			f = dc_findings_add(findings, DC_SEV_WARNING, "yaml-extra-document", "", n->pos,
+					    "a second YAML document starts here; Headscale reads only the first, so everything from here on is ignored");
+			dc_finding_hint(f, "remove the --- line and merge the documents into one");
+			break;
+		}
+	}
+}
+
+static void parse_json(struct dc_map_doc *doc, bool strict)
+{
+	struct dc_error perr;
+	struct dc_json *root = strict ? dc_json_parse_strict(doc->text.text, doc->text.len, &perr)
+				      : dc_hujson_parse(doc->text.text, doc->text.len, &perr);
+	if (!root) {
+		syntax_finding(doc, &perr, false);
 		return;
 	}
 	doc->parsed = true;
@@ -154,17 +261,97 @@ void dc_map_doc_parse(struct dc_map_doc *doc)
 	dc_json_free(root);
 }
 
+static void parse_yaml(struct dc_map_doc *doc, const struct dc_fetch_opts *opts, enum dc_map_format format)
+{
+	struct dc_error perr;
+	struct dc_yaml_doc y;
+	if (dc_yaml_parse(doc->text.text, doc->text.len, &y, &perr) < 0) {
+		doc->format = format == DC_MAP_FORMAT_AUTO ? DC_MAP_FORMAT_YAML : format;
+		syntax_finding(doc, &perr, true);
+		dc_yaml_doc_free(&y);
+		return;
+	}
+	doc->parsed = true;
+	bool detected = format == DC_MAP_FORMAT_AUTO;
+	if (detected)
+		format = dc_headscale_looks_like_config(y.root) ? DC_MAP_FORMAT_HEADSCALE : DC_MAP_FORMAT_YAML;
+	doc->format = format;
+	dc_map_yaml_findings(&doc->findings, &y);
+	if (format == DC_MAP_FORMAT_HEADSCALE) {
+		doc->decoded = dc_headscale_load(doc, y.root, opts) == 0;
+	} else if (y.root && y.root->type == DC_JSON_OBJECT && !dc_json_member(y.root, "regions") &&
+		   !dc_json_member(y.root, "Regions") && detected) {
+		struct dc_finding *f = dc_findings_add(&doc->findings, DC_SEV_ERROR, "not-a-derpmap", "", y.root->pos,
+						       "no regions: key and none of Headscale's config keys: this is neither a Headscale DERP map nor a Headscale config");
+		dc_finding_hint(f, "a Headscale DERP map starts with regions:; a config has derp: and server_url:");
+		memset(&doc->map, 0, sizeof(doc->map));
+		doc->map.path = dc_xstrdup("");
+	} else {
+		doc->decoded = dc_derpmap_decode_as(y.root, DC_DIALECT_YAML, &doc->map, &doc->findings) == 0;
+	}
+	dc_yaml_doc_free(&y);
+}
+
+void dc_map_doc_parse(struct dc_map_doc *doc)
+{
+	/* Text alone: a Headscale config's urls and paths are listed, never fetched or opened. */
+	struct dc_fetch_opts alone = {.no_other_sources = true};
+	dc_map_doc_parse_with(doc, &alone);
+}
+
+void dc_map_doc_parse_with(struct dc_map_doc *doc, const struct dc_fetch_opts *opts)
+{
+	doc->findings.file = doc->text.name;
+	enum dc_map_format format = opts ? opts->format : DC_MAP_FORMAT_AUTO;
+	if (format == DC_MAP_FORMAT_AUTO && looks_like_yaml(&doc->text)) {
+		parse_yaml(doc, opts, DC_MAP_FORMAT_AUTO);
+		return;
+	}
+	if (format == DC_MAP_FORMAT_YAML || format == DC_MAP_FORMAT_HEADSCALE) {
+		parse_yaml(doc, opts, format);
+		return;
+	}
+	doc->format = format == DC_MAP_FORMAT_JSON ? DC_MAP_FORMAT_JSON : DC_MAP_FORMAT_HUJSON;
+	parse_json(doc, format == DC_MAP_FORMAT_JSON);
+}
+
+const char *dc_map_doc_kind(const struct dc_map_doc *doc)
+{
+	switch (doc->map.shape) {
+	case DC_SHAPE_POLICY: return "policy file";
+	case DC_SHAPE_POLICY_NO_MAP: return "policy file without derpMap";
+	case DC_SHAPE_YAML: return "Headscale DERP map (YAML)";
+	case DC_SHAPE_HEADSCALE: return "Headscale config";
+	case DC_SHAPE_DERPMAP: break;
+	}
+	return "DERP map";
+}
+
+char *dc_map_doc_origin(const struct dc_map_doc *doc)
+{
+	if (doc->headscale)
+		return dc_headscale_describe(doc->headscale);
+	if (doc->map.shape == DC_SHAPE_YAML)
+		return dc_xstrdup("read as a Headscale derp.paths file (yaml.v3: lower-case keys)");
+	return NULL;
+}
+
 int dc_map_doc_load(const char *spec, const struct dc_fetch_opts *opts, struct dc_map_doc *doc, struct dc_error *err)
 {
 	memset(doc, 0, sizeof(*doc));
 	if (dc_map_read(spec, opts, &doc->text, err) < 0)
 		return -1;
-	dc_map_doc_parse(doc);
+	dc_map_doc_parse_with(doc, opts);
 	return 0;
 }
 
 void dc_map_doc_free(struct dc_map_doc *doc)
 {
+	if (doc->headscale) {
+		dc_headscale_free(doc->headscale);
+		free(doc->headscale);
+		doc->headscale = NULL;
+	}
 	dc_derpmap_free(&doc->map);
 	dc_findings_free(&doc->findings);
 	dc_map_text_free(&doc->text);

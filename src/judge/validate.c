@@ -15,6 +15,13 @@ struct check {
 	const struct dc_derpmap *map;
 	const struct dc_derpmap *defaults; /* NULL when unknown */
 	struct dc_findings *f;
+	/*
+	 * The region being judged: its file (a Headscale map's regions come from several
+	 * files) and its dialect (fixes name keys as that file spells them).
+	 */
+	const struct dc_derp_region *region;
+	char member_buf[4][256];
+	unsigned member_next;
 };
 
 static struct dc_finding *add(struct check *c, enum dc_severity sev, const char *code, const char *path,
@@ -27,7 +34,61 @@ static struct dc_finding *add(struct check *c, enum dc_severity sev, const char 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return dc_findings_add(c->f, sev, code, path, pos, "%s", msg);
+	const char *file = c->f->file;
+	if (c->region && c->region->file)
+		c->f->file = c->region->file;
+	struct dc_finding *x = dc_findings_add(c->f, sev, code, path, pos, "%s", msg);
+	c->f->file = file;
+	return x;
+}
+
+static enum dc_map_dialect dialect(const struct check *c)
+{
+	return c->region ? c->region->dialect : c->map->dialect;
+}
+
+/* A field's key as the current region's file writes it: "RegionID" (JSON) or regionid (YAML). */
+static const char *nkey(struct check *c, enum dc_node_field f)
+{
+	const char *k = dc_node_field_key(dialect(c), f);
+	if (dialect(c) != DC_DIALECT_JSON)
+		return k;
+	char *b = c->member_buf[c->member_next++ % DC_ARRAY_LEN(c->member_buf)];
+	snprintf(b, sizeof(c->member_buf[0]), "\"%s\"", k);
+	return b;
+}
+
+static const char *rkey(struct check *c, enum dc_region_field f)
+{
+	const char *k = dc_region_field_key(dialect(c), f);
+	if (dialect(c) != DC_DIALECT_JSON)
+		return k;
+	char *b = c->member_buf[c->member_next++ % DC_ARRAY_LEN(c->member_buf)];
+	snprintf(b, sizeof(c->member_buf[0]), "\"%s\"", k);
+	return b;
+}
+
+/* "key": value (JSON) or key: value (YAML); a string value is quoted only in JSON. */
+static const char *member(struct check *c, const char *key, bool string, const char *fmt, ...) DC_PRINTF(4, 5);
+static const char *member(struct check *c, const char *key, bool string, const char *fmt, ...)
+{
+	char value[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	char quoted[210];
+	snprintf(quoted, sizeof(quoted), string && dialect(c) == DC_DIALECT_JSON ? "\"%s\"" : "%s", value);
+	char *m = dc_field_member(dialect(c), key, quoted);
+	char *b = c->member_buf[c->member_next++ % DC_ARRAY_LEN(c->member_buf)];
+	snprintf(b, sizeof(c->member_buf[0]), "%s", m);
+	free(m);
+	return b;
+}
+
+static const char *nmember(struct check *c, enum dc_node_field f, bool string, const char *value)
+{
+	return member(c, dc_node_field_key(dialect(c), f), string, "%s", value);
 }
 
 /* Path and position of one field of a node, falling back to the node itself. */
@@ -36,21 +97,32 @@ struct where {
 	struct dc_srcpos pos;
 };
 
-static struct where node_field(const struct dc_derp_node *n, enum dc_node_field f)
+/* A field's path: under its node or region, or (Headscale's embedded region) the config key itself. */
+static void field_path(char *out, size_t n, enum dc_map_dialect d, const char *base, const char *key)
+{
+	if (d == DC_DIALECT_HEADSCALE || !*base)
+		snprintf(out, n, "%s", key);
+	else
+		snprintf(out, n, "%s.%s", base, key);
+}
+
+static struct where node_field_in(enum dc_map_dialect d, const struct dc_derp_node *n, enum dc_node_field f)
 {
 	struct where w;
-	snprintf(w.path, sizeof(w.path), "%s.%s", n->path, dc_node_field_name(f));
+	field_path(w.path, sizeof(w.path), d, n->path, dc_node_field_key(d, f));
 	w.pos = DC_NODE_HAS(n, f) ? n->field_at[f] : n->at;
 	if (!DC_NODE_HAS(n, f))
 		snprintf(w.path, sizeof(w.path), "%s", n->path);
 	return w;
 }
 
+#define node_field(n, f) node_field_in(dialect(c), n, f)
+
 static struct where region_field(const struct dc_derp_region *r, enum dc_region_field f)
 {
 	struct where w;
 	if (DC_REGION_HAS(r, f)) {
-		snprintf(w.path, sizeof(w.path), "%s.%s", r->path, dc_region_field_name(f));
+		field_path(w.path, sizeof(w.path), r->dialect, r->path, dc_region_field_key(r->dialect, f));
 		w.pos = r->field_at[f];
 	} else {
 		snprintf(w.path, sizeof(w.path), "%s", r->path);
@@ -74,16 +146,27 @@ static void check_hostname(struct check *c, const struct dc_derp_node *n)
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "hostname-missing", w.path, w.pos,
 					   "node \"%s\" has no HostName; clients cannot dial it or check its certificate",
 					   n->name);
-		dc_finding_hint(x, "set \"HostName\" to the DNS name on derper's certificate, e.g. \"derp.example.com\"");
+		dc_finding_hint(x, "set %s to the DNS name on derper's certificate, e.g. %s", nkey(c, DC_NODE_HOSTNAME),
+				nmember(c, DC_NODE_HOSTNAME, true, "derp.example.com"));
 		return;
 	}
 	const char *scheme = strstr(h, "://");
 	if (scheme) {
 		const char *host = scheme + 3;
 		size_t len = strcspn(host, ":/");
+		char bare[256];
+		snprintf(bare, sizeof(bare), "%.*s", (int)len, host);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "hostname-is-url", w.path, w.pos,
 					   "HostName \"%s\" is a URL; Tailscale wants a bare host name", h);
-		dc_finding_hint(x, "write \"HostName\": \"%.*s\" and put a non-443 port in \"DERPPort\"", (int)len, host);
+		long long port;
+		char portbuf[16];
+		if (host[len] == ':' && snprintf(portbuf, sizeof(portbuf), "%.*s", (int)strcspn(host + len + 1, "/"), host + len + 1) &&
+		    dc_parse_int(portbuf, 1, 65535, &port) == 0 && port != 443)
+			dc_finding_hint(x, "write %s and %s", nmember(c, DC_NODE_HOSTNAME, true, bare),
+					nmember(c, DC_NODE_DERPPORT, false, portbuf));
+		else
+			dc_finding_hint(x, "write %s and put a non-443 port in %s", nmember(c, DC_NODE_HOSTNAME, true, bare),
+					nkey(c, DC_NODE_DERPPORT));
 		return;
 	}
 	/* "host:port" (but not an IPv6 literal, which has several colons). */
@@ -92,7 +175,10 @@ static void check_hostname(struct check *c, const struct dc_derp_node *n)
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "hostname-has-port", w.path, w.pos,
 					   "HostName \"%s\" includes a port; Tailscale would look up a host literally named that",
 					   h);
-		dc_finding_hint(x, "write \"HostName\": \"%.*s\" and \"DERPPort\": %s", (int)(colon - h), h, colon + 1);
+		char bare[256];
+		snprintf(bare, sizeof(bare), "%.*s", (int)(colon - h), h);
+		dc_finding_hint(x, "write %s and %s", nmember(c, DC_NODE_HOSTNAME, true, bare),
+				nmember(c, DC_NODE_DERPPORT, false, colon + 1));
 		return;
 	}
 	for (const char *p = h; *p; p++) {
@@ -101,7 +187,8 @@ static void check_hostname(struct check *c, const struct dc_derp_node *n)
 			struct dc_finding *x = add(c, DC_SEV_ERROR, "hostname-invalid", w.path, w.pos,
 						   "HostName \"%s\" contains '%c', which no DNS name or IP address has",
 						   h, ch);
-			dc_finding_hint(x, "use the plain DNS name of the DERP server, e.g. \"derp.example.com\"");
+			dc_finding_hint(x, "use the plain DNS name of the DERP server, e.g. %s",
+					nmember(c, DC_NODE_HOSTNAME, true, "derp.example.com"));
 			return;
 		}
 	}
@@ -129,20 +216,26 @@ static void check_address(struct check *c, const struct dc_derp_node *n, int fam
 	if (family == 4 && inet_pton(AF_INET6, v, buf) == 1) {
 		x = add(c, DC_SEV_ERROR, "ip-wrong-family", w.path, w.pos,
 			"\"%s\" is an IPv6 address in the IPv4 field; Tailscale treats it as \"IPv4 disabled\"", v);
-		dc_finding_hint(x, "move it to \"IPv6\" and put the server's IPv4 address (or \"none\") in \"IPv4\"");
+		dc_finding_hint(x, "move it to %s and put the server's IPv4 address (or %s) in %s", nkey(c, DC_NODE_IPV6),
+				dialect(c) == DC_DIALECT_JSON ? "\"none\"" : "none", nkey(c, DC_NODE_IPV4));
 	} else if (family == 6 && inet_pton(AF_INET, v, buf) == 1) {
 		x = add(c, DC_SEV_ERROR, "ip-wrong-family", w.path, w.pos,
 			"\"%s\" is an IPv4 address in the IPv6 field; Tailscale treats it as \"IPv6 disabled\"", v);
-		dc_finding_hint(x, "move it to \"IPv4\" and put the server's IPv6 address (or \"none\") in \"IPv6\"");
+		dc_finding_hint(x, "move it to %s and put the server's IPv6 address (or %s) in %s", nkey(c, DC_NODE_IPV4),
+				dialect(c) == DC_DIALECT_JSON ? "\"none\"" : "none", nkey(c, DC_NODE_IPV6));
 	} else if (looks_numeric(v)) {
 		x = add(c, DC_SEV_ERROR, "ip-invalid", w.path, w.pos,
 			"\"%s\" is not a valid %s address; Tailscale silently disables %s for this node", v, name, name);
-		dc_finding_hint(x, "write the server's %s address (%s), \"none\" to disable %s, or \"\" to use DNS",
-				name, family == 4 ? "e.g. \"203.0.113.10\"" : "e.g. \"2001:db8::10\"", name);
+		if (dialect(c) == DC_DIALECT_JSON)
+			dc_finding_hint(x, "write the server's %s address (%s), \"none\" to disable %s, or \"\" to use DNS",
+					name, family == 4 ? "e.g. \"203.0.113.10\"" : "e.g. \"2001:db8::10\"", name);
+		else
+			dc_finding_hint(x, "write the server's %s address (e.g. %s), none to disable %s, or leave it empty to use DNS",
+					name, nmember(c, fld, true, family == 4 ? "203.0.113.10" : "2001:db8::10"), name);
 	} else {
 		x = add(c, DC_SEV_WARNING, "ip-disabled-nonstandard", w.path, w.pos,
 			"\"%s\" disables %s for this node, but the conventional value is \"none\"", v, name);
-		dc_finding_hint(x, "write \"%s\": \"none\" if that is what you mean", name);
+		dc_finding_hint(x, "write %s if that is what you mean", nmember(c, fld, true, "none"));
 	}
 }
 
@@ -166,14 +259,15 @@ static void check_ports(struct check *c, const struct dc_derp_node *n)
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "stunonly-with-derpport", w.path, w.pos,
 					   "node \"%s\" is STUNOnly, so its DERPPort %lld is never used", n->name,
 					   (long long)n->derp_port);
-		dc_finding_hint(x, "remove \"DERPPort\", or remove \"STUNOnly\" if this node also relays traffic");
+		dc_finding_hint(x, "remove %s, or remove %s if this node also relays traffic", nkey(c, DC_NODE_DERPPORT),
+				nkey(c, DC_NODE_STUNONLY));
 	}
 	if (n->stun_only && dc_node_stun_port(n) < 0) {
 		struct where w = node_field(n, DC_NODE_STUNONLY);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "stunonly-without-stun", w.path, w.pos,
 					   "node \"%s\" is STUNOnly but has STUN disabled, so clients never use it",
 					   n->name);
-		dc_finding_hint(x, "set \"STUNPort\" to derper's STUN port, or remove the node");
+		dc_finding_hint(x, "set %s to derper's STUN port, or remove the node", nkey(c, DC_NODE_STUNPORT));
 	}
 }
 
@@ -207,7 +301,7 @@ static void check_cert_name(struct check *c, const struct dc_derp_node *n)
 		lower[64] = '\0';
 		x = add(c, DC_SEV_ERROR, "certname-pin-case", w.path, w.pos,
 			"the certificate pin must be lowercase; Tailscale compares it exactly, so this never matches");
-		dc_finding_hint(x, "write \"CertName\": \"sha256-raw:%s\"", lower);
+		dc_finding_hint(x, "write %s", member(c, dc_node_field_key(dialect(c), DC_NODE_CERTNAME), true, "sha256-raw:%s", lower));
 	} else {
 		x = add(c, DC_SEV_ERROR, "certname-pin-invalid", w.path, w.pos,
 			"\"sha256-raw:\" must be followed by exactly 64 lowercase hex digits, found %zu characters", len);
@@ -224,21 +318,22 @@ static void check_node(struct check *c, const struct dc_derp_region *r, size_t i
 		w = node_field(n, DC_NODE_NAME);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "node-name-missing", w.path, w.pos,
 					   "node %zu of region %lld has no Name", idx, (long long)r->id);
-		dc_finding_hint(x, "give every node a unique Name, conventionally the region ID plus a letter: \"%llda\"",
-				(long long)r->id);
+		dc_finding_hint(x, "give every node a unique name, conventionally the region ID plus a letter: %s",
+				member(c, dc_node_field_key(dialect(c), DC_NODE_NAME), true, "%llda", (long long)r->id));
 	}
 	if (!DC_NODE_HAS(n, DC_NODE_REGIONID) || n->region_id == 0) {
 		w = node_field(n, DC_NODE_REGIONID);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "node-region-id-missing", w.path, w.pos,
 					   "node \"%s\" has no RegionID; Tailscale files its latency under region 0, so region %lld is never measured (tailscale#9526)",
 					   n->name, (long long)r->id);
-		dc_finding_hint(x, "add \"RegionID\": %lld to the node", (long long)r->id);
+		dc_finding_hint(x, "add %s to the node",
+				member(c, dc_node_field_key(dialect(c), DC_NODE_REGIONID), false, "%lld", (long long)r->id));
 	} else if (n->region_id != r->id) {
 		w = node_field(n, DC_NODE_REGIONID);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "node-region-id-mismatch", w.path, w.pos,
 					   "node \"%s\" says RegionID %lld but sits in region %lld; its latency is filed under the wrong region (tailscale#9526)",
 					   n->name, (long long)n->region_id, (long long)r->id);
-		dc_finding_hint(x, "set the node's \"RegionID\" to %lld", (long long)r->id);
+		dc_finding_hint(x, "set the node's %s to %lld", nkey(c, DC_NODE_REGIONID), (long long)r->id);
 	}
 	check_hostname(c, n);
 	check_address(c, n, 4);
@@ -248,14 +343,18 @@ static void check_node(struct check *c, const struct dc_derp_region *r, size_t i
 		w = node_field(n, DC_NODE_IPV4);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "node-undialable", n->path, n->at,
 					   "node \"%s\" has both IPv4 and IPv6 disabled, so no client can reach it", n->name);
-		dc_finding_hint(x, "give the server's address in \"IPv4\" or \"IPv6\" (or \"\" to use DNS)");
-	} else if (*n->host_name && (m4 == DC_ADDR_DNS || m6 == DC_ADDR_DNS)) {
+		dc_finding_hint(x, "give the server's address in %s or %s (or %s to use DNS)", nkey(c, DC_NODE_IPV4),
+				nkey(c, DC_NODE_IPV6), dialect(c) == DC_DIALECT_JSON ? "\"\"" : "leave it empty");
+	} else if (*n->host_name && (m4 == DC_ADDR_DNS || m6 == DC_ADDR_DNS) &&
+		   dc_node_addr_mode(n->host_name, 4) != DC_ADDR_STATIC && dc_node_addr_mode(n->host_name, 6) != DC_ADDR_STATIC) {
+		/* (an IP literal as HostName needs no DNS) */
 		const char *fam = m4 == DC_ADDR_DNS && m6 == DC_ADDR_DNS ? "IPv4 and IPv6" : m4 == DC_ADDR_DNS ? "IPv4" : "IPv6";
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "ip-from-dns", n->path, n->at,
 					   "node \"%s\" has no static %s, so clients depend on DNS for %s", n->name,
 					   fam, n->host_name);
-		dc_finding_hint(x, "write the server's address in \"%s\", or \"none\" if it has none",
-				m4 == DC_ADDR_DNS ? "IPv4" : "IPv6");
+		dc_finding_hint(x, dialect(c) == DC_DIALECT_JSON ? "write the server's address in %s, or \"none\" if it has none"
+								  : "write the server's address in %s, or none if it has none",
+				nkey(c, m4 == DC_ADDR_DNS ? DC_NODE_IPV4 : DC_NODE_IPV6));
 	}
 	check_ports(c, n);
 	check_cert_name(c, n);
@@ -272,13 +371,14 @@ static void check_node(struct check *c, const struct dc_derp_region *r, size_t i
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "stun-test-ip", w.path, w.pos,
 					   "STUNTestIP is for Tailscale's own tests; clients send STUN to %s instead of the node",
 					   n->stun_test_ip);
-		dc_finding_hint(x, "remove \"STUNTestIP\"; put the address in \"IPv4\"/\"IPv6\"");
+		dc_finding_hint(x, "remove %s; put the address in %s or %s", nkey(c, DC_NODE_STUNTESTIP), nkey(c, DC_NODE_IPV4),
+				nkey(c, DC_NODE_IPV6));
 	}
 	if (n->can_port80 && m4 != DC_ADDR_STATIC) {
 		w = node_field(n, DC_NODE_CANPORT80);
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "canport80-without-ipv4", w.path, w.pos,
 					   "CanPort80 is only used when the node has a static IPv4 address");
-		dc_finding_hint(x, "add \"IPv4\", or drop \"CanPort80\"");
+		dc_finding_hint(x, "add %s, or drop %s", nkey(c, DC_NODE_IPV4), nkey(c, DC_NODE_CANPORT80));
 	}
 }
 
@@ -308,13 +408,14 @@ static void check_region(struct check *c, const struct dc_derp_region *r)
 		w = region_field(r, DC_REGION_REGIONID);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "region-id-missing", w.path, w.pos,
 					   "region \"%lld\" has no RegionID", (long long)r->id);
-		dc_finding_hint(x, "add \"RegionID\": %lld (it must equal the key)", (long long)r->id);
+		dc_finding_hint(x, "add %s (it must equal the key)",
+				member(c, dc_region_field_key(dialect(c), DC_REGION_REGIONID), false, "%lld", (long long)r->id));
 	} else if (r->region_id != r->id) {
 		w = region_field(r, DC_REGION_REGIONID);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "region-id-mismatch", w.path, w.pos,
 					   "region key \"%lld\" but RegionID %lld; clients match regions by both (tailscale netcheck crashed on this before 1.92)",
 					   (long long)r->id, (long long)r->region_id);
-		dc_finding_hint(x, "make the key and \"RegionID\" the same number");
+		dc_finding_hint(x, "make the key and %s the same number", rkey(c, DC_REGION_REGIONID));
 	}
 	if (policy && r->id > 0 && (r->id < CUSTOM_REGION_MIN || r->id > CUSTOM_REGION_MAX)) {
 		if (is_default_region(c, r->id) && !c->map->omit_default_regions) {
@@ -336,21 +437,27 @@ static void check_region(struct check *c, const struct dc_derp_region *r)
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "region-code-missing", w.path, w.pos,
 					   "region %lld has no RegionCode; tailscale status and netcheck show an empty name",
 					   (long long)r->id);
-		dc_finding_hint(x, "add a short code such as \"RegionCode\": \"myvps\"");
+		dc_finding_hint(x, "add a short code such as %s",
+				member(c, dc_region_field_key(dialect(c), DC_REGION_CODE), true, "myvps"));
 	}
 	if (r->avoid) {
 		w = region_field(r, DC_REGION_AVOID);
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "avoid-deprecated", w.path, w.pos,
 					   "Avoid is deprecated: clients still probe the region and may still pick it as home");
-		dc_finding_hint(x, "replace it with \"NoMeasureNoHome\": true");
+		dc_finding_hint(x, "replace it with %s",
+				member(c, dc_region_field_key(dialect(c), DC_REGION_NOMEASURE), false, "true"));
 	}
 	if (r->node_count == 0) {
 		w = region_field(r, DC_REGION_NODES);
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "region-no-nodes", w.path, w.pos,
 					   "region %lld has no nodes, so clients can neither measure nor use it",
 					   (long long)r->id);
-		dc_finding_hint(x, "add a node: {\"Name\": \"%llda\", \"RegionID\": %lld, \"HostName\": \"derp.example.com\"}",
-				(long long)r->id, (long long)r->id);
+		if (dialect(c) == DC_DIALECT_JSON)
+			dc_finding_hint(x, "add a node: {\"Name\": \"%llda\", \"RegionID\": %lld, \"HostName\": \"derp.example.com\"}",
+					(long long)r->id, (long long)r->id);
+		else
+			dc_finding_hint(x, "add a node: - {name: %llda, regionid: %lld, hostname: derp.example.com}",
+					(long long)r->id, (long long)r->id);
 		return;
 	}
 	bool any_derp = false, any_stun = false;
@@ -364,14 +471,15 @@ static void check_region(struct check *c, const struct dc_derp_region *r)
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "region-stun-only", w.path, w.pos,
 					   "every node of region %lld is STUNOnly, so nothing in it can relay traffic",
 					   (long long)r->id);
-		dc_finding_hint(x, "remove \"STUNOnly\" from the node that runs derper");
+		dc_finding_hint(x, "remove %s from the node that runs derper", nkey(c, DC_NODE_STUNONLY));
 	}
 	if (!any_stun && !r->no_measure_no_home) {
 		w = region_field(r, DC_REGION_NODES);
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "region-no-stun", w.path, w.pos,
 					   "no node of region %lld answers STUN, so clients with working UDP never measure it and never pick it as home",
 					   (long long)r->id);
-		dc_finding_hint(x, "enable STUN on a node (\"STUNPort\": 0 for 3478, or derper's -stun-port)");
+		dc_finding_hint(x, "enable STUN on a node (%s for 3478, or derper's -stun-port)",
+				nmember(c, DC_NODE_STUNPORT, false, "0"));
 	}
 }
 
@@ -419,6 +527,7 @@ static void report_duplicates(struct check *c, struct keyed *items, size_t n, bo
 
 static void duplicate_code(struct check *c, const struct keyed *dup, const struct keyed *first)
 {
+	c->region = dup->region;
 	const struct dc_derp_region *r = dup->region;
 	struct where w = region_field(r, DC_REGION_CODE);
 	struct dc_finding *x = add(c, DC_SEV_WARNING, "region-code-duplicate", w.path, w.pos,
@@ -429,6 +538,7 @@ static void duplicate_code(struct check *c, const struct keyed *dup, const struc
 
 static void duplicate_name(struct check *c, const struct keyed *dup, const struct keyed *first)
 {
+	c->region = dup->region;
 	const struct dc_derp_node *n = dup->node;
 	struct where w = node_field(n, DC_NODE_NAME);
 	size_t index = (size_t)(n - dup->region->nodes);
@@ -441,6 +551,7 @@ static void duplicate_name(struct check *c, const struct keyed *dup, const struc
 
 static void duplicate_address(struct check *c, const struct keyed *dup, const struct keyed *first)
 {
+	c->region = dup->region;
 	if (dup->node == first->node)
 		return;
 	struct where w = node_field(dup->node, dup->field);
@@ -488,7 +599,7 @@ static void check_whole_map(struct check *c)
 	if (m->shape == DC_SHAPE_DERPMAP && !m->has_regions) {
 		struct dc_finding *x = add(c, DC_SEV_ERROR, "regions-missing", m->path, m->at,
 					   "the DERP map has no \"Regions\"");
-		dc_finding_hint(x, "add \"Regions\": {\"900\": {...}}");
+		dc_finding_hint(x, "add %s", dialect(c) == DC_DIALECT_JSON ? "\"Regions\": {\"900\": {...}}" : "regions: with 900: under it");
 	}
 	if (m->shape != DC_SHAPE_POLICY)
 		goto single;
@@ -515,18 +626,23 @@ single:;
 			last = merged.regions[0].id;
 		dc_derpmap_free(&merged);
 		dc_merge_summary_free(&s);
-	} else if (m->shape == DC_SHAPE_POLICY || m->shape == DC_SHAPE_DERPMAP) {
+	} else if (m->shape == DC_SHAPE_POLICY || m->shape == DC_SHAPE_DERPMAP || m->shape == DC_SHAPE_HEADSCALE) {
 		for (size_t i = 0; i < m->region_count; i++)
 			if (!m->regions[i].removed) {
 				usable++;
 				last = m->regions[i].id;
 			}
 	}
-	if (usable == 1 && (m->shape == DC_SHAPE_DERPMAP || c->defaults)) {
+	if (usable == 1 && (m->shape == DC_SHAPE_DERPMAP || m->shape == DC_SHAPE_HEADSCALE || c->defaults)) {
 		const struct dc_derp_region *r = dc_derpmap_region(m, last);
+		c->region = r;
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "single-region", r ? r->path : m->path, r ? r->at : m->at,
 					   "clients get a single DERP region; if it goes down, peers that cannot connect directly lose each other");
-		dc_finding_hint(x, "add a second region on another host, or keep Tailscale's default regions (omitDefaultRegions false)");
+		if (m->shape == DC_SHAPE_HEADSCALE)
+			dc_finding_hint(x, "add a second region on another host, or keep Tailscale's default map in derp.urls");
+		else
+			dc_finding_hint(x, "add a second region on another host, or keep Tailscale's default regions (omitDefaultRegions false)");
+		c->region = NULL;
 	}
 	for (size_t i = 0; i < m->score_count; i++) {
 		const struct dc_region_score *s = &m->scores[i];
@@ -546,8 +662,11 @@ void dc_validate(const struct dc_derpmap *map, const struct dc_derpmap *defaults
 	struct check c = {.map = map, .defaults = defaults, .f = findings};
 	if (map->shape == DC_SHAPE_POLICY_NO_MAP)
 		return;
-	for (size_t i = 0; i < map->region_count; i++)
+	for (size_t i = 0; i < map->region_count; i++) {
+		c.region = &map->regions[i];
 		check_region(&c, &map->regions[i]);
+	}
+	c.region = NULL;
 	check_duplicates(&c);
 	check_whole_map(&c);
 }

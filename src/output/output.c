@@ -1,5 +1,7 @@
 #include "derpcheck/output/output.h"
 
+#include "derpcheck/input/headscale.h"
+
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,22 +116,29 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 {
 	const struct dc_map_doc *doc = r->doc;
 	const char *name = doc->text.name;
-	const char *kind = doc->map.shape == DC_SHAPE_POLICY ? "policy file"
-			 : doc->map.shape == DC_SHAPE_POLICY_NO_MAP ? "policy file without derpMap"
-			 : "DERP map";
+	const char *kind = dc_map_doc_kind(doc);
+	char *origin = dc_map_doc_origin(doc);
 	if (r->errors || r->warnings) {
 		fprintf(out, "%s%s:%s %s%zu %s%s, %s%zu %s%s\n", paint(st, BOLD), name, paint(st, RESET),
 			r->errors ? paint(st, RED) : "", r->errors, plural(r->errors, "error", "errors"),
 			r->errors ? paint(st, RESET) : "", r->warnings ? paint(st, YELLOW) : "", r->warnings,
 			plural(r->warnings, "warning", "warnings"), r->warnings ? paint(st, RESET) : "");
+		if (origin && !(st && st->quiet))
+			fprintf(out, "  map: %s\n", origin);
+		free(origin);
 		if (r->errors || !r->effective || (st && st->quiet))
 			return;
 	} else {
-		if (st && st->quiet)
+		if (st && st->quiet) {
+			free(origin);
 			return;
+		}
 		fprintf(out, "%s%s:%s %svalid%s %s, no problems found\n", paint(st, BOLD), name, paint(st, RESET),
 			paint(st, GREEN), paint(st, RESET), kind);
 		fprintf(out, "  source: %s\n", dc_map_source_name(doc->text.source));
+		if (origin)
+			fprintf(out, "  map: %s\n", origin);
+		free(origin);
 	}
 	if (!r->effective) {
 		if (doc->map.shape == DC_SHAPE_POLICY_NO_MAP)
@@ -137,8 +146,10 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 		return;
 	}
 	const struct dc_derpmap *eff = r->effective;
-	fprintf(out, "  clients use %zu %s with %zu %s\n", eff->region_count, plural(eff->region_count, "region", "regions"),
-		dc_derpmap_node_count(eff), plural(dc_derpmap_node_count(eff), "node", "nodes"));
+	/* A derp.paths file is one of several sources: it defines regions, clients get the merge. */
+	fprintf(out, "  %s %zu %s with %zu %s\n", eff->shape == DC_SHAPE_YAML ? "the file defines" : "clients use",
+		eff->region_count, plural(eff->region_count, "region", "regions"), dc_derpmap_node_count(eff),
+		plural(dc_derpmap_node_count(eff), "node", "nodes"));
 	if (r->merge) {
 		const struct dc_merge_summary *m = r->merge;
 		if (m->defaults_omitted)
@@ -161,6 +172,26 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 			const struct dc_derp_region *reg = &eff->regions[i];
 			if (dc_derpmap_region(&doc->map, reg->id))
 				print_region(out, reg);
+		}
+	} else if (doc->headscale) {
+		/* Regions from derp.urls (Tailscale's default map) are counted; the others are shown. */
+		size_t from_urls = 0, own = 0;
+		for (size_t i = 0; i < eff->region_count; i++) {
+			const struct dc_hs_source *src = dc_headscale_region_source(doc->headscale, eff->regions[i].id);
+			if (src && src->kind == DC_HS_URL)
+				from_urls++;
+			else
+				own++;
+		}
+		fprintf(out, "  from derp.urls: %zu %s\n", from_urls, plural(from_urls, "region", "regions"));
+		fprintf(out, "  from derp.paths and the embedded server: %zu %s\n", own, plural(own, "region", "regions"));
+		for (size_t i = 0; i < eff->region_count; i++) {
+			const struct dc_hs_source *src = dc_headscale_region_source(doc->headscale, eff->regions[i].id);
+			if (src && src->kind == DC_HS_URL)
+				continue;
+			print_region(out, &eff->regions[i]);
+			if (src)
+				fprintf(out, "      from %s\n", src->kind == DC_HS_EMBEDDED ? "the embedded server (derp.server, server_url)" : src->name);
 		}
 	} else if (eff->region_count <= 10) {
 		for (size_t i = 0; i < eff->region_count; i++)

@@ -233,3 +233,22 @@ void dc_buf_free(struct dc_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+int dc_parse_go_int(const char *text, int64_t *out)
+{
+	const char *p = text;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (!*p)
+		return -1;
+	for (const char *q = p; *q; q++)
+		if (*q < '0' || *q > '9')
+			return -1;
+	errno = 0;
+	char *end;
+	long long v = strtoll(text, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -33,6 +33,8 @@ expect_completion color-values "always auto" derpcheck --color a
 expect_completion validate-flag "--strict" derpcheck validate --st
 expect_completion validate-after-global "--strict" derpcheck --format json validate --st
 expect_completion validate-timeout "--timeout" derpcheck validate --tim
+expect_completion map-format-flag "--map-format" derpcheck validate --map
+expect_completion map-format-values "headscale hujson" derpcheck ping --map-format h
 expect_completion help-commands "status stun" derpcheck help st
 expect_completion cert-flags "--cert-file --certdir" derpcheck cert --cert
 expect_completion cert-write "--write-fullchain" derpcheck cert --wri
@@ -66,6 +68,8 @@ got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck status --act'
 [ "$got" = "--active " ] && pass || fail "fish completes 'derpcheck status --act' as '$got'"
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck ping --me'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "--mesh " ] && pass || fail "fish completes 'derpcheck ping --me' as '$got'"
+got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck validate --map-format y'" | cut -f1 | tr '\n' ' ')
+[ "$got" = "yaml " ] && pass || fail "fish completes 'derpcheck validate --map-format y' as '$got'"
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck stun --sty'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "--style " ] && pass || fail "fish completes 'derpcheck stun --sty' as '$got'"
 

@@ -2,6 +2,9 @@
 # Set UPDATE=1 to (re)write expected files; review the diff before committing.
 
 : "${DERPCHECK:?set DERPCHECK to the derpcheck binary}"
+# Never Tailscale's public default map, even when run outside make: Headscale configs that
+# list it get the embedded snapshot (src/input/headscale.c), other commands skip it.
+export DERPCHECK_DEFAULT_MAP_URL=
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 expected_dir="$here/expected"

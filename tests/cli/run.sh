@@ -20,6 +20,42 @@ run validate-missing-and-good 2 -- validate tests/fixtures/does-not-exist.json t
 run validate-no-args 2 -- validate
 run validate-bad-scheme 2 -- validate ftp://127.0.0.1/map.json
 
+# --- Headscale: config.yaml and derp.paths files (tests/fixtures/headscale/) ------------
+# Tailscale's default map in derp.urls is the embedded snapshot here (lib.sh empties
+# DERPCHECK_DEFAULT_MAP_URL); the one other URL is a closed loopback port.
+hs=tests/fixtures/headscale
+run hs-embedded 0 -- validate $hs/embedded.yaml
+RUN_SED='s/after [0-9]* ms/after N ms/g' run hs-paths-and-urls 0 -- validate $hs/paths-and-urls.yaml
+run hs-seed 0 -- validate $hs/seed-derp.yaml
+run hs-collision 1 -- validate $hs/collision.yaml
+run hs-server-url-http 1 -- validate $hs/server-url-http.yaml
+run hs-server-url-local 1 -- validate $hs/server-url-local.yaml
+run hs-server-url-private 0 -- validate $hs/server-url-private.yaml
+run hs-stun-missing 1 -- validate $hs/stun-missing.yaml
+run hs-stun-loopback 1 -- validate $hs/stun-loopback.yaml
+run hs-documentation-addresses 1 -- validate $hs/documentation-addresses.yaml
+run hs-no-embedded-region 1 -- validate $hs/no-embedded-region.yaml
+run hs-omit-default 1 -- validate $hs/omit-default.yaml
+run hs-keys 1 -- validate $hs/keys.yaml
+run hs-config-types 1 -- validate $hs/config-types.yaml
+run hs-multi-node 0 -- validate $hs/multi-node.yaml
+run hs-yaml-keys 1 -- validate $hs/yaml-keys-derp.yaml
+run hs-hostname-url 1 -- validate $hs/hostname-url-derp.yaml
+run hs-yaml-traps 1 -- validate $hs/yaml-traps-derp.yaml
+run hs-tab 1 -- validate $hs/tab-derp.yaml
+run hs-json 1 -- --format json validate $hs/keys.yaml
+run hs-stdin 0 --stdin $hs/seed-derp.yaml -- validate -
+run hs-strict 1 -- validate --strict $hs/multi-node.yaml
+# --map-format overrides the guess: YAML read as JSON, a config read as a DERP map, strict JSON.
+run map-format-json-on-yaml 1 -- validate --map-format json $hs/seed-derp.yaml
+run map-format-yaml-on-config 0 -- validate --map-format yaml $hs/embedded.yaml
+run map-format-headscale-on-map 1 -- validate --map-format=headscale $hs/seed-derp.yaml
+run map-format-json-strict 1 -- validate --map-format json tests/fixtures/nat-vps-policy.hujson
+run map-format-bad 2 -- validate --map-format toml $hs/seed-derp.yaml
+# A network command takes the config as --derp-map, says how the map was built, and stops
+# at the unknown region before any traffic.
+run hs-stun-unknown-region 2 -- stun --derp-map $hs/embedded.yaml --region nope
+
 # --- CLI vocabulary -------------------------------------------------------------------
 run no-command 2 --
 run unknown-command 2 -- validat

@@ -675,6 +675,32 @@ static void test_type_names(void **state)
 	assert_string_equal(dc_json_type_name(DC_JSON_OBJECT), "object");
 }
 
+/* Go's encoding/json (Headscale's derp.urls maps): no comments, no trailing commas. */
+static void test_strict_json_rejects_comments_and_trailing_commas_where_they_are(void **state)
+{
+	(void)state;
+	struct dc_error err;
+	const char *comment = "{\"a\": 1, // note\n\"b\": 2}";
+	assert_null(dc_json_parse_strict(comment, strlen(comment), &err));
+	assert_int_equal(err.pos.line, 1);
+	assert_int_equal(err.pos.col, 10);
+	assert_non_null(strstr(err.what, "comments are not JSON"));
+	const char *trailing = "{\"a\": [1, 2,]}";
+	assert_null(dc_json_parse_strict(trailing, strlen(trailing), &err));
+	assert_int_equal(err.pos.col, 13);
+	assert_non_null(strstr(err.what, "trailing comma before ']'"));
+	const char *object = "{\"a\": 1,}";
+	assert_null(dc_json_parse_strict(object, strlen(object), &err));
+	assert_non_null(strstr(err.what, "trailing comma before '}'"));
+	const char *clean = "{\"a\": [], \"b\": {}}";
+	struct dc_json *ok = dc_json_parse_strict(clean, strlen(clean), &err);
+	assert_non_null(ok);
+	dc_json_free(ok);
+	struct dc_json *hu = dc_hujson_parse(trailing, strlen(trailing), &err);
+	assert_non_null(hu);
+	dc_json_free(hu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -736,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_nesting_is_rejected_without_crashing),
 		cmocka_unit_test(test_input_larger_than_the_size_limit_is_rejected),
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_strict_json_rejects_comments_and_trailing_commas_where_they_are),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

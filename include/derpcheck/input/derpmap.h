@@ -1,14 +1,24 @@
 /*
- * The DERP map model (protocols.md §4) and its decoder, which reads a parsed HuJSON tree
- * the way Tailscale's Go code does: case-insensitive field names, unknown fields ignored
- * (we report them), numbers that must be integers in range, null regions that remove a
- * default region. Every field remembers where it was written.
+ * The DERP map model (protocols.md §4) and its decoder, which reads a parsed document
+ * tree (tree.h) the way the program that reads the file does. How field names match and
+ * how values are typed is a property of the input format, a dialect:
+ *   - JSON (Tailscale's clients and control plane, policy files, Headscale's derp.urls):
+ *     Go's encoding/json — case-insensitive field names, JSON types;
+ *   - YAML (Headscale's derp.paths files): gopkg.in/yaml.v3 into tailcfg structs without
+ *     yaml tags — keys are the lower-cased Go field names and match case-sensitively
+ *     (RegionID is silently ignored), duplicate keys reject the file, plain scalars are
+ *     typed by the field they are stored into (0443 is octal, yes is true for a bool);
+ *   - HEADSCALE: the region Headscale builds from config.yaml's derp.server, whose
+ *     "fields" are config keys (server_url, derp.server.stun_listen_addr, ...).
+ * Unknown fields are ignored by Go (we report them), null regions remove a region.
+ * Every field remembers where it was written, and every region which file and dialect it
+ * came from, so findings and fixes name the key as that file spells it.
  */
 #ifndef DERPCHECK_DERPMAP_H
 #define DERPCHECK_DERPMAP_H
 
 #include "derpcheck/judge/findings.h"
-#include "derpcheck/input/hujson.h"
+#include "derpcheck/input/tree.h"
 
 enum dc_node_field {
 	DC_NODE_NAME,
@@ -58,6 +68,12 @@ struct dc_derp_node {
 	struct dc_srcpos field_at[DC_NODE_NFIELDS];
 };
 
+enum dc_map_dialect {
+	DC_DIALECT_JSON,
+	DC_DIALECT_YAML,
+	DC_DIALECT_HEADSCALE,
+};
+
 struct dc_derp_region {
 	int64_t id; /* the map key */
 	bool removed; /* written as "ID": null */
@@ -76,6 +92,8 @@ struct dc_derp_region {
 	struct dc_srcpos at;     /* the region's value */
 	struct dc_srcpos key_at; /* its key in Regions */
 	struct dc_srcpos field_at[DC_REGION_NFIELDS];
+	enum dc_map_dialect dialect; /* how its file spells fields (paths and fixes use it) */
+	const char *file; /* the file it came from when not the document's own (Headscale maps) */
 };
 
 struct dc_region_score {
@@ -88,6 +106,8 @@ enum dc_map_shape {
 	DC_SHAPE_DERPMAP,        /* {"Regions": ...} as served by the control plane or tailscaled */
 	DC_SHAPE_POLICY,         /* a tailnet policy file with a "derpMap" key */
 	DC_SHAPE_POLICY_NO_MAP,  /* a policy file without "derpMap": clients use the defaults */
+	DC_SHAPE_YAML,           /* a Headscale derp.paths file: merged with the config's other sources */
+	DC_SHAPE_HEADSCALE,      /* the map a Headscale config.yaml builds (src/input/headscale.c) */
 };
 
 struct dc_derpmap {
@@ -101,14 +121,21 @@ struct dc_derpmap {
 	char *path; /* "derpMap" or "" */
 	struct dc_srcpos at;
 	struct dc_srcpos omit_at;
+	enum dc_map_dialect dialect;
 };
 
 #define DC_NODE_HAS(n, f) (((n)->present >> (f)) & 1u)
 #define DC_REGION_HAS(r, f) (((r)->present >> (f)) & 1u)
 
-/* Canonical (Go) field names, for messages and JSON paths. */
+/* Canonical (Go) field names, for messages. */
 const char *dc_node_field_name(enum dc_node_field f);
 const char *dc_region_field_name(enum dc_region_field f);
+/* The key as a file of that dialect spells it: "RegionID", "regionid", "derp.server.region_id". */
+const char *dc_node_field_key(enum dc_map_dialect d, enum dc_node_field f);
+const char *dc_region_field_key(enum dc_map_dialect d, enum dc_region_field f);
+const char *dc_map_regions_key(enum dc_map_dialect d);
+/* "key": value (JSON) or key: value (YAML), for fixes; value is written as given. */
+char *dc_field_member(enum dc_map_dialect d, const char *key, const char *value);
 
 /*
  * Decode a parsed document (any supported shape) into map. Problems with the document's
@@ -116,6 +143,12 @@ const char *dc_region_field_name(enum dc_region_field f);
  * could be read (no DERP map at all). map is always safe to free afterwards.
  */
 int dc_derpmap_decode(const struct dc_json *root, struct dc_derpmap *map, struct dc_findings *findings);
+/*
+ * The same in a given dialect. DC_DIALECT_YAML decodes a Headscale derp.paths file (the
+ * map itself, never a policy file): root may be NULL for an empty file.
+ */
+int dc_derpmap_decode_as(const struct dc_json *root, enum dc_map_dialect dialect, struct dc_derpmap *map,
+			 struct dc_findings *findings);
 
 void dc_derpmap_free(struct dc_derpmap *map);
 
@@ -153,5 +186,9 @@ void dc_derpmap_merge(const struct dc_derpmap *policy, const struct dc_derpmap *
 void dc_merge_summary_free(struct dc_merge_summary *s);
 
 size_t dc_derpmap_node_count(const struct dc_derpmap *map);
+
+/* A deep copy of a region (strings duplicated; file points at the same name). */
+void dc_derp_region_clone(const struct dc_derp_region *src, struct dc_derp_region *dst);
+void dc_derp_region_free(struct dc_derp_region *r);
 
 #endif

@@ -36,6 +36,9 @@ void dc_error_clear(struct dc_error *err);
 int dc_error_set(struct dc_error *err, const char *where, const char *fmt, ...) DC_PRINTF(3, 4);
 void dc_error_hint(struct dc_error *err, const char *fmt, ...) DC_PRINTF(2, 3);
 
+/* Go's strconv.ParseInt(s, 10, 64) / Atoi: an optional sign and decimal digits, in int64. */
+int dc_parse_go_int(const char *text, int64_t *out);
+
 /* The one range-checked integer parser: whole string, base 10, min <= value <= max. */
 int dc_parse_int(const char *text, long long min, long long max, long long *out);
 
