@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/judge/validate.h"
 
@@ -78,13 +79,9 @@ int main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "--write") == 0) {
 		size_t len;
 		char *text = generate_map(atoi(argv[2]), atoi(argv[3]), &len);
-		FILE *f = fopen(argv[4], "w");
-		if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
-			perror(argv[4]);
-			return 2;
-		}
+		int rc = bench_write_file(argv[4], text, len);
 		free(text);
-		return 0;
+		return rc;
 	}
 	if (argc != 1) {
 		fprintf(stderr, "usage: bench_validate [--write REGIONS NODES FILE]\n");

@@ -247,6 +247,26 @@ static void print_load_step(FILE *out, const struct dc_ping_report *rep, const s
 		s->delay_p99_ms, s->sender_behind ? "  (derpcheck could not send this fast)" : "");
 }
 
+/* ", 2 duplicates, 1 corrupted, 3 late" for what should not have come. */
+static void print_odd_packets(FILE *out, unsigned duplicates, unsigned corrupted, unsigned late)
+{
+	if (duplicates)
+		fprintf(out, ", %u duplicate%s", duplicates, duplicates == 1 ? "" : "s");
+	if (corrupted)
+		fprintf(out, ", %u corrupted", corrupted);
+	if (late)
+		fprintf(out, ", %u late", late);
+}
+
+/* Each connection's phases, and what else its server did. */
+static void print_connections(FILE *out, const struct dc_ping_report *rep)
+{
+	print_phases(out, rep);
+	for (int i = 0; i < 2; i++)
+		if (rep->result->clients[i].connected)
+			print_notes(out, rep, &rep->result->clients[i]);
+}
+
 static void print_load(FILE *out, const struct dc_ping_report *rep)
 {
 	const struct dc_ping_result *r = rep->result;
@@ -259,12 +279,7 @@ static void print_load(FILE *out, const struct dc_ping_report *rep)
 			s->sender_behind ? ", slower than asked: derpcheck could not send faster" : "");
 		fprintf(out, "%u delivered to B (%.0f packets/s), %s%u lost (%g%%)%s", s->delivered, s->delivered_pps,
 			lost ? paint(rep, RED) : "", lost, s->sent ? (double)lost * 100.0 / s->sent : 0, lost ? paint(rep, RESET) : "");
-		if (s->duplicates)
-			fprintf(out, ", %u duplicate%s", s->duplicates, s->duplicates == 1 ? "" : "s");
-		if (s->corrupted)
-			fprintf(out, ", %u corrupted", s->corrupted);
-		if (s->late)
-			fprintf(out, ", %u late", s->late);
+		print_odd_packets(out, s->duplicates, s->corrupted, s->late);
 		fprintf(out, "\n");
 		if (s->delivered)
 			fprintf(out, "one-way delay min/avg/p99/max = %.3f/%.3f/%.3f/%.3f ms\n", s->delay_min_ms, s->delay_avg_ms,
@@ -295,22 +310,14 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 		return;
 	if (r->load.ran) {
 		print_load(out, rep);
-		print_phases(out, rep);
-		for (int i = 0; i < 2; i++)
-			if (r->clients[i].connected)
-				print_notes(out, rep, &r->clients[i]);
+		print_connections(out, rep);
 		return;
 	}
 	fprintf(out, "\n--- DERP(%s) relay statistics ---\n", region_code(rep));
 	double loss = r->sent ? (double)(r->sent - r->received) * 100.0 / r->sent : 0;
 	fprintf(out, "%u packets sent, %u received, %s%g%% packet loss%s", r->sent, r->received,
 		loss > 0 ? paint(rep, RED) : "", loss, loss > 0 ? paint(rep, RESET) : "");
-	if (r->duplicates)
-		fprintf(out, ", %u duplicate%s", r->duplicates, r->duplicates == 1 ? "" : "s");
-	if (r->corrupted)
-		fprintf(out, ", %u corrupted", r->corrupted);
-	if (r->late)
-		fprintf(out, ", %u late", r->late);
+	print_odd_packets(out, r->duplicates, r->corrupted, r->late);
 	if (r->unexpected)
 		fprintf(out, ", %u unexpected", r->unexpected);
 	fprintf(out, ", time %.0fms\n", ns_ms(r->elapsed_ns));
@@ -327,10 +334,7 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 		else if (c->sping_sent)
 			fprintf(out, "server ping %c (node %s): none of %u answered\n", c->name, c->conn.node->name, c->sping_sent);
 	}
-	print_phases(out, rep);
-	for (int i = 0; i < 2; i++)
-		if (r->clients[i].connected)
-			print_notes(out, rep, &r->clients[i]);
+	print_connections(out, rep);
 }
 
 void dc_output_ping_cert_hint(FILE *out, const struct dc_derp_attempt *a, const struct dc_derp_node *node,
