@@ -7,10 +7,11 @@
 # both alike; goals are ratios, never a lone absolute time.
 #
 #   median                     stdin: numbers, one a line; stdout: their median
-#   goal LABEL UNIT DC REF OP LIMIT
+#   goal LABEL UNIT DC REF OP LIMIT [WHY]
 #                              one line: derpcheck's figure, the reference's, the ratio
 #                              DC/REF and the goal (ratio OP LIMIT); a missed goal sets
-#                              bench_status=1. REF "-" prints DC against LIMIT directly.
+#                              bench_status=1 and prints WHY, the known reason (its profile
+#                              is in bench/README.md). REF "-" prints DC against LIMIT.
 #   figure LABEL UNIT DC REF   the same line without a goal (for context)
 #   goal_header TITLE REF-NAME the table's heading
 #   bench_netns NAME           (root) a namespace with loopback and one IPv4 interface
@@ -54,6 +55,9 @@ goal() {
 		bench_status=1
 	fi
 	printf '  %-44s %12s %12s %8s  %-10s %s\n' "$label ($unit)" "$dc" "$ref" "$ratio" "$op $limit" "$verdict"
+	if [ "$verdict" = MISSED ] && [ -n "${7:-}" ]; then
+		printf '    why: %s (profile: bench/README.md)\n' "$7"
+	fi
 }
 
 figure() {
