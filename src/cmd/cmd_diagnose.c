@@ -14,12 +14,14 @@
 #include "derpcheck/input/mapchoice.h"
 #include "derpcheck/output/output_diagnose.h"
 
-enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT };
+enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT, OPT_STUN_PORT_GUESS };
 
 static const struct dc_option diagnose_options[] = {
 	{"count", 'c', "N", OPT_COUNT, "relayed test pings per node and per mesh pair (default 3)"},
 	{"every", 0, "DURATION", OPT_EVERY, "run again every DURATION (e.g. 5m) until interrupted"},
 	{"output", 'o', "FILE", OPT_OUTPUT, "write each report to FILE atomically (temporary file + rename)"},
+	{"stun-port-guess", 0, "PORT[,PORT...]", OPT_STUN_PORT_GUESS,
+	 "also try these UDP ports when STUNPort does not answer (besides 3478, DERPPort, other nodes' STUNPorts)"},
 	{0},
 };
 
@@ -30,12 +32,14 @@ const struct dc_command_spec dc_diagnose_spec = {
 	.description =
 		"Checks every node of a DERP region (by ID or RegionCode) the way Tailscale\n"
 		"clients use it: the map entry, DNS against the map's IPv4/IPv6, STUN on STUNPort\n"
-		"per family (and the usual forwarded ports when it is silent), TCP and TLS to\n"
-		"DERPPort with the certificate judged as Tailscale judges it, derper's HTTP\n"
-		"endpoints, the DERP handshake, a relayed ping between two clients and the mesh\n"
-		"between every pair of nodes. Prints a checklist with the cause and fix of each\n"
+		"per family (and the likely forwarded ports when it fails, each one named), TCP\n"
+		"and TLS to DERPPort with the certificate judged as Tailscale judges it, derper's\n"
+		"HTTP endpoints, the DERP handshake, a relayed ping between two clients and the\n"
+		"mesh between every pair of nodes. Prints a checklist with the cause and fix of each\n"
 		"failure, then one verdict for the STUN path and one for the DERP path.\n"
-		"Marks are \u2713 \u2717 ! - in a UTF-8 locale, ok/FAIL/warn/skip otherwise.\n"
+		"Marks are \u2713 \u2717 ! - \u26a0 in a UTF-8 locale, ok/FAIL/warn/skip/insecure\n"
+		"otherwise; \u26a0 insecure: clients accept the certificate only because\n"
+		"InsecureForTests turns their checks off (not ok: exit status 1).\n"
 		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",
 	.shared = DC_SHARED_ALL,
 	.prometheus = true,
@@ -46,6 +50,8 @@ struct diag_args {
 	long long every_ms;
 	const char *output;
 	unsigned count;
+	uint16_t guess[DC_STUN_GUESS_MAX_USER];
+	size_t nguess;
 };
 
 static int on_option(void *user, int id, const char *arg, struct dc_error *err)
@@ -72,6 +78,8 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 		}
 		a->count = (unsigned)v;
 		return 0;
+	case OPT_STUN_PORT_GUESS:
+		return dc_command_stun_port_guess(arg, a->guess, &a->nguess, DC_STUN_GUESS_MAX_USER, err);
 	}
 	return 0;
 }
@@ -114,12 +122,14 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 {
 	struct dc_diag_opts o = {
 		.map_name = cli->derp_map,
+		.map_format = dc_map_format_flag(cli->map_format),
 		.ca_file = cli->ca_file,
-		.insecure = cli->insecure,
 		.family = cli->family,
 		.timeout_ms = cli->timeout_ms,
 		.ping_count = a->count,
 		.defaults = &maps->defaults,
+		.stun_port_guess = a->guess,
+		.stun_port_guess_count = a->nguess,
 	};
 	struct dc_diag_report r;
 	const struct dc_derpmap *rules_map = maps->have_doc && maps->doc.decoded ? &maps->doc.map : maps->map;
@@ -200,8 +210,8 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		return DC_EXIT_USAGE;
 	}
 	if (cli->insecure)
-		fprintf(stderr, "derpcheck: warning: --insecure: certificates are not checked (neither the map's source "
-				"nor the DERP nodes'): a forged server would pass\n");
+		fprintf(stderr, "derpcheck: warning: --insecure: the DERP map is fetched without checking its certificate; "
+				"the DERP nodes' certificates are still judged as clients judge them\n");
 	struct dc_map_choice_opts mo = {
 		.spec = cli->derp_map,
 		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),
@@ -222,7 +232,24 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 	dc_map_choice_describe(&maps, map_desc, sizeof(map_desc));
 	if (maps.note && !cli->quiet)
 		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", map_desc, maps.note);
-	const struct dc_derp_region *region = dc_region_find(maps.map, args[0], maps.name, &err);
+	const char *guess;
+	const struct dc_derp_region *region = dc_region_find(maps.map, args[0], maps.name, NULL, &guess, &err);
+	if (!region && guess && cli->derp_map && dc_map_spec_for_command(cli->derp_map)) {
+		/* The whole command, so that it can be pasted (diagnose takes REGION, not --region). */
+		char cmd[800] = "derpcheck diagnose";
+		dc_shell_append(cmd, sizeof(cmd), "--derp-map");
+		dc_shell_append(cmd, sizeof(cmd), cli->derp_map);
+		if (dc_map_format_flag(cli->map_format)) {
+			dc_shell_append(cmd, sizeof(cmd), "--map-format");
+			dc_shell_append(cmd, sizeof(cmd), dc_map_format_flag(cli->map_format));
+		}
+		if (cli->ca_file) {
+			dc_shell_append(cmd, sizeof(cmd), "--ca-file");
+			dc_shell_append(cmd, sizeof(cmd), cli->ca_file);
+		}
+		dc_shell_append(cmd, sizeof(cmd), guess);
+		dc_error_hint(&err, "did you mean `%s`?", cmd);
+	}
 	if (!region) {
 		dc_report_error(&err);
 		dc_map_choice_free(&maps);

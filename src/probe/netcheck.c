@@ -29,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "derpcheck/input/mapload.h"
 #include "derpcheck/net/tlsconn.h"
 #include "derpcheck/net/udp.h"
 
@@ -354,6 +356,8 @@ static bool region_measured(const struct dc_derp_region *rg)
 {
 	return !rg->removed && rg->node_count > 0 && !rg->no_measure_no_home;
 }
+
+static const struct dc_derp_node *first_derp_node(const struct dc_derp_region *rg);
 
 /* Node entries: one per (node, family) of every measured region, then --extra-stun hosts. */
 static void build_nodes(struct run *R, bool want[2])
@@ -787,6 +791,10 @@ static void conclude_nodes(struct run *R)
 			n->mapped = r->mapped;
 			continue;
 		}
+		n->sent = r->sent;
+		n->port_closed = r->status == DC_PROBE_UNREACHABLE && r->icmp_port_closed;
+		n->icmp_from = r->status == DC_PROBE_UNREACHABLE ? r->icmp_from : (struct dc_endpoint){0};
+		copy_text(n->detail, sizeof(n->detail), r->detail);
 		uint64_t end = r->spec.start_ns + r->spec.timeout_ns;
 		/*
 		 * Not measured: cancelled, cut short by the early stop, or not every try sent. A
@@ -883,6 +891,191 @@ static void classify_nat(struct run *R)
 	x->nat = dc_netcheck_classify(srv, map, n, x->has_local4 ? &x->local4 : NULL, x->nat_detail, sizeof(x->nat_detail));
 	free(srv);
 	free(map);
+}
+
+/* ---- where a failed STUNPort answers instead, and what UDP does (issue #12) ----------- */
+
+/* A node whose own probe failed and is worth a guess: not cut short, not answering plain STUN. */
+static bool node_failed(const struct dc_netcheck_node *n)
+{
+	return !n->skipped && !n->stopped_early && !n->plain_only && n->node &&
+	       (n->status == DC_PROBE_TIMEOUT || n->status == DC_PROBE_UNREACHABLE);
+}
+
+struct guess_job {
+	struct run *R;
+	uint64_t timeout_ns;
+	struct dc_stun_guess *all;
+	size_t n;
+};
+
+static void *guess_thread(void *arg)
+{
+	struct guess_job *j = arg;
+	struct dc_error err;
+	if (dc_stun_guess_run(j->all, j->n, j->timeout_ns, &err) < 0)
+		logf_(j->R->o, "trying other STUN ports failed: %s", err.what);
+	return NULL;
+}
+
+/* Plan the other ports of every failed node (all run at once, beside HTTPS and ICMP). */
+static void plan_guesses(struct run *R, struct guess_job *j, uint64_t deadline)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	memset(j, 0, sizeof(*j));
+	j->R = R;
+	for (size_t i = 0; i < x->node_count; i++)
+		j->n += node_failed(&x->nodes[i]);
+	if (!j->n)
+		return;
+	j->all = dc_xcalloc(j->n, sizeof(*j->all));
+	x->guesses = j->all; /* the nodes point into it; freed with the result */
+	x->guess_count = j->n;
+	size_t k = 0;
+	for (size_t i = 0; i < x->node_count; i++) {
+		struct dc_netcheck_node *n = &x->nodes[i];
+		if (!node_failed(n))
+			continue;
+		dc_stun_guess_plan(&j->all[k], R->o->map, n->node, &n->addr.addr, R->o->stun_port_guess,
+				   R->o->stun_port_guess_count);
+		n->guess = &j->all[k++];
+	}
+	/* A forwarded port answers like the others: a few RTTs, at least 500 ms, at most 1 s. */
+	uint64_t t = (uint64_t)R->max_latency * 3;
+	if (t < 500000000u)
+		t = 500000000u;
+	if (t > 1000000000u)
+		t = 1000000000u;
+	uint64_t now = dc_now_ns();
+	if (now + t > deadline)
+		t = deadline > now + 50000000u ? deadline - now : 50000000u;
+	j->timeout_ns = t;
+	logf_(R->o, "STUN failed on %zu node address%s: trying the likely forwarded ports for %.0fms", j->n,
+	      j->n == 1 ? "" : "es", ms(t));
+}
+
+struct icmp_job {
+	struct run *R;
+	uint64_t deadline;
+	struct dc_icmp_target *targets; /* the pinged ones, in order */
+	size_t n;
+};
+
+static void *icmp_thread(void *arg)
+{
+	struct icmp_job *j = arg;
+	dc_icmp_ping(j->targets, j->n, j->deadline, &j->R->o->icmp, &j->R->res->extra.icmp);
+	return NULL;
+}
+
+/*
+ * Tailscale's ICMP fallback (§3.4, netcheck.go measureAllICMPLatency): every region
+ * without a latency that has a DERP node gets one echo to Nodes[0]'s IPv4 (the address
+ * STUN would use; none when its STUNPort is negative), payload its Name, 1 s in all.
+ */
+static void plan_icmp(struct run *R, struct icmp_job *j, uint64_t deadline)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_extra *x = &R->res->extra;
+	memset(j, 0, sizeof(*j));
+	j->R = R;
+	x->icmp_targets = dc_xcalloc(o->map->region_count + 1, sizeof(*x->icmp_targets));
+	for (size_t ri = 0; ri < o->map->region_count; ri++) {
+		const struct dc_derp_region *rg = &o->map->regions[ri];
+		if (!region_measured(rg) || rg->avoid || !first_derp_node(rg) ||
+		    dc_latency_map_get(&R->res->report.latency, rg->id, &(int64_t){0}))
+			continue;
+		struct dc_netcheck_icmp *it = &x->icmp_targets[x->icmp_count++];
+		it->region_id = rg->id;
+		it->node = &rg->nodes[0];
+		it->target.payload = rg->nodes[0].name ? rg->nodes[0].name : "";
+		const struct dc_netcheck_node *n4 = node_entry(R, ri, 0, 4);
+		if (o->family == 6)
+			snprintf(it->target.error, sizeof(it->target.error), "not pinged: -6 (ICMP echo is IPv4 only, as in "
+									      "Tailscale)");
+		else if (dc_node_stun_port(it->node) < 0)
+			snprintf(it->target.error, sizeof(it->target.error),
+				 "not pinged: STUNPort is negative, so Tailscale has no address for it");
+		else if (!n4 || n4->addr.addr.family != 4)
+			snprintf(it->target.error, sizeof(it->target.error), "not pinged: no IPv4 address%s%.150s",
+				 n4 && n4->addr.note[0] ? ": " : "", n4 ? n4->addr.note : "");
+		else {
+			it->pinged = true;
+			it->target.addr = n4->addr.addr;
+		}
+	}
+	for (size_t i = 0; i < x->icmp_count; i++)
+		j->n += x->icmp_targets[i].pinged;
+	x->icmp_ran = x->icmp_count > 0;
+	if (!j->n)
+		return;
+	j->targets = dc_xcalloc(j->n, sizeof(*j->targets));
+	size_t k = 0;
+	for (size_t i = 0; i < x->icmp_count; i++)
+		if (x->icmp_targets[i].pinged)
+			j->targets[k++] = x->icmp_targets[i].target;
+	uint64_t end = dc_now_ns() + (uint64_t)DC_ICMP_BUDGET_MS * 1000000u;
+	j->deadline = end < deadline ? end : deadline;
+	logf_(o, "UDP is blocked, trying ICMP");
+}
+
+/* ICMP latencies join the report as Tailscale's do: the minimum per region, IPv4 and ICMPv4 set. */
+static void apply_icmp(struct run *R, struct icmp_job *j)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	size_t k = 0;
+	for (size_t i = 0; i < x->icmp_count; i++) {
+		struct dc_netcheck_icmp *it = &x->icmp_targets[i];
+		if (!it->pinged)
+			continue;
+		it->target = j->targets[k++];
+		it->target.payload = NULL; /* pointed into the map; not needed any more */
+		logf_(R->o, "ICMP region %lld %s: %s", (long long)it->region_id, it->node->name ? it->node->name : "",
+		      it->target.ok ? "answered" : it->target.error);
+		if (!it->target.ok)
+			continue;
+		dc_latency_map_add(&R->res->report.latency, it->region_id, (int64_t)it->target.rtt_ns);
+		R->res->report.ipv4 = true;
+		R->res->report.icmpv4 = true;
+	}
+	free(j->targets);
+}
+
+static void evidence_of(const struct dc_netcheck_node *n, struct dc_udp_evidence *e)
+{
+	*e = (struct dc_udp_evidence){
+		.name = n->name, .addr = n->addr.addr, .status = n->status, .sent = n->sent,
+		.waited_ns = 0, .port_closed = n->port_closed, .icmp_from = n->icmp_from,
+		.detail = n->plain_only ? n->why : n->detail, .other_reply = n->plain_only || n->status == DC_PROBE_ERROR_RESPONSE,
+		.guess = n->guess && n->guess->ran ? n->guess : NULL,
+	};
+}
+
+/* The nodes' failure words from the evidence, then derpcheck's verdict on UDP. */
+static void udp_verdict(struct run *R, uint64_t phase_ns)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	struct dc_udp_evidence *ev = dc_xcalloc(x->node_count + 1, sizeof(*ev));
+	size_t n = 0;
+	for (size_t i = 0; i < x->node_count; i++) {
+		struct dc_netcheck_node *nd = &x->nodes[i];
+		if (nd->skipped || nd->stopped_early || !nd->node)
+			continue;
+		evidence_of(nd, &ev[n]);
+		ev[n].waited_ns = phase_ns;
+		if (nd->status == DC_PROBE_TIMEOUT || nd->status == DC_PROBE_UNREACHABLE || nd->status == DC_PROBE_SEND_FAILED)
+			if (!nd->plain_only)
+				dc_udp_failure_text(&ev[n], R->res->report.udp, nd->why, sizeof(nd->why));
+		n++;
+	}
+	struct dc_udp_summary sum;
+	dc_udp_summarize(ev, n, &sum);
+	x->udp_verdict = sum.verdict;
+	dc_udp_verdict_text(&sum, x->udp_detail, sizeof(x->udp_detail));
+	dc_udp_verdict_hint(&sum, x->udp_hint, sizeof(x->udp_hint));
+	memcpy(x->stun_ports, sum.port_list, sizeof(x->stun_ports));
+	x->stun_port_count = sum.nport_list;
+	free(ev);
 }
 
 /* ---- hairpin (opt-in) ---------------------------------------------------------------- */
@@ -1030,9 +1223,17 @@ static void https_one(const struct dc_netcheck_opts *o, struct dc_netcheck_https
 	h->connect_ns = dc_now_ns() - t0;
 	h->family = addrs[idx].addr->sa_family == AF_INET6 ? 6 : 4;
 	copy_text(h->peer, sizeof(h->peer), c.peer);
-	if (!o->insecure && !node->insecure_for_tests) {
-		struct dc_tls_verdict v;
-		if (dc_tls_verify(dc_tls_peer_chain(&c), node->host_name, node->cert_name, o->ca_file, &v, &e) < 0) {
+	/* Judged whatever the map or --insecure say: InsecureForTests hides nothing (judge/trust.h). */
+	struct dc_tls_verdict v;
+	bool verified = dc_tls_verify(dc_tls_peer_chain(&c), node->host_name, node->cert_name, o->ca_file, &v, &e) == 0;
+	struct dc_tlscheck_call call = {
+		.derp_map = o->map_spec, .map_format = o->map_format, .region_id = h->region_id, .host_name = node->host_name,
+		.cert_name = node->cert_name && *node->cert_name ? node->cert_name : NULL, .addr = h->peer, .ca_file = o->ca_file,
+	};
+	dc_trust_judge_tls(node, dc_tls_peer_chain(&c), verified ? &v : NULL, &call, &h->trust);
+	h->trust_judged = true;
+	if (!o->insecure && dc_node_clients_verify(node)) {
+		if (!verified) {
 			copy_text(h->error, sizeof(h->error), e.what);
 			goto out;
 		}
@@ -1213,6 +1414,63 @@ static void *captive_thread(void *arg)
 
 static const struct dc_srcpos nopos;
 
+static const char *validate_hint(const struct dc_netcheck_opts *o, char *out, size_t n)
+{
+	dc_map_validate_hint(o->map_spec, o->map_format, out, n);
+	return out;
+}
+
+/* The map as the commands in hints name it: a shell-quoted path, URL or embedded:, and its format. */
+static const char *map_arg(const struct dc_netcheck_opts *o, char *out, size_t n)
+{
+	out[0] = '\0';
+	if (o->map_spec)
+		dc_shell_append(out, n, o->map_spec);
+	if (o->map_spec && o->map_format) {
+		dc_shell_append(out, n, "--map-format");
+		dc_shell_append(out, n, o->map_format);
+	}
+	return out;
+}
+
+/*
+ * A region's DERP port (--check-derp, or the HTTPS fallback): a certificate clients
+ * reject, or accept only with checks off, is an error (judge/trust.h); another failure
+ * while STUN answers is a warning, as before.
+ */
+static void derp_port_finding(struct run *R, const struct dc_netcheck_https *h)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	const char *node = h->node->name ? h->node->name : "";
+	struct dc_finding *fd;
+	if (h->trust_judged && h->trust.state != DC_TRUST_VERIFIED && h->trust.state != DC_TRUST_UNKNOWN) {
+		fd = dc_findings_add(&x->findings, DC_SEV_ERROR,
+				     h->trust.state == DC_TRUST_REJECTED ? "netcheck-derp-certificate" : "netcheck-derp-insecure",
+				     h->node->path ? h->node->path : "", nopos, "region %lld node %s: certificate %s: %s: %s",
+				     (long long)h->region_id, node, dc_trust_name(h->trust.state), h->trust.summary, h->trust.cause);
+		dc_finding_hint(fd, "%s", h->trust.fix);
+		return;
+	}
+	if (!x->check_derp_ran || h->ok || !dc_latency_map_get(&R->res->report.latency, h->region_id, &(int64_t){0}))
+		return;
+	fd = dc_findings_add(&x->findings, DC_SEV_WARNING, "netcheck-derp-port", "", nopos,
+			     "region %lld answers STUN but its DERP port does not work (%s): %s", (long long)h->region_id, node,
+			     h->error);
+	/* ping names every DERP failure, TCP to handshake, and the cert command for a certificate. */
+	if (R->o->map_spec) {
+		char ca[PATH_MAX + 16] = "";
+		if (R->o->ca_file) {
+			dc_shell_append(ca, sizeof(ca), "--ca-file");
+			dc_shell_append(ca, sizeof(ca), R->o->ca_file);
+		}
+		dc_finding_hint(fd, "`derpcheck ping --derp-map%s%s %lld` says where the connection fails and what to do",
+				map_arg(R->o, (char[600]){0}, 600), ca, (long long)h->region_id);
+	} else {
+		dc_finding_hint(fd, "derpcheck ping --derp-map FILE %lld says where the connection fails and what to do",
+				(long long)h->region_id);
+	}
+}
+
 static void findings(struct run *R)
 {
 	struct dc_netreport *rep = &R->res->report;
@@ -1220,16 +1478,33 @@ static void findings(struct run *R)
 	struct dc_findings *f = &x->findings;
 	struct dc_finding *fd;
 	if (!rep->udp) {
-		fd = dc_findings_add(f, DC_SEV_ERROR, "netcheck-udp-blocked", "", nopos,
-				     "no STUN server answered over UDP: peers will only talk through DERP relays");
-		dc_finding_hint(fd, "allow outbound UDP (at least to the STUN port 3478 and Tailscale's 41641) in the "
-				    "firewall or network you are on");
+		/* Tailscale only says "UDP: false"; the evidence says which of these it is. */
+		static const char *const codes[] = {
+			[DC_UDP_NOT_PROBED] = "netcheck-no-stun", [DC_UDP_WORKS] = "netcheck-udp-loss",
+			[DC_UDP_STUN_ELSEWHERE] = "netcheck-stun-wrong-port", [DC_UDP_STUN_CLOSED] = "netcheck-stun-closed",
+			[DC_UDP_REJECTED] = "netcheck-udp-rejected", [DC_UDP_SEND_FAILED] = "netcheck-udp-send-failed",
+			[DC_UDP_BLOCKED] = "netcheck-udp-blocked",
+		};
+		fd = dc_findings_add(f, DC_SEV_ERROR, codes[x->udp_verdict], "", nopos,
+				     "%s; Tailscale reports UDP: false, so peers will only talk through DERP relays", x->udp_detail);
+		if (x->udp_verdict == DC_UDP_WORKS) /* our retransmitted node probes got through, its single ones did not */
+			dc_finding_hint(fd, "Tailscale's single-shot probes were lost while derpcheck's retransmitted ones got "
+					    "answers: UDP is lossy or rate-limited here; run netcheck again to see whether it lasts");
+		else if (x->udp_hint[0])
+			dc_finding_hint(fd, "%s", x->udp_hint);
+		if (x->icmp_ran && x->icmp.socket == DC_ICMP_SOCKET_NONE && x->icmp.skipped[0]) {
+			fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-icmp-skipped", "", nopos,
+					     "ICMP latency was not measured: %s", x->icmp.skipped);
+			dc_finding_hint(fd, "Tailscale running as root measures it and may pick another home region; run as "
+					    "root, or let this user's group use ICMP sockets (sysctl net.ipv4.ping_group_range)");
+		}
 	}
 	if (!rep->latency.count) {
 		fd = dc_findings_add(f, DC_SEV_ERROR, "netcheck-no-region", "", nopos,
 				     "no DERP region could be reached (neither STUN nor HTTPS): Tailscale cannot pick a home "
 				     "region");
-		dc_finding_hint(fd, "check the DERP map (derpcheck validate) and that the nodes are reachable from here");
+		dc_finding_hint(fd, "check the DERP map (%s) and that the nodes are reachable from here",
+				validate_hint(R->o, (char[700]){0}, 700));
 	}
 	if (rep->mapping_varies_by_dest_ip == DC_OPT_TRUE || x->nat == DC_NAT_ADDRESS_DEPENDENT ||
 	    x->nat == DC_NAT_ADDRESS_PORT_DEPENDENT || x->nat == DC_NAT_DEPENDENT) {
@@ -1255,8 +1530,8 @@ static void findings(struct run *R)
 			}
 		}
 	}
-	/* Regions that answered nothing while others did, and nodes that failed in regions that answered. */
-	for (size_t ri = 0; rep->latency.count && ri < R->o->map->region_count; ri++) {
+	/* Regions that answered no STUN while others did, and nodes that failed in regions that answered. */
+	for (size_t ri = 0; rep->udp && rep->latency.count && ri < R->o->map->region_count; ri++) {
 		const struct dc_derp_region *rg = &R->o->map->regions[ri];
 		if (!region_measured(rg) || dc_latency_map_get(&rep->latency, rg->id, &(int64_t){0}))
 			continue;
@@ -1273,31 +1548,40 @@ static void findings(struct run *R)
 		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-region-unreachable", rg->path ? rg->path : "", nopos,
 				     "region %lld (%s) did not answer while others did", (long long)rg->id,
 				     rg->code ? rg->code : "");
-		dc_finding_hint(fd, "see the node lines for why; derpcheck stun --region %lld probes it alone",
-				(long long)rg->id);
+		dc_finding_hint(fd, "see the node lines for why; %s%s --region %lld%s probes it alone",
+				R->o->map_spec ? "`derpcheck stun --derp-map" : "derpcheck stun --derp-map FILE",
+				R->o->map_spec ? map_arg(R->o, (char[600]){0}, 600) : "", (long long)rg->id,
+				R->o->map_spec ? "`" : "");
 	}
 	for (size_t i = 0; rep->udp && i < x->node_count; i++) {
 		const struct dc_netcheck_node *n = &x->nodes[i];
 		if (n->skipped || n->stopped_early || n->status == DC_PROBE_OK)
 			continue;
-		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-node-failed", n->node && n->node->path ? n->node->path : "",
-				     nopos, "%s (IPv%d, %s): %s", n->name, n->family,
+		bool elsewhere = n->guess && n->guess->ran && n->guess->answered >= 0 && !n->plain_only;
+		bool closed = !elsewhere && !n->plain_only && n->port_closed &&
+			      (!n->icmp_from.family || dc_ip_equal(&n->icmp_from, &n->addr.addr));
+		bool silent = !elsewhere && !n->plain_only && n->status == DC_PROBE_TIMEOUT;
+		const char *code = elsewhere ? "netcheck-stun-wrong-port"
+				   : closed  ? "netcheck-stun-closed"
+				   : silent  ? "netcheck-node-silent"
+					     : "netcheck-node-failed";
+		fd = dc_findings_add(f, DC_SEV_WARNING, code, n->node && n->node->path ? n->node->path : "", nopos,
+				     "%s (IPv%d, %s): %s", n->name, n->family,
 				     dc_endpoint_format(&n->addr.addr, (char[DC_ENDPOINT_STRLEN]){0}, DC_ENDPOINT_STRLEN),
 				     n->why);
 		if (n->plain_only)
 			dc_finding_hint(fd, "Tailscale clients only get answers from derper's STUN server (or one that "
 					    "answers any binding request): run derper's STUN on this port");
+		else {
+			struct dc_udp_evidence e;
+			char fix[400];
+			evidence_of(n, &e);
+			dc_udp_failure_fix(&e, fix, sizeof(fix));
+			dc_finding_hint(fd, "%s", fix);
+		}
 	}
-	for (size_t i = 0; x->check_derp_ran && i < x->https_count; i++) {
-		const struct dc_netcheck_https *h = &x->https[i];
-		if (h->ok || !dc_latency_map_get(&rep->latency, h->region_id, &(int64_t){0}))
-			continue;
-		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-derp-port", "", nopos,
-				     "region %lld answers STUN but its DERP port does not work (%s): %s",
-				     (long long)h->region_id, h->node->name ? h->node->name : "", h->error);
-		dc_finding_hint(fd, "derpcheck cert --region %lld and derpcheck ping explain TLS and DERP failures",
-				(long long)h->region_id);
-	}
+	for (size_t i = 0; i < x->https_count; i++)
+		derp_port_finding(R, &x->https[i]);
 	if (rep->captive_portal == DC_OPT_TRUE) {
 		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-captive-portal", "", nopos,
 				     "a captive portal answers in the DERP servers' place: %s",
@@ -1399,6 +1683,26 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	if (rc == 0) {
 		uint64_t deadline = start + o.report_timeout_ns;
 		bool fallback = !res->report.udp && !o.no_https_fallback && o.map;
+		/* Beside the HTTPS checks: the other ports of failed nodes, and ICMP when UDP is blocked. */
+		struct guess_job gj;
+		struct icmp_job ij = {0};
+		pthread_t g_th, i_th;
+		bool g_started = false, i_started = false;
+		plan_guesses(&R, &gj, deadline);
+		if (gj.n && dc_now_ns() < deadline) {
+			x->guess_ran = true;
+			g_started = pthread_create(&g_th, NULL, guess_thread, &gj) == 0;
+			if (!g_started)
+				guess_thread(&gj);
+		}
+		if (fallback && dc_now_ns() < deadline) {
+			plan_icmp(&R, &ij, deadline);
+			if (ij.n) {
+				i_started = pthread_create(&i_th, NULL, icmp_thread, &ij) == 0;
+				if (!i_started)
+					icmp_thread(&ij);
+			}
+		}
 		if ((fallback || o.check_derp) && o.map && dc_now_ns() < deadline) {
 			logf_(&o, fallback ? "UDP is blocked, trying HTTPS" : "checking every region's DERP port over HTTPS");
 			run_https(&R, fallback && !o.check_derp, deadline);
@@ -1415,9 +1719,16 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 							res->report.ipv4 = true;
 					}
 		}
+		if (g_started)
+			pthread_join(g_th, NULL);
+		if (i_started)
+			pthread_join(i_th, NULL);
+		if (ij.n)
+			apply_icmp(&R, &ij);
 		if (o.hairpin)
 			hairpin(&R);
 	}
+	udp_verdict(&R, o.stun_phase_ns);
 	if (pm_started) {
 		pthread_join(pm_th, NULL);
 		if (x->portmap_ran) {
@@ -1463,8 +1774,10 @@ void dc_netcheck_result_free(struct dc_netcheck_result *res)
 	if (!res)
 		return;
 	dc_netreport_free(&res->report);
+	free(res->extra.guesses);
 	free(res->extra.nodes);
 	free(res->extra.https);
+	free(res->extra.icmp_targets);
 	dc_findings_free(&res->extra.findings);
 	memset(&res->extra, 0, sizeof(res->extra));
 }

@@ -8,8 +8,9 @@
  *
  * Every check is a plain struct with a status, a one-line cause and a one-line fix, so
  * the output module renders the same result as a checklist, JSON or Prometheus gauges.
- * When STUN is silent on STUNPort, the usual forwarded ports are probed (3478, and the
- * DERP port over UDP) so a NAT or Docker port mapping that points elsewhere is named.
+ * When STUN fails on STUNPort, the likely forwarded ports are probed (probe/stunguess.h:
+ * 3478, the DERP port over UDP, the other nodes' STUNPorts, --stun-port-guess) so a NAT
+ * or Docker port mapping that points elsewhere is named, and the ports tried are listed.
  * Core only: nothing is printed here.
  */
 #ifndef DERPCHECK_DIAGNOSE_H
@@ -17,12 +18,15 @@
 
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
+#include "derpcheck/judge/trust.h"
+#include "derpcheck/probe/stunguess.h"
 
 enum dc_check_status {
 	DC_CHECK_OK,
 	DC_CHECK_WARN,
 	DC_CHECK_FAIL,
 	DC_CHECK_SKIP, /* not applicable, or not possible after an earlier failure */
+	DC_CHECK_INSECURE, /* passes for clients only because InsecureForTests turns certificate checks off */
 };
 
 /* Which verdict a check counts towards. */
@@ -58,6 +62,7 @@ struct dc_diag_check {
 	char summary[400];           /* what was seen, one line */
 	char cause[600];             /* FAIL/WARN: why, one line */
 	char fix[700];               /* FAIL/WARN: what to change, one line */
+	char tried[700];             /* STUN checks: the other ports tried and what each did, or "" */
 	double ms;                   /* the check's own timing (RTT, connect time); < 0: none */
 	const char *pair[2];         /* mesh checks: the two nodes' Names */
 };
@@ -73,6 +78,8 @@ struct dc_diag_node {
 	char server_key[80];         /* "nodekey:..." */
 	bool stun_alt_found;         /* STUN answered on a port other than STUNPort */
 	int stun_alt_port;
+	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
+	struct dc_stun_guess stun_guess[2]; /* [0] IPv4, [1] IPv6: ports tried when STUNPort failed (nports 0: none) */
 };
 
 enum dc_verdict {
@@ -80,16 +87,19 @@ enum dc_verdict {
 	DC_VERDICT_DEGRADED, /* works through some nodes or families, not all */
 	DC_VERDICT_BROKEN,  /* no node works */
 	DC_VERDICT_NA,      /* the region does not offer this (STUN disabled, STUNOnly) */
+	DC_VERDICT_INSECURE, /* clients relay, but only with certificate checks off (InsecureForTests; judge/trust.h) */
 };
 
 struct dc_diag_opts {
 	const char *map_name;        /* the map as the user named it (fix texts, cert commands) */
+	const char *map_format;      /* --map-format when not auto, repeated in those commands */
 	const char *ca_file;         /* replaces the system trust store */
-	bool insecure;               /* skip certificate checks (the caller warns) */
 	int family;                  /* 0 both, 4 or 6 */
 	long timeout_ms;             /* per network step (default 3 s) */
 	unsigned ping_count;         /* relayed pings per client pair (default 3) */
 	const struct dc_derpmap *defaults; /* Tailscale's default map for the validate rules; may be NULL */
+	const uint16_t *stun_port_guess;   /* --stun-port-guess: more ports to try when STUNPort fails */
+	size_t stun_port_guess_count;
 };
 
 struct dc_diag_report {
@@ -115,15 +125,9 @@ void dc_diag_report_free(struct dc_diag_report *r);
 /* Checks with this status over the whole report. */
 size_t dc_diag_count(const struct dc_diag_report *r, enum dc_check_status st);
 
-/* "ok", "warn", "fail", "skip"; "ok", "degraded", "broken", "n/a"; "map", "stun", "derp". */
+/* "ok", "warn", "fail", "skip", "insecure"; "ok", "degraded", "broken", "n/a", "insecure"; "map", "stun", "derp". */
 const char *dc_check_status_name(enum dc_check_status st);
 const char *dc_verdict_name(enum dc_verdict v);
 const char *dc_diag_path_name(enum dc_diag_path p);
-
-/*
- * The forwarding hint when STUN is silent on the map's port but answers on another
- * (exposed for tests): "STUN answers on 3478, not on 38893: ...".
- */
-void dc_diag_stun_port_hint(int answered_port, int map_port, char *cause, size_t ncause, char *fix, size_t nfix);
 
 #endif
