@@ -771,6 +771,8 @@ size_t dc_prober_add(struct dc_prober *p, const struct dc_probe_spec *spec)
  * faults fall here and not in the middle of a burst of sends. */
 static void *reserve(void *array, size_t used, size_t *cap, size_t need, size_t elem)
 {
+	if (need == used)
+		return array;
 	array = grow(array, cap, need, elem);
 	memset((char *)array + used * elem, 0, (need - used) * elem);
 	return array;
