@@ -13,11 +13,16 @@ BUILD      ?= build
 BIN        ?= derpcheck
 CFLAGS     ?= -O2 -g
 PKGS       := openssl libcurl libcjson libsodium yaml-0.1
-# libcurl is loaded with dlopen when a URL is fetched (src/net/http.c): headers only here.
-LINK_PKGS  := openssl libcjson libsodium yaml-0.1
+# libcurl is loaded with dlopen when a URL is fetched (src/net/http.c), and OpenSSL when
+# TLS is first needed (src/net/ossl.c): headers only for derpcheck. Programs that call
+# OpenSSL themselves (unit tests, test servers, benchmarks, fuzz targets) link it.
+LINK_PKGS  := libcjson libsodium yaml-0.1
+TEST_LINK_PKGS := openssl $(LINK_PKGS)
 # Recursive (=) so pkg-config runs after scripts/deps.sh has installed what is missing.
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS    = $(shell pkg-config --libs $(LINK_PKGS)) -ldl
+# --as-needed: a library nothing calls (libm) is not mapped into every process.
+PKG_LIBS    = -Wl,--as-needed $(shell pkg-config --libs $(LINK_PKGS)) -ldl
+TEST_PKG_LIBS = $(shell pkg-config --libs $(TEST_LINK_PKGS)) -ldl
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -25,10 +30,13 @@ ifeq ($(WERROR),1)
 WARN       += -Werror
 endif
 # The user's CFLAGS/LDFLAGS come last: they are added to, never replaced.
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DDERPCHECK_VERSION='"$(VERSION)"' -Iinclude -Isrc \
+# -fno-math-errno: nothing reads errno after sqrt(), so the compiler inlines it and
+# derpcheck needs no libm at run time (a mapped library is page faults at every start).
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DDERPCHECK_VERSION='"$(VERSION)"' -Iinclude -Isrc -fno-math-errno \
               $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm
+TEST_LIBS   = $(TEST_PKG_LIBS) -lm
 
 DERPMAP_JSON := data/tailscale-default-derpmap.json
 # The folders are the layers (input -> probe over net -> judge -> output; util under all).
@@ -74,11 +82,11 @@ $(BIN): $(CMD_OBJS) $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | deps-check
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
 
 tools: $(TOOL_BINS)
 
@@ -162,10 +170,10 @@ $(FUZZ_CMDLIB): $(filter-out $(FUZZ_BUILD)/obj/src/main.o,$(CMD_SRCS:%.c=$(FUZZ_
 	$(AR) rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_cli: tests/fuzz/fuzz_cli.c $(FUZZ_CMDLIB) $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CMDLIB) $(FUZZ_LIB) $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CMDLIB) $(FUZZ_LIB) $(TEST_PKG_LIBS) -lm
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(TEST_PKG_LIBS) -lm
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -192,14 +200,17 @@ fuzz-run: $(FUZZ_BINS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
 
-# Every bench/bench_*.sh; each prints its figures and the target it is measured against.
-bench: $(BIN) $(BENCH_BINS) $(TOOL_BINS)
+# Every bench/bench_*.sh; each prints its figures and the target it is measured against:
+# Tailscale's own derper, DERP client and netcheck (PEERS) where one exists, in the same run.
+# BENCH=netcheck (a bench_*.sh name without the prefix) runs one of them.
+BENCH ?= *
+bench: $(BIN) $(BENCH_BINS) $(TOOL_BINS) peers
 	@scripts/deps.sh bench
-	@status=0; for b in $(sort $(wildcard bench/bench_*.sh)); do \
+	@status=0; for b in $(sort $(wildcard bench/bench_$(BENCH).sh)); do \
 		DERPCHECK=$(abspath $(BIN)) BENCH_BIN=$(abspath $(BUILD)/bench) TOOLS=$(abspath $(BUILD)/tools) \
-		$$b || status=1; done; exit $$status
+		PEERS=$(abspath $(PEERS_DIR)/bin) $$b || status=1; done; exit $$status
 
 # The full local lab on loopback (scripts/demo.sh): test servers, a generated map, every command.
 demo: $(BIN) $(TOOL_BINS)

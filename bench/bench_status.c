@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/output/output_status.h"
 #include "derpcheck/judge/peerpath.h"
@@ -99,13 +100,9 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "--write") == 0) {
 		size_t len;
 		char *text = generate(atoi(argv[2]), &len);
-		FILE *fp = fopen(argv[3], "w");
-		if (!fp || fwrite(text, 1, len, fp) != len || fclose(fp) != 0) {
-			perror(argv[3]);
-			return 2;
-		}
+		int rc = bench_write_file(argv[3], text, len);
 		free(text);
-		return 0;
+		return rc;
 	}
 	struct dc_derpmap map;
 	if (dc_map_defaults(&map) < 0)

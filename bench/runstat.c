@@ -1,7 +1,7 @@
 /*
- * runstat CMD [ARGS...]: run a command, then print "WALL_SECONDS MAXRSS_KB EXIT" on
- * stderr (the command's own output passes through). For bench scripts, instead of
- * depending on /usr/bin/time.
+ * runstat CMD [ARGS...]: run a command, then print "WALL_SECONDS MAXRSS_KB EXIT CPU_SECONDS"
+ * on stderr (the command's own output passes through; CPU is user + system time of all its
+ * threads). For bench scripts, instead of depending on /usr/bin/time.
  */
 #include <stdio.h>
 #include <sys/resource.h>
@@ -35,6 +35,8 @@ int main(int argc, char **argv)
 	}
 	double wall = (double)(dc_now_ns() - t0) / 1e9;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	fprintf(stderr, "%.4f %ld %d\n", wall, ru.ru_maxrss, code);
+	double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+		     (double)ru.ru_stime.tv_usec / 1e6;
+	fprintf(stderr, "%.4f %ld %d %.4f\n", wall, ru.ru_maxrss, code, cpu);
 	return code;
 }

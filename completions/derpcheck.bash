@@ -35,6 +35,7 @@ _derpcheck()
 	--interval|-i) COMPREPLY=($(compgen -W "0 20ms 100ms 200ms 500ms 1s" -- "$cur")); return ;;
 	--count|-c) COMPREPLY=($(compgen -W "1 5 10 100" -- "$cur")); return ;;
 	--size) COMPREPLY=($(compgen -W "33 64 1200 65536" -- "$cur")); return ;;
+	--rate) COMPREPLY=($(compgen -W "1000 5000 10000 50000" -- "$cur")); return ;;
 	--node) return ;;
 	--style) COMPREPLY=($(compgen -W "tailscale rfc5389" -- "$cur")); return ;;
 	--bind-address|--bind-port|--stun-port-guess) return ;;
@@ -83,7 +84,7 @@ _derpcheck()
 	cert)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--servername --region --no-aia --write-fullchain --certdir --hostname --cert-file --key-file $net_opts $global_opts" -- "$cur")) ;;
 	ping)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--node --mesh --count -c --interval -i --size $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--node --mesh --count -c --interval -i --size --rate --flood $net_opts $global_opts" -- "$cur")) ;;
 	*)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$net_opts $global_opts" -- "$cur")) ;;
 	esac

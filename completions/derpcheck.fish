@@ -57,6 +57,8 @@ complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l mesh -d 'put A an
 complete -c derpcheck -n "__fish_seen_subcommand_from ping" -s c -l count -x -a '1 5 10 100' -d 'send N packets'
 complete -c derpcheck -n "__fish_seen_subcommand_from ping" -s i -l interval -x -a '100ms 200ms 500ms 1s' -d 'wait DURATION between packets'
 complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l size -x -a '33 64 1200 65536' -d 'bytes per relayed packet'
+complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l rate -x -a '1000 5000 10000 50000' -d 'load test: packets per second from A to B'
+complete -c derpcheck -n "__fish_seen_subcommand_from ping" -l flood -d 'load test: raise the rate until the relay drops packets'
 
 # diagnose (and debug derp)
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a debug -d 'debug derp REGION: the same as diagnose REGION'

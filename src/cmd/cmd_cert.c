@@ -14,6 +14,8 @@
 #include "derpcheck/judge/trust.h"
 #include "derpcheck/judge/validate.h"
 
+#include "derpcheck/net/ossl.h"
+
 enum {
 	OPT_SERVERNAME = 1,
 	OPT_REGION,
@@ -309,6 +311,7 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 
 int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 {
+	dc_ossl_need();
 	struct cert_opts opts = {0};
 	struct dc_error err;
 	char **args;

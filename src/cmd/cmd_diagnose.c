@@ -194,6 +194,7 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		.localapi_timeout_ms = cli->timeout_ms,
 		.try_default_url = true,
 		.fetch = dc_command_fetch_opts(cli),
+		.want_defaults = true, /* the map rules compare with Tailscale's default regions */
 	};
 	struct dc_map_choice maps;
 	dc_command_warn_plain_http(cli->derp_map);

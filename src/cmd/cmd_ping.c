@@ -12,13 +12,15 @@
 #include "derpcheck/output/output.h"
 #include "derpcheck/output/output_ping.h"
 
-enum { OPT_NODE = 1, OPT_MESH, OPT_COUNT, OPT_INTERVAL, OPT_SIZE };
+enum { OPT_NODE = 1, OPT_MESH, OPT_COUNT, OPT_INTERVAL, OPT_SIZE, OPT_RATE, OPT_FLOOD };
 
 #define DEFAULT_COUNT 5
 #define DEFAULT_INTERVAL_MS 1000
 #define DEFAULT_SIZE 64
 #define DEFAULT_CONNECT_MS 10000 /* Tailscale's budget for a whole DERP connection */
 #define DEFAULT_REPLY_MS 5000
+#define MAX_RATE_PPS 1000000
+#define RATE_DEFAULT_SECONDS 2 /* --rate without -c: two seconds of packets */
 
 static const struct dc_option ping_options[] = {
 	{"node", 0, "NAME", OPT_NODE, "use this node of the region (default: the first that answers, in map order)"},
@@ -26,6 +28,8 @@ static const struct dc_option ping_options[] = {
 	{"count", 'c', "N", OPT_COUNT, "send N packets (default 5)"},
 	{"interval", 'i', "DURATION", OPT_INTERVAL, "wait DURATION between packets (default 1s)"},
 	{"size", 0, "BYTES", OPT_SIZE, "bytes per relayed packet, 33 to 65536 (default 64)"},
+	{"rate", 0, "PPS", OPT_RATE, "load test: A sends -c packets (default 2 seconds' worth) to B at PPS packets/s, nothing echoed; reports the rate delivered, loss and one-way delay"},
+	{"flood", 0, NULL, OPT_FLOOD, "load test: from 1,000 packets/s, double the rate every half second until the relay drops packets; reports the highest rate delivered without loss"},
 	{0},
 };
 
@@ -39,7 +43,10 @@ const struct dc_command_spec dc_ping_spec = {
 		"packets to B every interval and B echoes each one back through the relay; a line\n"
 		"is printed per reply, then loss, round-trip times, the server's own ping time and\n"
 		"each connection's phases. REGION is a region ID or code from --derp-map; HOST[:PORT]\n"
-		"pings one server directly. Exit status 0 only when every packet came back.",
+		"pings one server directly. Exit status 0 only when every packet came back.\n"
+		"--rate and --flood load the relay instead: A sends and B only counts (the relay\n"
+		"carries each packet once); exit status 0 when the rate was delivered without loss\n"
+		"(--flood: when some rate was).",
 	.shared = DC_SHARED_ALL,
 	.options = ping_options,
 };
@@ -50,6 +57,9 @@ struct ping_args {
 	unsigned count;
 	long interval_ms;
 	size_t size;
+	unsigned rate_pps;
+	bool flood;
+	bool count_given, interval_given;
 };
 
 static int on_option(void *user, int id, const char *arg, struct dc_error *err)
@@ -70,6 +80,7 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 			return -1;
 		}
 		a->count = (unsigned)v;
+		a->count_given = true;
 		return 0;
 	case OPT_INTERVAL:
 		if (dc_parse_duration_ms(arg, 1, 60000, &v) < 0) {
@@ -78,6 +89,7 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 			return -1;
 		}
 		a->interval_ms = (long)v;
+		a->interval_given = true;
 		return 0;
 	case OPT_SIZE:
 		if (dc_parse_int(arg, DC_PING_MIN_SIZE, DC_PING_MAX_SIZE, &v) < 0) {
@@ -87,6 +99,17 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 			return -1;
 		}
 		a->size = (size_t)v;
+		return 0;
+	case OPT_RATE:
+		if (dc_parse_int(arg, 1, MAX_RATE_PPS, &v) < 0) {
+			dc_error_set(err, NULL, "invalid --rate '%s'", arg);
+			dc_error_hint(err, "give packets per second, from 1 to %d", MAX_RATE_PPS);
+			return -1;
+		}
+		a->rate_pps = (unsigned)v;
+		return 0;
+	case OPT_FLOOD:
+		a->flood = true;
 		return 0;
 	}
 	return dc_error_set(err, NULL, "option %d is not handled", id);
@@ -258,6 +281,29 @@ static int check_node_choice(const struct dc_derp_region *r, const struct ping_a
 	return 0;
 }
 
+/* --rate and --flood set their own pace; -i and (for --flood) -c would be ignored. */
+static int check_load_args(struct ping_args *a, struct dc_error *err)
+{
+	if (a->rate_pps && a->flood) {
+		dc_error_set(err, NULL, "--rate and --flood cannot be combined");
+		dc_error_hint(err, "--rate holds one rate; --flood finds the highest the relay delivers");
+		return -1;
+	}
+	if ((a->rate_pps || a->flood) && a->interval_given) {
+		dc_error_set(err, NULL, "-i sets the ping interval; %s sets its own pace", a->flood ? "--flood" : "--rate");
+		dc_error_hint(err, "drop -i, or drop %s to ping", a->flood ? "--flood" : "--rate");
+		return -1;
+	}
+	if (a->flood && a->count_given) {
+		dc_error_set(err, NULL, "--flood sends as many packets as its steps need; -c does not apply");
+		dc_error_hint(err, "drop -c, or use --rate PPS -c N for a fixed number of packets");
+		return -1;
+	}
+	if (a->rate_pps && !a->count_given)
+		a->count = a->rate_pps * RATE_DEFAULT_SECONDS;
+	return 0;
+}
+
 struct event_ctx {
 	struct dc_ping_report *rep;
 	bool quiet;
@@ -318,6 +364,10 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 	}
 	const char *given = args[0];
 	free(args);
+	if (check_load_args(&a, &err) < 0) {
+		dc_report_error(&err);
+		return DC_EXIT_USAGE;
+	}
 
 	struct target t;
 	memset(&t, 0, sizeof(t));
@@ -364,7 +414,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 		.region = t.region, .node = a.node, .mesh = a.mesh, .count = a.count, .interval_ms = a.interval_ms,
 		.size = a.size, .reply_timeout_ms = cli->timeout_ms ? cli->timeout_ms : DEFAULT_REPLY_MS,
 		.connect_timeout_ms = cli->timeout_ms ? cli->timeout_ms : DEFAULT_CONNECT_MS, .family = cli->family,
-		.ca_file = cli->ca_file, .insecure = cli->insecure,
+		.ca_file = cli->ca_file, .insecure = cli->insecure, .rate_pps = a.rate_pps, .flood = a.flood,
 	};
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	struct dc_ping_result result;

@@ -132,9 +132,16 @@ static struct dc_finding *finding(struct decoder *d, enum dc_severity sev, const
 	return dc_findings_add(d->findings, sev, code, path, pos, "%s", msg);
 }
 
+/* base.name (name alone at the top); built for every field, so without printf. */
 static char *join_path(const char *base, const char *name)
 {
-	return *base ? dc_xasprintf("%s.%s", base, name) : dc_xstrdup(name);
+	size_t b = strlen(base), n = strlen(name);
+	char *p = dc_xmalloc(b + n + 2);
+	memcpy(p, base, b);
+	if (b)
+		p[b++] = '.';
+	memcpy(p + b, name, n + 1);
+	return p;
 }
 
 /* Lower case without '_' and '-': RegionID, region_id and regionId all fold to "regionid". */
@@ -278,27 +285,97 @@ static void ignored_key(struct decoder *d, const char *path, const struct dc_jso
  * refuses any mapping with a repeated key (decode.go: "mapping key already defined"),
  * so Headscale rejects the whole file (an error).
  */
-static void duplicate_keys(struct decoder *d, const char *path, const struct dc_json *obj)
+static void report_duplicate_key(struct decoder *d, const char *path, const struct dc_json *dup,
+				 const struct dc_json *first)
+{
+	char *p = join_path(path, dup->key);
+	struct dc_finding *f;
+	if (yaml_dialect(d))
+		f = finding(d, DC_SEV_ERROR, "yaml-duplicate-key", p, dup->key_pos,
+			    "\"%s\" is also set at %u:%u; Headscale's YAML decoder (yaml.v3) rejects a file with a repeated key",
+			    dup->key, first->key_pos.line, first->key_pos.col);
+	else
+		f = finding(d, DC_SEV_WARNING, "duplicate-key", p, dup->key_pos,
+			    "\"%s\" is also set at %u:%u; Tailscale uses only this last one", dup->key, first->key_pos.line,
+			    first->key_pos.col);
+	dc_finding_hint(f, "delete one of the two entries");
+	free(p);
+}
+
+/* yaml.v3 compares keys exactly, encoding/json case-insensitively. */
+static int compare_keys(bool yaml, const char *a, const char *b)
+{
+	return yaml ? strcmp(a, b) : strcasecmp(a, b);
+}
+
+struct member_key {
+	const char *key;
+	size_t index;
+};
+
+static int compare_members(const struct member_key *a, const struct member_key *b, bool yaml)
+{
+	int c = compare_keys(yaml, a->key, b->key);
+	return c ? c : (a->index < b->index ? -1 : a->index > b->index);
+}
+
+static int compare_members_json(const void *a, const void *b)
+{
+	return compare_members(a, b, false);
+}
+
+static int compare_members_yaml(const void *a, const void *b)
+{
+	return compare_members(a, b, true);
+}
+
+static int compare_index(const void *pa, const void *pb)
+{
+	size_t a = ((const size_t *)pa)[0], b = ((const size_t *)pb)[0];
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * Each later copy is reported, in document order, against the first, and marked in
+ * repeated (if given). Objects with many members (Regions of a large map) are sorted by
+ * key instead of compared pairwise, so this stays n log n.
+ */
+static void duplicate_keys(struct decoder *d, const char *path, const struct dc_json *obj, bool *repeated)
 {
 	bool yaml = yaml_dialect(d);
-	for (size_t i = 1; i < obj->count; i++)
-		for (size_t j = 0; j < i; j++)
-			if (yaml ? strcmp(obj->items[i].key, obj->items[j].key) == 0
-				 : strcasecmp(obj->items[i].key, obj->items[j].key) == 0) {
-				char *p = join_path(path, obj->items[i].key);
-				struct dc_finding *f;
-				if (yaml)
-					f = finding(d, DC_SEV_ERROR, "yaml-duplicate-key", p, obj->items[i].key_pos,
-						    "\"%s\" is also set at %u:%u; Headscale's YAML decoder (yaml.v3) rejects a file with a repeated key",
-						    obj->items[i].key, obj->items[j].key_pos.line, obj->items[j].key_pos.col);
-				else
-					f = finding(d, DC_SEV_WARNING, "duplicate-key", p, obj->items[i].key_pos,
-						    "\"%s\" is also set at %u:%u; Tailscale uses only this last one",
-						    obj->items[i].key, obj->items[j].key_pos.line, obj->items[j].key_pos.col);
-				dc_finding_hint(f, "delete one of the two entries");
-				free(p);
-				break;
-			}
+	if (obj->count <= 16) {
+		for (size_t i = 1; i < obj->count; i++)
+			for (size_t j = 0; j < i; j++)
+				if (compare_keys(yaml, obj->items[i].key, obj->items[j].key) == 0) {
+					report_duplicate_key(d, path, &obj->items[i], &obj->items[j]);
+					if (repeated)
+						repeated[i] = true;
+					break;
+				}
+		return;
+	}
+	struct member_key *order = dc_xcalloc(obj->count, sizeof(*order));
+	size_t(*dups)[2] = dc_xcalloc(obj->count, sizeof(*dups)); /* {later, first} */
+	size_t ndups = 0;
+	for (size_t i = 0; i < obj->count; i++)
+		order[i] = (struct member_key){obj->items[i].key, i};
+	qsort(order, obj->count, sizeof(*order), yaml ? compare_members_yaml : compare_members_json);
+	for (size_t i = 0; i < obj->count;) {
+		size_t j = i + 1;
+		while (j < obj->count && compare_keys(yaml, order[i].key, order[j].key) == 0) {
+			dups[ndups][0] = order[j++].index;
+			dups[ndups++][1] = order[i].index;
+		}
+		i = j;
+	}
+	qsort(dups, ndups, sizeof(*dups), compare_index);
+	for (size_t k = 0; k < ndups; k++) {
+		report_duplicate_key(d, path, &obj->items[dups[k][0]], &obj->items[dups[k][1]]);
+		if (repeated)
+			repeated[dups[k][0]] = true;
+	}
+	free(dups);
+	free(order);
 }
 
 static void type_error(struct decoder *d, const char *path, const struct dc_json *v, const char *want)
@@ -547,7 +624,7 @@ static void decode_node(struct decoder *d, const char *path, const struct dc_jso
 		if (v->type != DC_JSON_NULL)
 			type_error(d, path, v, "a node object");
 	} else {
-		duplicate_keys(d, path, v);
+		duplicate_keys(d, path, v, NULL);
 		for (size_t i = 0; i < v->count; i++) {
 			const struct dc_json *m = &v->items[i];
 			int f = member_field(d, node_fields, DC_NODE_NFIELDS, path, m, "node");
@@ -574,7 +651,7 @@ static void decode_region(struct decoder *d, const char *path, const struct dc_j
 	r->path = dc_xstrdup(path);
 	r->at = v->pos;
 	r->dialect = d->dialect;
-	duplicate_keys(d, path, v);
+	duplicate_keys(d, path, v, NULL);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
 		int f = member_field(d, region_fields, DC_REGION_NFIELDS, path, m, "region");
@@ -644,6 +721,46 @@ static int compare_regions(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Region ID -> index into map->regions while they are decoded (open addressing). */
+struct id_index {
+	struct id_slot {
+		int64_t id;
+		size_t index; /* SIZE_MAX: empty */
+	} *slots;
+	size_t mask;
+};
+
+static void id_index_init(struct id_index *x, size_t n)
+{
+	size_t cap = 16;
+	while (cap < n * 2)
+		cap *= 2;
+	x->slots = dc_xcalloc(cap, sizeof(*x->slots));
+	for (size_t i = 0; i < cap; i++)
+		x->slots[i].index = SIZE_MAX;
+	x->mask = cap - 1;
+}
+
+static struct id_slot *id_index_slot(const struct id_index *x, int64_t id)
+{
+	size_t i = (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) & x->mask;
+	while (x->slots[i].index != SIZE_MAX && x->slots[i].id != id)
+		i = (i + 1) & x->mask;
+	return &x->slots[i];
+}
+
+static void id_index_put(struct id_index *x, int64_t id, size_t index)
+{
+	struct id_slot *s = id_index_slot(x, id);
+	s->id = id;
+	s->index = index;
+}
+
+static size_t id_index_get(const struct id_index *x, int64_t id)
+{
+	return id_index_slot(x, id)->index;
+}
+
 static void decode_regions(struct decoder *d, const char *path, const struct dc_json *v, struct dc_derpmap *map)
 {
 	if (v->type == DC_JSON_NULL)
@@ -652,9 +769,15 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		type_error(d, path, v, "an object of regions keyed by region ID");
 		return;
 	}
-	duplicate_keys(d, path, v);
+	/* Region keys are digits: a key written twice case-insensitively is written twice. */
+	bool *repeated = dc_xcalloc(v->count + 1, sizeof(*repeated));
+	duplicate_keys(d, path, v, repeated);
 	/* A second "Regions" adds to the first: Go decodes into the existing map. */
 	map->regions = dc_xrealloc(map->regions, (map->region_count + v->count) * sizeof(*map->regions));
+	struct id_index idx;
+	id_index_init(&idx, map->region_count + v->count);
+	for (size_t k = 0; k < map->region_count; k++)
+		id_index_put(&idx, map->regions[k].id, k);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
 		char *p = join_path(path, m->key);
@@ -673,24 +796,20 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		}
 		/* A later duplicate replaces an earlier one, as a Go map would. */
 		struct dc_derp_region *r = NULL;
-		for (size_t k = 0; k < map->region_count; k++)
-			if (map->regions[k].id == id) {
-				r = &map->regions[k];
-				/* "900" and "0900" are the same key to Go; identical text is reported by duplicate_keys. */
-				bool same_text = false;
-				for (size_t j = 0; j < i; j++)
-					same_text |= strcmp(v->items[j].key, m->key) == 0;
-				if (!same_text) {
-					struct dc_finding *f = finding(d, DC_SEV_WARNING, "duplicate-key", p, m->key_pos,
-								       "region %lld is also defined at %u:%u; %s uses only this last one",
-								       (long long)id, r->key_at.line, r->key_at.col, reader_name(d));
-					dc_finding_hint(f, "delete one of the two regions");
-				}
-				free_region(r);
-				memset(r, 0, sizeof(*r));
-				break;
+		size_t k = id_index_get(&idx, id);
+		if (k != SIZE_MAX) {
+			r = &map->regions[k];
+			/* "900" and "0900" are the same key to Go; identical text is reported by duplicate_keys. */
+			if (!repeated[i]) {
+				struct dc_finding *f = finding(d, DC_SEV_WARNING, "duplicate-key", p, m->key_pos,
+							       "region %lld is also defined at %u:%u; %s uses only this last one",
+							       (long long)id, r->key_at.line, r->key_at.col, reader_name(d));
+				dc_finding_hint(f, "delete one of the two regions");
 			}
-		if (!r) {
+			free_region(r);
+			memset(r, 0, sizeof(*r));
+		} else {
+			id_index_put(&idx, id, map->region_count);
 			r = &map->regions[map->region_count++];
 			memset(r, 0, sizeof(*r));
 		}
@@ -713,6 +832,8 @@ static void decode_regions(struct decoder *d, const char *path, const struct dc_
 		r->name = empty_if_null(r->name);
 		free(p);
 	}
+	free(idx.slots);
+	free(repeated);
 	qsort(map->regions, map->region_count, sizeof(*map->regions), compare_regions);
 }
 
@@ -725,7 +846,7 @@ static void decode_home_params(struct decoder *d, const char *path, const struct
 		return;
 	}
 	static const struct field_spec hp_fields[] = {{"RegionScore", "regionScore", KIND_FLOAT, 0, "regionscore", NULL}};
-	duplicate_keys(d, path, v);
+	duplicate_keys(d, path, v, NULL);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
 		if (member_field(d, hp_fields, 1, path, m, "HomeParams") < 0)
@@ -765,7 +886,7 @@ static void decode_home_params(struct decoder *d, const char *path, const struct
 static void decode_map_object(struct decoder *d, const char *path, const struct dc_json *v, struct dc_derpmap *map)
 {
 	map->at = v->pos;
-	duplicate_keys(d, path, v);
+	duplicate_keys(d, path, v, NULL);
 	for (size_t i = 0; i < v->count; i++) {
 		const struct dc_json *m = &v->items[i];
 		int f = member_field(d, map_fields, MAP_NFIELDS, path, m, "DERP map");

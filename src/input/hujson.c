@@ -158,9 +158,33 @@ static int read_hex4(struct reader *r, uint32_t *out)
 	return 0;
 }
 
+/*
+ * The common string: no escape and no control character before the closing quote, all on
+ * the cursor's line. Copied in one piece, exactly sized (a map holds tens of thousands of
+ * short strings). Returns 0 and leaves the cursor alone when the string is not that simple.
+ */
+static int read_plain_string(struct reader *r, char **out, size_t *out_len)
+{
+	size_t from = r->off + 1, end = from;
+	size_t points = 0;
+	while (end < r->len && r->p[end] != '"' && r->p[end] != '\\' && r->p[end] >= 0x20) {
+		points += (r->p[end] & 0xC0) != 0x80;
+		end++;
+	}
+	if (end >= r->len || r->p[end] != '"')
+		return 0;
+	*out_len = end - from;
+	*out = dc_xstrndup((const char *)r->p + from, *out_len);
+	r->off = end + 1;
+	r->pos.col += (uint32_t)points + 2; /* the text and both quotes */
+	return 1;
+}
+
 /* A JSON string at the cursor (which is on the opening quote); decoded into *out. */
 static int read_string(struct reader *r, char **out, size_t *out_len)
 {
+	if (read_plain_string(r, out, out_len))
+		return 0;
 	struct dc_srcpos start = r->pos;
 	struct dc_buf b = {0};
 	advance(r); /* opening quote */
@@ -241,10 +265,9 @@ static int read_string(struct reader *r, char **out, size_t *out_len)
 		}
 		utf8_put(&b, cp);
 	}
-	if (!b.data)
-		dc_buf_append(&b, "", 0);
-	*out = b.data;
+	*out = dc_xstrndup(b.data ? b.data : "", b.len); /* exactly sized, not the buffer's capacity */
 	*out_len = b.len;
+	dc_buf_free(&b);
 	return 0;
 }
 
@@ -308,6 +331,15 @@ static void push_item(struct dc_json *parent, size_t *cap, const struct dc_json 
 	parent->items[parent->count++] = *item;
 }
 
+/* A closed array or object keeps exactly its items: a large map has tens of thousands. */
+static int close_items(struct reader *r, struct dc_json *v, size_t cap)
+{
+	if (v->count && v->count < cap)
+		v->items = dc_xrealloc(v->items, v->count * sizeof(*v->items));
+	advance(r);
+	return 0;
+}
+
 static int read_array(struct reader *r, struct dc_json *v, int depth)
 {
 	struct dc_srcpos open = r->pos;
@@ -320,8 +352,7 @@ static int read_array(struct reader *r, struct dc_json *v, int depth)
 		if (peek(r) == ']') { /* empty array, or a trailing comma (HuJSON) */
 			if (r->strict && v->count)
 				return fail_at(r, r->pos, "a trailing comma before ']' is not JSON; Go's encoding/json rejects it");
-			advance(r);
-			return 0;
+			return close_items(r, v, cap);
 		}
 		if (peek(r) < 0)
 			return fail_at(r, r->pos, "expected a value or ']', found end of input (array opened at %u:%u is not closed)",
@@ -335,10 +366,8 @@ static int read_array(struct reader *r, struct dc_json *v, int depth)
 			advance(r);
 			continue;
 		}
-		if (peek(r) == ']') {
-			advance(r);
-			return 0;
-		}
+		if (peek(r) == ']')
+			return close_items(r, v, cap);
 		if (peek(r) < 0)
 			return fail_at(r, r->pos, "expected ',' or ']', found end of input (array opened at %u:%u is not closed)",
 				       open.line, open.col);
@@ -358,8 +387,7 @@ static int read_object(struct reader *r, struct dc_json *v, int depth)
 		if (peek(r) == '}') { /* empty object, or a trailing comma (HuJSON) */
 			if (r->strict && v->count)
 				return fail_at(r, r->pos, "a trailing comma before '}' is not JSON; Go's encoding/json rejects it");
-			advance(r);
-			return 0;
+			return close_items(r, v, cap);
 		}
 		if (peek(r) < 0)
 			return fail_at(r, r->pos, "expected a \"key\" or '}', found end of input (object opened at %u:%u is not closed)",
@@ -392,10 +420,8 @@ static int read_object(struct reader *r, struct dc_json *v, int depth)
 			advance(r);
 			continue;
 		}
-		if (peek(r) == '}') {
-			advance(r);
-			return 0;
-		}
+		if (peek(r) == '}')
+			return close_items(r, v, cap);
 		if (peek(r) < 0)
 			return fail_at(r, r->pos, "expected ',' or '}', found end of input (object opened at %u:%u is not closed)",
 				       open.line, open.col);

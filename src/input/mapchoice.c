@@ -29,9 +29,24 @@ static const char *first_error(const struct dc_map_doc *doc)
 	return NULL;
 }
 
-/* Make doc the chosen map: merged with the defaults when it is a policy file. */
-static void adopt(struct dc_map_choice *c)
+/* The embedded map, decoded once and only when something needs it (a few thousand lines
+ * of JSON: parsing them is most of a small netcheck's start-up). */
+static int load_defaults(struct dc_map_choice *c, struct dc_error *err)
 {
+	if (c->have_defaults)
+		return 0;
+	if (dc_map_defaults(&c->defaults) < 0)
+		return dc_error_set(err, NULL, "internal error: the embedded default DERP map does not decode");
+	c->have_defaults = true;
+	return 0;
+}
+
+/* Make doc the chosen map: merged with the defaults when it is a policy file. */
+static int adopt(struct dc_map_choice *c, struct dc_error *err)
+{
+	bool policy = c->doc.map.shape == DC_SHAPE_POLICY || c->doc.map.shape == DC_SHAPE_POLICY_NO_MAP;
+	if (policy && load_defaults(c, err) < 0)
+		return -1;
 	c->source = c->doc.text.source;
 	free(c->name);
 	c->name = dc_xstrdup(c->doc.text.name);
@@ -45,6 +60,7 @@ static void adopt(struct dc_map_choice *c)
 	} else {
 		c->map = &c->doc.map;
 	}
+	return 0;
 }
 
 static void drop_doc(struct dc_map_choice *c)
@@ -63,8 +79,8 @@ static bool usable(const struct dc_map_doc *doc)
 int dc_map_choose(const struct dc_map_choice_opts *opts, struct dc_map_choice *c, struct dc_error *err)
 {
 	memset(c, 0, sizeof(*c));
-	if (dc_map_defaults(&c->defaults) < 0)
-		return dc_error_set(err, NULL, "internal error: the embedded default DERP map does not decode");
+	if (opts->want_defaults && load_defaults(c, err) < 0)
+		return -1;
 
 	if (opts->spec) {
 		if (dc_map_doc_load(opts->spec, &opts->fetch, &c->doc, err) < 0)
@@ -78,8 +94,7 @@ int dc_map_choose(const struct dc_map_choice_opts *opts, struct dc_map_choice *c
 			dc_error_hint(err, "see every problem and its fix with %s", cmd);
 			return -1;
 		}
-		adopt(c);
-		return 0;
+		return adopt(c, err);
 	}
 
 	if (opts->socket_path) {
@@ -89,10 +104,8 @@ int dc_map_choose(const struct dc_map_choice_opts *opts, struct dc_map_choice *c
 			add_note(c, "tailscaled's own map was not available: %s", e.what);
 		} else {
 			c->have_doc = true;
-			if (usable(&c->doc)) {
-				adopt(c);
-				return 0;
-			}
+			if (usable(&c->doc))
+				return adopt(c, err);
 			add_note(c, "tailscaled's own map did not decode");
 			drop_doc(c);
 		}
@@ -107,15 +120,15 @@ int dc_map_choose(const struct dc_map_choice_opts *opts, struct dc_map_choice *c
 			add_note(c, "the default map could not be fetched (%s)", e.what);
 		} else {
 			c->have_doc = true;
-			if (usable(&c->doc)) {
-				adopt(c);
-				return 0;
-			}
+			if (usable(&c->doc))
+				return adopt(c, err);
 			add_note(c, "the default map from %s is not usable", url);
 			drop_doc(c);
 		}
 	}
 
+	if (load_defaults(c, err) < 0)
+		return -1;
 	c->map = &c->defaults;
 	c->source = DC_MAP_SOURCE_EMBEDDED;
 	c->name = dc_xstrdup(DC_MAP_EMBEDDED_SPEC);
@@ -129,7 +142,8 @@ void dc_map_choice_free(struct dc_map_choice *c)
 		dc_merge_summary_free(&c->merge);
 	}
 	drop_doc(c);
-	dc_derpmap_free(&c->defaults);
+	if (c->have_defaults)
+		dc_derpmap_free(&c->defaults);
 	free(c->name);
 	free(c->note);
 	memset(c, 0, sizeof(*c));

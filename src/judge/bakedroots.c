@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "derpcheck/net/ossl.h"
+
 /*
  * Public certificates (data, not code), as tailscale/tailscale net/bakedroots carries them
  * (as of v1.102.0). Each self-verifies; SHA-256 fingerprints:
@@ -125,6 +127,7 @@ static STACK_OF(X509) *baked_certs(void)
 
 int dc_baked_roots_add(X509_STORE *store)
 {
+	dc_ossl_need();
 	STACK_OF(X509) *certs = baked_certs();
 	int n = 0;
 	for (int i = 0; i < sk_X509_num(certs); i++)
@@ -142,6 +145,7 @@ static void build_baked_store(void)
 
 X509_STORE *dc_baked_roots_store(void)
 {
+	dc_ossl_need();
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, build_baked_store);
 	X509_STORE_up_ref(baked_store);
@@ -150,6 +154,7 @@ X509_STORE *dc_baked_roots_store(void)
 
 bool dc_baked_roots_contains(X509 *cert)
 {
+	dc_ossl_need();
 	STACK_OF(X509) *certs = baked_certs();
 	for (int i = 0; i < sk_X509_num(certs); i++)
 		if (X509_cmp(sk_X509_value(certs, i), cert) == 0)

@@ -15,6 +15,8 @@
 #include "derpcheck/judge/certinfo.h"
 #include "derpcheck/util/file.h"
 
+#include "derpcheck/net/ossl.h"
+
 #define MAX_FILE_BYTES (16u << 20) /* a certificate chain is a few KiB; anything this big is not one */
 
 size_t dc_derper_cert_stem(const char *hostname, char *out, size_t n)
@@ -35,6 +37,7 @@ size_t dc_derper_cert_stem(const char *hostname, char *out, size_t n)
 
 void dc_certfiles_free(struct dc_certfiles *f)
 {
+	dc_ossl_need();
 	if (f->certs)
 		dc_certs_free(f->certs);
 	if (f->chain)
@@ -341,6 +344,7 @@ static void judge_files(const struct dc_certfiles_opts *o, struct dc_certfiles *
 
 int dc_certfiles_check(const struct dc_certfiles_opts *o, struct dc_certfiles *f, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(f, 0, sizeof(*f));
 	f->key_cert_index = -1;
 	char stem[256] = "";

@@ -11,6 +11,8 @@
 
 #include "derpcheck/net/tlsconn.h"
 
+#include "derpcheck/net/ossl.h"
+
 /* Copy len bytes of untrusted text, replacing anything that is not printable ASCII. */
 static void copy_printable(char *out, size_t n, const unsigned char *s, size_t len)
 {
@@ -198,6 +200,7 @@ static void describe_signature(X509 *cert, struct dc_cert_info *info)
 
 time_t dc_asn1_time_epoch(const ASN1_TIME *t)
 {
+	dc_ossl_need();
 	struct tm tm;
 	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
 		return (time_t)-1;
@@ -226,6 +229,7 @@ void dc_time_format_go(time_t t, char *out, size_t n)
 
 void dc_cert_describe(X509 *cert, time_t now, struct dc_cert_info *info)
 {
+	dc_ossl_need();
 	memset(info, 0, sizeof(*info));
 	name_oneline(X509_get_subject_name(cert), info->subject, sizeof(info->subject));
 	name_oneline(X509_get_issuer_name(cert), info->issuer, sizeof(info->issuer));
@@ -282,6 +286,7 @@ const char *dc_cert_format_name(enum dc_cert_format f)
 
 void dc_certs_free(STACK_OF(X509) *certs)
 {
+	dc_ossl_need();
 	sk_X509_pop_free(certs, X509_free); /* OSSL_STACK_OF_X509_free is 3.2+ */
 }
 
@@ -301,6 +306,7 @@ static int take_pkcs7(PKCS7 *p7, size_t max, STACK_OF(X509) *out)
 int dc_certs_parse(const void *data, size_t len, size_t max, STACK_OF(X509) **out, enum dc_cert_format *format,
 		   struct dc_error *err)
 {
+	dc_ossl_need();
 	*out = NULL;
 	if (len == 0 || len > (size_t)INT32_MAX)
 		return dc_error_set(err, NULL, len ? "too large to be a certificate" : "empty: no certificate");

@@ -21,6 +21,8 @@
 #include "derpcheck/probe/listeners.h"
 #include "derpcheck/probe/prober.h"
 
+#include "derpcheck/net/ossl.h"
+
 /* derper asks its tailscaled here (paths.DefaultTailscaledSocket on Linux) for -verify-clients. */
 #define TAILSCALED_SOCKET "/var/run/tailscale/tailscaled.sock"
 
@@ -1088,6 +1090,7 @@ static void choose_node(struct run *k)
 
 void dc_server_check_run(const struct dc_server_opts *o, struct dc_server_report *r)
 {
+	dc_ossl_need();
 	memset(r, 0, sizeof(*r));
 	struct run k = {.o = o, .r = r, .now = o->now ? o->now : time(NULL)};
 	const struct dc_deployment *from = o->process ? o->process : o->file;

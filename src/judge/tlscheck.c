@@ -24,6 +24,8 @@
 #include "derpcheck/util/file.h"
 #include "tlscheck_int.h"
 
+#include "derpcheck/net/ossl.h"
+
 void dc_tlscheck_textf(char *out, size_t n, const char *fmt, ...)
 {
 	va_list ap;
@@ -106,6 +108,7 @@ void dc_cert_report_init(struct dc_cert_report *r)
 
 void dc_cert_report_free(struct dc_cert_report *r)
 {
+	dc_ossl_need();
 	for (size_t i = 0; i < r->count; i++)
 		X509_free(r->certs[i].cert);
 	free(r->certs);
@@ -123,6 +126,7 @@ size_t dc_cert_report_errors(const struct dc_cert_report *r)
 struct dc_chain_cert *dc_tlscheck_add_cert(struct dc_cert_report *r, X509 *cert, enum dc_cert_origin origin,
 					     int index, const char *url, time_t now)
 {
+	dc_ossl_need();
 	r->certs = dc_xrealloc(r->certs, (r->count + 1) * sizeof(*r->certs));
 	struct dc_chain_cert *c = &r->certs[r->count++];
 	memset(c, 0, sizeof(*c));
@@ -185,6 +189,7 @@ struct dc_aia_cache *dc_aia_cache_new(void)
 
 void dc_aia_cache_free(struct dc_aia_cache *cache)
 {
+	dc_ossl_need();
 	if (!cache)
 		return;
 	for (size_t i = 0; i < cache->count; i++) {
@@ -1404,6 +1409,7 @@ static void build_fullchain(struct check *k, STACK_OF(X509) *served_real)
 int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tlscheck_opts *o, struct dc_cert_report *r,
 		      struct dc_error *err)
 {
+	dc_ossl_need();
 	struct check k = {.o = o, .r = r};
 	k.now = o->now ? o->now : time(NULL);
 	k.deadline_ns = dc_now_ns() + (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 10000) * 1000000u;
@@ -1479,6 +1485,7 @@ out:
 
 void dc_tlscheck_compare_disk(struct dc_cert_report *r, X509 *disk_leaf, const char *disk_path, time_t now)
 {
+	dc_ossl_need();
 	if (!r->count || !disk_leaf || r->certs[0].role != DC_ROLE_LEAF)
 		return;
 	if (X509_cmp(r->certs[0].cert, disk_leaf) == 0)
@@ -1508,6 +1515,7 @@ void dc_tlscheck_compare_disk(struct dc_cert_report *r, X509 *disk_leaf, const c
 
 int dc_tlscheck_write_fullchain(const struct dc_cert_report *r, const char *path, struct dc_error *err)
 {
+	dc_ossl_need();
 	if (!r->fullchain) {
 		dc_error_set(err, path, "not written: no complete chain could be built for %s", r->where);
 		dc_error_hint(err, "the leaf's issuer could not be found or fetched; take the chain from your CA (acme.sh: fullchain.cer, certbot: fullchain.pem)");

@@ -44,6 +44,13 @@ void dc_resolve_node(struct dc_resolve_req *req, const struct dc_derp_node *node
 	req->stun_test_ip = node->stun_test_ip;
 }
 
+static bool resolve_static(struct dc_resolve_req *r, int fam);
+
+bool dc_resolve_static(struct dc_resolve_req *r, int fam)
+{
+	return resolve_static(r, fam);
+}
+
 /* Decide a family without DNS if possible; returns true when DNS is needed. */
 static bool resolve_static(struct dc_resolve_req *r, int fam)
 {

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "derpcheck/net/ossl.h"
+
 void dc_sockaddr_format(const struct sockaddr *sa, char *out, size_t n)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
@@ -165,8 +167,10 @@ static int handshake_failed(struct dc_tls_conn *c, int ssl_error, struct dc_erro
 	unsigned long e = ERR_peek_last_error();
 	int reason = ERR_GET_REASON(e);
 	char detail[200] = "";
-	if (e)
+	if (e) {
+		OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
 		ERR_error_string_n(e, detail, sizeof(detail));
+	}
 	ERR_clear_error();
 	if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
 	    reason == SSL_R_HTTP_REQUEST || reason == SSL_R_RECORD_LENGTH_MISMATCH) {
@@ -199,22 +203,52 @@ static bool is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* One client context for the whole process: every connection has the same settings. */
+static SSL_CTX *client_ctx;
+static pthread_once_t client_ctx_once = PTHREAD_ONCE_INIT;
+
+static void make_client_ctx(void)
+{
+	/*
+	 * No openssl.cnf: Tailscale's Go client reads no OpenSSL configuration, and a system
+	 * policy (Debian's SECLEVEL=2) must not change what derpcheck can connect to and name.
+	 * No error strings either until an error is described (handshake_failed): loading
+	 * them all costs memory on every connection that works.
+	 */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+			 NULL);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx)
+		return;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* Complete the handshake whatever the certificate; dc_tls_verify judges it afterwards. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* Level 0 so weak keys still complete the handshake and can be reported by name. */
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_info_callback(ctx, on_info);
+	client_ctx = ctx;
+}
+
+int dc_tls_init(struct dc_error *err)
+{
+	dc_ossl_need();
+	pthread_once(&client_ctx_once, make_client_ctx);
+	if (!client_ctx) {
+		ERR_clear_error();
+		return dc_error_set(err, NULL, "OpenSSL could not create a TLS context");
+	}
+	return 0;
+}
+
 /* The TLS handshake on c->fd, already connected; closes c on failure. */
 static int tls_handshake(struct dc_tls_conn *c, const struct dc_tls_opts *opts, uint64_t deadline, struct dc_error *err)
 {
-	uint64_t start = dc_now_ns();
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	if (!c->ctx) {
-		fail(c, DC_CONN_TLS_FAILED, err, "OpenSSL could not create a TLS context");
+	if (dc_tls_init(err) < 0) {
+		c->failure = DC_CONN_TLS_FAILED;
 		goto fail;
 	}
-	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	/* Complete the handshake whatever the certificate; dc_tls_verify judges it afterwards. */
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-	/* Level 0 so weak keys still complete the handshake and can be reported by name. */
-	SSL_CTX_set_security_level(c->ctx, 0);
-	SSL_CTX_set_info_callback(c->ctx, on_info);
-	c->ssl = SSL_new(c->ctx);
+	uint64_t start = dc_now_ns();
+	c->ssl = SSL_new(client_ctx);
 	if (!c->ssl) {
 		fail(c, DC_CONN_TLS_FAILED, err, "OpenSSL could not create a TLS session");
 		goto fail;
@@ -263,6 +297,7 @@ static uint64_t deadline_after(long timeout_ms)
 int dc_tls_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tls_opts *opts,
 		   struct dc_tls_conn *c, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	dc_sockaddr_format(addr, c->peer, sizeof(c->peer));
@@ -279,6 +314,7 @@ int dc_tls_connect(const struct sockaddr *addr, socklen_t addrlen, const struct 
 int dc_tls_connect_race(const struct dc_tls_addr *addrs, size_t n, long tcp_timeout_ms, const struct dc_tls_opts *opts,
 			struct dc_tls_conn *c, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	if (n == 0 || n > DC_TLS_RACE_MAX)
@@ -348,6 +384,7 @@ int dc_tls_connect_race(const struct dc_tls_addr *addrs, size_t n, long tcp_time
 
 int dc_tls_write_all(struct dc_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err)
 {
+	dc_ossl_need();
 	const unsigned char *p = buf;
 	while (n > 0) {
 		ERR_clear_error();
@@ -372,6 +409,7 @@ int dc_tls_write_all(struct dc_tls_conn *c, const void *buf, size_t n, uint64_t 
 
 long dc_tls_read(struct dc_tls_conn *c, void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err)
 {
+	dc_ossl_need();
 	for (;;) {
 		ERR_clear_error();
 		int chunk = n > 1 << 30 ? 1 << 30 : (int)n;
@@ -400,11 +438,13 @@ long dc_tls_read(struct dc_tls_conn *c, void *buf, size_t n, uint64_t deadline_n
 
 int dc_tls_pending(const struct dc_tls_conn *c)
 {
+	dc_ossl_need();
 	return c->ssl ? SSL_pending(c->ssl) : 0;
 }
 
 void dc_tls_close(struct dc_tls_conn *c)
 {
+	dc_ossl_need();
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -421,6 +461,7 @@ void dc_tls_close(struct dc_tls_conn *c)
 
 STACK_OF(X509) *dc_tls_peer_chain(const struct dc_tls_conn *c)
 {
+	dc_ossl_need();
 	return c->ssl ? SSL_get_peer_cert_chain(c->ssl) : NULL;
 }
 
@@ -428,6 +469,7 @@ STACK_OF(X509) *dc_tls_peer_chain(const struct dc_tls_conn *c)
 
 bool dc_tls_is_metacert(X509 *cert)
 {
+	dc_ossl_need();
 	char cn[128] = "";
 	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
 	return strncmp(cn, "derpkey", 7) == 0 && strlen(cn) == 7 + 64;
@@ -435,6 +477,7 @@ bool dc_tls_is_metacert(X509 *cert)
 
 int dc_tls_find_derpkey(STACK_OF(X509) *chain, uint8_t key[32], int *version)
 {
+	dc_ossl_need();
 	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
 		X509 *cert = sk_X509_value(chain, i);
 		if (!dc_tls_is_metacert(cert))
@@ -454,6 +497,7 @@ int dc_tls_find_derpkey(STACK_OF(X509) *chain, uint8_t key[32], int *version)
 
 void dc_tls_cert_sha256_hex(X509 *cert, char out[65])
 {
+	dc_ossl_need();
 	unsigned char md[32];
 	unsigned int len = 0;
 	X509_digest(cert, EVP_sha256(), md, &len);
@@ -578,6 +622,7 @@ X509_STORE *dc_tls_trust_store(const char *ca_file, struct dc_error *err)
 int dc_tls_verify(STACK_OF(X509) *chain, const char *host_name, const char *cert_name, const char *ca_file,
 		  struct dc_tls_verdict *v, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(v, 0, sizeof(*v));
 	static const char pin_prefix[] = "sha256-raw:";
 	if (cert_name && strncmp(cert_name, pin_prefix, sizeof(pin_prefix) - 1) == 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "derpcheck/output/term.h"
+#include "derpcheck/net/ossl.h"
 
 /* The colour table and dc_paint are in src/output/term.c. */
 #define paint(st, sgr) dc_paint(st, sgr)
@@ -226,6 +227,7 @@ static void print_files(FILE *out, const struct dc_cert_output *o, const struct 
 
 void dc_output_cert_text(FILE *out, const struct dc_cert_output *o, const struct dc_style *st)
 {
+	dc_ossl_need();
 	if (o->files) {
 		print_files(out, o, st);
 		if (o->count)
@@ -391,6 +393,7 @@ static cJSON *report_json(const struct dc_cert_report *r, const char *written)
 
 void dc_output_cert_json(FILE *out, const struct dc_cert_output *o)
 {
+	dc_ossl_need();
 	cJSON *root = cJSON_CreateObject();
 	if (o->files) {
 		const struct dc_certfiles *f = o->files;

@@ -144,7 +144,7 @@ void dc_output_diagnose_text(FILE *out, const struct dc_diag_report *r, const st
 
 static cJSON *json_ms(double ms)
 {
-	return ms < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(round(ms * 1000.0) / 1000.0);
+	return ms < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(floor(ms * 1000.0 + 0.5) / 1000.0);
 }
 
 static cJSON *json_check(const struct dc_diag_check *c)

@@ -352,6 +352,8 @@ cJSON *dc_output_netcheck_extra_json(const struct dc_netcheck_view *v)
 		cJSON_AddItemToArray(probes, j);
 	}
 	cJSON_AddNumberToObject(o, "stun_phase_ns", (double)x->stun_phase_ns);
+	cJSON_AddNumberToObject(o, "planning_ns", (double)x->planning_ns);
+	cJSON_AddNumberToObject(o, "first_probe_ns", (double)x->first_probe_ns);
 	cJSON_AddBoolToObject(o, "stopped_early", x->stopped_early);
 	cJSON_AddNumberToObject(o, "elapsed_ns", (double)x->elapsed_ns);
 	cJSON *st = cJSON_AddObjectToObject(o, "packets");

@@ -65,13 +65,20 @@ void dc_output_ping_header(FILE *out, const struct dc_ping_report *rep)
 {
 	const struct dc_ping_opts *o = rep->opts;
 	char iv[32];
-	fprintf(out, "%sDERP ping to ", paint(rep, BOLD));
+	fprintf(out, "%sDERP %s ", paint(rep, BOLD), o->flood ? "flood of" : o->rate_pps ? "load test of" : "ping to");
 	if (rep->host_target)
 		fprintf(out, "%s", dc_term_safe(rep->target));
 	else
 		fprintf(out, "region %lld (%s)", (long long)rep->region->id, region_code(rep));
-	fprintf(out, "%s: %u %s of %zu bytes every %s", paint(rep, RESET), o->count, o->count == 1 ? "packet" : "packets",
-		o->size, duration_text(o->interval_ms, iv, sizeof(iv)));
+	if (o->flood)
+		fprintf(out, "%s: %zu-byte packets from A to B, from %u packets/s, the rate doubled every half second until the relay drops packets",
+			paint(rep, RESET), o->size, 1000u);
+	else if (o->rate_pps)
+		fprintf(out, "%s: %u %s of %zu bytes from A to B at %u packets/s", paint(rep, RESET), o->count,
+			o->count == 1 ? "packet" : "packets", o->size, o->rate_pps);
+	else
+		fprintf(out, "%s: %u %s of %zu bytes every %s", paint(rep, RESET), o->count, o->count == 1 ? "packet" : "packets",
+			o->size, duration_text(o->interval_ms, iv, sizeof(iv)));
 	if (o->mesh)
 		fprintf(out, ", A and B on different nodes");
 	else if (o->node)
@@ -233,11 +240,80 @@ static void print_notes(FILE *out, const struct dc_ping_report *rep, const struc
 		fprintf(out, "%c: the last malformed frame: %s\n", c->name, dc_term_safe(k->last_malformed));
 }
 
+static void print_load_step(FILE *out, const struct dc_ping_report *rep, const struct dc_load_step *s)
+{
+	unsigned lost = s->sent - s->delivered;
+	fprintf(out, "  %9u %9u %9u %s%7u%s %13.0f %8.3f %8.3f%s\n", s->rate_pps, s->sent, s->delivered,
+		lost ? paint(rep, RED) : "", lost, lost ? paint(rep, RESET) : "", s->delivered_pps, s->delay_avg_ms,
+		s->delay_p99_ms, s->sender_behind ? "  (derpcheck could not send this fast)" : "");
+}
+
+/* ", 2 duplicates, 1 corrupted, 3 late" for what should not have come. */
+static void print_odd_packets(FILE *out, unsigned duplicates, unsigned corrupted, unsigned late)
+{
+	if (duplicates)
+		fprintf(out, ", %u duplicate%s", duplicates, duplicates == 1 ? "" : "s");
+	if (corrupted)
+		fprintf(out, ", %u corrupted", corrupted);
+	if (late)
+		fprintf(out, ", %u late", late);
+}
+
+/* Each connection's phases, and what else its server did. */
+static void print_connections(FILE *out, const struct dc_ping_report *rep)
+{
+	print_phases(out, rep);
+	for (int i = 0; i < 2; i++)
+		if (rep->result->clients[i].connected)
+			print_notes(out, rep, &rep->result->clients[i]);
+}
+
+static void print_load(FILE *out, const struct dc_ping_report *rep)
+{
+	const struct dc_ping_result *r = rep->result;
+	const struct dc_load_result *l = &r->load;
+	fprintf(out, "\n--- DERP(%s) load statistics (A to B, one way) ---\n", region_code(rep));
+	if (!rep->opts->flood && l->step_count) {
+		const struct dc_load_step *s = &l->steps[0];
+		unsigned lost = s->sent - s->delivered;
+		fprintf(out, "%u packets sent in %.1fms (%.0f packets/s)%s\n", s->sent, ns_ms(s->send_ns), s->sent_pps,
+			s->sender_behind ? ", slower than asked: derpcheck could not send faster" : "");
+		fprintf(out, "%u delivered to B (%.0f packets/s), %s%u lost (%g%%)%s", s->delivered, s->delivered_pps,
+			lost ? paint(rep, RED) : "", lost, s->sent ? (double)lost * 100.0 / s->sent : 0, lost ? paint(rep, RESET) : "");
+		print_odd_packets(out, s->duplicates, s->corrupted, s->late);
+		fprintf(out, "\n");
+		if (s->delivered)
+			fprintf(out, "one-way delay min/avg/p99/max = %.3f/%.3f/%.3f/%.3f ms\n", s->delay_min_ms, s->delay_avg_ms,
+				s->delay_p99_ms, s->delay_max_ms);
+	} else if (l->step_count) {
+		fprintf(out, "  %9s %9s %9s %7s %13s %8s %8s\n", "rate/s", "sent", "delivered", "lost", "delivered/s",
+			"avg ms", "p99 ms");
+		for (size_t i = 0; i < l->step_count; i++)
+			print_load_step(out, rep, &l->steps[i]);
+		if (l->highest_clean_pps > 0)
+			fprintf(out, "the relay delivered up to %.0f packets/s without loss", l->highest_clean_pps);
+		else
+			fprintf(out, "%sthe relay lost packets already at %u packets/s%s", paint(rep, RED), l->first_loss_pps,
+				paint(rep, RESET));
+		if (l->first_loss_pps && l->highest_clean_pps > 0)
+			fprintf(out, "; it starts dropping at %u packets/s (derper drops what overflows a client's queue)",
+				l->first_loss_pps);
+		else if (l->sender_limited)
+			fprintf(out, "; derpcheck could not send faster, so the relay's limit is higher");
+		fprintf(out, "\n");
+	}
+}
+
 void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 {
 	const struct dc_ping_result *r = rep->result;
 	if (!r->clients[0].connected)
 		return;
+	if (r->load.ran) {
+		print_load(out, rep);
+		print_connections(out, rep);
+		return;
+	}
 	fprintf(out, "\n--- DERP(%s) relay statistics ---\n", region_code(rep));
 	if (r->sent == 0) {
 		/* "0 packets sent, 0% loss" would read like a success: say what stopped it. */
@@ -255,12 +331,7 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 	double loss = r->sent ? (double)(r->sent - r->received) * 100.0 / r->sent : 0;
 	fprintf(out, "%u packets sent, %u received, %s%g%% packet loss%s", r->sent, r->received,
 		loss > 0 ? paint(rep, RED) : "", loss, loss > 0 ? paint(rep, RESET) : "");
-	if (r->duplicates)
-		fprintf(out, ", %u duplicate%s", r->duplicates, r->duplicates == 1 ? "" : "s");
-	if (r->corrupted)
-		fprintf(out, ", %u corrupted", r->corrupted);
-	if (r->late)
-		fprintf(out, ", %u late", r->late);
+	print_odd_packets(out, r->duplicates, r->corrupted, r->late);
 	if (r->unexpected)
 		fprintf(out, ", %u unexpected", r->unexpected);
 	fprintf(out, ", time %.0fms\n", ns_ms(r->elapsed_ns));
@@ -277,10 +348,7 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 		else if (c->sping_sent)
 			fprintf(out, "server ping %c (node %s): none of %u answered\n", c->name, dc_term_safe(c->conn.node->name), c->sping_sent);
 	}
-	print_phases(out, rep);
-	for (int i = 0; i < 2; i++)
-		if (r->clients[i].connected)
-			print_notes(out, rep, &r->clients[i]);
+	print_connections(out, rep);
 }
 
 void dc_output_ping_cert_call(const struct dc_ping_report *rep, const struct dc_derp_node *node, const char *addr,
@@ -509,6 +577,43 @@ static cJSON *client_json(const struct dc_ping_client *c, const struct dc_trust_
 	return o;
 }
 
+static cJSON *load_json(const struct dc_ping_opts *o, const struct dc_load_result *l)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "mode", o->flood ? "flood" : "rate");
+	cJSON *steps = cJSON_AddArrayToObject(j, "steps");
+	for (size_t i = 0; i < l->step_count; i++) {
+		const struct dc_load_step *s = &l->steps[i];
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddNumberToObject(x, "rate_pps", s->rate_pps);
+		cJSON_AddNumberToObject(x, "sent", s->sent);
+		cJSON_AddNumberToObject(x, "delivered", s->delivered);
+		cJSON_AddNumberToObject(x, "lost", s->sent - s->delivered);
+		cJSON_AddNumberToObject(x, "duplicates", s->duplicates);
+		cJSON_AddNumberToObject(x, "corrupted", s->corrupted);
+		cJSON_AddNumberToObject(x, "late", s->late);
+		add_ms(x, "send_ms", true, ns_ms(s->send_ns));
+		cJSON_AddNumberToObject(x, "sent_pps", (double)(int64_t)(s->sent_pps + 0.5));
+		cJSON_AddNumberToObject(x, "delivered_pps", (double)(int64_t)(s->delivered_pps + 0.5));
+		add_ms(x, "delay_min_ms", s->delivered > 0, s->delay_min_ms);
+		add_ms(x, "delay_avg_ms", s->delivered > 0, s->delay_avg_ms);
+		add_ms(x, "delay_p99_ms", s->delivered > 0, s->delay_p99_ms);
+		add_ms(x, "delay_max_ms", s->delivered > 0, s->delay_max_ms);
+		cJSON_AddBoolToObject(x, "sender_behind", s->sender_behind);
+		cJSON_AddItemToArray(steps, x);
+	}
+	if (l->highest_clean_pps > 0)
+		cJSON_AddNumberToObject(j, "highest_clean_pps", (double)(int64_t)(l->highest_clean_pps + 0.5));
+	else
+		cJSON_AddNullToObject(j, "highest_clean_pps");
+	if (l->first_loss_pps)
+		cJSON_AddNumberToObject(j, "first_loss_pps", l->first_loss_pps);
+	else
+		cJSON_AddNullToObject(j, "first_loss_pps");
+	cJSON_AddBoolToObject(j, "sender_limited", l->sender_limited);
+	return j;
+}
+
 void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
 {
 	const struct dc_ping_result *r = rep->result;
@@ -533,7 +638,7 @@ void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
 	bool trusted = true;
 	for (int i = 0; i < 2; i++)
 		trusted = trusted && (!rep->trust_judged[i] || rep->trust[i].state == DC_TRUST_VERIFIED);
-	cJSON_AddBoolToObject(doc, "ok", r->stage == DC_PING_DONE && r->received == r->count && trusted);
+	cJSON_AddBoolToObject(doc, "ok", r->ok && trusted);
 	cJSON_AddStringToObject(doc, "stage", stage_name(r->stage));
 	if (r->stage == DC_PING_DONE) {
 		cJSON_AddNullToObject(doc, "error");
@@ -576,6 +681,10 @@ void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
 		cJSON_AddBoolToObject(x, "corrupted", p->corrupted);
 		cJSON_AddItemToArray(pk, x);
 	}
+	if (r->load.ran)
+		cJSON_AddItemToObject(doc, "load", load_json(o, &r->load));
+	else
+		cJSON_AddNullToObject(doc, "load");
 	cJSON *s = cJSON_AddObjectToObject(doc, "summary");
 	cJSON_AddNumberToObject(s, "sent", r->sent);
 	cJSON_AddNumberToObject(s, "received", r->received);
@@ -590,6 +699,8 @@ void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
 	add_ms(s, "max_ms", r->received > 0, r->max_ms);
 	add_ms(s, "mdev_ms", r->received > 0, r->mdev_ms);
 	add_ms(s, "first_relay_ms", r->stage != DC_PING_SETUP_FAILED && r->stage != DC_PING_NOT_RELAYING, r->first_relay_ms);
+	add_ms(s, "connect_ms", r->clients[1].connected, ns_ms(r->connect_ns));
+	add_ms(s, "send_span_ms", r->sent > 0, ns_ms(r->send_span_ns));
 	add_ms(s, "elapsed_ms", true, ns_ms(r->elapsed_ns));
 	char *text = dc_json_text(doc, true);
 	fprintf(out, "%s\n", text ? text : "{}");

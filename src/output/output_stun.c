@@ -12,7 +12,7 @@
 
 static double ms(uint64_t ns)
 {
-	return round((double)ns / 1000.0) / 1000.0; /* microsecond resolution */
+	return floor((double)ns / 1000.0 + 0.5) / 1000.0; /* microsecond resolution (ns is never negative) */
 }
 
 static const char *ordinal(unsigned n)

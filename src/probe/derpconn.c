@@ -13,6 +13,8 @@
 
 #include "derpcheck/net/nodeaddr.h"
 
+#include "derpcheck/net/ossl.h"
+
 #define RBUF_INITIAL (64u * 1024u)
 #define DEFAULT_TIMEOUT_MS 10000 /* Tailscale: the whole connect */
 #define DEFAULT_NODE_MS 1500     /* Tailscale: TCP per node */
@@ -666,6 +668,7 @@ static int derp_session(struct dc_derp_conn *c, const struct dc_derp_dial_opts *
 /* A connection with no stream yet, its buffers and this run's key pair. */
 static int conn_init(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, struct dc_error *err)
 {
+	dc_ossl_need();
 	memset(c, 0, sizeof(*c));
 	c->tls.fd = -1;
 	c->io.fd = -1;
@@ -783,6 +786,7 @@ int dc_derp_fd(const struct dc_derp_conn *c)
 
 bool dc_derp_readable_now(const struct dc_derp_conn *c)
 {
+	dc_ossl_need();
 	if (!c->io.read)
 		return false;
 	struct dc_derp_frame f;
@@ -794,6 +798,7 @@ bool dc_derp_readable_now(const struct dc_derp_conn *c)
 
 int dc_derp_recv(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_derp_msg *m, struct dc_error *err)
 {
+	dc_ossl_need();
 	if (!c->io.read) {
 		c->failure = c->failure ? c->failure : DC_DERP_CLOSED;
 		return dc_error_set(err, c->tls.peer, "the connection is closed");

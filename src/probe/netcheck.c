@@ -6,11 +6,18 @@
  *   plan  - Tailscale's: per region and family, try i = 0,1,2 to Nodes[i mod n] at
  *           i x 100 ms, one datagram each, grouped so the first reply cancels the rest.
  *           Only these fill the Tailscale report (latency, counters, GlobalV4/V6, ...).
- *   node  - derpcheck's: one Tailscale-style probe per node and family at 0 ms (three
+ *   node  - derpcheck's: one Tailscale-style probe per node and family (three
  *           transmissions, 100 ms then 200 ms apart), so every node gets its own RTT and
  *           a dead node is named even when its region answered through another node.
- *   plain - one bare RFC 5389 request per node and family, to say "answers only plain
- *           STUN" about a node that ignores Tailscale's request. Never waited for.
+ *           A node the plan probes at 0 ms starts its own probe 100 ms later, and not at
+ *           all when the plan's probe answered first: one packet per answering node.
+ *   plain - one bare RFC 5389 request, 100 ms in, to each node and family that has not
+ *           answered a Tailscale-style request by then, to say "answers only plain STUN"
+ *           about a node that ignores Tailscale's request.
+ * Later plan tries, the own probe of a Nodes[0] the plan asked in vain, and the bare
+ * requests are added 100 and 200 ms in, only when still needed (dc_prober_wake_at).
+ * All probes are planned before the clock starts (t0), so planning is not STUN time, and
+ * every probe due at t0 leaves in one pass (src/probe/prober.c).
  * The STUN phase ends at the first of: every plan set and node probe done (node probes
  * get at most max(2 x slowest latency, 50 ms) after the last set is done), the "enough
  * regions" timer (3 regions, 100 with measure_all; lasts 2 x the slowest latency seen),
@@ -39,6 +46,14 @@
 
 enum pkind { P_PLAN, P_NODE, P_PLAIN };
 
+/* The bare RFC 5389 request goes this long after the node's first Tailscale-style one (at
+ * the first retransmission): a node that answers within it costs no second packet, and a
+ * node that answers only the bare request has then ignored Tailscale's for this long. */
+#define PLAIN_AFTER_NS 100000000u
+/* After the last probe set is done, unanswered nodes get this much longer at least: their
+ * second try and the bare request (PLAIN_AFTER_NS) have to fit in. */
+#define NODE_GRACE_MIN_NS 150000000u
+
 struct pinfo {
 	enum pkind kind;
 	size_t set;  /* P_PLAN */
@@ -49,13 +64,20 @@ struct pset {
 	const struct dc_derp_region *region;
 	int family;
 	bool done, ok;
-	size_t first, count; /* prober ids */
+	size_t count, open; /* its probes, and those not finished */
 };
 
 struct run {
 	const struct dc_netcheck_opts *o;
 	struct dc_netcheck_result *res;
 	struct dc_prober *p;
+	size_t *region_node; /* per region of the map: its first node entry, SIZE_MAX when not measured */
+	size_t *plan_first;  /* per node entry: the plan probe whose first try (0 ms) asks it, or SIZE_MAX */
+	size_t *plan_answer; /* per node entry: the plan probe whose outcome (an answer, an ICMP error, a STUN
+			      * error) settled it before it had its own probe, or SIZE_MAX */
+	bool *has_probe;     /* per node entry: its own Tailscale-style probe was added (probe_id) */
+	unsigned wakes;      /* dc_prober_wake_at calls delivered: 1 at 100 ms, 2 at 200 ms */
+	size_t plains_open;
 	struct pinfo *info;
 	size_t ninfo, capinfo;
 	struct pset *sets;
@@ -63,6 +85,13 @@ struct run {
 	size_t sets_done;
 	size_t nodes_open;
 	bool all_sets_done;
+	/*
+	 * The slowest plan reply as Tailscale's netcheck sees it: from the send to the moment
+	 * the reply is handled, not to the kernel's receive time that the report gives. Its
+	 * early-stop timer runs on this (2 x the slowest); on a large map or a busy machine
+	 * replies wait to be read, and timing from the kernel's stamp would stop sooner than
+	 * Tailscale does and measure fewer regions than it on the same map.
+	 */
 	int64_t max_latency;
 	unsigned regions_with_latency;
 	bool timer_armed;
@@ -145,34 +174,104 @@ int64_t dc_netcheck_pick_home(const struct dc_netreport *r, const struct dc_derp
 	return best;
 }
 
+/* Order of addresses (family, IP, port), for sorting large sets instead of comparing pairs. */
+static int compare_endpoints(const struct dc_endpoint *a, const struct dc_endpoint *b, bool with_port)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int c = memcmp(a->ip, b->ip, a->family == 4 ? 4 : 16);
+	if (c || !with_port)
+		return c;
+	return a->port < b->port ? -1 : a->port > b->port;
+}
+
+struct server_view {
+	const struct dc_endpoint *servers, *mapped;
+	size_t index;
+};
+
+/* By server IP, then the order given. */
+static int compare_by_ip(const void *pa, const void *pb)
+{
+	const struct server_view *a = pa, *b = pb;
+	int c = compare_endpoints(&a->servers[a->index], &b->servers[b->index], false);
+	return c ? c : (a->index < b->index ? -1 : a->index > b->index);
+}
+
+/* By mapping, then server port. */
+static int compare_by_mapping(const void *pa, const void *pb)
+{
+	const struct server_view *a = pa, *b = pb;
+	int c = compare_endpoints(&a->mapped[a->index], &b->mapped[b->index], true);
+	if (c)
+		return c;
+	uint16_t pa_ = a->servers[a->index].port, pb_ = b->servers[b->index].port;
+	return pa_ < pb_ ? -1 : pa_ > pb_;
+}
+
+/*
+ * Within one server IP (g[0..n), in the order given): a pair on two ports with different
+ * mappings. The first server is paired with the first that differs in both; if it has
+ * none, any pair that exists is the first server of another mapping and the first server
+ * on another port than that one.
+ */
+static bool port_pair(const struct server_view *g, size_t n, const struct dc_endpoint *s, const struct dc_endpoint *m,
+		      size_t *pi, size_t *pj)
+{
+	size_t i0 = g[0].index;
+	for (size_t k = 1; k < n; k++)
+		if (s[g[k].index].port != s[i0].port && !dc_endpoint_equal(&m[g[k].index], &m[i0])) {
+			*pi = i0;
+			*pj = g[k].index;
+			return true;
+		}
+	size_t k1 = 1;
+	while (k1 < n && dc_endpoint_equal(&m[g[k1].index], &m[i0]))
+		k1++;
+	for (size_t k = 1; k1 < n && k < n; k++)
+		if (s[g[k].index].port != s[g[k1].index].port && !dc_endpoint_equal(&m[g[k].index], &m[g[k1].index])) {
+			*pi = g[k < k1 ? k : k1].index;
+			*pj = g[k < k1 ? k1 : k].index;
+			return true;
+		}
+	return false;
+}
+
 enum dc_nat_mapping dc_netcheck_classify(const struct dc_endpoint *servers, const struct dc_endpoint *mapped, size_t n,
 					 const struct dc_endpoint *local, char *detail, size_t dn)
 {
 	char a[DC_ENDPOINT_STRLEN], b[DC_ENDPOINT_STRLEN], c[DC_ENDPOINT_STRLEN], d[DC_ENDPOINT_STRLEN];
+	/* Servers grouped by IP (sorted, so thousands of them stay cheap). */
+	struct server_view *v = dc_xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct server_view){servers, mapped, i};
+	qsort(v, n, sizeof(*v), compare_by_ip);
 	size_t distinct_ip = 0;
-	for (size_t i = 0; i < n; i++) {
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = dc_ip_equal(&servers[i], &servers[j]);
-		distinct_ip += !seen;
-	}
 	bool same_all = true;
 	for (size_t i = 1; i < n; i++)
 		same_all = same_all && dc_endpoint_equal(&mapped[0], &mapped[i]);
 	/* Two ports of one server address: tells address from address-and-port dependence. */
 	bool port_varies = false, port_same = false;
 	size_t pi = 0, pj = 0;
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (dc_ip_equal(&servers[i], &servers[j]) && servers[i].port != servers[j].port) {
-				if (dc_endpoint_equal(&mapped[i], &mapped[j])) {
-					port_same = true;
-				} else if (!port_varies) {
-					port_varies = true;
-					pi = i;
-					pj = j;
-				}
-			}
+	for (size_t g = 0; g < n;) {
+		size_t e = g + 1;
+		while (e < n && dc_ip_equal(&servers[v[g].index], &servers[v[e].index]))
+			e++;
+		distinct_ip++;
+		size_t xi, xj;
+		if (port_pair(v + g, e - g, servers, mapped, &xi, &xj) && (!port_varies || xi < pi || (xi == pi && xj < pj))) {
+			port_varies = true;
+			pi = xi;
+			pj = xj;
+		}
+		/* One mapping seen on two ports of this address? */
+		qsort(v + g, e - g, sizeof(*v), compare_by_mapping);
+		for (size_t k = g + 1; k < e && !port_same; k++)
+			port_same = dc_endpoint_equal(&mapped[v[k].index], &mapped[v[k - 1].index]) &&
+				    servers[v[k].index].port != servers[v[k - 1].index].port;
+		g = e;
+	}
+	free(v);
 	if (port_varies) {
 		snprintf(detail, dn, "%s saw %s but %s saw %s: the mapping changes with the destination port",
 			 dc_endpoint_format(&servers[pi], a, sizeof(a)), dc_endpoint_format(&mapped[pi], b, sizeof(b)),
@@ -265,20 +364,22 @@ static void build_nodes(struct run *R, bool want[2])
 {
 	const struct dc_netcheck_opts *o = R->o;
 	struct dc_netcheck_extra *x = &R->res->extra;
-	size_t cap = 16;
+	/* Exactly sized: a 10,000-node map has 20,000 entries, copied by no reallocation. */
+	size_t cap = 2 * o->extra_count + 1;
+	for (size_t ri = 0; o->map && ri < o->map->region_count; ri++)
+		if (region_measured(&o->map->regions[ri]))
+			cap += 2 * o->map->regions[ri].node_count;
 	x->nodes = dc_xcalloc(cap, sizeof(*x->nodes));
+	R->region_node = dc_xcalloc(o->map ? o->map->region_count + 1 : 1, sizeof(*R->region_node));
 	for (size_t ri = 0; o->map && ri < o->map->region_count; ri++) {
 		const struct dc_derp_region *rg = &o->map->regions[ri];
+		R->region_node[ri] = SIZE_MAX;
 		if (!region_measured(rg))
 			continue;
+		R->region_node[ri] = x->node_count; /* its nodes follow: node ni, family f at + 2 ni + (f == 6) */
 		for (size_t ni = 0; ni < rg->node_count; ni++)
 			for (int f = 4; f <= 6; f += 2) {
-				if (x->node_count == cap) {
-					cap *= 2;
-					x->nodes = dc_xrealloc(x->nodes, cap * sizeof(*x->nodes));
-				}
 				struct dc_netcheck_node *n = &x->nodes[x->node_count++];
-				memset(n, 0, sizeof(*n));
 				n->node = &rg->nodes[ni];
 				n->name = rg->nodes[ni].name ? rg->nodes[ni].name : "";
 				n->region_id = rg->id;
@@ -287,24 +388,26 @@ static void build_nodes(struct run *R, bool want[2])
 	}
 	for (size_t i = 0; i < o->extra_count; i++)
 		for (int f = 4; f <= 6; f += 2) {
-			if (x->node_count == cap) {
-				cap *= 2;
-				x->nodes = dc_xrealloc(x->nodes, cap * sizeof(*x->nodes));
-			}
 			struct dc_netcheck_node *n = &x->nodes[x->node_count++];
-			memset(n, 0, sizeof(*n));
 			n->name = o->extra_stun[i];
 			n->family = f;
 		}
-	/* Resolve everything at once: map addresses at once, names by DNS with one deadline. */
-	struct dc_resolve_req *reqs = dc_xcalloc(x->node_count + 1, sizeof(*reqs));
-	char **hosts = dc_xcalloc(x->node_count + 1, sizeof(*hosts));
+	/*
+	 * Addresses the map gives (nearly every node) are settled at once; only names go to
+	 * DNS, all looked up together with one deadline. A request per node for the whole
+	 * map would be 600 bytes each to fill and touch before the first probe.
+	 */
+	struct dc_resolve_req *dns = NULL;
+	size_t *dns_entry = NULL, ndns = 0, capdns = 0;
+	char **hosts = dc_xcalloc(x->node_count + 1, sizeof(*hosts)); /* --extra-stun names */
 	for (size_t i = 0; i < x->node_count; i++) {
 		struct dc_netcheck_node *n = &x->nodes[i];
+		struct dc_resolve_req req;
+		memset(&req, 0, sizeof(req));
 		if (n->node) {
 			int port = dc_node_stun_port(n->node);
 			n->port = port < 0 ? 0 : (uint16_t)port;
-			dc_resolve_node(&reqs[i], n->node, n->port, n->family);
+			dc_resolve_node(&req, n->node, n->port, n->family);
 			if (port < 0) {
 				n->skipped = true;
 				snprintf(n->skip_reason, sizeof(n->skip_reason), "STUNPort is %lld: STUN is off for this node",
@@ -319,7 +422,7 @@ static void build_nodes(struct run *R, bool want[2])
 				hosts[i] = dc_xstrdup(n->name);
 			}
 			n->port = port > 0 ? (uint16_t)port : DC_STUN_DEFAULT_PORT;
-			dc_resolve_host(&reqs[i], hosts[i], n->port, n->family);
+			dc_resolve_host(&req, hosts[i], n->port, n->family);
 		}
 		if (!want[n->family == 6] && !n->skipped) {
 			n->skipped = true;
@@ -327,11 +430,23 @@ static void build_nodes(struct run *R, bool want[2])
 				 o->family ? "-4/-6" : o->bind_addr ? "--bind-address is of the other family"
 								    : "no socket of this family");
 		}
+		if (!dc_resolve_static(&req, n->family)) {
+			n->addr = *dc_resolved_family(&req, n->family);
+			continue;
+		}
+		if (ndns == capdns) {
+			capdns = capdns ? 2 * capdns : 16;
+			dns = dc_xrealloc(dns, capdns * sizeof(*dns));
+			dns_entry = dc_xrealloc(dns_entry, capdns * sizeof(*dns_entry));
+		}
+		dns[ndns] = req;
+		dns_entry[ndns++] = i;
 	}
-	dc_resolve_run(reqs, x->node_count, dc_now_ns() + 2000000000u);
+	dc_resolve_run(dns, ndns, dc_now_ns() + 2000000000u);
+	for (size_t k = 0; k < ndns; k++)
+		x->nodes[dns_entry[k]].addr = *dc_resolved_family(&dns[k], x->nodes[dns_entry[k]].family);
 	for (size_t i = 0; i < x->node_count; i++) {
 		struct dc_netcheck_node *n = &x->nodes[i];
-		n->addr = *dc_resolved_family(&reqs[i], n->family);
 		if (!n->skipped && n->addr.origin != DC_ORIGIN_LITERAL && n->addr.origin != DC_ORIGIN_MAP &&
 		    n->addr.origin != DC_ORIGIN_TEST_IP && n->addr.origin != DC_ORIGIN_DNS) {
 			n->skipped = true;
@@ -340,80 +455,156 @@ static void build_nodes(struct run *R, bool want[2])
 		free(hosts[i]);
 	}
 	free(hosts);
-	free(reqs);
+	free(dns);
+	free(dns_entry);
 }
 
-static struct dc_netcheck_node *find_node(struct dc_netcheck_extra *x, const struct dc_derp_node *node, int family)
+/* Node ni of map region ri, family f (4 or 6); NULL when the region is not measured. */
+static struct dc_netcheck_node *node_entry(struct run *R, size_t ri, size_t ni, int family)
 {
-	for (size_t i = 0; i < x->node_count; i++)
-		if (x->nodes[i].node == node && x->nodes[i].family == family)
-			return &x->nodes[i];
-	return NULL;
+	size_t first = R->region_node[ri];
+	return first == SIZE_MAX ? NULL : &R->res->extra.nodes[first + 2 * ni + (family == 6)];
+}
+
+static bool probed(const struct dc_netcheck_node *n)
+{
+	return n && !n->skipped;
+}
+
+/* Tailscale's plan: per region and family, try i = 0,1,2 to Nodes[i mod n] at i x 100 ms. */
+/* When a probe added now must end: the STUN phase, or sooner once the report is stopping. */
+static uint64_t probe_deadline(const struct run *R, enum pkind kind)
+{
+	uint64_t end = R->t0 + R->o->stun_phase_ns;
+	if (R->timer_armed && R->timer_at < end)
+		end = R->timer_at;
+	if (kind != P_PLAN && R->all_sets_done && R->grace_at < end)
+		end = R->grace_at;
+	return end;
+}
+
+static size_t add_now(struct run *R, enum pkind kind, size_t i, enum dc_stun_style style, unsigned tries,
+		      unsigned group, size_t set)
+{
+	uint64_t now = dc_now_ns(), end = probe_deadline(R, kind);
+	struct dc_probe_spec sp = {
+		.dst = R->res->extra.nodes[i].addr.addr, .style = style, .start_ns = now, .tries = tries,
+		.rto_ns = kind == P_NODE ? 100000000u : R->o->stun_phase_ns, .timeout_ns = end > now ? end - now : 1,
+		.group = group,
+	};
+	return add_probe(R, &sp, (struct pinfo){kind, set, i});
+}
+
+/* Tailscale's plan: per region and family, try i = 0,1,2 to Nodes[i mod n] at i x 100 ms. */
+static void plan_try(struct run *R, size_t si, unsigned i)
+{
+	struct pset *s = &R->sets[si];
+	const struct dc_derp_region *rg = s->region;
+	size_t ri = (size_t)(rg - R->o->map->regions);
+	struct dc_netcheck_node *n = node_entry(R, ri, i % rg->node_count, s->family);
+	if (!probed(n)) /* Tailscale skips it at send time */
+		return;
+	size_t ni = (size_t)(n - R->res->extra.nodes);
+	size_t id = add_now(R, P_PLAN, ni, DC_STUN_STYLE_TAILSCALE, 1, (unsigned)si + 1, si);
+	s->count++;
+	s->open++;
+	if (i == 0)
+		R->plan_first[ni] = id;
+}
+
+static void node_probe(struct run *R, size_t i)
+{
+	R->res->extra.nodes[i].probe_id = add_now(R, P_NODE, i, DC_STUN_STYLE_TAILSCALE, 3, 0, 0);
+	R->has_probe[i] = true;
+	R->nodes_open++;
+}
+
+/* Settled already (an answer, an ICMP error, a STUN error): by its own probe, or by a plan
+ * probe in its place. */
+static bool node_settled(struct run *R, size_t i)
+{
+	if (R->plan_answer[i] != SIZE_MAX)
+		return true;
+	if (!R->has_probe[i])
+		return false;
+	enum dc_probe_status st = dc_prober_result(R->p, R->res->extra.nodes[i].probe_id)->status;
+	return st == DC_PROBE_OK || st == DC_PROBE_UNREACHABLE || st == DC_PROBE_ERROR_RESPONSE;
+}
+
+/*
+ * 100 and 200 ms in: what is still worth sending. The plan's next try for each region
+ * that has not answered (Tailscale skips a probe that would add nothing); at 100 ms also
+ * the own probe of each Nodes[0] the plan asked in vain, and the bare request to every
+ * node that has not answered a Tailscale-style request sent at least 100 ms ago.
+ */
+static void wake(struct run *R)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	unsigned k = ++R->wakes;
+	for (size_t si = 0; si < R->nsets; si++)
+		if (!R->sets[si].done)
+			plan_try(R, si, k);
+	if (k != 1)
+		return;
+	for (size_t i = 0; i < x->node_count; i++) {
+		if (x->nodes[i].skipped || node_settled(R, i))
+			continue;
+		if (!R->has_probe[i])
+			node_probe(R, i);
+		x->nodes[i].plain_id = add_now(R, P_PLAIN, i, DC_STUN_STYLE_RFC5389, 1, 0, 0);
+		x->nodes[i].has_plain = true;
+		R->plains_open++;
+	}
 }
 
 static void schedule(struct run *R)
 {
 	const struct dc_netcheck_opts *o = R->o;
 	struct dc_netcheck_extra *x = &R->res->extra;
-	uint64_t phase = o->stun_phase_ns;
-	size_t capsets = 16;
-	R->sets = dc_xcalloc(capsets, sizeof(*R->sets));
-	for (size_t ri = 0; o->map && ri < o->map->region_count; ri++) {
-		const struct dc_derp_region *rg = &o->map->regions[ri];
-		if (!region_measured(rg))
-			continue;
+	size_t nregions = o->map ? o->map->region_count : 0;
+	/* Planning first, with no clock running: which sets exist. */
+	R->sets = dc_xcalloc(2 * nregions + 1, sizeof(*R->sets));
+	R->plan_first = dc_xcalloc(x->node_count + 1, sizeof(*R->plan_first));
+	R->plan_answer = dc_xcalloc(x->node_count + 1, sizeof(*R->plan_answer));
+	R->has_probe = dc_xcalloc(x->node_count + 1, sizeof(*R->has_probe));
+	for (size_t i = 0; i < x->node_count; i++)
+		R->plan_first[i] = R->plan_answer[i] = SIZE_MAX;
+	for (size_t ri = 0; ri < nregions; ri++)
 		for (int f = 4; f <= 6; f += 2) {
-			bool any = false;
-			for (size_t ni = 0; ni < rg->node_count && !any; ni++) {
-				struct dc_netcheck_node *n = find_node(x, &rg->nodes[ni], f);
-				any = n && !n->skipped;
-			}
-			if (!any)
+			const struct dc_derp_region *rg = &o->map->regions[ri];
+			if (R->region_node[ri] == SIZE_MAX)
 				continue;
-			if (R->nsets == capsets) {
-				capsets *= 2;
-				R->sets = dc_xrealloc(R->sets, capsets * sizeof(*R->sets));
-			}
-			size_t si = R->nsets++;
-			struct pset *s = &R->sets[si];
-			memset(s, 0, sizeof(*s));
-			s->region = rg;
-			s->family = f;
-			s->first = dc_prober_count(R->p);
-			for (unsigned i = 0; i < 3; i++) {
-				struct dc_netcheck_node *n = find_node(x, &rg->nodes[i % rg->node_count], f);
-				if (!n || n->skipped) /* Tailscale skips it at send time */
-					continue;
-				uint64_t start = R->t0 + (uint64_t)i * DC_NETCHECK_PROBE_SPACING_MS * 1000000u;
-				struct dc_probe_spec sp = {
-					.dst = n->addr.addr, .style = DC_STUN_STYLE_TAILSCALE, .start_ns = start, .tries = 1,
-					.rto_ns = phase, .timeout_ns = R->t0 + phase - start, .group = (unsigned)si + 1,
-				};
-				add_probe(R, &sp, (struct pinfo){P_PLAN, si, (size_t)(n - x->nodes)});
-				s->count++;
-			}
-			if (!s->count)
-				s->done = true;
+			bool any = false;
+			for (size_t ni = 0; ni < rg->node_count && !any; ni++)
+				any = probed(node_entry(R, ri, ni, f));
+			if (any)
+				R->sets[R->nsets++] = (struct pset){.region = rg, .family = f};
 		}
-	}
-	for (size_t i = 0; i < x->node_count; i++) {
-		struct dc_netcheck_node *n = &x->nodes[i];
-		if (n->skipped)
-			continue;
-		struct dc_probe_spec sp = {
-			.dst = n->addr.addr, .style = DC_STUN_STYLE_TAILSCALE, .start_ns = R->t0, .tries = 3,
-			.rto_ns = 100000000u, .timeout_ns = phase,
-		};
-		n->probe_id = add_probe(R, &sp, (struct pinfo){P_NODE, 0, i});
-		R->nodes_open++;
-		sp.style = DC_STUN_STYLE_RFC5389;
-		sp.tries = 1;
-		n->plain_id = add_probe(R, &sp, (struct pinfo){P_PLAIN, 0, i});
-		n->has_plain = true;
-	}
+	/* Room for what is added at once, written now: planning, not STUN time. */
+	size_t at_once = R->nsets;
+	for (size_t i = 0; i < x->node_count; i++)
+		at_once += !x->nodes[i].skipped;
+	dc_prober_reserve(R->p, at_once);
+	R->capinfo = at_once + 1;
+	R->info = dc_xcalloc(R->capinfo, sizeof(*R->info));
+	/*
+	 * The clock starts now. What is due at once: every set's first try (to Nodes[0]), and
+	 * the own probe of every other node. Nodes[0] gets its own only if the plan's try
+	 * has not answered 100 ms later; later tries and bare requests only when needed.
+	 */
+	R->t0 = dc_now_ns();
 	for (size_t si = 0; si < R->nsets; si++)
-		if (R->sets[si].done)
+		plan_try(R, si, 0);
+	for (size_t i = 0; i < x->node_count; i++)
+		if (!x->nodes[i].skipped && R->plan_first[i] == SIZE_MAX)
+			node_probe(R, i);
+	for (unsigned k = 1; k <= 2; k++)
+		dc_prober_wake_at(R->p, R->t0 + (uint64_t)k * DC_NETCHECK_PROBE_SPACING_MS * 1000000u);
+	for (size_t si = 0; si < R->nsets; si++)
+		if (!R->sets[si].count) {
+			R->sets[si].done = true;
 			R->sets_done++;
+		}
 }
 
 /* Move every open probe's deadline to at (only ever earlier). */
@@ -438,12 +629,12 @@ static void maybe_finish(struct run *R)
 		if (R->captive_cancel && !R->o->measure_all && R->regions_with_latency > 0)
 			atomic_store(R->captive_cancel, true);
 		uint64_t grace = (uint64_t)R->max_latency * 2;
-		if (grace < 50000000u)
-			grace = 50000000u;
+		if (grace < NODE_GRACE_MIN_NS)
+			grace = NODE_GRACE_MIN_NS;
 		R->grace_at = dc_now_ns() + grace;
 		cut_all(R, R->grace_at, true);
 	}
-	if (R->all_sets_done && R->nodes_open == 0)
+	if (R->all_sets_done && R->nodes_open == 0 && R->plains_open == 0)
 		dc_prober_stop(R->p);
 }
 
@@ -474,8 +665,10 @@ static void plan_reply(struct run *R, struct pset *s, const struct dc_probe_resu
 			copy_text(rep->global_v6, sizeof(rep->global_v6), m);
 		}
 	}
-	if (lat > R->max_latency)
-		R->max_latency = lat;
+	uint64_t handled = dc_now_ns();
+	int64_t seen = handled > r->sent_ns ? (int64_t)(handled - r->sent_ns) : lat;
+	if (seen > R->max_latency)
+		R->max_latency = seen;
 	if (!had)
 		R->regions_with_latency++;
 	unsigned enough = R->o->measure_all ? DC_NETCHECK_ENOUGH_REGIONS_VERBOSE : DC_NETCHECK_ENOUGH_REGIONS;
@@ -495,6 +688,11 @@ static void on_done(struct dc_prober *p, size_t id, const struct dc_probe_result
 {
 	(void)p;
 	struct run *R = user;
+	if (id == DC_PROBER_WAKE) {
+		wake(R);
+		maybe_finish(R);
+		return;
+	}
 	struct dc_netcheck_extra *x = &R->res->extra;
 	struct pinfo pi = R->info[id];
 	struct dc_netcheck_node *n = &x->nodes[pi.node];
@@ -522,16 +720,15 @@ static void on_done(struct dc_prober *p, size_t id, const struct dc_probe_result
 				logf_(R->o, "region %lld IPv%d: %s: %s", (long long)s->region->id, s->family, a,
 				      r->detail[0] ? r->detail : dc_probe_status_name(r->status));
 		}
-		if (!s->done) {
-			bool open = false;
-			for (size_t k = s->first; k < s->first + s->count; k++) {
-				const struct dc_probe_result *q = dc_prober_result(R->p, k);
-				open = open || q->status == DC_PROBE_WAITING || q->status == DC_PROBE_INFLIGHT;
-			}
-			if (!open) {
-				s->done = true;
-				R->sets_done++;
-			}
+		/* An answer, an ICMP error or a STUN error from the node settles it: an own probe it
+		 * does not have yet would add nothing. (Silence is not settled until its own probe.) */
+		bool settled = r->status == DC_PROBE_OK || r->status == DC_PROBE_UNREACHABLE ||
+			       r->status == DC_PROBE_ERROR_RESPONSE;
+		if (settled && R->plan_answer[pi.node] == SIZE_MAX && !R->has_probe[pi.node])
+			R->plan_answer[pi.node] = id;
+		if (--s->open == 0 && !s->done) {
+			s->done = true;
+			R->sets_done++;
 		}
 	} else if (pi.kind == P_NODE) {
 		R->nodes_open--;
@@ -544,11 +741,31 @@ static void on_done(struct dc_prober *p, size_t id, const struct dc_probe_result
 		/* The bare request had the same time to come back. */
 		if (n->has_plain)
 			dc_prober_cancel(R->p, n->plain_id);
+	} else {
+		R->plains_open--;
 	}
 	maybe_finish(R);
 }
 
 /* ---- after the STUN phase ------------------------------------------------------------ */
+
+/*
+ * Evidence that a node ignores Tailscale's requests: its bare RFC 5389 request was
+ * answered, while a Tailscale-style request sent at least PLAIN_AFTER_NS / 2 earlier (the
+ * plan's first try, or its own) never was.
+ */
+static bool plain_only(struct run *R, size_t i, const struct dc_probe_result *own)
+{
+	const struct dc_netcheck_node *n = &R->res->extra.nodes[i];
+	const struct dc_probe_result *pl = n->has_plain ? dc_prober_result(R->p, n->plain_id) : NULL;
+	if (!pl || pl->status != DC_PROBE_OK || own->status == DC_PROBE_OK)
+		return false;
+	uint64_t asked = own->sent ? own->first_sent_ns : UINT64_MAX;
+	const struct dc_probe_result *plan = R->plan_first[i] != SIZE_MAX ? dc_prober_result(R->p, R->plan_first[i]) : NULL;
+	if (plan && plan->sent && plan->first_sent_ns < asked)
+		asked = plan->first_sent_ns;
+	return asked != UINT64_MAX && asked + PLAIN_AFTER_NS / 2 <= pl->first_sent_ns;
+}
 
 static void conclude_nodes(struct run *R)
 {
@@ -557,7 +774,16 @@ static void conclude_nodes(struct run *R)
 		struct dc_netcheck_node *n = &x->nodes[i];
 		if (n->skipped)
 			continue;
-		const struct dc_probe_result *r = dc_prober_result(R->p, n->probe_id);
+		/* The plan's probe may have answered for it (its own was then never sent). */
+		if (R->plan_answer[i] == SIZE_MAX && !R->has_probe[i]) {
+			n->status = DC_PROBE_CANCELLED;
+			n->stopped_early = true;
+			snprintf(n->why, sizeof(n->why), "not measured: the report ended before its own probe was due%s",
+				 R->timer_armed ? "; enough regions had answered, --verbose waits for all" : "");
+			continue;
+		}
+		const struct dc_probe_result *r =
+			dc_prober_result(R->p, R->plan_answer[i] != SIZE_MAX ? R->plan_answer[i] : n->probe_id);
 		n->status = r->status;
 		if (r->status == DC_PROBE_OK) {
 			n->rtt_ns = r->rtt_ns;
@@ -570,16 +796,15 @@ static void conclude_nodes(struct run *R)
 		n->icmp_from = r->status == DC_PROBE_UNREACHABLE ? r->icmp_from : (struct dc_endpoint){0};
 		copy_text(n->detail, sizeof(n->detail), r->detail);
 		uint64_t end = r->spec.start_ns + r->spec.timeout_ns;
-		const struct dc_probe_result *pl = n->has_plain ? dc_prober_result(R->p, n->plain_id) : NULL;
-		n->plain_only = pl && pl->status == DC_PROBE_OK;
 		/*
-		 * Cut short: its deadline was moved before the end of the STUN phase (enough
-		 * regions, or the grace after the last set), or it was cancelled. A probe that
-		 * waited the whole phase in silence is evidence, not "not measured".
+		 * Not measured: cancelled, cut short by the early stop, or not every try sent. A
+		 * probe still pending when the report stopped is not "no reply"; only one that
+		 * waited its whole time in silence (or got an error) is evidence.
 		 */
-		bool cut = r->spec.timeout_ns < R->o->stun_phase_ns &&
-			   ((R->timer_armed && end <= R->timer_at) || (R->all_sets_done && end <= R->grace_at));
-		if (!n->plain_only && ((r->status == DC_PROBE_TIMEOUT && cut) || r->status == DC_PROBE_CANCELLED)) {
+		bool unfinished = r->status == DC_PROBE_CANCELLED ||
+				  (r->status == DC_PROBE_TIMEOUT && (r->cut_short || r->sent < r->spec.tries));
+		n->plain_only = plain_only(R, i, r);
+		if (unfinished && !n->plain_only) {
 			n->stopped_early = true;
 			snprintf(n->why, sizeof(n->why), "not measured: no reply before the report ended (%.0fms in)%s",
 				 ms(end > R->t0 ? end - R->t0 : 0),
@@ -610,31 +835,53 @@ static void conclude_nodes(struct run *R)
 	}
 }
 
+struct node_addr {
+	const struct dc_endpoint *addr;
+	size_t node;
+};
+
+/* By address (IP, then port), then node order: the first node of each address leads. */
+static int compare_node_addr(const void *pa, const void *pb)
+{
+	const struct node_addr *a = pa, *b = pb;
+	int c = compare_endpoints(a->addr, b->addr, true);
+	return c ? c : (a->node < b->node ? -1 : a->node > b->node);
+}
+
+static int compare_node_index(const void *pa, const void *pb)
+{
+	const struct node_addr *a = pa, *b = pb;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
 static void classify_nat(struct run *R)
 {
 	struct dc_netcheck_extra *x = &R->res->extra;
-	size_t n = 0;
-	struct dc_endpoint *srv = dc_xcalloc(x->node_count + 1, sizeof(*srv));
-	struct dc_endpoint *map = dc_xcalloc(x->node_count + 1, sizeof(*map));
+	/* Each server address once (the first node that answered from it), in node order. */
+	size_t m = 0, n = 0;
+	struct node_addr *answered = dc_xcalloc(x->node_count + 1, sizeof(*answered));
 	for (size_t i = 0; i < x->node_count; i++) {
 		const struct dc_netcheck_node *nd = &x->nodes[i];
-		if (nd->family != 4 || nd->status != DC_PROBE_OK || !nd->has_mapped || nd->skipped)
-			continue;
-		bool dup = false;
-		for (size_t k = 0; k < n && !dup; k++)
-			dup = dc_endpoint_equal(&srv[k], &nd->addr.addr);
-		if (dup)
-			continue;
-		srv[n] = nd->addr.addr;
-		map[n++] = nd->mapped;
+		if (nd->family == 4 && nd->status == DC_PROBE_OK && nd->has_mapped && !nd->skipped)
+			answered[m++] = (struct node_addr){&nd->addr.addr, i};
 	}
-	size_t distinct = 0;
-	for (size_t i = 0; i < n; i++) {
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = dc_ip_equal(&srv[i], &srv[j]);
-		distinct += !seen;
+	qsort(answered, m, sizeof(*answered), compare_node_addr);
+	size_t keep = 0, distinct = 0;
+	for (size_t k = 0; k < m; k++) {
+		bool new_endpoint = k == 0 || !dc_endpoint_equal(answered[k].addr, answered[keep - 1].addr);
+		if (new_endpoint) {
+			distinct += keep == 0 || !dc_ip_equal(answered[k].addr, answered[keep - 1].addr);
+			answered[keep++] = answered[k];
+		}
 	}
+	qsort(answered, keep, sizeof(*answered), compare_node_index);
+	struct dc_endpoint *srv = dc_xcalloc(keep + 1, sizeof(*srv));
+	struct dc_endpoint *map = dc_xcalloc(keep + 1, sizeof(*map));
+	for (size_t k = 0; k < keep; k++) {
+		srv[n] = x->nodes[answered[k].node].addr.addr;
+		map[n++] = x->nodes[answered[k].node].mapped;
+	}
+	free(answered);
 	x->nat_servers = distinct;
 	struct dc_endpoint sock;
 	if (n && dc_udp_local_toward(&srv[0], R->o->bind_addr, &x->local4) && dc_prober_local(R->p, 4, &sock) == 0) {
@@ -742,7 +989,7 @@ static void plan_icmp(struct run *R, struct icmp_job *j, uint64_t deadline)
 		it->region_id = rg->id;
 		it->node = &rg->nodes[0];
 		it->target.payload = rg->nodes[0].name ? rg->nodes[0].name : "";
-		const struct dc_netcheck_node *n4 = find_node(x, it->node, 4);
+		const struct dc_netcheck_node *n4 = node_entry(R, ri, 0, 4);
 		if (o->family == 6)
 			snprintf(it->target.error, sizeof(it->target.error), "not pinged: -6 (ICMP echo is IPv4 only, as in "
 									      "Tailscale)");
@@ -1288,13 +1535,15 @@ static void findings(struct run *R)
 		const struct dc_derp_region *rg = &R->o->map->regions[ri];
 		if (!region_measured(rg) || dc_latency_map_get(&rep->latency, rg->id, &(int64_t){0}))
 			continue;
-		bool early = false, probed = false;
-		for (size_t i = 0; i < x->node_count; i++)
-			if (x->nodes[i].region_id == rg->id && !x->nodes[i].skipped) {
+		/* Evidence only: every node of the region asked and none answered, none cut short. */
+		bool early = false, probed = false, answered = false;
+		for (size_t i = R->region_node[ri]; i < R->region_node[ri] + 2 * rg->node_count; i++)
+			if (!x->nodes[i].skipped) {
 				probed = true;
 				early = early || x->nodes[i].stopped_early;
+				answered = answered || x->nodes[i].status == DC_PROBE_OK;
 			}
-		if (!probed || early)
+		if (!probed || early || answered)
 			continue;
 		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-region-unreachable", rg->path ? rg->path : "", nopos,
 				     "region %lld (%s) did not answer while others did", (long long)rg->id,
@@ -1422,6 +1671,9 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 		rc = -1;
 	}
 	x->stun_phase_ns = dc_now_ns() - R.t0;
+	x->planning_ns = R.t0 - start;
+	const struct dc_prober_stats *ps = dc_prober_stats(R.p);
+	x->first_probe_ns = ps->first_send_ns > R.t0 ? ps->first_send_ns - R.t0 : 0;
 	x->stopped_early = R.timer_armed && R.sets_done < R.nsets;
 	x->enough_regions = o.measure_all ? DC_NETCHECK_ENOUGH_REGIONS_VERBOSE : DC_NETCHECK_ENOUGH_REGIONS;
 	x->stats = *dc_prober_stats(R.p);
@@ -1505,6 +1757,10 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	dc_prober_free(R.p);
 	free(R.info);
 	free(R.sets);
+	free(R.has_probe);
+	free(R.region_node);
+	free(R.plan_first);
+	free(R.plan_answer);
 	free(R.v4maps);
 	if (rc < 0) {
 		dc_netcheck_result_free(res);

@@ -16,9 +16,18 @@
 #define NEVER UINT64_MAX
 /* Large enough for any UDP datagram: an oversized reply is then seen whole, not cut. */
 #define RECV_BUF (64 * 1024)
-/* Work done per loop pass before looking at the sockets again. */
-#define SEND_BUDGET 64
+/*
+ * Every probe that is due is sent in the same pass (Tailscale starts each probe of its
+ * plan at once, one goroutine each): a cap per pass let early replies end the run before
+ * most of a large map's probes had left. Replies that arrive meanwhile are read off the
+ * socket every DRAIN_EVERY sends, so the kernel's buffer never drops them, and handed to
+ * the caller once the pass is over.
+ */
+#define DRAIN_EVERY 256
 #define RECV_BUDGET 512
+/* Groups with ids below this are indexed (netcheck numbers its probe sets 1..n); others
+ * are found by a scan. */
+#define GROUP_INDEX_MAX (1u << 20)
 #define EAGAIN_RETRY_NS 1000000u
 
 struct attempt {
@@ -36,6 +45,7 @@ struct probe {
 	uint64_t interval_ns;
 	uint32_t dest;
 	uint32_t prev_open, next_open; /* open probes to the same destination */
+	uint32_t next_in_group;        /* the next probe of the same group (indexed groups) */
 };
 
 struct dest {
@@ -73,6 +83,10 @@ struct dc_prober {
 
 	size_t *done_queue;
 	size_t ndone, cap_done;
+
+	uint32_t *group_heads; /* group id -> last probe added to it + 1; 0: none */
+	size_t cap_groups;
+	unsigned wakes_due;    /* dc_prober_wake_at times reached, not yet delivered */
 
 	uint8_t random_pool[1024];
 	size_t random_left;
@@ -400,6 +414,8 @@ static void transmit(struct dc_prober *p, uint32_t idx, uint64_t now)
 		finish(p, idx, DC_PROBE_SEND_FAILED);
 		return;
 	}
+	if (!p->stats.sent)
+		p->stats.first_send_ns = a.sent_ns;
 	p->stats.sent++;
 	p->attempts = grow(p->attempts, &p->cap_attempts, p->nattempts + 1, sizeof(*p->attempts));
 	p->attempts[p->nattempts++] = a;
@@ -694,6 +710,7 @@ void dc_prober_free(struct dc_prober *p)
 	free(p->dest_slots);
 	free(p->heap);
 	free(p->done_queue);
+	free(p->group_heads);
 	free(p);
 }
 
@@ -728,12 +745,51 @@ size_t dc_prober_add(struct dc_prober *p, const struct dc_probe_spec *spec)
 	pr->next_send_ns = pr->r.spec.start_ns;
 	pr->deadline_ns = pr->r.spec.start_ns + spec->timeout_ns;
 	pr->dest = dest_get(p, &spec->dst);
+	pr->next_in_group = NONE;
+	unsigned g = pr->r.spec.group;
+	if (g && g < GROUP_INDEX_MAX) {
+		if (g >= p->cap_groups) {
+			size_t old = p->cap_groups, cap = old ? old : 64;
+			while (cap <= g)
+				cap *= 2;
+			p->group_heads = dc_xrealloc(p->group_heads, cap * sizeof(*p->group_heads));
+			memset(p->group_heads + old, 0, (cap - old) * sizeof(*p->group_heads));
+			p->cap_groups = cap;
+		}
+		pr->next_in_group = p->group_heads[g] ? p->group_heads[g] - 1 : NONE;
+		p->group_heads[g] = idx + 1;
+	}
 	open_link(p, idx);
 	p->open++;
 	if (p->open > p->stats.peak_inflight)
 		p->stats.peak_inflight = p->open;
 	arm(p, idx);
 	return idx;
+}
+
+/* Grow an array to hold need elements and write the part up to need now, so the page
+ * faults fall here and not in the middle of a burst of sends. */
+static void *reserve(void *array, size_t used, size_t *cap, size_t need, size_t elem)
+{
+	if (need == used)
+		return array;
+	array = grow(array, cap, need, elem);
+	memset((char *)array + used * elem, 0, (need - used) * elem);
+	return array;
+}
+
+void dc_prober_reserve(struct dc_prober *p, size_t probes)
+{
+	p->probes = reserve(p->probes, p->nprobes, &p->cap_probes, p->nprobes + probes, sizeof(*p->probes));
+	p->attempts = reserve(p->attempts, p->nattempts, &p->cap_attempts, p->nattempts + probes, sizeof(*p->attempts));
+	p->heap = reserve(p->heap, p->nheap, &p->cap_heap, p->nheap + probes, sizeof(*p->heap));
+	p->done_queue = reserve(p->done_queue, p->ndone, &p->cap_done, p->ndone + probes, sizeof(*p->done_queue));
+	if ((p->nattempts + probes) * 2 > p->txid_cap) {
+		size_t cap = p->txid_cap ? p->txid_cap : 256;
+		while (cap < (p->nattempts + probes) * 2)
+			cap *= 2;
+		txid_rehash(p, cap);
+	}
 }
 
 size_t dc_prober_count(const struct dc_prober *p)
@@ -749,13 +805,26 @@ void dc_prober_cancel(struct dc_prober *p, size_t id)
 	}
 }
 
+static void cancel_in_group(struct dc_prober *p, uint32_t i)
+{
+	if (is_open(&p->probes[i])) {
+		snprintf(p->probes[i].r.detail, sizeof(p->probes[i].r.detail), "another probe of its group answered first");
+		finish(p, i, DC_PROBE_CANCELLED);
+	}
+}
+
 void dc_prober_cancel_group(struct dc_prober *p, unsigned group)
 {
+	if (group && group < GROUP_INDEX_MAX) {
+		/* finish() cancels groups too, but only on success: this walk is not re-entered */
+		for (uint32_t i = group < p->cap_groups && p->group_heads[group] ? p->group_heads[group] - 1 : NONE; i != NONE;
+		     i = p->probes[i].next_in_group)
+			cancel_in_group(p, i);
+		return;
+	}
 	for (size_t i = 0; i < p->nprobes; i++)
-		if (p->probes[i].r.spec.group == group && is_open(&p->probes[i])) {
-			snprintf(p->probes[i].r.detail, sizeof(p->probes[i].r.detail), "another probe of its group answered first");
-			finish(p, (uint32_t)i, DC_PROBE_CANCELLED);
-		}
+		if (p->probes[i].r.spec.group == group)
+			cancel_in_group(p, (uint32_t)i);
 }
 
 void dc_prober_set_deadline(struct dc_prober *p, size_t id, uint64_t deadline_ns)
@@ -763,9 +832,16 @@ void dc_prober_set_deadline(struct dc_prober *p, size_t id, uint64_t deadline_ns
 	if (id >= p->nprobes || !is_open(&p->probes[id]))
 		return;
 	struct probe *pr = &p->probes[id];
+	if (deadline_ns < pr->deadline_ns)
+		pr->r.cut_short = true;
 	pr->deadline_ns = deadline_ns;
 	pr->r.spec.timeout_ns = deadline_ns > pr->r.spec.start_ns ? deadline_ns - pr->r.spec.start_ns : 0;
 	arm(p, (uint32_t)id);
+}
+
+void dc_prober_wake_at(struct dc_prober *p, uint64_t when)
+{
+	heap_push(p, when, NONE);
 }
 
 void dc_prober_stop(struct dc_prober *p)
@@ -776,6 +852,9 @@ void dc_prober_stop(struct dc_prober *p)
 static void deliver(struct dc_prober *p, dc_probe_done_fn done, void *user)
 {
 	/* Callbacks may add, cancel or stop; completions they cause are delivered too. */
+	for (; p->wakes_due; p->wakes_due--)
+		if (done)
+			done(p, DC_PROBER_WAKE, NULL, user);
 	for (size_t i = 0; i < p->ndone; i++)
 		if (done)
 			done(p, p->done_queue[i], &p->probes[p->done_queue[i]].r, user);
@@ -798,16 +877,23 @@ static void end_all(struct dc_prober *p, bool deadline)
 	}
 }
 
-/* The timers that are due: transmissions and timeouts, at most SEND_BUDGET. */
-static int fire_due(struct dc_prober *p, uint64_t now)
+/* The timers that are due: transmissions and timeouts, all of them (see DRAIN_EVERY). */
+static unsigned fire_due(struct dc_prober *p, uint64_t now)
 {
-	int fired = 0;
-	while (p->nheap && p->heap[0].when <= now && fired < SEND_BUDGET) {
+	unsigned fired = 0;
+	while (p->nheap && p->heap[0].when <= now) {
 		struct timer t = heap_pop(p);
+		if (t.probe == NONE) {
+			p->wakes_due++;
+			continue;
+		}
 		if (p->probes[t.probe].next_ns != t.when)
 			continue; /* stale: re-armed or finished since */
 		on_timer(p, t.probe, now);
-		fired++;
+		if (++fired % DRAIN_EVERY == 0)
+			for (int f = 0; f < 2; f++)
+				if (p->fd[f] >= 0)
+					drain_socket(p, f);
 	}
 	return fired;
 }
@@ -821,7 +907,7 @@ int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn do
 			end_all(p, true);
 			break;
 		}
-		int fired = fire_due(p, now);
+		fire_due(p, now);
 		deliver(p, done, user);
 		if (p->open == 0 || p->stop)
 			break;
@@ -830,7 +916,7 @@ int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn do
 		if (p->nheap && p->heap[0].when < wake)
 			wake = p->heap[0].when;
 		now = dc_now_ns();
-		uint64_t wait = fired >= SEND_BUDGET || wake <= now ? 0 : wake - now;
+		uint64_t wait = wake <= now ? 0 : wake - now;
 		struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000u), .tv_nsec = (long)(wait % 1000000000u)};
 		struct pollfd pfd[2];
 		int fam[2], n = 0;

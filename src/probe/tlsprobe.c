@@ -16,6 +16,8 @@
 
 #include "judge/tlscheck_int.h"
 
+#include "derpcheck/net/ossl.h"
+
 /* ---- the connection ------------------------------------------------------------------- */
 
 int dc_http_response_date(const char *buf, size_t len, time_t *out)
@@ -308,6 +310,7 @@ static void explain_handshake_failure(const struct sockaddr *addr, socklen_t add
 int dc_tlscheck_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tlscheck_opts *o,
 			struct dc_cert_report *r, struct dc_error *err)
 {
+	dc_ossl_need();
 	struct dc_tls_facts *f = &r->conn;
 	time_t now = o->now ? o->now : time(NULL);
 	uint64_t deadline = dc_now_ns() + (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 10000) * 1000000u;
@@ -439,6 +442,7 @@ void dc_tlscheck_node_call(const struct dc_derp_node *n, int64_t region_id, cons
 void dc_tlscheck_brief(const struct dc_tls_conn *conn, const struct dc_error *conn_err, STACK_OF(X509) *chain,
 		       const struct dc_tlscheck_call *call, struct dc_tlscheck_brief *out)
 {
+	dc_ossl_need();
 	memset(out, 0, sizeof(*out));
 	dc_tlscheck_command(call, out->command, sizeof(out->command));
 	if (chain) {

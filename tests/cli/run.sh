@@ -78,6 +78,12 @@ run prometheus-elsewhere 2 -- --format prometheus validate x
 run help 0 -- --help
 run help-validate 0 -- help validate
 run help-ping 0 -- help ping
+# ping load modes: usage errors (before any map or network use)
+run ping-rate-and-flood 2 -- ping --rate 1000 --flood 900
+run ping-rate-and-interval 2 -- ping --rate 1000 -i 1ms 900
+run ping-flood-and-count 2 -- ping --flood -c 10 900
+run ping-bad-rate 2 -- ping --rate 0 900
+run ping-rate-too-high 2 -- ping --rate 1000001 900
 run validate-help 0 -- validate --help
 run version 0 -- --version
 run help-cert 0 -- help cert

@@ -667,6 +667,37 @@ static void test_duplicate_field_in_other_case_is_also_a_duplicate(void **state)
 	decoded_free(&d);
 }
 
+/*
+ * Regions of a large map: duplicates are found by sorting, not pairwise, and must still be
+ * reported once each, in document order, against the first copy; "0950" is the same
+ * region as "950" but not the same text, so it gets the region wording.
+ */
+static void test_duplicate_region_keys_in_a_large_map_are_each_reported_once_in_order(void **state)
+{
+	(void)state;
+	struct dc_buf b = {0};
+	dc_buf_printf(&b, "{'Regions': {");
+	for (int id = 900; id < 1000; id++)
+		dc_buf_printf(&b, "'%d': {'RegionCode': 'r%d'}, ", id, id);
+	dc_buf_printf(&b, "'905': {'RegionCode': 'again'}, '0950': {'RegionCode': 'zero'}, '905': {'RegionCode': 'last'}}}");
+	struct decoded d;
+	decode_text(b.data, &d);
+	dc_buf_free(&b);
+	assert_int_equal(d.map.region_count, 100);
+	assert_string_equal(dc_derpmap_region(&d.map, 905)->code, "last");
+	assert_string_equal(dc_derpmap_region(&d.map, 950)->code, "zero");
+	size_t seen = 0;
+	const char *messages[3] = {0};
+	for (size_t i = 0; i < d.findings.count; i++)
+		if (strcmp(d.findings.items[i].code, "duplicate-key") == 0 && seen < 3)
+			messages[seen++] = d.findings.items[i].message;
+	assert_int_equal(seen, 3);
+	assert_contains(messages[0], "\"905\" is also set at 1:");
+	assert_contains(messages[1], "\"905\" is also set at 1:");
+	assert_contains(messages[2], "region 950 is also defined at 1:");
+	decoded_free(&d);
+}
+
 /* A repeated region key replaces the earlier region entirely (and frees all of it). */
 static bool duplicate_region_key_last_wins(void)
 {
@@ -1049,6 +1080,7 @@ int main(void)
 		 * orphaned by any earlier test that failed (a failing test cannot free).
 		 */
 		cmocka_unit_test(test_duplicate_region_key_warns_and_the_last_one_wins),
+		cmocka_unit_test(test_duplicate_region_keys_in_a_large_map_are_each_reported_once_in_order),
 		cmocka_unit_test(test_duplicate_nodes_warns_and_the_last_one_wins),
 		cmocka_unit_test(test_duplicate_regions_key_merges_like_go),
 		cmocka_unit_test(test_bare_map_has_derpmap_shape),

@@ -119,6 +119,41 @@ static void test_port_dependence_needs_two_ports_of_one_address(void **state)
 	assert_string_equal(dc_nat_mapping_key(DC_NAT_ADDRESS_PORT_DEPENDENT), "address-and-port-dependent");
 }
 
+/* The pair that shows port dependence need not include the first server of the address. */
+static void test_port_pair_without_the_first_server_of_the_address(void **state)
+{
+	(void)state;
+	char d[400];
+	struct dc_endpoint s[4] = {endpoint_of("203.0.113.10", 3478), endpoint_of("203.0.113.10", 3479), endpoint_of("203.0.113.10", 3478),
+				   endpoint_of("203.0.113.11", 3478)};
+	struct dc_endpoint m[4] = {endpoint_of("203.0.113.1", 5000), endpoint_of("203.0.113.1", 5000), endpoint_of("203.0.113.1", 5001),
+				   endpoint_of("203.0.113.1", 5000)};
+	assert_int_equal(dc_netcheck_classify(s, m, 4, NULL, d, sizeof(d)), DC_NAT_ADDRESS_PORT_DEPENDENT);
+	assert_string_equal(d, "203.0.113.10:3479 saw 203.0.113.1:5000 but 203.0.113.10:3478 saw 203.0.113.1:5001: the "
+			       "mapping changes with the destination port");
+}
+
+/* Thousands of servers (a 10,000-node map) are grouped by sorting, with the same answers. */
+static void test_classify_many_servers_of_a_few_addresses(void **state)
+{
+	(void)state;
+	enum { N = 20000 };
+	struct dc_endpoint *s = calloc(N, sizeof(*s)), *m = calloc(N, sizeof(*m));
+	char d[400];
+	for (int i = 0; i < N; i++) {
+		s[i] = endpoint_of(i % 2 ? "203.0.113.10" : "203.0.113.11", (uint16_t)(1000 + i / 2));
+		m[i] = endpoint_of("203.0.113.1", 5000);
+	}
+	assert_int_equal(dc_netcheck_classify(s, m, N, NULL, d, sizeof(d)), DC_NAT_ENDPOINT_INDEPENDENT);
+	assert_string_equal(d, "2 server addresses saw the same mapping 203.0.113.1:5000");
+	m[N - 1] = endpoint_of("203.0.113.1", 5001); /* the last server (203.0.113.10, port 10999) sees another */
+	assert_int_equal(dc_netcheck_classify(s, m, N, NULL, d, sizeof(d)), DC_NAT_ADDRESS_PORT_DEPENDENT);
+	assert_string_equal(d, "203.0.113.10:1000 saw 203.0.113.1:5000 but 203.0.113.10:10999 saw 203.0.113.1:5001: the "
+			       "mapping changes with the destination port");
+	free(s);
+	free(m);
+}
+
 static void test_an_empty_map_runs_and_reports_nothing(void **state)
 {
 	(void)state;
@@ -145,6 +180,8 @@ int main(void)
 		cmocka_unit_test(test_one_server_address_cannot_decide),
 		cmocka_unit_test(test_same_mapping_for_two_addresses_is_endpoint_independent),
 		cmocka_unit_test(test_port_dependence_needs_two_ports_of_one_address),
+		cmocka_unit_test(test_port_pair_without_the_first_server_of_the_address),
+		cmocka_unit_test(test_classify_many_servers_of_a_few_addresses),
 		cmocka_unit_test(test_an_empty_map_runs_and_reports_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@ struct dc_map_choice_opts {
 	long localapi_timeout_ms;  /* 0: the LocalAPI default */
 	bool try_default_url;      /* step 3 */
 	struct dc_fetch_opts fetch; /* for URLs (--derp-map URL and step 3) */
+	bool want_defaults;         /* decode the embedded map even when the chosen one does not need it */
 };
 
 struct dc_map_choice {
@@ -29,7 +30,9 @@ struct dc_map_choice {
 	enum dc_map_source source;
 	char *name;                   /* the file, URL, socket or embedded: name */
 	char *note;                   /* why earlier sources were passed over; NULL if none */
-	struct dc_derpmap defaults;   /* the embedded map, decoded */
+	struct dc_derpmap defaults;   /* the embedded map, decoded when a policy file is merged with it,
+					 it is the map used, or want_defaults asked for it; else empty */
+	bool have_defaults;
 	struct dc_map_doc doc;        /* the document read, when one was */
 	bool have_doc;
 	struct dc_derpmap merged;

@@ -50,6 +50,10 @@ void dc_resolve_node(struct dc_resolve_req *req, const struct dc_derp_node *node
  */
 void dc_resolve_run(struct dc_resolve_req *reqs, size_t n, uint64_t deadline_ns);
 
+/* Settle one family of a request without DNS when the map or the host itself gives the
+ * address (or turns the family off); true when it needs dc_resolve_run's DNS lookup. */
+bool dc_resolve_static(struct dc_resolve_req *req, int family);
+
 const struct dc_resolved *dc_resolved_family(const struct dc_resolve_req *req, int family);
 /* "literal", "map", "dns", ... (stable words for JSON). */
 const char *dc_addr_origin_name(enum dc_addr_origin o);

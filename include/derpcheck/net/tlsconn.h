@@ -34,7 +34,7 @@ struct dc_tls_opts {
 
 struct dc_tls_conn {
 	int fd;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx; /* unused: connections share one context (dc_tls_init) */
 	SSL *ssl;
 	char peer[INET6_ADDRSTRLEN + 8]; /* "1.2.3.4:443" or "[::1]:443" */
 	uint64_t tcp_ns;                 /* TCP connect duration */
@@ -45,6 +45,13 @@ struct dc_tls_conn {
 };
 
 void dc_sockaddr_format(const struct sockaddr *sa, char *out, size_t n);
+
+/*
+ * Load OpenSSL and make the process's one client TLS context, which every connection
+ * shares. Connecting does this by itself; a caller that times connections calls it
+ * first, so that OpenSSL's own start-up is not counted as the first handshake.
+ */
+int dc_tls_init(struct dc_error *err);
 
 /* Connect TCP then TLS to addr. On failure err says what and where; conn->failure why. */
 int dc_tls_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tls_opts *opts,

@@ -4,6 +4,12 @@
  * that the nodes forward to each other). A sends numbered, timestamped packets to B; B
  * echoes each one back through the relay; both also measure the server's own Ping/Pong.
  * Events are reported through a callback as they happen; the result holds everything.
+ *
+ * Load mode (rate_pps or flood): A sends to B only, on an absolute schedule, and B counts
+ * what arrives and how long each packet took (one way: both ends share one clock); nothing
+ * is echoed, so the relay carries each packet once. flood starts at 1,000 packets/s and
+ * doubles the rate every half second until the relay loses packets, then narrows the
+ * limit down; derper drops what overflows a client's 32-packet queue (protocols.md §1.7).
  */
 #ifndef DERPCHECK_DERPPING_H
 #define DERPCHECK_DERPPING_H
@@ -47,6 +53,8 @@ struct dc_ping_opts {
 	const char *ca_file;
 	bool insecure;
 	bool no_fast_start;
+	unsigned rate_pps;        /* load mode: count packets at this rate, A to B only */
+	bool flood;               /* load mode: ramp the rate until the relay drops packets */
 	void (*on_event)(void *user, const struct dc_ping_event *ev);
 	void *user;
 };
@@ -72,6 +80,26 @@ struct dc_ping_packet {
 	double rtt_ms, there_ms, back_ms; /* A to B, B to A: both ends share one clock */
 };
 
+/* One rate held for a while in load mode. */
+struct dc_load_step {
+	unsigned rate_pps; /* offered */
+	unsigned sent, delivered, duplicates, corrupted, late;
+	uint64_t send_ns;    /* first send to last send */
+	uint64_t deliver_ns; /* first send to last delivery */
+	double sent_pps, delivered_pps;
+	double delay_min_ms, delay_avg_ms, delay_p99_ms, delay_max_ms; /* A's send to B's receipt */
+	bool sender_behind; /* derpcheck sent more than 10 % slower than asked: the limit is here */
+};
+
+struct dc_load_result {
+	bool ran;
+	struct dc_load_step *steps;
+	size_t step_count;
+	double highest_clean_pps;   /* delivered packets/s of the best step without loss; 0: none */
+	unsigned first_loss_pps;    /* the lowest offered rate at which packets were lost; 0: none */
+	bool sender_limited;        /* the ramp stopped because derpcheck could not send faster */
+};
+
 enum dc_ping_stage {
 	DC_PING_DONE,          /* every packet was sent; some may be lost */
 	DC_PING_SETUP_FAILED,  /* a client could not connect */
@@ -85,14 +113,21 @@ struct dc_ping_result {
 	unsigned count, sent, received, lost, duplicates, corrupted, late, unexpected;
 	double min_ms, avg_ms, max_ms, mdev_ms;
 	double first_relay_ms; /* from A's first packet to its arrival at B */
+	uint64_t connect_ns;   /* both clients connected (they connect at the same time) */
+	uint64_t send_span_ns; /* from the first packet's send to the last one's */
 	uint64_t elapsed_ns;
 	bool mesh;
+	bool ok; /* what dc_ping_run returned 0 for */
+	struct dc_load_result load;
 	enum dc_ping_stage stage;
 	int failed_client; /* 0 or 1, for SETUP_FAILED and CONN_LOST */
 	struct dc_error err;
 };
 
-/* Run the whole exchange. Returns 0 when every packet came back, else -1 (see stage). */
+/*
+ * Run the whole exchange. Returns 0 when every packet came back (load mode: --rate lost
+ * nothing; --flood found a rate the relay delivers without loss), else -1 (see stage).
+ */
 int dc_ping_run(const struct dc_ping_opts *opts, struct dc_ping_result *r);
 /*
  * For tests and fuzzing: one message that client (0 A, 1 B) received during a run with

@@ -162,6 +162,8 @@ struct dc_netcheck_extra {
 	bool stopped_early;       /* the "enough regions" timer ended the STUN phase */
 	unsigned enough_regions;
 	uint64_t stun_phase_ns;   /* how long the STUN phase took */
+	uint64_t planning_ns;     /* from the start of the run to the STUN phase (sockets, addresses, plan) */
+	uint64_t first_probe_ns;  /* from the start of the STUN phase to the first datagram sent */
 	uint64_t elapsed_ns;
 	struct dc_prober_stats stats;
 	struct dc_findings findings;

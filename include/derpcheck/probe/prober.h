@@ -93,6 +93,7 @@ struct dc_probe_result {
 	unsigned malformed;     /* datagrams from dst (or with our ID) that did not decode */
 	char malformed_reason[200];
 
+	bool cut_short;         /* dc_prober_set_deadline moved its deadline earlier */
 	int sys_errno;          /* DC_PROBE_SEND_FAILED / DC_PROBE_UNREACHABLE */
 	char detail[384];       /* why it failed, in words */
 	/*
@@ -106,6 +107,7 @@ struct dc_probe_result {
 };
 
 struct dc_prober_stats {
+	uint64_t first_send_ns; /* CLOCK_MONOTONIC time of the first datagram; 0 before it */
 	uint64_t sent;
 	uint64_t send_errors;
 	uint64_t received;      /* datagrams */
@@ -129,8 +131,10 @@ struct dc_prober_dest_stats {
 	char malformed_reason[200];           /* the last one */
 };
 
-/* Called when a probe reaches a final state. May add or cancel probes, or stop. */
+/* Called when a probe reaches a final state. May add or cancel probes, or stop. Also
+ * called with id DC_PROBER_WAKE and r NULL at each time asked for with dc_prober_wake_at. */
 typedef void (*dc_probe_done_fn)(struct dc_prober *p, size_t id, const struct dc_probe_result *r, void *user);
+#define DC_PROBER_WAKE SIZE_MAX
 
 /*
  * Open the sockets. Returns NULL with err only when an explicit bind fails or no
@@ -148,10 +152,19 @@ int dc_prober_local(const struct dc_prober *p, int family, struct dc_endpoint *o
 /* Queue a probe; returns its id. Pointers from dc_prober_result stay valid until the next add. */
 size_t dc_prober_add(struct dc_prober *p, const struct dc_probe_spec *spec);
 size_t dc_prober_count(const struct dc_prober *p);
+/* Make room for this many more probes now (memory written up front): for planning a large
+ * run before its clock starts, so the first sends are not slowed by page faults. */
+void dc_prober_reserve(struct dc_prober *p, size_t probes);
 void dc_prober_cancel(struct dc_prober *p, size_t id);
 void dc_prober_cancel_group(struct dc_prober *p, unsigned group);
 /* Move an open probe's deadline (CLOCK_MONOTONIC), e.g. to stop waiting sooner. */
 void dc_prober_set_deadline(struct dc_prober *p, size_t id, uint64_t deadline_ns);
+/*
+ * Have the running loop call back (DC_PROBER_WAKE) at when (CLOCK_MONOTONIC), to add
+ * probes only when they are due and still needed. The run still ends when no probe is
+ * open: a wake never keeps it going by itself.
+ */
+void dc_prober_wake_at(struct dc_prober *p, uint64_t when);
 /* End the current run after the callback returns; open probes become cancelled. */
 void dc_prober_stop(struct dc_prober *p);
 
