@@ -586,6 +586,20 @@ static void parse_header(const char *line, size_t n, struct dc_derp_upgrade *out
 		copy_value(out->location, sizeof(out->location), v, vn);
 	else if (header_is(line, name_len, "Content-Length"))
 		out->content_length = small_number(v, vn);
+	else if (header_is(line, name_len, "Sec-WebSocket-Accept"))
+		copy_value(out->ws_accept, sizeof(out->ws_accept), v, vn);
+	else if (header_is(line, name_len, "Sec-WebSocket-Protocol"))
+		copy_value(out->ws_protocol, sizeof(out->ws_protocol), v, vn);
+	else if (header_is(line, name_len, "Sec-WebSocket-Extensions"))
+		copy_value(out->ws_extensions, sizeof(out->ws_extensions), v, vn);
+	else if (header_is(line, name_len, "Server"))
+		copy_value(out->server, sizeof(out->server), v, vn);
+	else if (header_is(line, name_len, "Via"))
+		copy_value(out->via, sizeof(out->via), v, vn);
+	else if (header_is(line, name_len, "Content-Type"))
+		copy_value(out->content_type, sizeof(out->content_type), v, vn);
+	else if (header_is(line, name_len, "CF-RAY"))
+		out->cf_ray = true;
 }
 
 static bool token_char(unsigned char ch)
