@@ -243,6 +243,10 @@ struct dc_derp_upgrade {
 	char via[64];           /* Via */
 	char content_type[64];
 	bool cf_ray;            /* a CF-RAY header: Cloudflare's edge answered */
+	bool acao_any;          /* Access-Control-Allow-Origin: * */
+	char ts_response[96];   /* X-Tailscale-Response (derper's /generate_204) */
+	char csp[64];           /* the start of Content-Security-Policy (derper sets one when it serves TLS) */
+	bool lowercase_names;   /* every header name is in lower case (HAProxy's HTX writes them so; Go, nginx, Caddy do not) */
 	size_t header_len;   /* bytes up to and including the blank line */
 };
 
