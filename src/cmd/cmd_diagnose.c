@@ -37,7 +37,7 @@ const struct dc_command_spec dc_diagnose_spec = {
 		"failure, then one verdict for the STUN path and one for the DERP path.\n"
 		"Marks are \u2713 \u2717 ! - in a UTF-8 locale, ok/FAIL/warn/skip otherwise.\n"
 		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",
-	.shared = DC_SHARED_ALL,
+	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.prometheus = true,
 	.options = diagnose_options,
 };
@@ -266,7 +266,7 @@ const struct dc_command_spec dc_debug_spec = {
 	.summary = "debug derp REGION: the same as diagnose REGION",
 	.description = "'derpcheck debug derp REGION' is 'derpcheck diagnose REGION' under the name\n"
 		       "'tailscale debug derp' users know; it takes the options of diagnose.",
-	.shared = DC_SHARED_ALL,
+	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.prometheus = true,
 	.options = diagnose_options,
 };

@@ -38,7 +38,7 @@ const struct dc_command_spec dc_netcheck_spec = {
 		"--derp-map, else tailscaled's, else Tailscale's default URL, else the embedded\n"
 		"snapshot; the report says which. --timeout bounds the report (default 5s).\n"
 		"Exit status 1 when UDP is blocked or no region answered; a hard NAT is a warning.",
-	.shared = DC_SHARED_ALL,
+	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.options = netcheck_options,
 	.json_line = true,
 };

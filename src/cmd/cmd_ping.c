@@ -40,7 +40,7 @@ const struct dc_command_spec dc_ping_spec = {
 		"is printed per reply, then loss, round-trip times, the server's own ping time and\n"
 		"each connection's phases. REGION is a region ID or code from --derp-map; HOST[:PORT]\n"
 		"pings one server directly. Exit status 0 only when every packet came back.",
-	.shared = DC_SHARED_ALL,
+	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.options = ping_options,
 };
 
@@ -345,7 +345,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 		.region = t.region, .node = a.node, .mesh = a.mesh, .count = a.count, .interval_ms = a.interval_ms,
 		.size = a.size, .reply_timeout_ms = cli->timeout_ms ? cli->timeout_ms : DEFAULT_REPLY_MS,
 		.connect_timeout_ms = cli->timeout_ms ? cli->timeout_ms : DEFAULT_CONNECT_MS, .family = cli->family,
-		.ca_file = cli->ca_file, .insecure = cli->insecure,
+		.ca_file = cli->ca_file, .insecure = cli->insecure, .transport = (enum dc_derp_transport)cli->transport,
 	};
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	struct dc_ping_result result;
@@ -372,7 +372,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 	fflush(stdout);
 	dc_output_ping_failure(stderr, &rep);
 	bool local_problem = result.stage == DC_PING_SETUP_FAILED && result.clients[result.failed_client].conn.failure == DC_DERP_TRUST_STORE;
-	status = rc == 0 ? DC_EXIT_OK : local_problem ? DC_EXIT_USAGE : DC_EXIT_PROBLEMS;
+	status = rc == 0 && !dc_ping_websocket_only(&result) ? DC_EXIT_OK : local_problem ? DC_EXIT_USAGE : DC_EXIT_PROBLEMS;
 	dc_ping_result_free(&result);
 	goto out;
 usage:

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "derpcheck/net/nodeaddr.h"
+#include "derpcheck/probe/wsio.h"
 
 #define RBUF_INITIAL (64u * 1024u)
 #define DEFAULT_TIMEOUT_MS 10000 /* Tailscale: the whole connect */
@@ -59,6 +60,26 @@ const char *dc_derp_phase_name(enum dc_derp_phase p)
 	return "?";
 }
 
+const char *dc_derp_transport_name(enum dc_derp_transport t)
+{
+	switch (t) {
+	case DC_DERP_TRANSPORT_DERP: return "derp";
+	case DC_DERP_TRANSPORT_WEBSOCKET: return "websocket";
+	case DC_DERP_TRANSPORT_AUTO: return "auto";
+	}
+	return "?";
+}
+
+int dc_derp_transport_parse(const char *text, enum dc_derp_transport *out)
+{
+	for (int t = DC_DERP_TRANSPORT_DERP; t <= DC_DERP_TRANSPORT_AUTO; t++)
+		if (strcmp(text, dc_derp_transport_name((enum dc_derp_transport)t)) == 0) {
+			*out = (enum dc_derp_transport)t;
+			return 0;
+		}
+	return -1;
+}
+
 static int remaining_ms(uint64_t deadline_ns)
 {
 	uint64_t now = dc_now_ns();
@@ -102,30 +123,81 @@ static void rbuf_prepare(struct dc_derp_conn *c, size_t need)
 
 enum { FILL_GOT = 1, FILL_CLOSED = 0, FILL_ERROR = -1, FILL_WAIT = -2 };
 
+/* ---- the byte stream over TLS ------------------------------------------------------------- */
+
+static long tls_io_read(void *ctx, void *buf, size_t n)
+{
+	struct dc_tls_conn *t = ctx;
+	ERR_clear_error();
+	int rc = SSL_read(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	if (rc > 0)
+		return rc;
+	int e = SSL_get_error(t->ssl, rc);
+	if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ||
+	    (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+		ERR_clear_error();
+		return 0; /* with or without close_notify, the stream ended */
+	}
+	ERR_clear_error();
+	return e == SSL_ERROR_WANT_READ ? DC_DERP_IO_WANT_READ : e == SSL_ERROR_WANT_WRITE ? DC_DERP_IO_WANT_WRITE : -1;
+}
+
+static int tls_io_write(void *ctx, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err)
+{
+	struct dc_tls_conn *t = ctx;
+	if (dc_tls_write_all(t, buf, n, deadline_ns, err) == 0)
+		return 0;
+	return t->failure == DC_CONN_TIMEOUT ? DC_DERP_IO_TIMEOUT : -1;
+}
+
+static size_t tls_io_pending(void *ctx)
+{
+	struct dc_tls_conn *t = ctx;
+	return t->ssl && SSL_pending(t->ssl) > 0 ? (size_t)SSL_pending(t->ssl) : 0;
+}
+
+static void attach_tls(struct dc_derp_conn *c)
+{
+	c->io = (struct dc_derp_io){.read = tls_io_read, .write = tls_io_write, .pending = tls_io_pending,
+				    .fd = c->tls.fd, .ctx = &c->tls};
+}
+
+/* The stream is gone (failed or closed): nothing is read or written any more. */
+static void detach(struct dc_derp_conn *c)
+{
+	if (c->io.release)
+		c->io.release(c->io.ctx);
+	dc_tls_close(&c->tls);
+	memset(&c->io, 0, sizeof(c->io));
+	c->io.fd = -1;
+}
+
+/* " (the server closed the WebSocket (1008 policy violation: ...))", or "". */
+static void end_note(const struct dc_derp_conn *c, char *out, size_t n)
+{
+	char note[300] = "";
+	if (c->io.end_note)
+		c->io.end_note(c->io.ctx, note, sizeof(note));
+	snprintf(out, n, "%s%s%s", note[0] ? ": " : "", note, "");
+}
+
 /* Read what the server has sent; waits until deadline_ns (0: not at all). */
 static int fill(struct dc_derp_conn *c, size_t need, uint64_t deadline_ns)
 {
 	rbuf_prepare(c, need);
 	for (;;) {
-		ERR_clear_error();
-		size_t room = c->rcap - c->rlen;
-		int rc = SSL_read(c->tls.ssl, c->rbuf + c->rlen, room > INT_MAX ? INT_MAX : (int)room);
+		if (!c->io.read)
+			return FILL_CLOSED;
+		long rc = c->io.read(c->io.ctx, c->rbuf + c->rlen, c->rcap - c->rlen);
 		if (rc > 0) {
 			c->rlen += (size_t)rc;
 			return FILL_GOT;
 		}
-		int e = SSL_get_error(c->tls.ssl, rc);
-		if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ||
-		    (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
-			ERR_clear_error();
-			return FILL_CLOSED; /* with or without close_notify, the stream ended */
-		}
-		short want = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
-		if (!want) {
-			ERR_clear_error();
+		if (rc == 0)
+			return FILL_CLOSED;
+		if (rc != DC_DERP_IO_WANT_READ && rc != DC_DERP_IO_WANT_WRITE)
 			return FILL_ERROR;
-		}
-		int ready = wait_fd(c->tls.fd, want, deadline_ns);
+		int ready = wait_fd(c->io.fd, rc == DC_DERP_IO_WANT_WRITE ? POLLOUT : POLLIN, deadline_ns);
 		if (ready == 0)
 			return FILL_WAIT;
 		if (ready < 0)
@@ -156,8 +228,10 @@ static int next_frame(struct dc_derp_conn *c, uint32_t max, uint64_t deadline_ns
 		if (rc == FILL_GOT)
 			continue;
 		if (rc == FILL_ERROR) {
+			char note[320];
+			end_note(c, note, sizeof(note));
 			c->failure = DC_DERP_IO;
-			return dc_error_set(err, c->tls.peer, "reading from the server failed");
+			return dc_error_set(err, c->tls.peer, "reading from the server failed%s", note);
 		}
 		return rc; /* FILL_CLOSED or FILL_WAIT */
 	}
@@ -195,14 +269,14 @@ int dc_derp_flush(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_error 
 {
 	if (c->wbuf.len == 0)
 		return 0;
-	if (!c->tls.ssl) {
+	if (!c->io.write) {
 		c->failure = DC_DERP_CLOSED;
 		return dc_error_set(err, c->tls.peer, "the connection is closed");
 	}
-	int rc = dc_tls_write_all(&c->tls, c->wbuf.data, c->wbuf.len, deadline_ns, err);
+	int rc = c->io.write(c->io.ctx, c->wbuf.data, c->wbuf.len, deadline_ns, err);
 	c->wbuf.len = 0;
 	if (rc < 0) {
-		c->failure = c->tls.failure == DC_CONN_TIMEOUT ? DC_DERP_TIMEOUT : DC_DERP_CLOSED;
+		c->failure = rc == DC_DERP_IO_TIMEOUT ? DC_DERP_TIMEOUT : DC_DERP_CLOSED;
 		return -1;
 	}
 	return 0;
@@ -219,7 +293,7 @@ static int failed(struct dc_derp_conn *c, struct dc_derp_attempt *a, enum dc_der
 	c->phase = phase;
 	if (c->tls.peer[0] && !a->addr[0])
 		snprintf(a->addr, sizeof(a->addr), "%s", c->tls.peer);
-	dc_tls_close(&c->tls);
+	detach(c);
 	return -1;
 }
 
@@ -308,7 +382,17 @@ static void write_request(struct dc_derp_conn *c, const struct dc_derp_node *nod
 	dc_buf_printf(&c->wbuf, "GET /derp HTTP/1.1\r\nHost: %s", node->host_name);
 	if (port != 443)
 		dc_buf_printf(&c->wbuf, ":%d", port);
-	dc_buf_printf(&c->wbuf, "\r\nUser-Agent: derpcheck/%s\r\nConnection: Upgrade\r\n", DERPCHECK_VERSION);
+	dc_buf_printf(&c->wbuf, "\r\nUser-Agent: derpcheck/%s\r\n", DERPCHECK_VERSION);
+	if (c->transport == DC_DERP_TRANSPORT_WEBSOCKET) {
+		/* What Tailscale's WebSocket client sends (derp/derphttp/websocket.go): no fast start there. */
+		uint8_t nonce[16];
+		randombytes_buf(nonce, sizeof(nonce));
+		dc_ws_key_make(nonce, c->ws_key);
+		dc_ws_put_upgrade_headers(&c->wbuf, c->ws_key);
+		dc_buf_printf(&c->wbuf, "\r\n");
+		return;
+	}
+	dc_buf_printf(&c->wbuf, "Connection: Upgrade\r\n");
 	if (fast)
 		dc_buf_printf(&c->wbuf, "Derp-Fast-Start: 1\r\n");
 	/* Stats only: tells the server the client would rather be on the region's first node. */
@@ -363,13 +447,27 @@ static int read_upgrade(struct dc_derp_conn *c, struct dc_derp_attempt *a, uint6
 		dc_error_set(&a->err, c->tls.peer, "reading the answer to the DERP upgrade failed");
 		return failed(c, a, DC_DERP_IO, DC_DERP_PHASE_UPGRADE);
 	}
+	bool ws = c->transport == DC_DERP_TRANSPORT_WEBSOCKET;
 	if (u.status != 101) {
 		char body[160];
 		upgrade_body(c, &u, deadline, body, sizeof(body));
-		dc_error_set(&a->err, c->tls.peer, "the server answered the DERP upgrade with HTTP %d%s%s, not 101 Switching Protocols%s%s%s",
-			     u.status, u.reason[0] ? " " : "", u.reason, body[0] ? ": \"" : "", body, body[0] ? "\"" : "");
+		dc_error_set(&a->err, c->tls.peer, "the server answered the %s upgrade with HTTP %d%s%s, not 101 Switching Protocols%s%s%s",
+			     ws ? "WebSocket" : "DERP", u.status, u.reason[0] ? " " : "", u.reason, body[0] ? ": \"" : "", body,
+			     body[0] ? "\"" : "");
 		upgrade_status_hint(&a->err, &u);
 		return failed(c, a, DC_DERP_HTTP_STATUS, DC_DERP_PHASE_UPGRADE);
+	}
+	if (ws) {
+		if (dc_ws_answer_check(&u, c->ws_key, &a->err) != DC_WS_ANSWER_OK) {
+			snprintf(a->err.where, sizeof(a->err.where), "%s", c->tls.peer);
+			return failed(c, a, DC_DERP_BAD_UPGRADE, DC_DERP_PHASE_UPGRADE);
+		}
+		/* From here on the bytes are WebSocket frames: what already arrived is their start. */
+		c->roff += u.header_len;
+		struct dc_derp_io lower = c->io;
+		dc_ws_io_attach(&c->io, &lower, c->rbuf + c->roff, c->rlen - c->roff);
+		c->roff = c->rlen = 0;
+		return 0;
 	}
 	c->http_derp_version = u.derp_version;
 	if (u.has_public_key) {
@@ -389,7 +487,9 @@ static int handshake_wait_failed(struct dc_derp_conn *c, struct dc_derp_attempt 
 		return failed(c, a, DC_DERP_TIMEOUT, DC_DERP_PHASE_HANDSHAKE);
 	}
 	if (rc == FILL_CLOSED) {
-		dc_error_set(&a->err, c->tls.peer, "the server closed the connection while we waited for %s", waiting);
+		char note[320];
+		end_note(c, note, sizeof(note));
+		dc_error_set(&a->err, c->tls.peer, "the server closed the connection while we waited for %s%s", waiting, note);
 		dc_error_hint(&a->err, "this is not a DERP server, or it failed before the handshake");
 		return failed(c, a, DC_DERP_PROTOCOL, DC_DERP_PHASE_HANDSHAKE);
 	}
@@ -557,7 +657,9 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 
 	/* Fast start needs the server key before any DERP byte: only from the metacert, and
 	 * only under TLS 1.3, where the certificates travel encrypted (Go's rule). */
-	c->fast_start = !o->no_fast_start && c->metacert && SSL_version(c->tls.ssl) >= TLS1_3_VERSION;
+	c->fast_start = c->transport == DC_DERP_TRANSPORT_DERP && !o->no_fast_start && c->metacert &&
+			SSL_version(c->tls.ssl) >= TLS1_3_VERSION;
+	attach_tls(c);
 	uint64_t t_up = dc_now_ns();
 	write_request(c, node, c->fast_start);
 	if (c->fast_start) {
@@ -593,6 +695,7 @@ int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, s
 {
 	memset(c, 0, sizeof(*c));
 	c->tls.fd = -1;
+	c->io.fd = -1;
 	c->http_derp_version = -1;
 	c->region = o->region;
 	c->rcap = RBUF_INITIAL;
@@ -622,7 +725,30 @@ int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, s
 			break;
 		struct dc_derp_attempt *a = &c->attempts[c->attempt_count++];
 		memset(a, 0, sizeof(*a));
-		if (dial_node(c, o, node, deadline, a) == 0) {
+		c->transport = o->transport == DC_DERP_TRANSPORT_AUTO ? DC_DERP_TRANSPORT_DERP : o->transport;
+		int rc = dial_node(c, o, node, deadline, a);
+		if (rc < 0 && o->transport == DC_DERP_TRANSPORT_AUTO && a->phase == DC_DERP_PHASE_UPGRADE &&
+		    (a->failure == DC_DERP_HTTP_STATUS || a->failure == DC_DERP_BAD_UPGRADE)) {
+			/* The DERP upgrade was refused: the same node over WebSocket, as a browser would. */
+			struct dc_derp_attempt derp = *a;
+			snprintf(c->auto_note, sizeof(c->auto_note), "%.399s", derp.err.what);
+			memset(a, 0, sizeof(*a));
+			c->transport = DC_DERP_TRANSPORT_WEBSOCKET;
+			rc = dial_node(c, o, node, deadline, a);
+			if (rc < 0) {
+				/* Report the DERP failure (tailscaled's), saying that WebSocket failed too. */
+				struct dc_error ws = a->err;
+				*a = derp;
+				c->transport = DC_DERP_TRANSPORT_DERP;
+				c->failure = a->failure;
+				c->phase = a->phase;
+				char hint[sizeof(a->err.hint)];
+				snprintf(hint, sizeof(hint), "%s", a->err.hint);
+				dc_error_hint(&a->err, "%.200s%sover WebSocket: %.200s", hint, hint[0] ? "; " : "", ws.what);
+				c->auto_note[0] = '\0';
+			}
+		}
+		if (rc == 0) {
 			a->failure = DC_DERP_OK;
 			a->phase = DC_DERP_PHASE_CONNECTED;
 			c->connect_ns = dc_now_ns() - start;
@@ -653,7 +779,7 @@ int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, s
 
 void dc_derp_close(struct dc_derp_conn *c)
 {
-	dc_tls_close(&c->tls);
+	detach(c);
 	free(c->rbuf);
 	c->rbuf = NULL;
 	c->rcap = c->rlen = c->roff = 0;
@@ -663,25 +789,36 @@ void dc_derp_close(struct dc_derp_conn *c)
 
 /* ---- after the handshake ------------------------------------------------------------------ */
 
+void dc_derp_how_text(const struct dc_derp_conn *c, enum dc_derp_transport requested, char *out, size_t n)
+{
+	const char *how = c->transport == DC_DERP_TRANSPORT_WEBSOCKET ? "WebSocket" : c->fast_start ? "fast start" : "HTTP upgrade";
+	if (requested != DC_DERP_TRANSPORT_AUTO)
+		snprintf(out, n, "%s", how);
+	else if (c->transport == DC_DERP_TRANSPORT_WEBSOCKET)
+		snprintf(out, n, "%s (auto: the DERP upgrade failed)", how);
+	else
+		snprintf(out, n, "%s (auto: DERP worked)", how);
+}
+
 int dc_derp_fd(const struct dc_derp_conn *c)
 {
-	return c->tls.fd;
+	return c->io.fd;
 }
 
 bool dc_derp_readable_now(const struct dc_derp_conn *c)
 {
-	if (!c->tls.ssl)
+	if (!c->io.read)
 		return false;
 	struct dc_derp_frame f;
 	size_t used;
 	if (c->rlen > c->roff && dc_derp_frame_next(c->rbuf + c->roff, c->rlen - c->roff, DC_DERP_MAX_FRAME, &f, &used, NULL, NULL) != 0)
 		return true; /* a whole frame, or an oversize header to fail on */
-	return SSL_pending(c->tls.ssl) > 0;
+	return c->io.pending && c->io.pending(c->io.ctx) > 0;
 }
 
 int dc_derp_recv(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_derp_msg *m, struct dc_error *err)
 {
-	if (!c->tls.ssl) {
+	if (!c->io.read) {
 		c->failure = c->failure ? c->failure : DC_DERP_CLOSED;
 		return dc_error_set(err, c->tls.peer, "the connection is closed");
 	}
@@ -692,8 +829,10 @@ int dc_derp_recv(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_derp_ms
 		if (rc == FILL_WAIT)
 			return 0;
 		if (rc == FILL_CLOSED) {
+			char note[320];
+			end_note(c, note, sizeof(note));
 			c->failure = DC_DERP_CLOSED;
-			dc_error_set(err, c->tls.peer, "the server closed the connection");
+			dc_error_set(err, c->tls.peer, "the server closed the connection%s", note);
 			if (c->restarting)
 				dc_error_hint(err, "it announced a restart (Restarting frame) before closing");
 			return -1;

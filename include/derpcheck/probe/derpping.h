@@ -47,6 +47,7 @@ struct dc_ping_opts {
 	const char *ca_file;
 	bool insecure;
 	bool no_fast_start;
+	enum dc_derp_transport transport;
 	void (*on_event)(void *user, const struct dc_ping_event *ev);
 	void *user;
 };
