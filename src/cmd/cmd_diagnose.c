@@ -119,6 +119,7 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 		.family = cli->family,
 		.timeout_ms = cli->timeout_ms,
 		.ping_count = a->count,
+		.transport = (enum dc_derp_transport)cli->transport,
 		.defaults = &maps->defaults,
 	};
 	struct dc_diag_report r;
