@@ -517,6 +517,15 @@ static void judge_ws(const struct dc_proxy_evidence *e, struct dc_proxy_verdict 
 		textf(l->fix, sizeof(l->fix), "%s", path->fix);
 		return;
 	}
+	if (w->answered && w->head.status == 101 && w->ws == DC_WS_ANSWER_DERP_UPGRADE && v->front == DC_FRONT_DERPER) {
+		/* Nothing in between could drop a header: the server itself does not know WebSocket. */
+		line(l, DC_CHECK_WARN, "websocket-unsupported");
+		textf(l->cause, sizeof(l->cause),
+		      "the server answered the WebSocket upgrade (with the derp subprotocol) as a DERP upgrade: it does not "
+		      "speak DERP over WebSocket, which derper does (cmd/derper/websocket.go); browser clients cannot use it");
+		textf(l->fix, sizeof(l->fix), "run a current derper on this port");
+		return;
+	}
 	if (w->answered && w->head.status == 101 && w->ws == DC_WS_ANSWER_DERP_UPGRADE) {
 		line(l, DC_CHECK_WARN, "proxy-ws-protocol-dropped");
 		textf(l->cause, sizeof(l->cause), "%s", w->ws_error);
