@@ -464,14 +464,6 @@ static void judge_derp(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 		return;
 	}
 	textf(l->summary, sizeof(l->summary), "Upgrade: DERP: %s", seen);
-	if (u->answered && u->derper_426) {
-		line(l, DC_CHECK_FAIL, "proxy-strips-upgrade");
-		textf(l->cause, sizeof(l->cause),
-		      "%s passes GET /derp to derper but drops its Upgrade header: derper answered %s as to a plain GET",
-		      v->who, seen);
-		put_fix(l->fix, sizeof(l->fix), &fix_strips_upgrade, v->kind, e->host_name, e->port);
-		return;
-	}
 	if (v->websocket_ok) {
 		line(l, DC_CHECK_FAIL, "proxy-websocket-only");
 		bool h2 = u->answered && u->head.status == 502 && get->derper_426;
@@ -479,10 +471,19 @@ static void judge_derp(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 		      "only WebSocket upgrades pass: Upgrade: DERP (what tailscaled sends) got %s, while Upgrade: websocket "
 		      "reached derper%s",
 		      seen,
-		      h2 ? "; plain requests reach derper too, so the proxy cannot carry this one upgrade: it speaks HTTP/2 to "
-			   "derper (no Upgrade there) or knows only WebSocket upgrades"
-			 : "");
+		      u->derper_426 ? "; the proxy forwards websocket as an upgrade and any other Upgrade value not at all"
+		      : h2 ? "; plain requests reach derper too, so the proxy cannot carry this one upgrade: it speaks HTTP/2 to "
+			     "derper (no Upgrade there) or knows only WebSocket upgrades"
+			   : "");
 		put_fix(l->fix, sizeof(l->fix), &fix_websocket_only, v->kind, e->host_name, e->port);
+		return;
+	}
+	if (u->answered && u->derper_426) {
+		line(l, DC_CHECK_FAIL, "proxy-strips-upgrade");
+		textf(l->cause, sizeof(l->cause),
+		      "%s passes GET /derp to derper but drops its Upgrade header: derper answered %s as to a plain GET",
+		      v->who, seen);
+		put_fix(l->fix, sizeof(l->fix), &fix_strips_upgrade, v->kind, e->host_name, e->port);
 		return;
 	}
 	const struct dc_proxy_line *path = &v->lines[DC_PROXY_ITEM_PATH];
