@@ -116,10 +116,14 @@ peers:
 
 # Every tests/integration/*.sh against real local servers (loopback and test namespaces).
 # Scripts that need root skip loudly when not root, and fail in CI (CI=1 or root).
+# Every derpcheck command an output prints is run as well (tests/lib/hints.sh); the
+# commands and their exit statuses are listed in $(BUILD)/hints.log.
 integration: $(BIN) $(TOOL_BINS) peers | deps-check
+	@: >$(BUILD)/hints.log
 	@set -e; for t in $(sort $(wildcard tests/integration/*.sh)); do \
 		echo "== $$t"; DERPCHECK=$(abspath $(BIN)) TOOLS=$(abspath $(BUILD)/tools) \
-		PEERS=$(abspath $(PEERS_DIR)/bin) $$t; done
+		PEERS=$(abspath $(PEERS_DIR)/bin) HINTS_LOG=$(abspath $(BUILD)/hints.log) $$t; done
+	@echo "printed commands run: $$(wc -l <$(BUILD)/hints.log) (listed in $(BUILD)/hints.log)"
 
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps-check

@@ -36,7 +36,7 @@ static const struct dc_option shared_options[] = {
 	{"derp-map", 0, "FILE|URL|-", OPT_DERP_MAP, "the DERP map, policy file or Headscale config to use (embedded: for the built-in snapshot)"},
 	{"map-format", 0, DC_MAP_FORMAT_WORDS, OPT_MAP_FORMAT, "how to read map files (default auto: by file name, then content)"},
 	{"ca-file", 0, "FILE", OPT_CA_FILE, "trust the CA certificates in FILE (PEM) instead of the system store"},
-	{"insecure", 0, NULL, OPT_INSECURE, "skip TLS certificate checks, like InsecureForTests (always warns)"},
+	{"insecure", 0, NULL, OPT_INSECURE, "go on through certificates that do not verify; DERP nodes' are still judged (warns)"},
 	{"timeout", 0, "DURATION", OPT_TIMEOUT, "give up waiting after DURATION (e.g. 5s, 500ms)"},
 	{"ipv4", '4', NULL, OPT_IPV4, "use IPv4 only"},
 	{"ipv6", '6', NULL, OPT_IPV6, "use IPv6 only"},
@@ -205,7 +205,7 @@ static void unknown_option(const char *given, const struct dc_option **opts, siz
 	if (guess)
 		dc_error_hint(err, "did you mean %s?", guess);
 	else
-		dc_error_hint(err, "see 'derpcheck %s%s--help'", spec ? spec->name : "", spec ? " " : "");
+		dc_error_hint(err, "see `derpcheck %s%s--help`", spec ? spec->name : "", spec ? " " : "");
 }
 
 static const struct dc_option *find_long(const struct dc_option **opts, size_t n, const char *name, size_t len)

@@ -1,14 +1,17 @@
 /* derpcheck cert: why a DERP server's TLS certificate fails, for which clients, and the fix. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "commands.h"
 #include "derpcheck/judge/certfiles.h"
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/output/output_cert.h"
 #include "derpcheck/judge/tlscheck.h"
+#include "derpcheck/judge/trust.h"
 #include "derpcheck/judge/validate.h"
 
 enum {
@@ -43,7 +46,8 @@ const struct dc_command_spec dc_cert_spec = {
 		"Tailscale on Linux/Android, Tailscale on macOS/iOS/Windows and browsers do,\n"
 		"explains every problem with its fix, and can write the corrected chain.\n"
 		"With --certdir (or --cert-file/--key-file) it repeats derper's start-up checks\n"
-		"on the files, and with a HOST too compares the served leaf with the file's.\n"
+		"on the files, and with a HOST or --region too compares the served leaf with the\n"
+		"file's (with --region, the nodes' HostName names the files).\n"
 		"--insecure only affects fetching a --derp-map URL; the certificate under test\n"
 		"is always checked in full. Exit status 2 also means nothing answered at HOST.",
 	.shared = DC_SHARED_ALL,
@@ -195,6 +199,35 @@ static const char *node_address(const struct dc_derp_node *n, int family, int *f
 	return *fam_out < 0 ? NULL : n->host_name;
 }
 
+/*
+ * What the map's clients make of the certificate: InsecureForTests hides nothing
+ * (judge/trust.h). The fixes name the map; the command is this one, so not repeated.
+ */
+static void judge_trust(struct dc_cert_target *t, const struct dc_derp_node *n, const char *map_name)
+{
+	struct dc_trust_evidence e = {.node = n, .map_name = map_name};
+	struct dc_trust_texts texts;
+	dc_trust_evidence_from_report(&t->report, &e, &texts);
+	dc_trust_judge(&e, &t->trust);
+	t->trust_judged = true;
+	dc_trust_note(&t->report, n->path, &t->trust);
+}
+
+/* The HostName every relaying node of the region shares, or NULL. */
+static const char *region_host_name(const struct dc_derp_region *region)
+{
+	const char *name = NULL;
+	for (size_t i = 0; i < region->node_count; i++) {
+		const struct dc_derp_node *n = &region->nodes[i];
+		if (n->stun_only)
+			continue;
+		if (name && strcasecmp(name, n->host_name) != 0)
+			return NULL;
+		name = n->host_name;
+	}
+	return name && *name ? name : NULL;
+}
+
 struct region_run {
 	struct dc_map_doc doc;
 	struct dc_derpmap defaults;
@@ -233,7 +266,9 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 	free(origin);
 	if (!rr->doc.decoded) {
 		dc_error_set(&err, cli->derp_map, "no DERP map could be read from it");
-		dc_error_hint(&err, "run 'derpcheck validate %s' to see why", cli->derp_map);
+		char cmd[PATH_MAX + 64];
+		dc_map_validate_hint(cli->derp_map, dc_map_format_flag(cli->map_format), cmd, sizeof(cmd));
+		dc_error_hint(&err, "run %s to see why", cmd);
 		dc_report_error(&err);
 		return NULL;
 	}
@@ -247,11 +282,16 @@ static const struct dc_derp_region *load_region(struct dc_cli *cli, const char *
 		rr->have_merged = true;
 		map = &rr->merged;
 	}
+	rr->doc.findings.ca_file = cli->ca_file;
+	rr->doc.findings.map_format = dc_map_format_flag(cli->map_format);
 	dc_validate(&rr->doc.map, rr->have_defaults ? &rr->defaults : NULL, &rr->doc.findings);
 	size_t errors = dc_findings_count(&rr->doc.findings, DC_SEV_ERROR);
-	if (errors)
-		fprintf(stderr, "derpcheck: note: %s has %zu %s (see 'derpcheck validate %s'); checking region %lld anyway\n",
-			cli->derp_map, errors, errors == 1 ? "error" : "errors", cli->derp_map, id);
+	if (errors) {
+		char cmd[PATH_MAX + 64];
+		dc_map_validate_hint(cli->derp_map, dc_map_format_flag(cli->map_format), cmd, sizeof(cmd));
+		fprintf(stderr, "derpcheck: note: %s has %zu %s (see %s); checking region %lld anyway\n", cli->derp_map,
+			errors, errors == 1 ? "error" : "errors", cmd, id);
+	}
 	const struct dc_derp_region *region = dc_derpmap_region(map, (int64_t)id);
 	if (!region || region->removed) {
 		char ids[200] = "";
@@ -308,7 +348,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		rc = usage("give --certdir with --hostname, or --cert-file/--key-file, not both", NULL);
 		goto out_args;
 	}
-	if (opts.certdir && !opts.hostname) {
+	if (opts.certdir && !opts.hostname && !opts.region) {
 		rc = usage("--certdir needs --hostname (derper's --hostname names the files)", "e.g. --certdir /certs --hostname derp.example.com");
 		goto out_args;
 	}
@@ -337,6 +377,12 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		region = load_region(cli, opts.region, &rr);
 		if (!region)
 			goto out_region;
+		/* --certdir with --region: the files are named after the nodes' HostName (derper's --hostname). */
+		if (files_mode && !opts.hostname && !(opts.hostname = region_host_name(region))) {
+			rc = usage("the nodes of this region have different HostNames: give --hostname NAME to say whose files "
+				   "--certdir holds", NULL);
+			goto out_region;
+		}
 	}
 
 	/* The command that reproduces this check, for the fixes' text. */
@@ -344,13 +390,27 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 	char addr[300], command[800];
 	if (region) {
 		call.derp_map = cli->derp_map;
+		call.map_format = dc_map_format_flag(cli->map_format);
 		call.region_id = region->id;
 	} else if (host_arg) {
 		call.host_name = opts.servername ? opts.servername : opts.hostname ? opts.hostname : host;
 		snprintf(addr, sizeof(addr), "%s", host_arg);
 		call.addr = addr;
 	}
-	dc_tlscheck_command(&call, command, sizeof(command));
+	if (region || host_arg) {
+		dc_tlscheck_command(&call, command, sizeof(command));
+	} else {
+		/* Files only: the command that reads the same files. */
+		snprintf(command, sizeof(command), "derpcheck cert");
+		const char *const files_args[][2] = {{"--certdir", opts.certdir}, {"--hostname", opts.hostname},
+					       {"--cert-file", opts.cert_file}, {"--key-file", opts.key_file},
+					       {"--ca-file", cli->ca_file}};
+		for (size_t i = 0; i < DC_ARRAY_LEN(files_args); i++)
+			if (files_args[i][1]) {
+				dc_shell_append(command, sizeof(command), files_args[i][0]);
+				dc_shell_append(command, sizeof(command), files_args[i][1]);
+			}
+	}
 
 	struct dc_aia_cache *cache = dc_aia_cache_new();
 	struct dc_tlscheck_opts base = {
@@ -418,8 +478,10 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 			snprintf(label, sizeof(label), "region %lld node %s: %s", (long long)region->id, n->name, t->label);
 			memcpy(t->label, label, sizeof(t->label) - 1);
 			t->label[sizeof(t->label) - 1] = '\0';
-			if (!t->failed && n->insecure_for_tests)
-				dc_tlscheck_note_insecure(&t->report, n->path);
+			if (!t->failed && have_files && files.chain && strcasecmp(n->host_name, opts.hostname) == 0)
+				dc_tlscheck_compare_disk(&t->report, sk_X509_value(files.chain, 0), files.cert_path, 0);
+			if (!t->failed)
+				judge_trust(t, n, cli->derp_map);
 		}
 		if (out.count == 0) {
 			dc_error_set(&err, cli->derp_map, "region %lld has no node that relays (all are STUNOnly)", (long long)region->id);
@@ -435,10 +497,18 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		if (have_files && files.chain && !out.targets[0].failed)
 			dc_tlscheck_compare_disk(&out.targets[0].report, sk_X509_value(files.chain, 0), files.cert_path, 0);
 	}
+	/*
+	 * Nothing answering at a HOST given on the command line is an input error (2); a node
+	 * of the map that does not answer is a problem found (1), like any other of its faults.
+	 */
+	size_t unreachable = 0;
 	for (size_t i = 0; i < out.count; i++)
 		if (out.targets[i].failed) {
 			dc_report_error(&out.targets[i].err);
-			input_error = true;
+			if (region)
+				unreachable++;
+			else
+				input_error = true;
 		}
 
 	/* --write-fullchain: from the server's chain when one was checked, else from the files. */
@@ -479,7 +549,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < out.count; i++)
 		if (!out.targets[i].failed)
 			errors += dc_cert_report_errors(&out.targets[i].report);
-	rc = input_error || write_failed ? DC_EXIT_USAGE : errors ? DC_EXIT_PROBLEMS : DC_EXIT_OK;
+	rc = input_error || write_failed ? DC_EXIT_USAGE : errors || unreachable ? DC_EXIT_PROBLEMS : DC_EXIT_OK;
 
 out_cache:
 	for (size_t i = 0; i < out.count; i++)

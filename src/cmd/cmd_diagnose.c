@@ -35,7 +35,9 @@ const struct dc_command_spec dc_diagnose_spec = {
 		"endpoints, the DERP handshake, a relayed ping between two clients and the mesh\n"
 		"between every pair of nodes. Prints a checklist with the cause and fix of each\n"
 		"failure, then one verdict for the STUN path and one for the DERP path.\n"
-		"Marks are \u2713 \u2717 ! - in a UTF-8 locale, ok/FAIL/warn/skip otherwise.\n"
+		"Marks are \u2713 \u2717 ! - \u26a0 in a UTF-8 locale, ok/FAIL/warn/skip/insecure\n"
+		"otherwise; \u26a0 insecure: clients accept the certificate only because\n"
+		"InsecureForTests turns their checks off (not ok: exit status 1).\n"
 		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",
 	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.prometheus = true,
@@ -114,8 +116,8 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 {
 	struct dc_diag_opts o = {
 		.map_name = cli->derp_map,
+		.map_format = dc_map_format_flag(cli->map_format),
 		.ca_file = cli->ca_file,
-		.insecure = cli->insecure,
 		.family = cli->family,
 		.timeout_ms = cli->timeout_ms,
 		.ping_count = a->count,
@@ -201,8 +203,8 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		return DC_EXIT_USAGE;
 	}
 	if (cli->insecure)
-		fprintf(stderr, "derpcheck: warning: --insecure: certificates are not checked (neither the map's source "
-				"nor the DERP nodes'): a forged server would pass\n");
+		fprintf(stderr, "derpcheck: warning: --insecure: the DERP map is fetched without checking its certificate; "
+				"the DERP nodes' certificates are still judged as clients judge them\n");
 	struct dc_map_choice_opts mo = {
 		.spec = cli->derp_map,
 		.socket_path = cli->derp_map ? NULL : dc_localapi_default_socket(),
@@ -222,7 +224,24 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 	dc_map_choice_describe(&maps, map_desc, sizeof(map_desc));
 	if (maps.note && !cli->quiet)
 		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", map_desc, maps.note);
-	const struct dc_derp_region *region = dc_region_find(maps.map, args[0], maps.name, &err);
+	const char *guess;
+	const struct dc_derp_region *region = dc_region_find(maps.map, args[0], maps.name, NULL, &guess, &err);
+	if (!region && guess && cli->derp_map && dc_map_spec_for_command(cli->derp_map)) {
+		/* The whole command, so that it can be pasted (diagnose takes REGION, not --region). */
+		char cmd[800] = "derpcheck diagnose";
+		dc_shell_append(cmd, sizeof(cmd), "--derp-map");
+		dc_shell_append(cmd, sizeof(cmd), cli->derp_map);
+		if (dc_map_format_flag(cli->map_format)) {
+			dc_shell_append(cmd, sizeof(cmd), "--map-format");
+			dc_shell_append(cmd, sizeof(cmd), dc_map_format_flag(cli->map_format));
+		}
+		if (cli->ca_file) {
+			dc_shell_append(cmd, sizeof(cmd), "--ca-file");
+			dc_shell_append(cmd, sizeof(cmd), cli->ca_file);
+		}
+		dc_shell_append(cmd, sizeof(cmd), guess);
+		dc_error_hint(&err, "did you mean `%s`?", cmd);
+	}
 	if (!region) {
 		dc_report_error(&err);
 		dc_map_choice_free(&maps);

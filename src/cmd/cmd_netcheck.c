@@ -132,8 +132,9 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 		return DC_EXIT_USAGE;
 	}
 	if (cli->insecure)
-		fprintf(stderr, "derpcheck: warning: --insecure: TLS certificates are not checked (DERP map fetch, HTTPS "
-				"latency and --check-derp); anyone on the path could impersonate the servers\n");
+		fprintf(stderr, "derpcheck: warning: --insecure: the DERP map is fetched without checking its certificate, and "
+				"HTTPS latency and --check-derp connect whatever the certificate; the DERP nodes' certificates "
+				"are still judged as Tailscale clients judge them\n");
 
 	struct dc_map_choice_opts mo = {
 		.spec = cli->derp_map,
@@ -158,6 +159,8 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 	a.o.measure_all = cli->verbose > 0;
 	a.o.ca_file = cli->ca_file;
 	a.o.insecure = cli->insecure;
+	a.o.map_spec = dc_map_spec_for_command(cli->derp_map ? cli->derp_map : maps.name);
+	a.o.map_format = cli->derp_map ? dc_map_format_flag(cli->map_format) : NULL;
 	if (cli->timeout_ms) {
 		a.o.report_timeout_ns = (uint64_t)cli->timeout_ms * 1000000u;
 		if (cli->timeout_ms < DC_NETCHECK_STUN_PHASE_MS)

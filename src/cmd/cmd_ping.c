@@ -240,7 +240,7 @@ static int check_node_choice(const struct dc_derp_region *r, const struct ping_a
 			if (guess)
 				dc_error_hint(err, "did you mean --node %s?", guess);
 			else if (n)
-				dc_error_hint(err, "its nodes are listed by 'derpcheck validate'; the first is %s", names[0]);
+				dc_error_hint(err, "its first node is %s", names[0]);
 			return -1;
 		}
 		if (found->stun_only) {
@@ -269,6 +269,29 @@ static void on_event(void *user, const struct dc_ping_event *ev)
 	if (ctx->quiet && ev->kind != DC_PING_EV_LOST && ev->kind != DC_PING_EV_HEALTH && ev->kind != DC_PING_EV_RESTARTING)
 		return;
 	dc_output_ping_event(stdout, ctx->rep, ev);
+}
+
+/*
+ * What clients make of each connected client's certificate (judge/trust.h): a relay that
+ * works only with checks off, or only because of --insecure, is a problem. False then.
+ */
+static bool judge_certificates(struct dc_ping_report *rep)
+{
+	bool ok = true;
+	for (int i = 0; i < 2; i++) {
+		const struct dc_ping_client *c = &rep->result->clients[i];
+		if (!c->connected)
+			continue;
+		struct dc_tlscheck_call call;
+		char hostport[300];
+		dc_output_ping_cert_call(rep, c->conn.node, c->conn.tls.peer, &call, hostport, sizeof(hostport));
+		dc_trust_judge_tls(c->conn.node, dc_tls_peer_chain(&c->conn.tls), c->conn.verified ? &c->conn.verdict : NULL,
+				   &call, &rep->trust[i]);
+		rep->trust_judged[i] = true;
+		/* Unknown only with --insecure and a trust store that would not load: not a finding about the server. */
+		ok = ok && (rep->trust[i].state == DC_TRUST_VERIFIED || rep->trust[i].state == DC_TRUST_UNKNOWN);
+	}
+	return ok;
 }
 
 int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
@@ -335,11 +358,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 		goto usage;
 
 	if (cli->insecure)
-		fprintf(stderr, "derpcheck: warning: --insecure: certificates are NOT checked, like InsecureForTests. This only shows whether relaying works; Tailscale clients do check, so a certificate problem still breaks them. Fix the certificate instead (derpcheck cert).\n");
-	for (size_t i = 0; i < t.region->node_count && !cli->insecure; i++)
-		if (t.region->nodes[i].insecure_for_tests)
-			fprintf(stderr, "derpcheck: warning: node %s has InsecureForTests: its certificate is not checked, by derpcheck or by Tailscale clients\n",
-				t.region->nodes[i].name);
+		fprintf(stderr, "derpcheck: warning: --insecure: derpcheck connects whatever the certificate; it is still judged as Tailscale clients judge it, and a problem still fails the ping\n");
 
 	struct dc_ping_opts opts = {
 		.region = t.region, .node = a.node, .mesh = a.mesh, .count = a.count, .interval_ms = a.interval_ms,
@@ -353,6 +372,8 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 		.opts = &opts, .result = &result, .region = t.region, .host_target = t.host, .target = given,
 		.map_name = have_choice ? choice.name : NULL, .map_source = have_choice ? dc_map_source_name(choice.source) : NULL,
 		.ca_file = cli->ca_file, .style = &style, .verbose = cli->verbose,
+		.map_spec = have_choice ? dc_map_spec_for_command(cli->derp_map ? cli->derp_map : choice.name) : NULL,
+		.map_format = cli->derp_map ? dc_map_format_flag(cli->map_format) : NULL,
 	};
 	struct event_ctx ctx = {.rep = &rep, .quiet = cli->quiet};
 	if (cli->format == DC_FORMAT_TEXT) {
@@ -364,6 +385,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 		}
 	}
 	int rc = dc_ping_run(&opts, &result);
+	bool trusted = judge_certificates(&rep);
 	if (cli->format == DC_FORMAT_JSON) {
 		dc_output_ping_json(stdout, &rep);
 	} else if (!cli->quiet || rc < 0) {
@@ -371,8 +393,9 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 	}
 	fflush(stdout);
 	dc_output_ping_failure(stderr, &rep);
+	dc_output_ping_trust(stderr, &rep);
 	bool local_problem = result.stage == DC_PING_SETUP_FAILED && result.clients[result.failed_client].conn.failure == DC_DERP_TRUST_STORE;
-	status = rc == 0 && !dc_ping_websocket_only(&result) ? DC_EXIT_OK : local_problem ? DC_EXIT_USAGE : DC_EXIT_PROBLEMS;
+	status = rc == 0 && trusted && !dc_ping_websocket_only(&result) ? DC_EXIT_OK : local_problem ? DC_EXIT_USAGE : DC_EXIT_PROBLEMS;
 	dc_ping_result_free(&result);
 	goto out;
 usage:

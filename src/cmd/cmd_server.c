@@ -1,4 +1,5 @@
 /* derpcheck server: check a derper deployment from the machine it runs on. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,7 +175,9 @@ int dc_cmd_server(struct dc_cli *cli, int argc, char **argv)
 		have_doc = true;
 		if (!doc.decoded) {
 			dc_error_set(&err, cli->derp_map, "no DERP map could be read from it");
-			dc_error_hint(&err, "run 'derpcheck validate %s' to see why", cli->derp_map);
+			char cmd[PATH_MAX + 64];
+			dc_map_validate_hint(cli->derp_map, dc_map_format_flag(cli->map_format), cmd, sizeof(cmd));
+			dc_error_hint(&err, "run %s to see why", cmd);
 			dc_report_error(&err);
 			goto out_doc;
 		}

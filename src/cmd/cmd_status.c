@@ -162,9 +162,14 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 		.timeout_ms = cli->timeout_ms,
 	};
 	struct dc_buf text = {0};
-	if (load_status(&opts, &api, cli->verbose, &text, &err) < 0) {
+	int loaded = load_status(&opts, &api, cli->verbose, &text, &err);
+	if (loaded < 0) {
 		dc_report_error(&err);
-		return DC_EXIT_USAGE;
+		/*
+		 * No tailscaled where it runs by default is what status found (1). Nothing at a
+		 * --socket given on the command line is an input error (2), as for any address given.
+		 */
+		return loaded == DC_LOCALAPI_NOT_RUNNING && !opts.socket ? DC_EXIT_PROBLEMS : DC_EXIT_USAGE;
 	}
 	const char *doc_name = opts.file ? (strcmp(opts.file, "-") == 0 ? "standard input" : opts.file) : "localapi:status";
 	struct dc_status st;

@@ -148,7 +148,7 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 			return DC_EXIT_USAGE;
 		}
 		have_map = true;
-		const struct dc_derp_region *region = dc_region_find(map.map, a.region, map.name, &err);
+		const struct dc_derp_region *region = dc_region_find(map.map, a.region, map.name, "--region", NULL, &err);
 		if (!region) {
 			dc_map_choice_free(&map);
 			dc_stun_report_free(&rep);

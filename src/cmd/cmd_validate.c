@@ -105,6 +105,8 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		struct dc_merge_summary merge = {0};
 		bool have_effective = false;
 		if (doc.decoded) {
+			doc.findings.ca_file = cli->ca_file;
+			doc.findings.map_format = dc_map_format_flag(cli->map_format);
 			dc_validate(&doc.map, &defaults, &doc.findings);
 			if (doc.headscale)
 				dc_headscale_check(doc.headscale, &doc.map, &doc.findings);

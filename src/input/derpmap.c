@@ -950,6 +950,14 @@ int dc_node_derp_port(const struct dc_derp_node *n)
 	return n->derp_port == 0 ? 443 : (int)n->derp_port;
 }
 
+bool dc_node_clients_verify(const struct dc_derp_node *n)
+{
+	if (!n->insecure_for_tests)
+		return true;
+	/* SetConfigExpectedCert returns early when CertName equals the TLS name. */
+	return n->cert_name && *n->cert_name && (!n->host_name || strcmp(n->cert_name, n->host_name) != 0);
+}
+
 enum dc_addr_mode dc_node_addr_mode(const char *value, int family)
 {
 	if (!value || !*value)

@@ -5,8 +5,10 @@
 #include <strings.h>
 
 const struct dc_derp_region *dc_region_find(const struct dc_derpmap *map, const char *want, const char *mapname,
-					    struct dc_error *err)
+					    const char *flag, const char **guess_out, struct dc_error *err)
 {
+	if (guess_out)
+		*guess_out = NULL;
 	long long id;
 	if (dc_parse_int(want, 1, INT64_MAX, &id) == 0) {
 		const struct dc_derp_region *r = dc_derpmap_region(map, id);
@@ -24,11 +26,13 @@ const struct dc_derp_region *dc_region_find(const struct dc_derpmap *map, const 
 	}
 	dc_error_set(err, mapname, "no region '%s' in this DERP map", want);
 	const char *guess = dc_closest(want, codes, map->region_count);
+	if (guess_out)
+		*guess_out = guess;
 	if (guess)
-		dc_error_hint(err, "did you mean --region %s?", guess);
+		dc_error_hint(err, "did you mean %s%s%s?", flag ? flag : "", flag ? " " : "", guess);
 	else if (map->region_count)
-		dc_error_hint(err, "give a region ID or RegionCode from the map, e.g. --region %lld",
-			      (long long)map->regions[0].id);
+		dc_error_hint(err, "give a region ID or RegionCode from the map, e.g. %s%s%lld", flag ? flag : "",
+			      flag ? " " : "", (long long)map->regions[0].id);
 	free(codes);
 	return NULL;
 }

@@ -1,5 +1,6 @@
 #include "derpcheck/input/mapchoice.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,9 @@ int dc_map_choose(const struct dc_map_choice_opts *opts, struct dc_map_choice *c
 		const char *why = first_error(&c->doc);
 		if (why || !c->doc.decoded) {
 			dc_error_set(err, c->doc.text.name, "cannot use this DERP map: %s", why ? why : "no DERP map in it");
-			dc_error_hint(err, "see every problem and its fix with: derpcheck validate %s", opts->spec);
+			char cmd[PATH_MAX + 64];
+			dc_map_validate_hint(opts->spec, dc_map_format_flag(opts->fetch.format), cmd, sizeof(cmd));
+			dc_error_hint(err, "see every problem and its fix with %s", cmd);
 			return -1;
 		}
 		adopt(c);

@@ -6,6 +6,7 @@
 #include "derpcheck/net/http.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,34 @@ int dc_map_doc_load(const char *spec, const struct dc_fetch_opts *opts, struct d
 		return -1;
 	dc_map_doc_parse_with(doc, opts);
 	return 0;
+}
+
+const char *dc_map_spec_for_command(const char *name)
+{
+	if (!name || !*name || strcmp(name, "-") == 0 || strncmp(name, "localapi:", 9) == 0)
+		return NULL;
+	return strncmp(name, DC_MAP_EMBEDDED_SPEC, strlen(DC_MAP_EMBEDDED_SPEC)) == 0 ? DC_MAP_EMBEDDED_SPEC : name;
+}
+
+const char *dc_map_format_flag(enum dc_map_format f)
+{
+	return f == DC_MAP_FORMAT_AUTO ? NULL : dc_map_format_name(f);
+}
+
+void dc_map_validate_hint(const char *name, const char *map_format, char *out, size_t n)
+{
+	const char *spec = dc_map_spec_for_command(name);
+	if (!spec) {
+		snprintf(out, n, "derpcheck validate FILE");
+		return;
+	}
+	char cmd[PATH_MAX + 64] = "derpcheck validate";
+	if (map_format) {
+		dc_shell_append(cmd, sizeof(cmd), "--map-format");
+		dc_shell_append(cmd, sizeof(cmd), map_format);
+	}
+	dc_shell_append(cmd, sizeof(cmd), spec);
+	snprintf(out, n, "`%s`", cmd);
 }
 
 void dc_map_doc_free(struct dc_map_doc *doc)

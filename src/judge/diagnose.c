@@ -3,7 +3,6 @@
  * run in the order a client depends on them; a step that cannot run because an earlier
  * one failed is recorded as skipped with the reason, never left out silently.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "derpcheck/probe/derpping.h"
 #include "derpcheck/judge/diagnose.h"
 #include "derpcheck/judge/proxy.h"
+#include "derpcheck/input/mapload.h"
 #include "derpcheck/net/http.h"
 #include "derpcheck/net/resolve.h"
 #include "derpcheck/probe/stuncheck.h"
@@ -46,16 +46,6 @@ static struct dc_diag_check *node_check(struct dc_diag_node *n, const char *id, 
 
 static void set(struct dc_diag_check *c, enum dc_check_status st, const char *code) { c->status = st, c->code = code; }
 
-/* Texts are cut at their field's size on purpose: one line each, never an overflow. */
-static void textf(char *buf, size_t n, const char *fmt, ...) DC_PRINTF(3, 4);
-static void textf(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
-
 /* Hints written for `derpcheck cert` span lines; a checklist line is one line. */
 static void one_line(char *s, size_t n)
 {
@@ -75,19 +65,19 @@ static void one_line(char *s, size_t n)
 	free(copy);
 }
 
-#define SUMMARY(c, ...) textf((c)->summary, sizeof((c)->summary), __VA_ARGS__)
-#define CAUSE(c, ...) textf((c)->cause, sizeof((c)->cause), __VA_ARGS__)
-#define FIX(c, ...) textf((c)->fix, sizeof((c)->fix), __VA_ARGS__)
+#define SUMMARY(c, ...) dc_textf((c)->summary, sizeof((c)->summary), __VA_ARGS__)
+#define CAUSE(c, ...) dc_textf((c)->cause, sizeof((c)->cause), __VA_ARGS__)
+#define FIX(c, ...) dc_textf((c)->fix, sizeof((c)->fix), __VA_ARGS__)
 
 const char *dc_check_status_name(enum dc_check_status st)
 {
-	static const char *const names[] = {"ok", "warn", "fail", "skip"};
+	static const char *const names[] = {"ok", "warn", "fail", "skip", "insecure"};
 	return (unsigned)st < DC_ARRAY_LEN(names) ? names[st] : "?";
 }
 
 const char *dc_verdict_name(enum dc_verdict v)
 {
-	static const char *const names[] = {"ok", "degraded", "broken", "n/a"};
+	static const char *const names[] = {"ok", "degraded", "broken", "n/a", "insecure"};
 	return (unsigned)v < DC_ARRAY_LEN(names) ? names[v] : "?";
 }
 
@@ -106,7 +96,7 @@ static bool path_under(const char *path, const char *prefix)
 /* ---- 1. the map entry ------------------------------------------------------------------ */
 
 static void judge_findings(struct dc_diag_check *c, const struct dc_findings *f, const char *prefix,
-			   const char *const *exclude, size_t nexclude)
+			   const char *const *exclude, size_t nexclude, const struct dc_diag_opts *o)
 {
 	size_t errors = 0, warnings = 0;
 	const struct dc_finding *first_err = NULL, *first_warn = NULL;
@@ -137,23 +127,29 @@ static void judge_findings(struct dc_diag_check *c, const struct dc_findings *f,
 	SUMMARY(c, "%zu %s, %zu %s", errors, errors == 1 ? "error" : "errors", warnings,
 		warnings == 1 ? "warning" : "warnings");
 	CAUSE(c, "%s: %s", x->path, x->message);
-	if (x->hint)
+	if (strcmp(x->code, "insecure-for-tests") == 0 && !c->pair[0]) {
+		/* The certificate check below judges the chain behind it and orders the fixes. */
+		FIX(c, "the certificate check of this node says whether clients need it and what to fix first");
+	} else if (x->hint) {
 		FIX(c, "%s", x->hint);
-	else
-		FIX(c, "'derpcheck validate' explains every problem of the map");
+	} else {
+		char cmd[700];
+		dc_map_validate_hint(o->map_name, o->map_format, cmd, sizeof(cmd));
+		FIX(c, "%s explains every problem of the map", cmd);
+	}
 }
 
 static void check_map(const struct dc_derpmap *map, const struct dc_diag_opts *o, struct dc_diag_report *r)
 {
-	struct dc_findings f = {0};
+	struct dc_findings f = {.file = o->map_name, .ca_file = o->ca_file, .map_format = o->map_format};
 	dc_validate(map, o->defaults, &f);
 	const char **node_paths = dc_xcalloc(r->node_count + 1, sizeof(*node_paths));
 	for (size_t i = 0; i < r->node_count; i++) {
 		node_paths[i] = r->nodes[i].node->path;
-		judge_findings(node_check(&r->nodes[i], DC_DIAG_MAP, DC_PATH_MAP), &f, r->nodes[i].node->path, NULL, 0);
+		judge_findings(node_check(&r->nodes[i], DC_DIAG_MAP, DC_PATH_MAP), &f, r->nodes[i].node->path, NULL, 0, o);
 	}
 	struct dc_diag_check *c = add_check(r->region_checks, &r->region_count, DC_DIAG_MAP, DC_PATH_MAP);
-	judge_findings(c, &f, r->region->path, node_paths, r->node_count);
+	judge_findings(c, &f, r->region->path, node_paths, r->node_count, o);
 	free(node_paths);
 	dc_findings_free(&f);
 }
@@ -258,10 +254,10 @@ static void check_dns(struct dc_diag_node *dn, int fam, const struct dc_resolve_
 
 void dc_diag_stun_port_hint(int answered_port, int map_port, char *cause, size_t ncause, char *fix, size_t nfix)
 {
-	textf(cause, ncause,
+	dc_textf(cause, ncause,
 		 "STUN answers on %d, not on %d: the forwarding maps host %d \u2192 container %d", answered_port,
 		 map_port, answered_port, map_port);
-	textf(fix, nfix, "set STUNPort to %d in the derpMap, or publish %d/udp", answered_port, map_port);
+	dc_textf(fix, nfix, "set STUNPort to %d in the derpMap, or publish %d/udp", answered_port, map_port);
 }
 
 static const struct dc_finding *stun_finding(const struct dc_stun_report *rep, const struct dc_stun_target *t,
@@ -449,7 +445,7 @@ static const struct dc_finding *first_of(const struct dc_findings *f, enum dc_se
 struct tls_outcome {
 	bool tcp_ok;      /* TCP to DERPPort connected (addr is the address) */
 	bool tls_ok;      /* a TLS handshake completed */
-	bool cert_ok;     /* Tailscale accepts the certificate */
+	bool cert_ok;     /* Tailscale clients accept the certificate (checked, or with checks off) */
 	struct dc_endpoint addr;
 };
 
@@ -481,11 +477,10 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 {
 	const struct dc_derp_node *n = dn->node;
 	int port = dc_node_derp_port(n);
-	char cmd[700];
-	struct dc_tlscheck_call call = {
-		.derp_map = o->map_name, .region_id = ctx->r->region->id, .host_name = n->host_name,
-		.cert_name = n->cert_name && n->cert_name[0] ? n->cert_name : NULL, .ca_file = o->ca_file,
-	};
+	char cmd[700], addr[300];
+	struct dc_tlscheck_call call;
+	dc_tlscheck_node_call(n, ctx->r->region->id, dc_map_spec_for_command(o->map_name), o->map_format, o->ca_file, &call,
+			      addr, sizeof(addr));
 	dc_tlscheck_command(&call, cmd, sizeof(cmd));
 	struct dc_cert_report chosen;
 	bool have_chosen = false;
@@ -564,42 +559,34 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 	tls->ms = chosen.conn.tls_ms;
 	SUMMARY(tls, "%s, %s, %s%s in %.1fms", chosen.conn.version, chosen.conn.cipher,
 		chosen.conn.sni[0] ? "SNI " : "no SNI (HostName is an address)", chosen.conn.sni, chosen.conn.tls_ms);
-	if (n->insecure_for_tests) {
-		set(cert, DC_CHECK_WARN, "insecure-for-tests");
-		SUMMARY(cert, "not checked by clients: InsecureForTests is set");
-		CAUSE(cert, "the map sets InsecureForTests, so clients accept any certificate from this node");
-		FIX(cert, "remove InsecureForTests from the map outside of tests");
-		out->cert_ok = true;
-		dc_cert_report_free(&chosen);
-		return;
-	}
-	if (o->insecure) {
-		set(cert, DC_CHECK_SKIP, NULL);
-		SUMMARY(cert, "not checked (--insecure)");
-		out->cert_ok = true;
-		dc_cert_report_free(&chosen);
-		return;
-	}
-	if (dc_cert_report_errors(&chosen)) {
-		const struct dc_finding *x = find_code(&chosen.findings, chosen.brief_code);
-		set(cert, DC_CHECK_FAIL, chosen.brief_code);
-		SUMMARY(cert, "Tailscale clients reject it");
-		CAUSE(cert, "%s", chosen.brief);
-		if (x && x->hint)
-			FIX(cert, "%s (details: `%s`)", x->hint, cmd);
-		else
-			FIX(cert, "run `%s`: it explains the chain and writes the fix", cmd);
+	/* The chain is judged whatever the map says: InsecureForTests hides nothing (judge/trust.h). */
+	struct dc_trust_evidence ev = {.node = n, .command = cmd, .map_name = o->map_name};
+	struct dc_trust_texts texts;
+	dc_trust_evidence_from_report(&chosen, &ev, &texts);
+	struct dc_trust_verdict tv;
+	dc_trust_judge(&ev, &tv);
+	dn->trust = tv.state;
+	out->cert_ok = tv.state != DC_TRUST_REJECTED;
+	if (tv.state == DC_TRUST_REJECTED || tv.state == DC_TRUST_INSECURE) {
+		set(cert, tv.state == DC_TRUST_REJECTED ? DC_CHECK_FAIL : DC_CHECK_INSECURE, tv.code);
+		SUMMARY(cert, "%s", tv.summary);
+		CAUSE(cert, "%s", tv.cause);
+		FIX(cert, "%s", tv.fix);
 		one_line(cert->fix, sizeof(cert->fix));
 		one_line(cert->cause, sizeof(cert->cause));
 		dc_cert_report_free(&chosen);
 		return;
 	}
-	out->cert_ok = true;
 	const struct dc_finding *w = first_of(&chosen.findings, DC_SEV_WARNING);
 	const struct dc_cert_info *leaf = chosen.count ? &chosen.certs[0].info : NULL;
 	SUMMARY(cert, "valid for %s%s%s", call.cert_name ? call.cert_name : n->host_name, leaf ? ", issued by " : "",
 		leaf ? leaf->issuer : "");
-	if (w) {
+	if (tv.state == DC_TRUST_UNCHECKED) {
+		set(cert, DC_CHECK_WARN, tv.code);
+		SUMMARY(cert, "%s", tv.summary);
+		CAUSE(cert, "%s", tv.cause);
+		FIX(cert, "%s", tv.fix);
+	} else if (w) {
 		set(cert, DC_CHECK_WARN, w->code);
 		CAUSE(cert, "%s", w->message);
 		FIX(cert, "%s", w->hint ? w->hint : cmd);
@@ -815,8 +802,8 @@ static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region
 		SUMMARY(c, "no TLS connection");
 		return;
 	}
-	/* A rejected certificate is reported above; what lies behind it is still worth knowing. */
-	*insecure_used = o->insecure || !tls->cert_ok;
+	/* The certificate is judged above; what lies behind a bad one is still worth knowing. */
+	*insecure_used = dn->trust != DC_TRUST_VERIFIED;
 	struct dc_derp_dial_opts d = {
 		.region = region, .node = dn->node->name, .family = tls->addr.family, .ca_file = o->ca_file,
 		.insecure = *insecure_used, .timeout_ms = o->timeout_ms, .app_name = "derpcheck-diagnose",
@@ -870,7 +857,9 @@ static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region
 		set(c, DC_CHECK_OK, NULL);
 	}
 	SUMMARY(c, "admitted, server key nodekey:%.8s…, protocol %d%s%s", hex, conn.info.version, how,
-		*insecure_used && !o->insecure ? " (certificate ignored for this check)" : "");
+		dn->trust == DC_TRUST_REJECTED ? " (certificate ignored for this check)"
+		: dc_trust_checks_off(dn->trust) ? " (certificate not checked: InsecureForTests, as clients do)"
+						 : "");
 	*admitted = true;
 	dc_derp_close(&conn);
 }
@@ -963,9 +952,11 @@ static const struct dc_diag_check *first_fail(const struct dc_diag_node *dn, enu
 
 static void verdicts(struct dc_diag_report *r)
 {
-	size_t stun_nodes = 0, stun_ok = 0, derp_nodes = 0, derp_ok = 0;
+	size_t stun_nodes = 0, stun_ok = 0, derp_nodes = 0, derp_ok = 0, derp_off = 0;
 	const struct dc_diag_check *stun_bad = NULL, *derp_bad = NULL;
 	const char *stun_bad_node = NULL, *derp_bad_node = NULL;
+	const struct dc_diag_node *off_node = NULL; /* relays only with certificate checks off */
+	bool derp_bad_relayed = false;
 	for (size_t i = 0; i < r->node_count; i++) {
 		const struct dc_diag_node *dn = &r->nodes[i];
 		bool any_stun = false;
@@ -989,10 +980,15 @@ static void verdicts(struct dc_diag_report *r)
 			if (!f && !relayed)
 				continue;
 			derp_nodes++;
-			if (!f)
+			if (!f) {
 				derp_ok++;
-			else if (!derp_bad)
-				derp_bad = f, derp_bad_node = dn->node->name;
+				if (dc_trust_checks_off(dn->trust)) {
+					derp_off++;
+					off_node = off_node ? off_node : dn;
+				}
+			} else if (!derp_bad) {
+				derp_bad = f, derp_bad_node = dn->node->name, derp_bad_relayed = relayed;
+			}
 		}
 	}
 	const struct dc_diag_check *mesh_bad = NULL;
@@ -1005,35 +1001,51 @@ static void verdicts(struct dc_diag_report *r)
 		any_stun_port = any_stun_port || dc_node_stun_port(r->nodes[i].node) >= 0;
 	if (stun_nodes == 0) {
 		r->stun = DC_VERDICT_NA;
-		textf(r->stun_reason, sizeof(r->stun_reason), "%s",
+		dc_textf(r->stun_reason, sizeof(r->stun_reason), "%s",
 		      any_stun_port ? "no node could be probed: no address of the family asked for"
 				    : "no node of the region serves STUN");
 	} else {
 		r->stun = stun_ok == stun_nodes ? DC_VERDICT_OK : stun_ok ? DC_VERDICT_DEGRADED : DC_VERDICT_BROKEN;
 		if (stun_bad)
-			textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN; %s: %s", stun_ok,
+			dc_textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN; %s: %s", stun_ok,
 				 stun_nodes, stun_bad_node, stun_bad->id);
 		else
-			textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN", stun_ok, stun_nodes);
+			dc_textf(r->stun_reason, sizeof(r->stun_reason), "%zu of %zu nodes answer STUN", stun_ok, stun_nodes);
 	}
 	bool all_stun_only = true;
 	for (size_t i = 0; i < r->node_count; i++)
 		all_stun_only = all_stun_only && r->nodes[i].node->stun_only;
 	if (derp_nodes == 0) {
 		r->derp = DC_VERDICT_NA;
-		textf(r->derp_reason, sizeof(r->derp_reason), "%s",
+		dc_textf(r->derp_reason, sizeof(r->derp_reason), "%s",
 		      all_stun_only ? "every node is STUNOnly: the region relays nothing"
 				    : "no node could be tried: no address of the family asked for");
 	} else {
-		r->derp = derp_ok == derp_nodes && !mesh_bad ? DC_VERDICT_OK : derp_ok ? DC_VERDICT_DEGRADED : DC_VERDICT_BROKEN;
+		r->derp = derp_ok == 0				  ? DC_VERDICT_BROKEN
+			  : derp_ok < derp_nodes || mesh_bad ? DC_VERDICT_DEGRADED
+			  : derp_off			  ? DC_VERDICT_INSECURE
+							  : DC_VERDICT_OK;
+		char off[300] = "";
+		if (off_node && dc_trust_checks_off(off_node->trust))
+			dc_textf(off, sizeof(off), off_node->trust == DC_TRUST_INSECURE
+				? ", %zu only because InsecureForTests turns certificate checks off; %s: certificate"
+				: ", %zu with certificate checks turned off by InsecureForTests; %s: certificate (it verifies: remove "
+				  "InsecureForTests)",
+			      derp_off, off_node->node->name);
+		/* A node whose own relay test passed but that fails clients elsewhere (its certificate). */
+		const char *clients = derp_bad && derp_bad_relayed ? " for clients" : "";
+		char relayed_note[120] = "";
+		if (derp_bad && derp_bad_relayed)
+			dc_textf(relayed_note, sizeof(relayed_note), ", although it relays when %s",
+			      strcmp(derp_bad->id, DC_DIAG_CERT) == 0 ? "the certificate is not checked" : "that is ignored");
 		if (derp_bad)
-			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay; %s: %s", derp_ok, derp_nodes,
-				 derp_bad_node, derp_bad->id);
+			dc_textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay%s; %s: %s%s%s", derp_ok, derp_nodes,
+			      clients, derp_bad_node, derp_bad->id, relayed_note, off);
 		else if (mesh_bad)
-			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay; the mesh %s \u2194 %s fails",
-			      derp_ok, derp_nodes, mesh_bad->pair[0], mesh_bad->pair[1]);
+			dc_textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay; the mesh %s \u2194 %s fails%s",
+			      derp_ok, derp_nodes, mesh_bad->pair[0], mesh_bad->pair[1], off);
 		else
-			textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay", derp_ok, derp_nodes);
+			dc_textf(r->derp_reason, sizeof(r->derp_reason), "%zu of %zu nodes relay%s", derp_ok, derp_nodes, off);
 	}
 }
 
@@ -1052,8 +1064,10 @@ void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *
 	r->region = region;
 	r->node_count = region->node_count;
 	r->nodes = dc_xcalloc(r->node_count ? r->node_count : 1, sizeof(*r->nodes));
-	for (size_t i = 0; i < r->node_count; i++)
+	for (size_t i = 0; i < r->node_count; i++) {
 		r->nodes[i].node = &region->nodes[i];
+		r->nodes[i].trust = DC_TRUST_UNKNOWN;
+	}
 
 	check_map(map, &o, r);
 

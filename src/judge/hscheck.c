@@ -3,6 +3,7 @@
 #include "derpcheck/input/mapchoice.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,7 +265,24 @@ static void check_multi_node(struct hcheck *c)
 			c, s->name, DC_SEV_WARNING, "headscale-multi-node-region", r->path, r->key_at,
 			"Headscale shuffles the %zu nodes of region %lld for its clients (seeded by dns.base_domain), so clients pick different first nodes; unless these derpers mesh, clients on different nodes cannot reach each other through this region",
 			relays, (long long)r->id);
-		dc_finding_hint(x, "run every derper of the region with the same --mesh-with list and --mesh-psk-file (check with `derpcheck ping --mesh`), or give each node a region of its own");
+		/* The command that checks it reads the same configuration (hints run as printed). */
+		const char *spec = dc_map_spec_for_command(c->hs->config_name ? c->hs->config_name : c->f->file);
+		char cmd[PATH_MAX + 200] = "derpcheck ping --derp-map";
+		dc_shell_append(cmd, sizeof(cmd), spec ? spec : "FILE");
+		if (spec && c->f->map_format) {
+			dc_shell_append(cmd, sizeof(cmd), "--map-format");
+			dc_shell_append(cmd, sizeof(cmd), c->f->map_format);
+		}
+		if (spec && c->f->ca_file) {
+			dc_shell_append(cmd, sizeof(cmd), "--ca-file");
+			dc_shell_append(cmd, sizeof(cmd), c->f->ca_file);
+		}
+		char id[32];
+		snprintf(id, sizeof(id), "%lld", (long long)r->id);
+		dc_shell_append(cmd, sizeof(cmd), "--mesh");
+		dc_shell_append(cmd, sizeof(cmd), id);
+		dc_finding_hint(x, "run every derper of the region with the same --mesh-with list and --mesh-psk-file (check with %s%s%s), or give each node a region of its own",
+				spec ? "`" : "", cmd, spec ? "`" : "");
 	}
 }
 

@@ -228,7 +228,7 @@ static void explain_not_direct(struct dc_peer_view *v, const struct dc_tailnet_r
 		set_reason(v, DC_REASON_PEER_IDLE,
 			   dc_xasprintf("no traffic to %s in the last %d s; tailscaled only keeps a path while traffic flows, so there is none to judge",
 					name, DC_ACTIVE_WINDOW_S),
-			   dc_xasprintf("send it traffic (tailscale ping %s), then run derpcheck status again", name));
+			   dc_xasprintf("send it traffic (tailscale ping %s), then look at its path again", name));
 		return;
 	}
 	if (p->last_handshake == 0) {
@@ -364,7 +364,7 @@ static void explain_backend(struct dc_tailnet_report *r)
 		r->state_fix = dc_xstrdup("approve it in the admin console (Machines)");
 	} else if (strcmp(state, "Starting") == 0) {
 		r->state_message = dc_xstrdup("tailscaled is still starting");
-		r->state_fix = dc_xstrdup("wait a few seconds and run derpcheck status again");
+		r->state_fix = dc_xstrdup("wait a few seconds and look again");
 	} else {
 		r->state_message = dc_xasprintf("tailscaled is not running a session (BackendState %s)", *state ? state : "missing");
 		r->state_fix = dc_xstrdup("bring it up: tailscale up");
@@ -501,13 +501,13 @@ void dc_tailnet_apply_measurement(struct dc_tailnet_report *r, const struct dc_n
 			set_reason(v, DC_REASON_PEER_HARD_NAT_LIKELY,
 				   dc_xasprintf("measured: UDP works here and this machine's NAT keeps one mapping for every destination (%s), so the obstacle is on %s's side: UDP blocked there or a hard NAT",
 						m->global_v4 && *m->global_v4 ? m->global_v4 : "no NAT", name),
-				   dc_xasprintf("run derpcheck netcheck (or tailscale netcheck) on %s: \"UDP: false\" means UDP is blocked there, \"MappingVariesByDestIP: true\" a hard NAT (fix with NAT-PMP, PCP or UPnP, a port forward of UDP 41641, or IPv6)",
+				   dc_xasprintf("run tailscale netcheck on %s: \"UDP: false\" means UDP is blocked there, \"MappingVariesByDestIP: true\" a hard NAT (fix with NAT-PMP, PCP or UPnP, a port forward of UDP 41641, or IPv6)",
 						name));
 		} else {
 			set_reason(v, DC_REASON_PEER_UDP_OR_HARD_NAT,
 				   dc_xasprintf("measured: UDP works here, but only one STUN server address answered, so this machine's NAT mapping could not be classified; either side may have a hard NAT or %s's UDP is blocked",
 						name),
-				   dc_xasprintf("add a second STUN server to the map (or derpcheck netcheck --extra-stun HOST), and run derpcheck netcheck on %s",
+				   dc_xasprintf("add a second STUN server to the map (or give derpcheck netcheck --extra-stun HOST), and run tailscale netcheck on %s",
 						name));
 		}
 	}

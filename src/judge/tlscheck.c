@@ -447,7 +447,9 @@ static STACK_OF(X509) *aia_get(struct check *k, const char *url, struct dc_aia_c
 	} else {
 		dc_aia_fetch_fn fetch = k->o->fetch ? k->o->fetch : curl_fetch;
 		if (fetch(k->o->fetch_user, url, budget, &body, &err) < 0) {
-			dc_tlscheck_textf(e->result, sizeof(e->result), "fetch failed: %s", err.what);
+			/* libcurl's errors already begin with it (net/http.c). */
+			bool said = strncmp(err.what, "fetch failed: ", 14) == 0;
+			dc_tlscheck_textf(e->result, sizeof(e->result), "%s%s", said ? "" : "fetch failed: ", err.what);
 		} else {
 			enum dc_cert_format fmt;
 			int n = dc_certs_parse(body.data, body.len, 8, &e->certs, &fmt, &err);
@@ -973,7 +975,7 @@ static void fix_fullchain(struct check *k, struct dc_finding *f)
 		      derper_name(k), crt, key);
 	dc_buf_printf(&b, "certbot: use /etc/letsencrypt/live/%s/fullchain.pem as %s.crt, not cert.pem\n", derper_name(k), stem);
 	if (k->r->fullchain)
-		dc_buf_printf(&b, "or let derpcheck write it: %s --write-fullchain %s.crt\n", command(k), stem);
+		dc_buf_printf(&b, "or let derpcheck write it: `%s --write-fullchain %s.crt`\n", command(k), stem);
 	dc_buf_printf(&b, "then remove InsecureForTests from the DERP map if it was set to work around this");
 	dc_finding_hint(f, "%s", b.data);
 	dc_buf_free(&b);
@@ -1075,8 +1077,9 @@ static void explain(struct check *k, const struct found *f)
 			  "missing, or it is a private CA%s%s", info.subject, info.issuer, k->aia_note[0] ? "; AIA: " : "",
 			  k->aia_note);
 		dc_finding_hint(x, "if the issuer is an intermediate, serve the full chain as %s and restart derper\n"
-				   "if it is your own CA, install its root on every client, and check against it with: %s --ca-file ROOT.pem",
-				crt, command(k));
+				   "if it is your own CA, install its root on every client%s%s%s",
+				crt, k->o->ca_file ? "" : ", and check against it with: ", k->o->ca_file ? "" : command(k),
+				k->o->ca_file ? " (it is not in --ca-file)" : " --ca-file <its root certificate>");
 	} else if (strcmp(code, "untrusted-root") == 0) {
 		X509 *root = f->p->code == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ? cert : fetched_issuer(k, cert);
 		struct dc_cert_info ri;
@@ -1096,19 +1099,27 @@ static void explain(struct check *k, const struct found *f)
 			dc_finding_hint(x, "use a certificate from a public CA (Let's Encrypt), or install \"%s\" as a trusted root on every client (a browser-only install is not enough):\n"
 					   "Linux: copy it to /usr/local/share/ca-certificates/, run update-ca-certificates and restart tailscaled\n"
 					   "macOS: System keychain, always trust; Windows: Local Machine, Trusted Root Certification Authorities; Android: user CA (Tailscale 1.98+)\n"
-					   "check the chain against it: %s --ca-file ROOT.pem",
-					ri.subject, command(k));
+					   "%s%s%s",
+					ri.subject, k->o->ca_file ? "--ca-file holds no such root either" : "check the chain against it: ",
+					k->o->ca_file ? "" : command(k), k->o->ca_file ? "" : " --ca-file <its root certificate>");
 	} else if (strcmp(code, "self-signed") == 0) {
 		bool pinned_ok = is_pin(k->o->cert_name) && r->clients[DC_CLIENT_TS_GO].ok;
 		x = dc_tlscheck_issue(r, pinned_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, path, "the certificate is self-signed",
 			  "the certificate \"%s\" is self-signed: %s", info.subject,
 			  pinned_ok ? "Tailscale accepts it through the sha256-raw: CertName pin, but curl and browsers trust it only if told to"
 				    : "no client trusts it unless told to");
+		/*
+		 * Clients send no TLS name for an IP HostName, and derper refuses a ClientHello
+		 * without its --hostname unless that is an IP itself (1.78+; tls-diagnosis.md §1.4).
+		 */
+		const char *ip = k->o->host_name && dc_tlscheck_is_ip(k->o->host_name) ? k->o->host_name : "<the node's IP address>";
 		dc_finding_hint(x, "get a certificate from a public CA: derper --certmode=letsencrypt on port 443, or acme.sh/certbot with --certmode=manual\n"
 				   "or, for a node whose HostName is an IP address, pin it in the DERP map: \"CertName\": \"sha256-raw:%s\" "
-				   "(Tailscale 1.84+; %s must hold only this certificate)\n"
+				   "(Tailscale 1.84+; %s must hold only this certificate), and run derper with --hostname=%s (the same IP as "
+				   "HostName: clients send no TLS name to an IP, which derper 1.78+ accepts only then; 1.82+ also makes the "
+				   "self-signed certificate itself)\n"
 				   "or install it as a trusted root on every client",
-				info.sha256, crt);
+				info.sha256, crt, ip);
 	} else if (strcmp(code, "expired") == 0) {
 		dc_time_format(info.not_after, when, sizeof(when));
 		dc_tlscheck_textf(brief, sizeof(brief), "the certificate expired on %s", when);
@@ -1116,10 +1127,14 @@ static void explain(struct check *k, const struct found *f)
 			  "the certificate expired on %s, %ld day%s ago%s", when, -info.days_left, info.days_left == -1 ? "" : "s",
 			  r->from_files ? "" : ". If the file on disk was renewed, derper still serves the old one from memory: "
 					       "it reads manual certificates only at start-up");
+		/* With --certdir the served and stored leaves were compared already (served-differs-from-disk). */
+		bool compare = !r->from_files && !k->o->certdir;
+		char disk[400] = "";
+		if (compare)
+			dc_tlscheck_textf(disk, sizeof(disk), " --certdir <derper's certdir> --hostname %s", derper_name(k));
 		dc_finding_hint(x, "renew it and restart derper; make renewals restart it: acme.sh --reloadcmd \"docker restart derper\", "
 				   "certbot --deploy-hook \"systemctl restart derper\"%s%s%s",
-				r->from_files ? "" : "\ncompare with the file on disk: ", r->from_files ? "" : command(k),
-				r->from_files ? "" : " --certdir DIR");
+				compare ? "\ncompare with the file on disk: " : "", compare ? command(k) : "", disk);
 	} else if (strcmp(code, "intermediate-expired") == 0) {
 		dc_time_format(info.not_after, when, sizeof(when));
 		dc_tlscheck_textf(brief, sizeof(brief), "the intermediate certificate \"%s\" expired on %s", info.common_name, when);
@@ -1283,7 +1298,7 @@ static void add_structure_findings(struct check *k)
 					     r->from_files ? "stored" : "served");
 		char stem[256];
 		dc_derper_cert_stem(derper_name(k), stem, sizeof(stem));
-		dc_finding_hint(x, "write it leaf first, then each issuer in turn: %s --write-fullchain %s.crt", command(k), stem);
+		dc_finding_hint(x, "write it leaf first, then each issuer in turn: `%s --write-fullchain %s.crt`", command(k), stem);
 	}
 	bool wrong_intermediate = dc_findings_has(&r->findings, "wrong-intermediate");
 	for (size_t i = 1; i < r->count; i++) {
@@ -1493,16 +1508,6 @@ void dc_tlscheck_compare_disk(struct dc_cert_report *r, X509 *disk_leaf, const c
 				   "acme.sh --reloadcmd \"docker restart derper\", certbot --deploy-hook \"systemctl restart derper\"");
 	else
 		dc_finding_hint(x, "check derper's --certdir and --hostname, and that this port reaches that derper");
-}
-
-void dc_tlscheck_note_insecure(struct dc_cert_report *r, const char *node_path)
-{
-	char path[300];
-	dc_tlscheck_textf(path, sizeof(path), "%s.InsecureForTests", node_path ? node_path : "");
-	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_WARNING, "insecure-for-tests", path, NULL,
-				     "InsecureForTests is set on this node: Tailscale clients skip every certificate check for it, "
-				     "so the problems above are hidden, not fixed");
-	dc_finding_hint(x, "fix the certificate, then remove \"InsecureForTests\" from the node");
 }
 
 int dc_tlscheck_write_fullchain(const struct dc_cert_report *r, const char *path, struct dc_error *err)

@@ -1,4 +1,6 @@
 #include "derpcheck/judge/validate.h"
+#include "derpcheck/input/mapload.h"
+#include "derpcheck/judge/tlscheck.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -279,7 +281,22 @@ static bool is_lower_hex(const char *s, size_t n)
 	return s[n] == '\0';
 }
 
-static void check_cert_name(struct check *c, const struct dc_derp_node *n)
+/*
+ * `derpcheck cert ...` for node n of region r: the map and region when the map can be
+ * read again (so CertName, ports and addresses come from it), else the address clients
+ * dial with the node's name.
+ */
+static void node_cert_command(const struct check *c, const struct dc_derp_region *r, const struct dc_derp_node *n,
+			      char *out, size_t len)
+{
+	struct dc_tlscheck_call call;
+	char addr[300];
+	dc_tlscheck_node_call(n, r->id, dc_map_spec_for_command(c->f->file), c->f->map_format, c->f->ca_file, &call, addr,
+			      sizeof(addr));
+	dc_tlscheck_command(&call, out, len);
+}
+
+static void check_cert_name(struct check *c, const struct dc_derp_region *r, const struct dc_derp_node *n)
 {
 	static const char pin[] = "sha256-raw:";
 	const char *v = n->cert_name;
@@ -305,7 +322,9 @@ static void check_cert_name(struct check *c, const struct dc_derp_node *n)
 	} else {
 		x = add(c, DC_SEV_ERROR, "certname-pin-invalid", w.path, w.pos,
 			"\"sha256-raw:\" must be followed by exactly 64 lowercase hex digits, found %zu characters", len);
-		dc_finding_hint(x, "print the pin with: derpcheck cert HOST:PORT (or openssl x509 -outform der | sha256sum)");
+		char cmd[700];
+		node_cert_command(c, r, n, cmd, sizeof(cmd));
+		dc_finding_hint(x, "`%s` prints the pin (or: openssl x509 -in CERT -outform DER | sha256sum)", cmd);
 	}
 }
 
@@ -357,14 +376,23 @@ static void check_node(struct check *c, const struct dc_derp_region *r, size_t i
 				nkey(c, m4 == DC_ADDR_DNS ? DC_NODE_IPV4 : DC_NODE_IPV6));
 	}
 	check_ports(c, n);
-	check_cert_name(c, n);
+	check_cert_name(c, r, n);
 	if (n->insecure_for_tests) {
 		w = node_field(n, DC_NODE_INSECURE);
 		struct dc_finding *x = add(c, DC_SEV_WARNING, "insecure-for-tests", w.path, w.pos,
-					   "InsecureForTests turns off certificate checks for every client that uses node \"%s\"",
+					   n->stun_only ? "InsecureForTests on STUNOnly node \"%s\" does nothing: clients never "
+							  "dial it over TLS"
+							: "InsecureForTests turns off certificate checks for every client that uses "
+							  "node \"%s\"",
 					   n->name);
-		dc_finding_hint(x, "fix the certificate instead: run `derpcheck cert %s:%d` to see what is wrong with it",
-				*n->host_name ? n->host_name : "HOST", dc_node_derp_port(n));
+		char cmd[700];
+		node_cert_command(c, r, n, cmd, sizeof(cmd));
+		/* Removed while the certificate still fails, every client would refuse the node. */
+		if (n->stun_only)
+			dc_finding_hint(x, "remove InsecureForTests");
+		else
+			dc_finding_hint(x, "`%s` shows whether the certificate verifies: if not, fix it first, then remove "
+					   "InsecureForTests", cmd);
 	}
 	if (*n->stun_test_ip) {
 		w = node_field(n, DC_NODE_STUNTESTIP);

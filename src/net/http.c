@@ -8,6 +8,7 @@
 #include <time.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,7 +125,26 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *user)
 	return n;
 }
 
-static void explain(struct dc_error *err, CURLcode rc, long timeout_ms, bool unix_socket, int os_errno)
+/* `derpcheck cert HOST:PORT [--ca-file F]` for the server of an https:// URL. */
+static void cert_command(const char *url, const char *ca_file, char *out, size_t n)
+{
+	const char *host = strstr(url, "://");
+	host = host ? host + 3 : url;
+	size_t len = strcspn(host, "/?#");
+	char hostport[300];
+	bool has_port = len && (host[len - 1] != ']' && memchr(host, ':', len) &&
+				(host[0] != '[' || memchr(host, ']', len)));
+	snprintf(hostport, sizeof(hostport), "%.*s%s", (int)len, host, has_port ? "" : ":443");
+	snprintf(out, n, "derpcheck cert");
+	dc_shell_append(out, n, hostport);
+	if (ca_file) {
+		dc_shell_append(out, n, "--ca-file");
+		dc_shell_append(out, n, ca_file);
+	}
+}
+
+static void explain(struct dc_error *err, CURLcode rc, long timeout_ms, bool unix_socket, int os_errno, const char *url,
+		    const char *ca_file)
 {
 	if (unix_socket) {
 		/* No host, port, DNS or TLS here: only the socket file and who listens on it. */
@@ -141,7 +161,12 @@ static void explain(struct dc_error *err, CURLcode rc, long timeout_ms, bool uni
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
-		dc_error_hint(err, "the server's certificate did not verify; run `derpcheck cert` on it, or pass the issuing CA with --ca-file");
+	{
+		char cmd[PATH_MAX + 400];
+		cert_command(url, ca_file, cmd, sizeof(cmd));
+		dc_error_hint(err, "the server's certificate did not verify: `%s` explains why%s", cmd,
+			      ca_file ? "" : "; a private CA is passed with --ca-file");
+	}
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
 		dc_error_hint(err, "no complete answer within %ld ms; check the address or raise --timeout", timeout_ms);
@@ -318,7 +343,8 @@ static int finish(const struct curl_api *curl, struct transfer *t, CURLcode rc, 
 		dc_error_set(&resp->error, url, "the response is larger than %zu bytes", t->max);
 	else {
 		dc_error_set(&resp->error, url, "fetch failed: %s", t->curl_err[0] ? t->curl_err : curl->easy_strerror(rc));
-		explain(&resp->error, rc, t->timeout_ms, unix_socket != NULL, resp->os_errno);
+		explain(&resp->error, rc, t->timeout_ms, unix_socket != NULL, resp->os_errno, url,
+			t->req->opts ? t->req->opts->ca_file : NULL);
 	}
 	if (err)
 		*err = resp->error;

@@ -38,8 +38,9 @@ static void body_excerpt(const struct dc_buf *body, char *out, size_t size)
 	out[n] = '\0';
 }
 
-static void explain_transport(const struct dc_localapi *api, const char *path, const struct dc_http_response *res,
-			      long timeout_ms, size_t max_bytes, struct dc_error *err)
+/* Returns DC_LOCALAPI_NOT_RUNNING when nothing listens on the socket, else -1. */
+static int explain_transport(const struct dc_localapi *api, const char *path, const struct dc_http_response *res,
+			     long timeout_ms, size_t max_bytes, struct dc_error *err)
 {
 	const char *sock = api->socket_path;
 	/* libcurl's own words and hint, kept for the cases we cannot say better. */
@@ -50,37 +51,37 @@ static void explain_transport(const struct dc_localapi *api, const char *path, c
 	if (res->failure == DC_HTTP_TIMEOUT) {
 		dc_error_set(err, sock, "tailscaled did not answer GET %s within %ld ms", path, timeout_ms);
 		dc_error_hint(err, "tailscaled may be busy or stuck (see journalctl -u tailscaled); raise --timeout to wait longer");
-		return;
+		return -1;
 	}
 	if (res->failure == DC_HTTP_TOO_BIG) {
 		dc_error_set(err, sock, "the answer to GET %s is larger than derpcheck's limit of %zu bytes", path, max_bytes);
-		return;
+		return -1;
 	}
 	if (res->failure == DC_HTTP_NO_REPLY) {
 		dc_error_set(err, sock, "tailscaled closed the connection without answering GET %s", path);
 		dc_error_hint(err, "tailscaled may have crashed or restarted (see journalctl -u tailscaled); try again");
-		return;
+		return -1;
 	}
 	if (res->failure == DC_HTTP_NOT_HTTP) {
 		dc_error_set(err, sock, "the server on this socket does not speak HTTP: %s", detail);
 		dc_error_hint(err, "check that --socket names tailscaled's socket");
-		return;
+		return -1;
 	}
 	switch (res->os_errno) {
 	case ENOENT:
 	case ENOTDIR:
 		dc_error_set(err, sock, "no such socket: tailscaled is not running, or its socket is elsewhere");
 		dc_error_hint(err, "start tailscaled (sudo systemctl start tailscaled), or give its socket with --socket PATH; --file FILE reads saved `tailscale status --json` output");
-		return;
+		return DC_LOCALAPI_NOT_RUNNING;
 	case EACCES:
 	case EPERM:
 		dc_error_set(err, sock, "permission denied opening tailscaled's socket");
 		dc_error_hint(err, "run derpcheck with sudo, or let your user operate Tailscale: sudo tailscale set --operator=$USER");
-		return;
+		return -1;
 	case ECONNREFUSED:
 		dc_error_set(err, sock, "tailscaled is not running: the socket exists but nothing accepts connections");
 		dc_error_hint(err, "start tailscaled (sudo systemctl start tailscaled); a crashed tailscaled leaves its socket behind");
-		return;
+		return DC_LOCALAPI_NOT_RUNNING;
 	default:
 		break;
 	}
@@ -89,6 +90,7 @@ static void explain_transport(const struct dc_localapi *api, const char *path, c
 		dc_error_hint(err, "%s", curl_hint);
 	else
 		dc_error_hint(err, "check that --socket names tailscaled's socket");
+	return -1;
 }
 
 static void explain_status(const struct dc_localapi *api, const char *path, long status, const struct dc_buf *body,
@@ -132,9 +134,9 @@ int dc_localapi_get(const struct dc_localapi *api, const char *endpoint, size_t 
 	struct dc_http_request req = {.url = url, .opts = &opts};
 	struct dc_http_response res;
 	if (dc_http_fetch(&req, &res, err) < 0) {
-		explain_transport(api, path, &res, timeout, opts.max_bytes, err);
+		int rc = explain_transport(api, path, &res, timeout, opts.max_bytes, err);
 		dc_http_response_free(&res);
-		return -1;
+		return rc;
 	}
 	if (res.status != 200) {
 		explain_status(api, path, res.status, &res.body, err);

@@ -83,7 +83,8 @@ static void print_findings(FILE *out, const struct dc_findings *f, const struct 
 	}
 }
 
-static void print_clients(FILE *out, const struct dc_cert_report *r, const struct dc_style *st)
+static void print_clients(FILE *out, const struct dc_cert_report *r, const struct dc_trust_verdict *trust,
+			  const struct dc_style *st)
 {
 	fprintf(out, "clients:\n");
 	for (int c = 0; c < DC_CLIENT_COUNT; c++) {
@@ -91,6 +92,12 @@ static void print_clients(FILE *out, const struct dc_cert_report *r, const struc
 		fprintf(out, "  %-31s %s%-4s%s  %s\n", dc_client_label((enum dc_client)c), paint(st, v->ok ? GREEN : RED),
 			v->ok ? "ok" : "FAIL", paint(st, RESET), v->says);
 	}
+	/* What the verdicts above do not show: this map turns the Tailscale clients' check off. */
+	if (trust && dc_trust_checks_off(trust->state))
+		fprintf(out, "  with this map (InsecureForTests): %s%s%s: Tailscale clients %s\n", paint(st, RED),
+			dc_trust_name(trust->state), paint(st, RESET),
+			trust->state == DC_TRUST_INSECURE ? "accept it only because InsecureForTests turns verification off"
+							  : "do not check it, although it verifies");
 }
 
 static void print_connection(FILE *out, const struct dc_cert_target *t, const struct dc_style *st)
@@ -176,13 +183,13 @@ static void print_result(FILE *out, const struct dc_cert_report *r, const struct
 }
 
 static void print_report(FILE *out, const struct dc_cert_report *r, const char *chain_title, const struct dc_style *st,
-			 const char *written)
+			 const char *written, const struct dc_trust_verdict *trust)
 {
 	bool quiet = st && st->quiet;
 	if (!quiet) {
 		print_chain(out, r, chain_title);
 		if (r->chain_checked || r->conn.attempted)
-			print_clients(out, r, st);
+			print_clients(out, r, trust, st);
 	}
 	if (r->findings.count) {
 		fprintf(out, "problems:\n");
@@ -218,7 +225,7 @@ static void print_files(FILE *out, const struct dc_cert_output *o, const struct 
 	}
 	if (o->files_report) {
 		const char *title = f->key_cert_index > 0 ? "chain in the file, leaf moved first" : "chain in the file";
-		print_report(out, o->files_report, title, st, o->files_written);
+		print_report(out, o->files_report, title, st, o->files_written, NULL);
 	} else if (!f->loadable) {
 		fprintf(out, "result: %sderper would not start%s\n", paint(st, RED), paint(st, RESET));
 	}
@@ -239,7 +246,7 @@ void dc_output_cert_text(FILE *out, const struct dc_cert_output *o, const struct
 			continue; /* reported on standard error */
 		if (!(st && st->quiet) || t->report.findings.count)
 			print_connection(out, t, st);
-		print_report(out, &t->report, "chain as served", st, t->written);
+		print_report(out, &t->report, "chain as served", st, t->written, t->trust_judged ? &t->trust : NULL);
 	}
 }
 
@@ -421,6 +428,8 @@ void dc_output_cert_json(FILE *out, const struct dc_cert_output *o)
 		} else {
 			cJSON_AddNullToObject(x, "region");
 		}
+		cJSON_AddItemToObject(x, "certificate_trust",
+				      t->trust_judged ? cJSON_CreateString(dc_trust_name(t->trust.state)) : cJSON_CreateNull());
 		if (t->failed) {
 			cJSON *e = cJSON_AddObjectToObject(x, "error");
 			cJSON_AddStringToObject(e, "where", t->err.where);

@@ -21,7 +21,7 @@ static const char *paint(const struct dc_diag_view *v, const char *code)
 static const struct {
 	const char *utf8, *ascii;
 } translit[] = {
-	{"\u2192", "->"}, {"\u2194", "<->"}, {"\u2026", "..."}, {"\u2014", "--"},
+	{"\u2192", "->"}, {"\u2194", "<->"}, {"\u2026", "..."}, {"\u2014", "--"}, {"\u26a0", "(insecure)"},
 };
 
 /* Print s, spelling the arrows in ASCII when the terminal is not UTF-8. */
@@ -46,12 +46,15 @@ static void put_text(FILE *out, const char *s, const struct dc_diag_view *v)
 	}
 }
 
-static void mark(FILE *out, enum dc_check_status st, const struct dc_diag_view *v)
+/* The mark and how many columns it takes (the ASCII "insecure" is wider than the rest). */
+static int mark(FILE *out, enum dc_check_status st, const struct dc_diag_view *v)
 {
-	static const char *const utf8[] = {"\u2713", "!", "\u2717", "-"};
-	static const char *const ascii[] = {"ok  ", "warn", "FAIL", "skip"};
-	static const char *const colors[] = {GREEN, YELLOW, RED, DIM};
+	/* ⚠: works for clients only because InsecureForTests turns certificate checks off. */
+	static const char *const utf8[] = {"\u2713", "!", "\u2717", "-", "\u26a0"};
+	static const char *const ascii[] = {"ok  ", "warn", "FAIL", "skip", "insecure"};
+	static const char *const colors[] = {GREEN, YELLOW, RED, DIM, RED};
 	fprintf(out, "%s%s%s", paint(v, colors[st]), v->utf8 ? utf8[st] : ascii[st], paint(v, RESET));
+	return v->utf8 ? 1 : (int)strlen(ascii[st]);
 }
 
 static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc_diag_view *v)
@@ -59,11 +62,11 @@ static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc
 	if (v->style.quiet && (c->status == DC_CHECK_OK || c->status == DC_CHECK_SKIP))
 		return;
 	fputs("  ", out);
-	mark(out, c->status, v);
-	fprintf(out, " %-18s ", c->id);
+	int wide = mark(out, c->status, v) - (v->utf8 ? 1 : 4);
+	fprintf(out, " %-*s ", 18 - wide > 0 ? 18 - wide : 0, c->id);
 	put_text(out, c->summary, v);
 	fputc('\n', out);
-	if (c->status != DC_CHECK_FAIL && c->status != DC_CHECK_WARN)
+	if (c->status != DC_CHECK_FAIL && c->status != DC_CHECK_WARN && c->status != DC_CHECK_INSECURE)
 		return;
 	const char *pad = v->utf8 ? "    " : "       ";
 	if (c->cause[0]) {
@@ -97,6 +100,7 @@ static void addr_field(char *buf, size_t n, const char *value)
 static void verdict_line(FILE *out, const char *name, enum dc_verdict vd, const char *reason, const struct dc_diag_view *v)
 {
 	const char *color = vd == DC_VERDICT_OK ? GREEN : vd == DC_VERDICT_NA ? DIM : vd == DC_VERDICT_DEGRADED ? YELLOW : RED;
+	/* insecure is red: it is a security problem, not a partial outage. */
 	fprintf(out, "%s path: %s%s%s (", name, paint(v, color), dc_verdict_name(vd), paint(v, RESET));
 	put_text(out, reason, v);
 	fputs(")\n", out);
@@ -202,7 +206,7 @@ void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const st
 	cJSON_AddItemToObject(verdicts, "stun", json_verdict(r->stun, r->stun_reason));
 	cJSON_AddItemToObject(verdicts, "derp", json_verdict(r->derp, r->derp_reason));
 	cJSON *counts = cJSON_AddObjectToObject(root, "counts");
-	for (int st = DC_CHECK_OK; st <= DC_CHECK_SKIP; st++)
+	for (int st = DC_CHECK_OK; st <= DC_CHECK_INSECURE; st++)
 		cJSON_AddNumberToObject(counts, dc_check_status_name((enum dc_check_status)st),
 					(double)dc_diag_count(r, (enum dc_check_status)st));
 	cJSON *nodes = cJSON_AddArrayToObject(root, "nodes");
@@ -220,6 +224,9 @@ void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const st
 		cJSON_AddItemToObject(o, "server_key", dn->have_server_key ? cJSON_CreateString(dn->server_key) : cJSON_CreateNull());
 		cJSON_AddItemToObject(o, "stun_answers_on", dn->stun_alt_found ? cJSON_CreateNumber(dn->stun_alt_port)
 									   : cJSON_CreateNull());
+		cJSON_AddItemToObject(o, "certificate_trust", dn->trust == DC_TRUST_UNKNOWN
+								 ? cJSON_CreateNull()
+								 : cJSON_CreateString(dc_trust_name(dn->trust)));
 		cJSON_AddItemToObject(o, "transport", json_str_or_null(dn->transport));
 		cJSON_AddItemToObject(o, "transport_fallback", dn->transport_note[0] ? cJSON_CreateString(dn->transport_note)
 										     : cJSON_CreateNull());
@@ -300,21 +307,15 @@ static void each_check(FILE *out, const struct dc_diag_report *r, bool timing)
 			if (timing)
 				fprintf(out, " %.6f\n", c->ms / 1000.0);
 			else
-				fprintf(out, " %d\n", c->status == DC_CHECK_FAIL ? 0 : 1);
+				fprintf(out, " %d\n", c->status == DC_CHECK_FAIL || c->status == DC_CHECK_INSECURE ? 0 : 1);
 		}
 	}
 }
 
-void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r)
+/* One gauge per checked (not skipped) check: 1 when it has status st. */
+static void each_flag(FILE *out, const struct dc_diag_report *r, enum dc_check_status st)
 {
-	fputs("# HELP derpcheck_diagnose_check_ok Whether a check passed (1; warnings included) or failed (0); "
-	      "skipped checks are absent.\n"
-	      "# TYPE derpcheck_diagnose_check_ok gauge\n",
-	      out);
-	each_check(out, r, false);
-	fputs("# HELP derpcheck_diagnose_check_warning Whether a passing check carries a warning.\n"
-	      "# TYPE derpcheck_diagnose_check_warning gauge\n",
-	      out);
+	const char *metric = st == DC_CHECK_WARN ? "derpcheck_diagnose_check_warning" : "derpcheck_diagnose_check_insecure";
 	for (size_t i = 0; i < r->node_count + 1; i++) {
 		const struct dc_diag_check *checks = i < r->node_count ? r->nodes[i].checks : r->region_checks;
 		size_t n = i < r->node_count ? r->nodes[i].count : r->region_count;
@@ -322,11 +323,29 @@ void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r)
 			if (checks[k].status == DC_CHECK_SKIP)
 				continue;
 			const char *node = i < r->node_count ? r->nodes[i].node->name : checks[k].pair[0] ? checks[k].pair[0] : "";
-			fputs("derpcheck_diagnose_check_warning", out);
+			fputs(metric, out);
 			check_labels(out, r->region, node, &checks[k]);
-			fprintf(out, " %d\n", checks[k].status == DC_CHECK_WARN);
+			fprintf(out, " %d\n", checks[k].status == st);
 		}
 	}
+}
+
+void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r)
+{
+	fputs("# HELP derpcheck_diagnose_check_ok Whether a check passed (1; warnings included) or failed (0; also when "
+	      "it passes only because InsecureForTests turns certificate checks off); skipped checks are absent.\n"
+	      "# TYPE derpcheck_diagnose_check_ok gauge\n",
+	      out);
+	each_check(out, r, false);
+	fputs("# HELP derpcheck_diagnose_check_warning Whether a passing check carries a warning.\n"
+	      "# TYPE derpcheck_diagnose_check_warning gauge\n",
+	      out);
+	each_flag(out, r, DC_CHECK_WARN);
+	fputs("# HELP derpcheck_diagnose_check_insecure Whether a check passes for clients only because InsecureForTests "
+	      "turns certificate checks off.\n"
+	      "# TYPE derpcheck_diagnose_check_insecure gauge\n",
+	      out);
+	each_flag(out, r, DC_CHECK_INSECURE);
 	fputs("# HELP derpcheck_diagnose_check_seconds The check's round-trip or connect time in seconds.\n"
 	      "# TYPE derpcheck_diagnose_check_seconds gauge\n",
 	      out);
@@ -363,7 +382,7 @@ void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r)
 		fprintf(out, ",server_keys=\"%zu\"} 1\n", dn->server_keys);
 	}
 	fputs("# HELP derpcheck_diagnose_path_ok Whether clients can use the region for STUN / for DERP relaying "
-	      "(1 ok, 0.5 degraded, 0 broken; absent when the region does not offer it).\n"
+	      "(1 ok, 0.5 degraded or insecure, 0 broken; absent when the region does not offer it).\n"
 	      "# TYPE derpcheck_diagnose_path_ok gauge\n",
 	      out);
 	const struct {
@@ -376,8 +395,15 @@ void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r)
 		fputs("derpcheck_diagnose_path_ok", out);
 		region_labels(out, r->region);
 		fprintf(out, ",path=\"%s\"} %s\n", paths[i].name,
-			paths[i].v == DC_VERDICT_OK ? "1" : paths[i].v == DC_VERDICT_DEGRADED ? "0.5" : "0");
+			paths[i].v == DC_VERDICT_OK ? "1" : paths[i].v == DC_VERDICT_BROKEN ? "0" : "0.5");
 	}
+	fputs("# HELP derpcheck_diagnose_path_insecure Whether clients relay through the region only with certificate "
+	      "checks off (InsecureForTests).\n"
+	      "# TYPE derpcheck_diagnose_path_insecure gauge\n"
+	      "derpcheck_diagnose_path_insecure",
+	      out);
+	region_labels(out, r->region);
+	fprintf(out, ",path=\"derp\"} %d\n", r->derp == DC_VERDICT_INSECURE);
 	fputs("# HELP derpcheck_diagnose_duration_seconds How long the whole diagnosis took.\n"
 	      "# TYPE derpcheck_diagnose_duration_seconds gauge\n"
 	      "derpcheck_diagnose_duration_seconds",
@@ -394,7 +420,8 @@ void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r)
 
 int dc_diag_exit_status(const struct dc_diag_report *r)
 {
+	/* insecure is not ok: a path that works only with certificate checks off is a problem (judge/trust.h). */
 	bool bad_verdict = (r->stun != DC_VERDICT_OK && r->stun != DC_VERDICT_NA) ||
 			   (r->derp != DC_VERDICT_OK && r->derp != DC_VERDICT_NA);
-	return dc_diag_count(r, DC_CHECK_FAIL) || bad_verdict ? 1 : 0;
+	return dc_diag_count(r, DC_CHECK_FAIL) || dc_diag_count(r, DC_CHECK_INSECURE) || bad_verdict ? 1 : 0;
 }

@@ -127,8 +127,10 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 		for (size_t i = 0; i < x->https_count; i++) {
 			const struct dc_netcheck_https *h = &x->https[i];
 			if (h->ok)
-				fprintf(out, "\t\t- %s %s %s: %.1fms (connect %.1fms)\n", code_of(v->map, h->region_id),
-					h->node->name ? h->node->name : "", h->peer, ms(h->latency_ns), ms(h->connect_ns));
+				fprintf(out, "\t\t- %s %s %s: %.1fms (connect %.1fms)%s%s\n", code_of(v->map, h->region_id),
+					h->node->name ? h->node->name : "", h->peer, ms(h->latency_ns), ms(h->connect_ns),
+					h->trust_judged && h->trust.state != DC_TRUST_VERIFIED ? ", certificate " : "",
+					h->trust_judged && h->trust.state != DC_TRUST_VERIFIED ? dc_trust_name(h->trust.state) : "");
 			else
 				fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, h->region_id), h->node->name ? h->node->name : "",
 					h->error);
@@ -253,6 +255,8 @@ cJSON *dc_output_netcheck_extra_json(const struct dc_netcheck_view *v)
 		cJSON_AddItemToObject(j, "http_status", h->http_status ? cJSON_CreateNumber(h->http_status) : cJSON_CreateNull());
 		cJSON_AddItemToObject(j, "peer", str_or_null(h->peer));
 		cJSON_AddItemToObject(j, "error", str_or_null(h->error));
+		cJSON_AddItemToObject(j, "certificate_trust",
+				      h->trust_judged ? cJSON_CreateString(dc_trust_name(h->trust.state)) : cJSON_CreateNull());
 		cJSON_AddItemToArray(https, j);
 	}
 	cJSON_AddBoolToObject(o, "https_fallback", x->https_fallback_ran);

@@ -106,8 +106,15 @@ static void print_connected(FILE *out, const struct dc_ping_report *rep, const s
 	dc_derp_how_text(k, rep->opts->transport, how, sizeof(how));
 	fprintf(out, "%c: %s at %s, %s, %s, connected in %s", c->name, label, k->tls.peer, tls, how,
 		ms_text(ns_ms(k->connect_ns), t, sizeof(t)));
-	if (k->insecure)
-		fprintf(out, ", %scertificate NOT checked%s", paint(rep, YELLOW), paint(rep, RESET));
+	if (k->insecure) {
+		const char *why = dc_node_clients_verify(k->node) ? "--insecure" : "InsecureForTests";
+		if (!k->verified)
+			fprintf(out, ", %scertificate not checked (%s)%s", paint(rep, YELLOW), why, paint(rep, RESET));
+		else if (k->verdict.ok)
+			fprintf(out, ", certificate valid, not required (%s)", why);
+		else
+			fprintf(out, ", %scertificate FAILS, ignored (%s)%s", paint(rep, RED), why, paint(rep, RESET));
+	}
 	fprintf(out, "\n");
 	if (k->auto_note[0])
 		fprintf(out, "%c: WebSocket because the DERP upgrade failed: %s\n", c->name, k->auto_note);
@@ -193,7 +200,7 @@ static void print_phases(FILE *out, const struct dc_ping_report *rep)
 		print_phase(out, k->dns_used, k->dns_ns);
 		print_phase(out, true, k->tcp_ns);
 		print_phase(out, true, k->tls_ns);
-		print_phase(out, !k->insecure, k->verify_ns);
+		print_phase(out, k->verified, k->verify_ns);
 		print_phase(out, true, k->upgrade_ns);
 		print_phase(out, true, k->handshake_ns);
 		print_phase(out, true, k->connect_ns);
@@ -242,6 +249,19 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 	if (!r->clients[0].connected)
 		return;
 	fprintf(out, "\n--- DERP(%s) relay statistics ---\n", region_code(rep));
+	if (r->sent == 0) {
+		/* "0 packets sent, 0% loss" would read like a success: say what stopped it. */
+		const struct dc_ping_client *c = &r->clients[r->failed_client];
+		if (r->stage == DC_PING_SETUP_FAILED)
+			fprintf(out, "no packets sent: client %c could not connect (below)\n", c->name);
+		else if (r->stage == DC_PING_NOT_RELAYING)
+			fprintf(out, "no packets sent: %s\n", r->mesh ? "the warm-up packets from A never reached B on the other node, so the nodes do not forward to each other (below)"
+							     : "the warm-up packets from A never reached B (below)");
+		else
+			fprintf(out, "no packets sent: client %c lost its connection (below)\n", c->name);
+		print_phases(out, rep);
+		return;
+	}
 	double loss = r->sent ? (double)(r->sent - r->received) * 100.0 / r->sent : 0;
 	fprintf(out, "%u packets sent, %u received, %s%g%% packet loss%s", r->sent, r->received,
 		loss > 0 ? paint(rep, RED) : "", loss, loss > 0 ? paint(rep, RESET) : "");
@@ -273,25 +293,59 @@ void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep)
 			print_notes(out, rep, &r->clients[i]);
 }
 
-void dc_output_ping_cert_hint(FILE *out, const struct dc_derp_attempt *a, const struct dc_derp_node *node,
-			      const char *ca_file)
+void dc_output_ping_cert_call(const struct dc_ping_report *rep, const struct dc_derp_node *node, const char *addr,
+			      struct dc_tlscheck_call *call, char *hostport, size_t n)
 {
-	/* Check the certificate where we connected: the map's address with the right name. */
-	int family = a->addr[0] == '[' ? 6 : 4;
+	*call = (struct dc_tlscheck_call){
+		.host_name = node->host_name,
+		.cert_name = node->cert_name && node->cert_name[0] ? node->cert_name : NULL,
+		.ca_file = rep->ca_file,
+	};
+	/* From the map, `cert --region` checks what clients check (CertName, ports, addresses). */
+	if (!rep->host_target && rep->map_spec) {
+		call->derp_map = rep->map_spec;
+		call->map_format = rep->map_format;
+		call->region_id = rep->region->id;
+		return;
+	}
+	/* Else the certificate where we connected: the map's address with the right name. */
+	int family = addr[0] == '[' ? 6 : 4;
 	const char *field = family == 4 ? node->ipv4 : node->ipv6;
 	bool from_map = dc_node_addr_mode(field, family) == DC_ADDR_STATIC;
-	char hostport[300];
-	snprintf(hostport, sizeof(hostport), "%s:%d", node->host_name, dc_node_derp_port(node));
-	struct dc_tlscheck_call call = {
-		.host_name = node->host_name,
-		.cert_name = node->cert_name[0] ? node->cert_name : NULL,
-		.addr = from_map || !node->host_name[0] ? a->addr : hostport,
-		.ca_file = ca_file,
-	};
-	char command[700];
+	snprintf(hostport, n, "%s:%d", node->host_name, dc_node_derp_port(node));
+	call->addr = from_map || !node->host_name[0] ? addr : hostport;
+}
+
+static void cert_hint(FILE *out, const struct dc_ping_report *rep, const struct dc_derp_attempt *a,
+		      const struct dc_derp_node *node)
+{
+	struct dc_tlscheck_call call;
+	char hostport[300], command[700];
+	dc_output_ping_cert_call(rep, node, a->addr, &call, hostport, sizeof(hostport));
 	dc_tlscheck_command(&call, command, sizeof(command));
 	fprintf(out, "  hint: run `%s` for the whole chain, what each Tailscale client makes of it, and the fix\n",
 		command);
+}
+
+void dc_output_ping_trust(FILE *out, const struct dc_ping_report *rep)
+{
+	const struct dc_ping_result *r = rep->result;
+	for (int i = 0; i < 2; i++) {
+		const struct dc_trust_verdict *v = &rep->trust[i];
+		if (!rep->trust_judged[i] || v->state == DC_TRUST_VERIFIED || v->state == DC_TRUST_UNKNOWN)
+			continue;
+		const struct dc_derp_conn *k = &r->clients[i].conn;
+		/* B on A's node: the same certificate, said once. */
+		if (i == 1 && rep->trust_judged[0] && r->clients[0].conn.node == k->node)
+			continue;
+		char label[320];
+		node_label(k->node->name, k->node->host_name, label, sizeof(label));
+		fprintf(out, "derpcheck: %s at %s: certificate %s%s%s: %s", label, k->tls.peer, paint(rep, RED),
+			dc_trust_name(v->state), paint(rep, RESET), v->summary);
+		if (v->state == DC_TRUST_REJECTED)
+			fprintf(out, " (relayed here only because of --insecure)");
+		fprintf(out, "\n  cause: %s\n  fix: %s\n", v->cause, v->fix);
+	}
 }
 
 static const struct dc_derp_node *attempt_node(const struct dc_derp_region *r, const struct dc_derp_attempt *a)
@@ -309,7 +363,7 @@ static void print_attempt(FILE *out, const struct dc_ping_report *rep, char clie
 	fprintf(out, "derpcheck: %c: %s%s%s: %s\n", client, label, a->addr[0] ? " at " : "", a->addr, a->err.what);
 	const struct dc_derp_node *node = attempt_node(rep->region, a);
 	if (a->failure == DC_DERP_CERT && node)
-		dc_output_ping_cert_hint(out, a, node, rep->ca_file);
+		cert_hint(out, rep, a, node);
 	else if (a->err.hint[0])
 		fprintf(out, "  hint: %s\n", a->err.hint);
 }
@@ -401,7 +455,18 @@ static cJSON *attempt_json(const struct dc_derp_attempt *a)
 	return o;
 }
 
-static cJSON *client_json(const struct dc_ping_client *c)
+static cJSON *trust_json(const struct dc_trust_verdict *v)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "trust", dc_trust_name(v->state));
+	add_str_or_null(o, "code", v->code);
+	add_str_or_null(o, "summary", v->summary);
+	add_str_or_null(o, "cause", v->cause);
+	add_str_or_null(o, "fix", v->fix);
+	return o;
+}
+
+static cJSON *client_json(const struct dc_ping_client *c, const struct dc_trust_verdict *trust)
 {
 	const struct dc_derp_conn *k = &c->conn;
 	cJSON *o = cJSON_CreateObject();
@@ -418,7 +483,9 @@ static cJSON *client_json(const struct dc_ping_client *c)
 	cJSON_AddStringToObject(o, "address", k->tls.peer);
 	cJSON_AddNumberToObject(o, "family", k->family);
 	cJSON_AddStringToObject(o, "tls_version", k->tls_version);
-	cJSON_AddBoolToObject(o, "certificate_checked", !k->insecure);
+	cJSON_AddBoolToObject(o, "certificate_checked", k->verified);
+	cJSON_AddBoolToObject(o, "certificate_required", !k->insecure);
+	cJSON_AddItemToObject(o, "certificate", trust ? trust_json(trust) : cJSON_CreateNull());
 	cJSON_AddBoolToObject(o, "metacert", k->metacert);
 	cJSON_AddBoolToObject(o, "fast_start", k->fast_start);
 	cJSON_AddStringToObject(o, "transport", dc_derp_transport_name(k->transport));
@@ -440,7 +507,7 @@ static cJSON *client_json(const struct dc_ping_client *c)
 	add_ms(ph, "dns", k->dns_used, ns_ms(k->dns_ns));
 	add_ms(ph, "tcp", true, ns_ms(k->tcp_ns));
 	add_ms(ph, "tls", true, ns_ms(k->tls_ns));
-	add_ms(ph, "verify", !k->insecure, ns_ms(k->verify_ns));
+	add_ms(ph, "verify", k->verified, ns_ms(k->verify_ns));
 	add_ms(ph, "upgrade", true, ns_ms(k->upgrade_ns));
 	add_ms(ph, "handshake", true, ns_ms(k->handshake_ns));
 	add_ms(ph, "total", true, ns_ms(k->connect_ns));
@@ -487,7 +554,10 @@ void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
 	cJSON_AddNumberToObject(doc, "timeout_ms", (double)o->reply_timeout_ms);
 	cJSON_AddBoolToObject(doc, "mesh", r->mesh);
 	cJSON_AddBoolToObject(doc, "insecure", o->insecure);
-	cJSON_AddBoolToObject(doc, "ok", r->stage == DC_PING_DONE && r->received == r->count);
+	bool trusted = true;
+	for (int i = 0; i < 2; i++)
+		trusted = trusted && (!rep->trust_judged[i] || rep->trust[i].state == DC_TRUST_VERIFIED);
+	cJSON_AddBoolToObject(doc, "ok", r->stage == DC_PING_DONE && r->received == r->count && trusted);
 	cJSON_AddStringToObject(doc, "stage", stage_name(r->stage));
 	if (r->stage == DC_PING_DONE) {
 		cJSON_AddNullToObject(doc, "error");
@@ -517,7 +587,7 @@ void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep)
 	cJSON *cl = cJSON_AddArrayToObject(doc, "clients");
 	for (int i = 0; i < 2; i++)
 		if (r->clients[i].attempted)
-			cJSON_AddItemToArray(cl, client_json(&r->clients[i]));
+			cJSON_AddItemToArray(cl, client_json(&r->clients[i], rep->trust_judged[i] ? &rep->trust[i] : NULL));
 	cJSON *pk = cJSON_AddArrayToObject(doc, "packets");
 	for (unsigned i = 0; i < r->sent; i++) {
 		const struct dc_ping_packet *p = &r->packets[i];

@@ -606,7 +606,7 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 	c->roff = c->rlen = 0;
 	c->wbuf.len = 0;
 	memset(c->server_key, 0, sizeof(c->server_key));
-	c->metacert = c->fast_start = c->key_mismatch = c->insecure = false;
+	c->metacert = c->fast_start = c->key_mismatch = c->insecure = c->verified = false;
 	snprintf(a->node, sizeof(a->node), "%s", node->name);
 	snprintf(a->host, sizeof(a->host), "%s", node->host_name);
 
@@ -638,14 +638,21 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 
 	STACK_OF(X509) *chain = dc_tls_peer_chain(&c->tls);
 	c->metacert = dc_tls_find_derpkey(chain, c->metacert_key, &c->metacert_version) == 0;
-	if (o->insecure || node->insecure_for_tests) {
-		c->insecure = true;
-	} else {
-		uint64_t t0 = dc_now_ns();
-		int rc = dc_tls_verify(chain, node->host_name, node->cert_name, o->ca_file, &c->verdict, &a->err);
-		c->verify_ns = dc_now_ns() - t0;
-		if (rc < 0)
+	/*
+	 * The certificate is always judged; InsecureForTests (as clients do) and --insecure
+	 * only let the connection go on past a bad one (judge/trust.h).
+	 */
+	c->insecure = o->insecure || !dc_node_clients_verify(node);
+	uint64_t t0 = dc_now_ns();
+	struct dc_error verr;
+	int rc = dc_tls_verify(chain, node->host_name, node->cert_name, o->ca_file, &c->verdict, &verr);
+	c->verify_ns = dc_now_ns() - t0;
+	c->verified = rc == 0;
+	if (!c->insecure) {
+		if (rc < 0) {
+			a->err = verr;
 			return failed(c, a, DC_DERP_TRUST_STORE, DC_DERP_PHASE_VERIFY);
+		}
 		if (!c->verdict.ok) {
 			char cause[1024];
 			cert_cause(&c->verdict, cause, sizeof(cause));

@@ -22,6 +22,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "derpcheck/input/mapload.h"
 #include "derpcheck/net/tlsconn.h"
 #include "derpcheck/net/udp.h"
 
@@ -778,9 +780,17 @@ static void https_one(const struct dc_netcheck_opts *o, struct dc_netcheck_https
 	h->connect_ns = dc_now_ns() - t0;
 	h->family = addrs[idx].addr->sa_family == AF_INET6 ? 6 : 4;
 	copy_text(h->peer, sizeof(h->peer), c.peer);
-	if (!o->insecure && !node->insecure_for_tests) {
-		struct dc_tls_verdict v;
-		if (dc_tls_verify(dc_tls_peer_chain(&c), node->host_name, node->cert_name, o->ca_file, &v, &e) < 0) {
+	/* Judged whatever the map or --insecure say: InsecureForTests hides nothing (judge/trust.h). */
+	struct dc_tls_verdict v;
+	bool verified = dc_tls_verify(dc_tls_peer_chain(&c), node->host_name, node->cert_name, o->ca_file, &v, &e) == 0;
+	struct dc_tlscheck_call call = {
+		.derp_map = o->map_spec, .map_format = o->map_format, .region_id = h->region_id, .host_name = node->host_name,
+		.cert_name = node->cert_name && *node->cert_name ? node->cert_name : NULL, .addr = h->peer, .ca_file = o->ca_file,
+	};
+	dc_trust_judge_tls(node, dc_tls_peer_chain(&c), verified ? &v : NULL, &call, &h->trust);
+	h->trust_judged = true;
+	if (!o->insecure && dc_node_clients_verify(node)) {
+		if (!verified) {
 			copy_text(h->error, sizeof(h->error), e.what);
 			goto out;
 		}
@@ -961,6 +971,63 @@ static void *captive_thread(void *arg)
 
 static const struct dc_srcpos nopos;
 
+static const char *validate_hint(const struct dc_netcheck_opts *o, char *out, size_t n)
+{
+	dc_map_validate_hint(o->map_spec, o->map_format, out, n);
+	return out;
+}
+
+/* The map as the commands in hints name it: a shell-quoted path, URL or embedded:, and its format. */
+static const char *map_arg(const struct dc_netcheck_opts *o, char *out, size_t n)
+{
+	out[0] = '\0';
+	if (o->map_spec)
+		dc_shell_append(out, n, o->map_spec);
+	if (o->map_spec && o->map_format) {
+		dc_shell_append(out, n, "--map-format");
+		dc_shell_append(out, n, o->map_format);
+	}
+	return out;
+}
+
+/*
+ * A region's DERP port (--check-derp, or the HTTPS fallback): a certificate clients
+ * reject, or accept only with checks off, is an error (judge/trust.h); another failure
+ * while STUN answers is a warning, as before.
+ */
+static void derp_port_finding(struct run *R, const struct dc_netcheck_https *h)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	const char *node = h->node->name ? h->node->name : "";
+	struct dc_finding *fd;
+	if (h->trust_judged && h->trust.state != DC_TRUST_VERIFIED && h->trust.state != DC_TRUST_UNKNOWN) {
+		fd = dc_findings_add(&x->findings, DC_SEV_ERROR,
+				     h->trust.state == DC_TRUST_REJECTED ? "netcheck-derp-certificate" : "netcheck-derp-insecure",
+				     h->node->path ? h->node->path : "", nopos, "region %lld node %s: certificate %s: %s: %s",
+				     (long long)h->region_id, node, dc_trust_name(h->trust.state), h->trust.summary, h->trust.cause);
+		dc_finding_hint(fd, "%s", h->trust.fix);
+		return;
+	}
+	if (!x->check_derp_ran || h->ok || !dc_latency_map_get(&R->res->report.latency, h->region_id, &(int64_t){0}))
+		return;
+	fd = dc_findings_add(&x->findings, DC_SEV_WARNING, "netcheck-derp-port", "", nopos,
+			     "region %lld answers STUN but its DERP port does not work (%s): %s", (long long)h->region_id, node,
+			     h->error);
+	/* ping names every DERP failure, TCP to handshake, and the cert command for a certificate. */
+	if (R->o->map_spec) {
+		char ca[PATH_MAX + 16] = "";
+		if (R->o->ca_file) {
+			dc_shell_append(ca, sizeof(ca), "--ca-file");
+			dc_shell_append(ca, sizeof(ca), R->o->ca_file);
+		}
+		dc_finding_hint(fd, "`derpcheck ping --derp-map%s%s %lld` says where the connection fails and what to do",
+				map_arg(R->o, (char[600]){0}, 600), ca, (long long)h->region_id);
+	} else {
+		dc_finding_hint(fd, "derpcheck ping --derp-map FILE %lld says where the connection fails and what to do",
+				(long long)h->region_id);
+	}
+}
+
 static void findings(struct run *R)
 {
 	struct dc_netreport *rep = &R->res->report;
@@ -977,7 +1044,8 @@ static void findings(struct run *R)
 		fd = dc_findings_add(f, DC_SEV_ERROR, "netcheck-no-region", "", nopos,
 				     "no DERP region could be reached (neither STUN nor HTTPS): Tailscale cannot pick a home "
 				     "region");
-		dc_finding_hint(fd, "check the DERP map (derpcheck validate) and that the nodes are reachable from here");
+		dc_finding_hint(fd, "check the DERP map (%s) and that the nodes are reachable from here",
+				validate_hint(R->o, (char[700]){0}, 700));
 	}
 	if (rep->mapping_varies_by_dest_ip == DC_OPT_TRUE || x->nat == DC_NAT_ADDRESS_DEPENDENT ||
 	    x->nat == DC_NAT_ADDRESS_PORT_DEPENDENT || x->nat == DC_NAT_DEPENDENT) {
@@ -1019,8 +1087,10 @@ static void findings(struct run *R)
 		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-region-unreachable", rg->path ? rg->path : "", nopos,
 				     "region %lld (%s) did not answer while others did", (long long)rg->id,
 				     rg->code ? rg->code : "");
-		dc_finding_hint(fd, "see the node lines for why; derpcheck stun --region %lld probes it alone",
-				(long long)rg->id);
+		dc_finding_hint(fd, "see the node lines for why; %s%s --region %lld%s probes it alone",
+				R->o->map_spec ? "`derpcheck stun --derp-map" : "derpcheck stun --derp-map FILE",
+				R->o->map_spec ? map_arg(R->o, (char[600]){0}, 600) : "", (long long)rg->id,
+				R->o->map_spec ? "`" : "");
 	}
 	for (size_t i = 0; rep->udp && i < x->node_count; i++) {
 		const struct dc_netcheck_node *n = &x->nodes[i];
@@ -1034,16 +1104,8 @@ static void findings(struct run *R)
 			dc_finding_hint(fd, "Tailscale clients only get answers from derper's STUN server (or one that "
 					    "answers any binding request): run derper's STUN on this port");
 	}
-	for (size_t i = 0; x->check_derp_ran && i < x->https_count; i++) {
-		const struct dc_netcheck_https *h = &x->https[i];
-		if (h->ok || !dc_latency_map_get(&rep->latency, h->region_id, &(int64_t){0}))
-			continue;
-		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-derp-port", "", nopos,
-				     "region %lld answers STUN but its DERP port does not work (%s): %s",
-				     (long long)h->region_id, h->node->name ? h->node->name : "", h->error);
-		dc_finding_hint(fd, "derpcheck cert --region %lld and derpcheck ping explain TLS and DERP failures",
-				(long long)h->region_id);
-	}
+	for (size_t i = 0; i < x->https_count; i++)
+		derp_port_finding(R, &x->https[i]);
 	if (rep->captive_portal == DC_OPT_TRUE) {
 		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-captive-portal", "", nopos,
 				     "a captive portal answers in the DERP servers' place: %s",

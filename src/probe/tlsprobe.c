@@ -373,39 +373,9 @@ int dc_tlscheck_connect(const struct sockaddr *addr, socklen_t addrlen, const st
 
 /* ---- the short form --------------------------------------------------------------------- */
 
-static void shell_quote(const char *s, char *out, size_t n)
-{
-	bool plain = *s != '\0';
-	for (const char *p = s; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-[]", *p))
-			plain = false;
-	if (plain) {
-		dc_tlscheck_textf(out, n, "%s", s);
-		return;
-	}
-	size_t k = 0;
-	if (k + 1 < n)
-		out[k++] = '\'';
-	for (const char *p = s; *p && k + 5 < n; p++) {
-		if (*p == '\'') {
-			memcpy(out + k, "'\\''", 4);
-			k += 4;
-		} else {
-			out[k++] = *p;
-		}
-	}
-	if (k + 1 < n)
-		out[k++] = '\'';
-	out[k] = '\0';
-}
-
 static void add_arg(char *out, size_t n, const char *arg)
 {
-	char q[PATH_MAX + 8];
-	shell_quote(arg, q, sizeof(q));
-	size_t used = strlen(out);
-	if (used + 1 < n)
-		dc_tlscheck_textf(out + used, n - used, " %s", q);
+	dc_shell_append(out, n, arg);
 }
 
 void dc_tlscheck_command(const struct dc_tlscheck_call *call, char *out, size_t n)
@@ -416,6 +386,10 @@ void dc_tlscheck_command(const struct dc_tlscheck_call *call, char *out, size_t 
 		dc_tlscheck_textf(id, sizeof(id), "%lld", (long long)call->region_id);
 		add_arg(out, n, "--derp-map");
 		add_arg(out, n, call->derp_map);
+		if (call->map_format) {
+			add_arg(out, n, "--map-format");
+			add_arg(out, n, call->map_format);
+		}
 		add_arg(out, n, "--region");
 		add_arg(out, n, id);
 	} else {
@@ -432,6 +406,25 @@ void dc_tlscheck_command(const struct dc_tlscheck_call *call, char *out, size_t 
 		add_arg(out, n, "--ca-file");
 		add_arg(out, n, call->ca_file);
 	}
+}
+
+void dc_tlscheck_node_call(const struct dc_derp_node *n, int64_t region_id, const char *map_spec, const char *map_format,
+			   const char *ca_file, struct dc_tlscheck_call *call, char *addr, size_t naddr)
+{
+	*call = (struct dc_tlscheck_call){
+		.derp_map = map_spec, .map_format = map_spec ? map_format : NULL, .region_id = region_id,
+		.host_name = n->host_name, .cert_name = n->cert_name && *n->cert_name ? n->cert_name : NULL, .ca_file = ca_file,
+	};
+	if (map_spec)
+		return;
+	int port = dc_node_derp_port(n);
+	if (dc_node_addr_mode(n->ipv4, 4) == DC_ADDR_STATIC)
+		dc_tlscheck_textf(addr, naddr, "%s:%d", n->ipv4, port);
+	else if (dc_node_addr_mode(n->ipv6, 6) == DC_ADDR_STATIC)
+		dc_tlscheck_textf(addr, naddr, "[%s]:%d", n->ipv6, port);
+	else
+		dc_tlscheck_textf(addr, naddr, "%s:%d", n->host_name ? n->host_name : "", port);
+	call->addr = addr;
 }
 
 void dc_tlscheck_brief(const struct dc_tls_conn *conn, const struct dc_error *conn_err, STACK_OF(X509) *chain,

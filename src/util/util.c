@@ -234,6 +234,46 @@ void dc_buf_free(struct dc_buf *b)
 	b->len = b->cap = 0;
 }
 
+void dc_shell_append(char *out, size_t n, const char *arg)
+{
+	static const char plain_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-[]";
+	size_t k = strnlen(out, n);
+	if (n == 0 || k + 1 >= n)
+		return;
+	bool plain = *arg != '\0';
+	for (const char *p = arg; *p; p++)
+		plain = plain && strchr(plain_chars, *p) != NULL;
+	out[k++] = ' ';
+	if (plain) {
+		for (const char *p = arg; *p && k + 1 < n; p++)
+			out[k++] = *p;
+		out[k] = '\0';
+		return;
+	}
+	/* 'it'\''s': a quote inside is closed, escaped and reopened. */
+	if (k + 1 < n)
+		out[k++] = '\'';
+	for (const char *p = arg; *p && k + 5 < n; p++) {
+		if (*p == '\'') {
+			memcpy(out + k, "'\\''", 4);
+			k += 4;
+		} else {
+			out[k++] = *p;
+		}
+	}
+	if (k + 1 < n)
+		out[k++] = '\'';
+	out[k] = '\0';
+}
+
+void dc_textf(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+}
+
 int dc_parse_go_int(const char *text, int64_t *out)
 {
 	const char *p = text;

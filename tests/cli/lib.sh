@@ -17,6 +17,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+. "$root/tests/lib/hints.sh"
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -41,6 +42,7 @@ run() {
 	[ "$1" = "--" ] && shift
 	got=0
 	(cd "$root" && NO_COLOR= "$DERPCHECK" "$@" <"$stdin" >"$work/$name.out" 2>"$work/$name.err") || got=$?
+	hints_check "$name" "$root" "$work/$name.out" "$work/$name.err"
 	# RUN_SED, when set, rewrites what varies between runs (e.g. the scratch directory).
 	if [ -n "${RUN_SED:-}" ]; then sed -i "$RUN_SED" "$work/$name.out" "$work/$name.err"; fi
 	if [ "${UPDATE:-0}" = 1 ]; then

@@ -7,6 +7,7 @@ set -u
 run validate-nat-vps 0 -- validate tests/fixtures/nat-vps-policy.hujson
 run validate-example 0 -- validate examples/policy.hujson
 run validate-broken 1 -- validate tests/fixtures/broken-policy.hujson
+run validate-insecure 0 -- validate tests/fixtures/insecure-policy.hujson
 run validate-syntax 1 -- validate tests/fixtures/syntax-error.hujson
 run validate-warnings 0 -- validate tests/fixtures/warnings-only.json
 run validate-strict 1 -- validate --strict tests/fixtures/warnings-only.json

@@ -19,6 +19,7 @@ trap cleanup EXIT INT TERM
 passes=0 failures=0
 pass() { passes=$((passes + 1)); }
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+. "$root/tests/lib/hints.sh"
 
 # wait_line FILE TEXT PID: until FILE has a line containing TEXT (5 s deadline).
 wait_line() {
@@ -69,6 +70,7 @@ check() {
 	[ "$got" = "$want" ] && pass || { fail "$name: exit $got, want $want"; cat "$work/$name.txt" "$work/$name.err" >&2; }
 	[ "$jgot" = "$want" ] && pass || fail "$name: exit $jgot with --format json, want $want"
 	jq -e . "$work/$name.json" >/dev/null 2>&1 && pass || fail "$name: --format json is not one JSON document"
+	hints_check "$name" "$work" "$work/$name.txt" "$work/$name.err" "$work/$name.json"
 }
 
 # summary NAME EXPECTED: "codes | curl go platform browser" from the JSON of the first target.
@@ -113,7 +115,7 @@ line leaf-only "  error: chain-incomplete: the server sends its certificate with
 line leaf-only "$incomplete_fix"
 line leaf-only "      acme.sh: acme.sh --install-cert -d derp.test --fullchain-file $crt --key-file <certdir>/derp.test.key --reloadcmd \"docker restart derper\" (--cert-file installs the leaf alone)"
 line leaf-only "      certbot: use /etc/letsencrypt/live/derp.test/fullchain.pem as derp.test.crt, not cert.pem"
-line leaf-only "      or let derpcheck write it: derpcheck cert --servername derp.test 127.0.0.1:$port --ca-file $pki/root.pem --write-fullchain derp.test.crt"
+line leaf-only "      or let derpcheck write it: \`derpcheck cert --servername derp.test 127.0.0.1:$port --ca-file $pki/root.pem --write-fullchain derp.test.crt\`"
 line leaf-only "result: 1 error; fails for curl/OpenSSL, Tailscale on Linux/Android"
 line leaf-only "  [+]  intermediate  O = derpcheck test, CN = Derpcheck Test Intermediate"
 jqeq leaf-only '.targets[0].aia_fetches | map(.url + " " + .result) | join(";")' "$aia/int.der DER, 1 certificate"
@@ -125,8 +127,11 @@ line write-fullchain "wrote $work/derp.test.crt: 2 certificates, leaf first, no 
 openssl verify -CAfile "$pki/root.pem" -untrusted "$work/derp.test.crt" -verify_hostname derp.test "$work/derp.test.crt" >/dev/null 2>&1 &&
 	pass || fail "openssl verify rejects the written fullchain"
 cmp -s <(openssl x509 -in "$work/derp.test.crt") <(openssl x509 -in "$pki/leaf.pem") && pass || fail "write-fullchain: leaf is not first"
-# The same URL twice in one run is fetched once (cache by URL): 2 runs x 2 formats = 4 GETs so far.
-[ "$(grep -c '^GET /int.der 200' "$work/httpfiles.log")" = 4 ] && pass || fail "AIA: int.der fetched $(grep -c int.der "$work/httpfiles.log") times, want once per run"
+# The same URL twice in one run is fetched once (cache by URL): one run, one GET.
+gets_before=$(grep -c '^GET /int.der 200' "$work/httpfiles.log")
+(cd "$work" && "$DERPCHECK" cert --servername derp.test $trust "127.0.0.1:$port" >/dev/null 2>&1)
+gets=$(($(grep -c '^GET /int.der 200' "$work/httpfiles.log") - gets_before))
+[ "$gets" = 1 ] && pass || fail "AIA: int.der fetched $gets times in one run, want once"
 check no-aia 1 --servername derp.test $trust --no-aia "127.0.0.1:$port"
 summary no-aia "chain-incomplete | FAIL FAIL FAIL FAIL"
 line no-aia "  Tailscale on macOS/iOS/Windows  FAIL  rejects unless it fetches the missing intermediate (not tried: --no-aia)"
@@ -157,7 +162,7 @@ stop_last
 serve -cert leaf.pem -key leaf.key -cert_chain revchain.pem
 check reversed 0 --servername derp.test $trust "127.0.0.1:$port"
 summary reversed "chain-order,chain-sends-root | ok ok ok ok"
-line reversed "    fix: write it leaf first, then each issuer in turn: derpcheck cert --servername derp.test 127.0.0.1:$port --ca-file $pki/root.pem --write-fullchain derp.test.crt"
+line reversed "    fix: write it leaf first, then each issuer in turn: \`derpcheck cert --servername derp.test 127.0.0.1:$port --ca-file $pki/root.pem --write-fullchain derp.test.crt\`"
 stop_last
 serve -cert leaf.pem -key leaf.key -cert_chain chain.pem
 check good 0 --servername derp.test $trust "127.0.0.1:$port"
@@ -183,7 +188,7 @@ check self-signed 1 --servername derp.test $trust "127.0.0.1:$port"
 summary self-signed "self-signed | FAIL FAIL FAIL FAIL"
 line self-signed "  curl/OpenSSL                    FAIL  curl: (60) SSL certificate problem: self-signed certificate"
 sha=$(openssl x509 -in "$pki/selfsigned.pem" -outform DER | sha256sum | cut -d' ' -f1)
-line self-signed "      or, for a node whose HostName is an IP address, pin it in the DERP map: \"CertName\": \"sha256-raw:$sha\" (Tailscale 1.84+; $crt must hold only this certificate)"
+line self-signed "      or, for a node whose HostName is an IP address, pin it in the DERP map: \"CertName\": \"sha256-raw:$sha\" (Tailscale 1.84+; $crt must hold only this certificate), and run derper with --hostname=<the node's IP address> (the same IP as HostName: clients send no TLS name to an IP, which derper 1.78+ accepts only then; 1.82+ also makes the self-signed certificate itself)"
 stop_last
 
 # ---- F, G, H validity ----------------------------------------------------------------
@@ -336,7 +341,7 @@ summary region "chain-incomplete,insecure-for-tests | FAIL FAIL ok ok"
 line region "region 900 node 900a: derp.test at 127.0.0.1:$port: TLSv1.3, TLS_AES_256_GCM_SHA384, server clock +0 s"
 jqeq region '.targets | length' 1
 jqeq region '.targets[0].region | "\(.id) \(.node) \(.path)"' "900 900a Regions.900.Nodes[0]"
-line region "      or let derpcheck write it: derpcheck cert --derp-map map.json --region 900 --ca-file $pki/root.pem --write-fullchain derp.test.crt"
+line region "      or let derpcheck write it: \`derpcheck cert --derp-map map.json --region 900 --ca-file $pki/root.pem --write-fullchain derp.test.crt\`"
 check region-missing 2 --derp-map map.json --region 901
 grep -qxF "  hint: its regions are: 900" "$work/region-missing.err" && pass || fail "region-missing: $(cat "$work/region-missing.err")"
 # sha256-raw pinning: the right pin for a lone leaf passes Tailscale; a chain does not.
@@ -350,6 +355,10 @@ check pin-mismatch 1 --derp-map badpin.json --region 900
 summary pin-mismatch "pin-mismatch,self-signed | FAIL FAIL FAIL FAIL"
 line pin-mismatch "  Tailscale on Linux/Android      FAIL  cert hash does not match expected cert hash"
 stop_last
+# A node of the map that does not answer is a problem found (1), not a usage error: the
+# address came from the map, not from the command line.
+check region-down 1 --derp-map badpin.json --region 900
+grep -qF "TCP connection refused" "$work/region-down.err" && pass || fail "region-down: $(cat "$work/region-down.err")"
 
 # ---- local files: derper's manual-mode start-up checks -------------------------------
 mk() { rm -rf "$work/$1"; mkdir -p "$work/$1"; }

@@ -184,12 +184,32 @@ sed -n '/^  FAIL certificate/,/http-home/p' "$work/leafonly.out" | sed '$d' >"$w
 mask <"$work/leafonly-cert.out" >"$work/leafonly-cert.masked"
 diff -u - "$work/leafonly-cert.masked" <<'EOF2' >"$work/leafonly.diff" && pass || { fail "leaf-only chain: certificate lines differ"; cat "$work/leafonly.diff" >&2; }
   FAIL certificate        Tailscale clients reject it
-       cause: the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain
-       fix:   serve the full chain, leaf first, as <certdir>/derp.test.crt and restart derper (it reads manual certificates only at start-up): acme.sh: acme.sh --install-cert -d derp.test --fullchain-file <certdir>/derp.test.crt --key-file <certdir>/derp.test.key --reloadcmd "docker restart derper" (--cert-file installs the leaf alone); certbot: use /etc/letsencrypt/live/derp.test/fullchain.pem as derp.test.crt, not cert.pem; then remove InsecureForTests from the DERP map if it was set to work around this (details: `derpcheck cert --derp-map leaf.json --region 900 --ca-file pki/ca.pem`)
+       cause: the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain (Tailscale on Linux: x509: certificate signed by unknown authority; curl: unable to get local issuer certificate)
+       fix:   serve the full chain, leaf first, as <certdir>/derp.test.crt and restart derper (it reads manual certificates only at start-up) (details: `derpcheck cert --derp-map leaf.json --region 900 --ca-file pki/ca.pem`)
 EOF2
 contains leafonly out "  ok   derp-handshake     admitted, server key nodekey:KEY..., protocol 2 (certificate ignored for this check)"
-contains leafonly out "DERP path: broken (0 of 1 nodes relay; 900a: certificate)"
+# Its own relay test passes with the certificate ignored; clients still cannot use it.
+contains leafonly out "DERP path: broken (0 of 1 nodes relay for clients; 900a: certificate, although it relays when the certificate is not checked)"
 contains leafonly out "STUN path: n/a (no node of the region serves STUN)"
+
+# The same chain with InsecureForTests: clients relay only because their check is off.
+# Not "ok": its own state, the real problem and the fixes in order; --insecure changes nothing.
+write_map leaf-insecure.json "$(dnode 900a 127.0.0.22 "$leaf_port" -1 '"InsecureForTests":true')"
+run leafinsecure 1 5000 diagnose --insecure --derp-map leaf-insecure.json "${ca[@]}" 900
+dmask leafinsecure out
+contains leafinsecure out "  insecure certificate    clients accept it only because InsecureForTests turns verification off"
+contains leafinsecure out "       cause: the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain (Tailscale on Linux: x509: certificate signed by unknown authority; curl: unable to get local issuer certificate); Tailscale clients accept it only because InsecureForTests turns their certificate checks off for this node"
+contains leafinsecure out "       fix:   1. serve the full chain, leaf first, as <certdir>/derp.test.crt and restart derper (it reads manual certificates only at start-up) (details: \`derpcheck cert --derp-map leaf-insecure.json --region 900 --ca-file pki/ca.pem\`); 2. only then remove InsecureForTests from node 900a in leaf-insecure.json (removed first, every client would refuse the node)"
+contains leafinsecure out "  ok   derp-handshake     admitted, server key nodekey:KEY..., protocol 2 (certificate not checked: InsecureForTests, as clients do)"
+contains leafinsecure out "DERP path: insecure (1 of 1 nodes relay, 1 only because InsecureForTests turns certificate checks off; 900a: certificate)"
+contains leafinsecure err "derpcheck: warning: --insecure: the DERP map is fetched without checking its certificate; the DERP nodes' certificates are still judged as clients judge them"
+run leafinsecure-json 1 5000 --format json diagnose --derp-map leaf-insecure.json "${ca[@]}" 900
+json leafinsecure-json '.ok == false and .verdicts.derp.verdict == "insecure" and .counts.insecure == 1 and .nodes[0].certificate_trust == "insecure"'
+json leafinsecure-json '[.nodes[0].checks[] | select(.check == "certificate")][0] | .status == "insecure" and .code == "chain-incomplete"'
+run leafinsecure-prom 1 5000 --format prometheus diagnose --derp-map leaf-insecure.json "${ca[@]}" 900
+contains leafinsecure-prom out 'derpcheck_diagnose_check_insecure{region="900",region_code="test",node="900a",check="certificate"} 1'
+contains leafinsecure-prom out 'derpcheck_diagnose_path_insecure{region="900",region_code="test",path="derp"} 1'
+contains leafinsecure-prom out 'derpcheck_diagnose_path_ok{region="900",region_code="test",path="derp"} 0.5'
 
 # ---- a dead node among two: degraded, the mesh pair not tested ------------------------------------
 write_map dead.json "$(dnode 900a 127.0.0.21 "$self_port" -1)" "$(dnode 900b 127.0.0.25 "$self_port" -1)"

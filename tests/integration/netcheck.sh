@@ -18,6 +18,7 @@ dc() {
 	rc=0
 	timeout 30 "$DERPCHECK" netcheck --no-portmap --socket "$work/no.sock" "$@" >"$out" 2>"$err" || rc=$?
 	ms=$(($(now_ms) - t0))
+	hints_check "netcheck $*" "$PWD" "$out" "$err"
 }
 has() { grep -qxF -- "$2" "$out" && pass || { fail "$1: no line '$2'"; cat "$out" >&2; }; }
 has_re() { grep -qE -- "$2" "$out" && pass || { fail "$1: nothing matches '$2'"; cat "$out" >&2; }; }

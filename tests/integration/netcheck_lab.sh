@@ -12,6 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lab/lib.sh"
 lab_require_root "netcheck through NAT namespaces"
 lab_deadline 150
+. "$here/../lib/hints.sh"
 out=$lab_dir/out err=$lab_dir/err
 export DERPCHECK_DEFAULT_MAP_URL= NO_COLOR=1
 
@@ -24,6 +25,7 @@ dc() {
 	rc=0
 	ip netns exec "$LAB_CLIENT" timeout 30 "$DERPCHECK" netcheck --socket "$lab_dir/no.sock" "$@" >"$out" 2>"$err" || rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
+	NETNS=$LAB_CLIENT hints_check "netcheck $*" "$PWD" "$out" "$err"
 }
 
 lab_spawn near "$LAB_INET" "$TOOLS/stunserver" --lifetime 140 -a 203.0.113.10 -a 2001:db8:2::10 -p 3478 --delay 4

@@ -66,7 +66,7 @@ contains by-host-noport out "A: node 900a (derp.test) at 127.0.0.1:"
 # JSON: one document, stable names.
 run json 0 5000 --format json ping --derp-map map.json "${ca[@]}" -c 2 -i 20ms 900
 json json '.ok == true and .stage == "done" and .error == null and .summary.sent == 2 and .summary.received == 2'
-json json '.clients | length == 2 and all(.[]; .connected and .fast_start and .metacert and .certificate_checked)'
+json json '.clients | length == 2 and all(.[]; .connected and .fast_start and .metacert and .certificate_checked and .certificate_required and .certificate.trust == "verified")'
 json json '.clients[0].phases_ms.dns == null and .clients[0].phases_ms.tcp > 0 and .clients[0].attempts[0].phase == "connected"'
 json json '.clients[0].server_key == .clients[1].server_key and (.clients[0].public_key | startswith("nodekey:"))'
 json json '[.packets[] | .replied and .rtt_ms > 0 and .there_ms >= 0] == [true, true] and .target.region_id == 900'
@@ -80,16 +80,23 @@ expect quiet out </dev/null
 run size 0 5000 --format json ping --derp-map map.json "${ca[@]}" -c 2 -i 20ms --size 65536 900
 json size '.size == 65536 and .summary.corrupted == 0 and .summary.received == 2'
 
-# --insecure: no certificate check, said loudly.
-run insecure 0 5000 ping --derp-map map.json --insecure -c 1 900
-contains insecure err "derpcheck: warning: --insecure: certificates are NOT checked, like InsecureForTests."
-contains insecure out ", certificate NOT checked"
+# --insecure: derpcheck relays past a certificate clients reject, and says so: not ok.
+run insecure 1 5000 ping --derp-map map.json --insecure -c 1 900
+contains insecure err "derpcheck: warning: --insecure: derpcheck connects whatever the certificate; it is still judged as Tailscale clients judge it, and a problem still fails the ping"
+contains insecure out "connected in "
+contains insecure out ", certificate FAILS, ignored (--insecure)"
+contains insecure out "1 packets sent, 1 received, 0% packet loss"
+contains insecure err "derpcheck: node 900a (derp.test) at 127.0.0.1:$PORT: certificate rejected: Tailscale clients reject it (relayed here only because of --insecure)"
+contains insecure err "  fix: if the issuer is an intermediate, serve the full chain as <certdir>/derp.test.crt and restart derper (details: \`derpcheck cert --derp-map map.json --region 900\`)"
+# With a certificate clients accept, --insecure changes nothing.
+run insecure-valid 0 5000 ping --derp-map map.json "${ca[@]}" --insecure -c 1 900
+contains insecure-valid out ", certificate valid, not required (--insecure)"
 
 # ---- certificates as Tailscale checks them ---------------------------------------------
 run untrusted 1 5000 ping --derp-map map.json -c 1 900
 expect untrusted err <<'EOF'
 derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the certificate does not verify for derp.test: unable to get local issuer certificate (depth 1, /CN=derpcheck test intermediate CA)
-  hint: run `derpcheck cert --servername derp.test 127.0.0.1:PORT` for the whole chain, what each Tailscale client makes of it, and the fix
+  hint: run `derpcheck cert --derp-map map.json --region 900` for the whole chain, what each Tailscale client makes of it, and the fix
 EOF
 
 # A CertName the certificate does not carry (the SNI stays HostName).
@@ -97,7 +104,7 @@ write_map certname.json "$(node 900a derp.test 127.0.0.1 none "$PORT" '"CertName
 run certname 1 5000 ping --derp-map certname.json "${ca[@]}" -c 1 900
 expect certname err <<'EOF'
 derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the certificate does not verify for other.test: hostname mismatch (depth 0, /CN=derp.test)
-  hint: run `derpcheck cert --servername derp.test 127.0.0.1:PORT --ca-file pki/ca.pem` for the whole chain, what each Tailscale client makes of it, and the fix
+  hint: run `derpcheck cert --derp-map certname.json --region 900 --ca-file pki/ca.pem` for the whole chain, what each Tailscale client makes of it, and the fix
 EOF
 stop_server one
 
@@ -107,7 +114,7 @@ write_map leafonly.json "$(node 900a derp.test 127.0.0.1 none "$PORT")"
 run leafonly 1 5000 ping --derp-map leafonly.json "${ca[@]}" -c 1 900
 expect leafonly err <<'EOF'
 derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the certificate does not verify for derp.test: unable to get local issuer certificate (depth 0, /CN=derp.test)
-  hint: run `derpcheck cert --servername derp.test 127.0.0.1:PORT --ca-file pki/ca.pem` for the whole chain, what each Tailscale client makes of it, and the fix
+  hint: run `derpcheck cert --derp-map leafonly.json --region 900 --ca-file pki/ca.pem` for the whole chain, what each Tailscale client makes of it, and the fix
 EOF
 stop_server leafonly
 
@@ -121,7 +128,7 @@ write_map badpin.json "$(node 900a derp.test 127.0.0.1 none "$PORT" "\"CertName\
 run badpin 1 5000 ping --derp-map badpin.json -c 1 900
 expect badpin err <<'EOF'
 derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the certificate does not match the sha256-raw: pin in CertName: cert hash does not match expected cert hash (depth 0, /CN=derp.test)
-  hint: run `derpcheck cert --servername derp.test 127.0.0.1:PORT` for the whole chain, what each Tailscale client makes of it, and the fix
+  hint: run `derpcheck cert --derp-map badpin.json --region 900` for the whole chain, what each Tailscale client makes of it, and the fix
 EOF
 stop_server self
 

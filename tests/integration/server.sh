@@ -33,6 +33,7 @@ server() {
 		>"$work/$name.out.json" 2>/dev/null || jgot=$?
 	[ "$got" = "$want" ] && pass || { fail "$name: exit $got, want $want"; cat "$work/$name.txt" "$work/$name.err" >&2; }
 	[ "$jgot" = "$want" ] && pass || fail "$name: exit $jgot with --format json, want $want"
+	hints_check "$name" "$PWD" "$work/$name.txt" "$work/$name.err" "$work/$name.out.json"
 }
 
 # statuses NAME WANT: "check=status[/code]" of every check that is not ok, from the JSON

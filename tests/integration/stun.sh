@@ -5,6 +5,7 @@ set -u
 : "${DERPCHECK:?}" "${TOOLS:?}"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lab/lib.sh"
+. "$here/../lib/hints.sh"
 lab_deadline 120
 out=$lab_dir/out err=$lab_dir/err
 
@@ -15,6 +16,7 @@ dc() {
 	rc=0
 	NO_COLOR=1 timeout 30 "$DERPCHECK" "$@" >"$out" 2>"$err" || rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
+	hints_check "stun $*" "$PWD" "$out" "$err"
 }
 # The local port derpcheck used, from its first line ("..., from 0.0.0.0:PORT").
 local_port() { sed -n '1s/.*from [^ ]*:\([0-9]*\)$/\1/p' "$out"; }

@@ -9,6 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lab/lib.sh"
 lab_require_root "STUN through NAT namespaces"
 lab_deadline 120
+. "$here/../lib/hints.sh"
 out=$lab_dir/out err=$lab_dir/err
 
 lab_topology || { echo "FAIL: could not build the lab topology" >&2; exit 1; }
@@ -19,6 +20,7 @@ dc() {
 	rc=0
 	NO_COLOR=1 ip netns exec "$LAB_CLIENT" timeout 30 "$DERPCHECK" "$@" >"$out" 2>"$err" || rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
+	NETNS=$LAB_CLIENT hints_check "stun $*" "$PWD" "$out" "$err"
 }
 
 # Servers in the internet namespace: derper-like on both addresses (and IPv6), one that

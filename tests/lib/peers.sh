@@ -18,9 +18,31 @@
 #                                     (and derper_port_NAME / derper_stun_NAME). Flags given
 #                                     are appended (later ones win in Go's flag package),
 #                                     e.g. -stun=false, -verify-clients, -mesh-with ...
+#                                     Optional, in the environment of the call:
+#                                       DERPER_TCP_PORT=N  this TCP port, not a free one
+#                                       DERPER_NETNS=NS    run it in network namespace NS
+#                                                          (ip netns exec; readiness checked there)
+#                                       DERPER_HOSTS=FILE  its /etc/hosts (bind-mounted in a
+#                                                          private mount namespace; root): derper
+#                                                          dials -mesh-with names itself
+#                                       DERPER_CA=FILE     the only root it trusts when it dials
+#                                                          (SSL_CERT_FILE): meshed derpers verify
+#                                                          each other like any Go client
 #   derper_stop NAME                  stop it (SIGTERM, then wait)
 #   derper_log NAME                   the path of its log (stderr + stdout)
 #   derpclient ARGS...                Tailscale's derphttp client (cmd/derpclient)
+#
+# Maps and certificates for those tests:
+#   derper_node NAME HOST IPV4 DERPPORT STUNPORT [EXTRA-JSON]
+#                                     one node of region 900, as a policy file writes it
+#   derper_policy FILE NODE-JSON...   a tailnet policy file in HuJSON (comments, trailing
+#                                     commas) whose derpMap has region 900 "myvps" with these
+#                                     nodes and omits Tailscale's default regions
+#   pki_expired_leaf PKIDIR OUT       OUT.crt (leaf for derp.test and derp2.test, expired on
+#                                     2024-04-01, issued by PKIDIR's intermediate, followed
+#                                     by it) and OUT.key, made with openssl ca -startdate/-enddate
+#                                     (tls-diagnosis.md §7.2); PKIDIR from tests/tools/mkpki-derp.sh
+#   mesh_psk FILE                     a mesh key file derper accepts (64 hex digits)
 
 : "${work:?source tests/integration/lib/derp.sh (or set work) before tests/lib/peers.sh}"
 PEERS=${PEERS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/peers/bin}
@@ -54,16 +76,29 @@ _peers_free_port() {
 	done
 }
 
+# _peers_accepts ADDR PORT: a TCP connection to ADDR:PORT succeeds (in $DERPER_NETNS if set).
+_peers_accepts() {
+	if [ -n "${DERPER_NETNS:-}" ]; then
+		ip netns exec "$DERPER_NETNS" bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+	else
+		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+	fi
+}
+
 derper_start() {
-	local name=$1 addr=$2 certdir=$3 tries port stun pid deadline log stun_off=0
+	local name=$1 addr=$2 certdir=$3 tries port stun pid deadline log stun_off=0 runner=()
 	shift 3
 	case " $* " in *" -stun=false "* | *" --stun=false "*) stun_off=1 ;; esac
 	log=$work/derper-$name.log
 	mkdir -p "$work/derper-$name.state"
+	[ -n "${DERPER_NETNS:-}" ] && runner=(ip netns exec "$DERPER_NETNS")
+	# Each step execs the next, so $! is derper itself and derper_stop reaches it.
+	[ -n "${DERPER_HOSTS:-}" ] && runner+=(unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$DERPER_HOSTS")
+	runner+=(env ${DERPER_CA:+SSL_CERT_FILE=$DERPER_CA SSL_CERT_DIR=/nonexistent})
 	for tries in 1 2 3; do
-		port=$(_peers_free_port t)
+		port=${DERPER_TCP_PORT:-$(_peers_free_port t)}
 		stun=$(_peers_free_port u)
-		"$PEERS/derper" -a "$addr:$port" -http-port -1 -stun-port "$stun" -certmode manual \
+		"${runner[@]}" "$PEERS/derper" -a "$addr:$port" -http-port -1 -stun-port "$stun" -certmode manual \
 			-certdir "$certdir" -hostname derp.test -c "$work/derper-$name.state/derper.key" "$@" \
 			>"$log" 2>&1 </dev/null &
 		pid=$!
@@ -71,7 +106,7 @@ derper_start() {
 		# Ready when the TLS port accepts and, unless STUN is off, derper has logged its
 		# bound STUN socket. A port taken in between makes derper exit: try another.
 		while kill -0 "$pid" 2>/dev/null && [ "$(_peers_now_ms)" -lt "$deadline" ]; do
-			if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null &&
+			if _peers_accepts "$addr" "$port" &&
 				{ [ "$stun_off" = 1 ] || grep -q 'running STUN server' "$log"; }; then
 				eval "derper_pid_${name//-/_}=$pid derper_port_${name//-/_}=$port derper_stun_${name//-/_}=$stun"
 				server_pids="${server_pids:-} $pid"
@@ -82,7 +117,7 @@ derper_start() {
 		done
 		kill "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
-		grep -q 'address already in use' "$log" || break
+		[ -z "${DERPER_TCP_PORT:-}" ] && grep -q 'address already in use' "$log" || break
 	done
 	fail "derper $name did not start on $addr (log below)"
 	cat "$log" >&2
@@ -101,3 +136,78 @@ derper_stop() {
 derper_log() { echo "$work/derper-$1.log"; }
 
 derpclient() { "$PEERS/derpclient" "$@"; }
+
+derper_node() {
+	printf '{"Name": "%s", "RegionID": 900, "HostName": "%s", "IPv4": "%s", "IPv6": "none",\n           "STUNPort": %s, "DERPPort": %s%s},' \
+		"$1" "$2" "$3" "$5" "$4" "${6:+, $6}"
+}
+
+derper_policy() {
+	local file=$1
+	shift
+	{
+		printf '// A tailnet policy file as people paste it: HuJSON, comments and trailing commas.\n{\n'
+		printf '  "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]},],\n'
+		printf '  "derpMap": {\n    "OmitDefaultRegions": true, // only our relay\n    "Regions": {\n'
+		printf '      "900": {\n        "RegionID": 900, "RegionCode": "myvps", "RegionName": "My NAT VPS",\n'
+		printf '        "Nodes": [\n'
+		printf '          %s\n' "$@"
+		printf '        ],\n      },\n    },\n  },\n}\n'
+	} >"$file"
+}
+
+pki_expired_leaf() {
+	local pki=$1 out=$2 ca
+	ca=$(mktemp -d "$work/expired-ca.XXXXXX")
+	mkdir -p "$ca/new"
+	: >"$ca/index.txt"
+	echo 1000 >"$ca/serial"
+	printf '[ca]\ndefault_ca=t\n[t]\ndatabase=%s/index.txt\nnew_certs_dir=%s/new\nserial=%s/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\ncopy_extensions=none\n[p]\ncommonName=supplied\n[leaf]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:derp.test,DNS:derp2.test,IP:127.0.0.1\n' \
+		"$ca" "$ca" "$ca" >"$ca/ca.cnf"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=derp.test \
+		-keyout "$out.key" -out "$ca/leaf.csr" 2>/dev/null &&
+		openssl ca -batch -notext -config "$ca/ca.cnf" -cert "$pki/int.pem" -keyfile "$pki/int.key" \
+			-extensions leaf -startdate 20240101000000Z -enddate 20240401000000Z -in "$ca/leaf.csr" \
+			-out "$out.leaf" 2>/dev/null &&
+		cat "$out.leaf" "$pki/int.pem" >"$out.crt"
+}
+
+mesh_psk() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$1"; echo >>"$1"; }
+
+# derper_wait_log NAME TEXT [SECS]: until derper NAME's log has a line with TEXT (default 10 s).
+derper_wait_log() {
+	local log deadline
+	log=$(derper_log "$1")
+	deadline=$(($(_peers_now_ms) + ${3:-10} * 1000))
+	until grep -qF -- "$2" "$log" 2>/dev/null; do
+		[ "$(_peers_now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+# peers_rtt_avg FILE: the average of "rtt min/avg/max/mdev = a/b/c/d ms" (derpcheck ping and
+# derpclient print the same line), or nothing.
+peers_rtt_avg() { sed -n 's|^rtt min/avg/max/mdev = [0-9.]*/\([0-9.]*\)/.*|\1|p' "$1" | head -1; }
+
+# peers_same_order A_MS B_MS FACTOR: true when the larger is at most FACTOR times the smaller,
+# each counted from 0.5 ms up so that scheduling noise on sub-millisecond loopback RTTs does
+# not decide (two clients on one loaded machine: the same order, not the same number).
+peers_same_order() {
+	awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN {
+		if (a == "" || b == "") exit 1
+		a += 0.5; b += 0.5
+		exit !((a > b ? a / b : b / a) <= f)
+	}'
+}
+
+# derpclient_ping NAME HOST PORT [derpclient flags...]: Tailscale's derphttp client pings
+# through the derper at 127.0.0.1:PORT (in $NETNS if set) with HOST as the TLS name, 10
+# packets 50 ms apart; output in $work/NAME.out and .err, exit status in DERPCLIENT_RC.
+derpclient_ping() {
+	local name=$1 host=$2 port=$3
+	shift 3
+	DERPCLIENT_RC=0
+	${NETNS:+ip netns exec "$NETNS"} "$PEERS/derpclient" -url "https://$host:$port/derp" -resolve-to 127.0.0.1 \
+		-n 10 -i 50ms -q -connect-timeout 5s -timeout 3s "$@" >"$work/$name.out" 2>"$work/$name.err" </dev/null ||
+		DERPCLIENT_RC=$?
+}

@@ -358,7 +358,7 @@ static void test_unknown_option_without_a_close_match_points_to_help(void **stat
 	struct parsed p;
 	PARSE(&probe_spec, &p, "--xyzzy-plugh");
 	assert_usage_error(&p, "unknown option '--xyzzy-plugh'");
-	assert_string_equal(p.err.hint, "see 'derpcheck probe --help'");
+	assert_string_equal(p.err.hint, "see `derpcheck probe --help`");
 }
 
 static void test_unknown_short_option_is_an_error(void **state)

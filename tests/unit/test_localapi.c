@@ -157,7 +157,7 @@ static void test_missing_socket_says_tailscaled_is_not_running_or_elsewhere(void
 	struct dc_localapi a = api(1000);
 	struct dc_buf body = {0};
 	struct dc_error err;
-	assert_int_equal(dc_localapi_status(&a, &body, &err), -1);
+	assert_int_equal(dc_localapi_status(&a, &body, &err), DC_LOCALAPI_NOT_RUNNING);
 	assert_string_equal(err.where, sock);
 	assert_string_equal(err.what, "no such socket: tailscaled is not running, or its socket is elsewhere");
 	assert_non_null(strstr(err.hint, "--socket PATH"));
@@ -172,7 +172,7 @@ static void test_a_socket_nobody_listens_on_is_a_stopped_tailscaled(void **state
 	struct dc_localapi a = api(1000);
 	struct dc_buf body = {0};
 	struct dc_error err;
-	assert_int_equal(dc_localapi_status(&a, &body, &err), -1);
+	assert_int_equal(dc_localapi_status(&a, &body, &err), DC_LOCALAPI_NOT_RUNNING);
 	assert_string_equal(err.what, "tailscaled is not running: the socket exists but nothing accepts connections");
 	unlink(sock);
 }

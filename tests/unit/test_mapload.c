@@ -531,9 +531,22 @@ static void test_url_scheme_is_matched_case_insensitively(void **state)
 	assert_contains(err.what, "fetch failed"); /* tried as a URL, not opened as a file */
 }
 
+/* The --derp-map a printed command can give to read the same map again. */
+static void test_map_spec_for_command_is_the_source_when_it_can_be_read_again(void **state)
+{
+	(void)state;
+	assert_string_equal(dc_map_spec_for_command("policy.hujson"), "policy.hujson");
+	assert_string_equal(dc_map_spec_for_command("https://h.example/derp.json"), "https://h.example/derp.json");
+	assert_string_equal(dc_map_spec_for_command("embedded:tailscale-default-derpmap.json"), "embedded:");
+	assert_null(dc_map_spec_for_command("-"));
+	assert_null(dc_map_spec_for_command("localapi:derpmap"));
+	assert_null(dc_map_spec_for_command(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map_spec_for_command_is_the_source_when_it_can_be_read_again),
 		cmocka_unit_test_teardown(test_file_is_read_whole_with_its_name, remove_temp),
 		cmocka_unit_test_teardown(test_empty_file_reads_as_empty_text, remove_temp),
 		cmocka_unit_test_teardown(test_file_bytes_are_kept_exactly, remove_temp),

@@ -144,6 +144,77 @@ static void test_prometheus_has_one_gauge_per_check_seconds_and_escaped_labels(v
 	free(t);
 }
 
+/* The seed's setup: a leaf-only chain that clients accept only because of InsecureForTests. */
+static void make_insecure(struct fixture *f)
+{
+	make_report(f);
+	f->dn.checks[0] = (struct dc_diag_check){.id = DC_DIAG_CERT, .path = DC_PATH_DERP, .status = DC_CHECK_INSECURE,
+						 .code = "chain-incomplete", .ms = -1};
+	strcpy(f->dn.checks[0].summary, "clients accept it only because InsecureForTests turns verification off");
+	strcpy(f->dn.checks[0].cause, "the server omits its intermediate certificate");
+	strcpy(f->dn.checks[0].fix, "1. serve the full chain; 2. only then remove InsecureForTests");
+	f->dn.trust = DC_TRUST_INSECURE;
+	f->r.stun = DC_VERDICT_OK;
+	f->r.derp = DC_VERDICT_INSECURE;
+	strcpy(f->r.stun_reason, "1 of 1 nodes answer STUN");
+	strcpy(f->r.derp_reason, "1 of 1 nodes relay, 1 only because InsecureForTests turns certificate checks off; 900a: certificate");
+}
+
+static void test_insecure_has_its_own_mark_cause_fix_and_verdict(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_insecure(&f);
+	struct dc_diag_view v = {.utf8 = true};
+	char *t = render(dc_output_diagnose_text, &f.r, &v);
+	assert_non_null(strstr(t, "  \u26a0 certificate        clients accept it only because InsecureForTests turns verification off\n"
+				  "    cause: the server omits its intermediate certificate\n"
+				  "    fix:   1. serve the full chain; 2. only then remove InsecureForTests\n"));
+	assert_non_null(strstr(t, "DERP path: insecure (1 of 1 nodes relay, 1 only because InsecureForTests"));
+	assert_int_equal(dc_diag_exit_status(&f.r), 1);
+	free(t);
+}
+
+static void test_insecure_in_ascii_keeps_the_columns(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_insecure(&f);
+	struct dc_diag_view v = {.utf8 = false, .style = {.quiet = true}};
+	char *t = render(dc_output_diagnose_text, &f.r, &v);
+	/* quiet keeps it (a problem), and the summary starts where "ok   relay" would. */
+	assert_non_null(strstr(t, "  insecure certificate    clients accept it only"));
+	assert_int_equal(strlen("  insecure certificate    "), strlen("  ok   relay              "));
+	free(t);
+}
+
+static void test_insecure_json_and_prometheus_say_so(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_insecure(&f);
+	struct dc_diag_view v = {0};
+	char *t = render(dc_output_diagnose_json, &f.r, &v);
+	cJSON *root = cJSON_Parse(t);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(root, "ok")));
+	cJSON *node = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "nodes"), 0);
+	assert_string_equal(cJSON_GetObjectItem(node, "certificate_trust")->valuestring, "insecure");
+	cJSON *cert = cJSON_GetArrayItem(cJSON_GetObjectItem(node, "checks"), 0);
+	assert_string_equal(cJSON_GetObjectItem(cert, "status")->valuestring, "insecure");
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "counts"), "insecure")->valueint, 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "verdicts"), "derp"), "verdict")->valuestring,
+			    "insecure");
+	cJSON_Delete(root);
+	free(t);
+	t = render(prom, &f.r, NULL);
+	assert_non_null(strstr(t, "derpcheck_diagnose_check_ok{region=\"900\",region_code=\"my\\\"vps\",node=\"900a\",check=\"certificate\"} 0\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_check_insecure{region=\"900\",region_code=\"my\\\"vps\",node=\"900a\",check=\"certificate\"} 1\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_check_insecure{region=\"900\",region_code=\"my\\\"vps\",node=\"900a\",check=\"relay\"} 0\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_path_ok{region=\"900\",region_code=\"my\\\"vps\",path=\"derp\"} 0.5\n"));
+	assert_non_null(strstr(t, "derpcheck_diagnose_path_insecure{region=\"900\",region_code=\"my\\\"vps\",path=\"derp\"} 1\n"));
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +223,9 @@ int main(void)
 		cmocka_unit_test(test_quiet_text_keeps_problems_and_verdicts_only),
 		cmocka_unit_test(test_json_carries_every_check_with_nulls_for_what_does_not_apply),
 		cmocka_unit_test(test_prometheus_has_one_gauge_per_check_seconds_and_escaped_labels),
+		cmocka_unit_test(test_insecure_has_its_own_mark_cause_fix_and_verdict),
+		cmocka_unit_test(test_insecure_in_ascii_keeps_the_columns),
+		cmocka_unit_test(test_insecure_json_and_prometheus_say_so),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -338,9 +338,26 @@ static void test_buf_printf_of_nothing_still_gives_a_string(void **state)
 	dc_buf_free(&b);
 }
 
+/* Hints print derpcheck commands that must run when pasted into a shell. */
+static void test_shell_append_quotes_only_what_the_shell_would_split(void **state)
+{
+	(void)state;
+	char cmd[200] = "derpcheck cert";
+	dc_shell_append(cmd, sizeof(cmd), "--derp-map");
+	dc_shell_append(cmd, sizeof(cmd), "my map.json");
+	dc_shell_append(cmd, sizeof(cmd), "it's");
+	dc_shell_append(cmd, sizeof(cmd), "[::1]:443");
+	dc_shell_append(cmd, sizeof(cmd), "");
+	assert_string_equal(cmd, "derpcheck cert --derp-map 'my map.json' 'it'\\''s' [::1]:443 ''");
+	char small[16] = "derpcheck";
+	dc_shell_append(small, sizeof(small), "a-very-long-argument");
+	assert_int_equal(strlen(small), sizeof(small) - 1); /* cut, never past the end */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shell_append_quotes_only_what_the_shell_would_split),
 		cmocka_unit_test(test_parse_int_reads_a_whole_decimal_string),
 		cmocka_unit_test(test_parse_int_bounds_are_inclusive),
 		cmocka_unit_test(test_parse_int_covers_the_full_64_bit_range),

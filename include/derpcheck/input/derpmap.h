@@ -157,6 +157,13 @@ const struct dc_derp_region *dc_derpmap_region(const struct dc_derpmap *map, int
 /* Effective values, with Tailscale's defaults applied. */
 int dc_node_stun_port(const struct dc_derp_node *n); /* -1 when STUN is disabled */
 int dc_node_derp_port(const struct dc_derp_node *n);
+/*
+ * Whether Tailscale clients check this node's certificate: not when InsecureForTests is
+ * set (derphttp_client.go tlsClient turns verification off), unless CertName names
+ * another name or a sha256-raw: pin, whose check tlsdial.SetConfigExpectedCert installs
+ * afterwards (tls-diagnosis.md §2.5).
+ */
+bool dc_node_clients_verify(const struct dc_derp_node *n);
 
 enum dc_addr_mode {
 	DC_ADDR_DNS,      /* empty: resolve HostName */

@@ -88,6 +88,22 @@ void dc_map_doc_parse(struct dc_map_doc *doc);
 void dc_map_doc_parse_with(struct dc_map_doc *doc, const struct dc_fetch_opts *opts);
 void dc_map_doc_free(struct dc_map_doc *doc);
 
+/*
+ * The --derp-map value that reads the same map again, for the commands hints print:
+ * the file or URL as given, "embedded:" for the snapshot; NULL for standard input and
+ * tailscaled's map, which a second command cannot read back.
+ */
+const char *dc_map_spec_for_command(const char *name);
+
+/*
+ * "`derpcheck validate MAP`" (backticks included: a command hints print) for the map
+ * called name, or "derpcheck validate FILE" (a template) when it cannot be read again.
+ */
+void dc_map_validate_hint(const char *name, const char *map_format, char *out, size_t n);
+
+/* The --map-format word a printed command must repeat: NULL for auto (the default). */
+const char *dc_map_format_flag(enum dc_map_format f);
+
 struct dc_yaml_doc;
 /* What the YAML reader noticed (aliases, merges, tags, a second document), as findings. */
 void dc_map_yaml_findings(struct dc_findings *findings, const struct dc_yaml_doc *y);

@@ -18,12 +18,14 @@
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/probe/derpconn.h"
+#include "derpcheck/judge/trust.h"
 
 enum dc_check_status {
 	DC_CHECK_OK,
 	DC_CHECK_WARN,
 	DC_CHECK_FAIL,
 	DC_CHECK_SKIP, /* not applicable, or not possible after an earlier failure */
+	DC_CHECK_INSECURE, /* passes for clients only because InsecureForTests turns certificate checks off */
 };
 
 /* Which verdict a check counts towards. */
@@ -84,6 +86,7 @@ struct dc_diag_node {
 	size_t server_keys;          /* distinct server keys met on all connections */
 	const char *transport;       /* the handshake's transport (dc_derp_transport_name); NULL if none */
 	char transport_note[400];    /* --transport auto fell back to WebSocket: why */
+	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
 };
 
 enum dc_verdict {
@@ -91,12 +94,13 @@ enum dc_verdict {
 	DC_VERDICT_DEGRADED, /* works through some nodes or families, not all */
 	DC_VERDICT_BROKEN,  /* no node works */
 	DC_VERDICT_NA,      /* the region does not offer this (STUN disabled, STUNOnly) */
+	DC_VERDICT_INSECURE, /* clients relay, but only with certificate checks off (InsecureForTests; judge/trust.h) */
 };
 
 struct dc_diag_opts {
 	const char *map_name;        /* the map as the user named it (fix texts, cert commands) */
+	const char *map_format;      /* --map-format when not auto, repeated in those commands */
 	const char *ca_file;         /* replaces the system trust store */
-	bool insecure;               /* skip certificate checks (the caller warns) */
 	int family;                  /* 0 both, 4 or 6 */
 	long timeout_ms;             /* per network step (default 3 s) */
 	unsigned ping_count;         /* relayed pings per client pair (default 3) */
@@ -127,7 +131,7 @@ void dc_diag_report_free(struct dc_diag_report *r);
 /* Checks with this status over the whole report. */
 size_t dc_diag_count(const struct dc_diag_report *r, enum dc_check_status st);
 
-/* "ok", "warn", "fail", "skip"; "ok", "degraded", "broken", "n/a"; "map", "stun", "derp". */
+/* "ok", "warn", "fail", "skip", "insecure"; "ok", "degraded", "broken", "n/a", "insecure"; "map", "stun", "derp". */
 const char *dc_check_status_name(enum dc_check_status st);
 const char *dc_verdict_name(enum dc_verdict v);
 const char *dc_diag_path_name(enum dc_diag_path p);

@@ -29,6 +29,8 @@ struct dc_findings {
 	size_t count;
 	size_t cap;
 	const char *file; /* applied to findings added from now on */
+	const char *ca_file; /* --ca-file as given, for the derpcheck commands hints print; may be NULL */
+	const char *map_format; /* --map-format when not auto, for the same commands; may be NULL */
 };
 
 struct dc_finding *dc_findings_add(struct dc_findings *f, enum dc_severity sev, const char *code,

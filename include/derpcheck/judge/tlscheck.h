@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/certinfo.h"
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/net/tlsconn.h"
@@ -171,9 +172,6 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 /* The served leaf differs from the file's: renewed on disk, derper not restarted. */
 void dc_tlscheck_compare_disk(struct dc_cert_report *served, X509 *disk_leaf, const char *disk_path, time_t now);
 
-/* Warn that InsecureForTests hides the problems found (region mode). */
-void dc_tlscheck_note_insecure(struct dc_cert_report *r, const char *node_path);
-
 /* Write r->fullchain as PEM (atomically, mode 0644). -1 with err when there is none. */
 int dc_tlscheck_write_fullchain(const struct dc_cert_report *r, const char *path, struct dc_error *err);
 
@@ -206,6 +204,7 @@ int dc_http_response_date(const char *buf, size_t len, time_t *out);
  */
 struct dc_tlscheck_call {
 	const char *derp_map;  /* --derp-map as the user gave it; NULL when not from a map */
+	const char *map_format; /* with derp_map: --map-format when it is not auto, else NULL */
 	int64_t region_id;     /* with derp_map: the region checked */
 	const char *host_name; /* node HostName (the TLS name) */
 	const char *cert_name; /* node CertName or NULL */
@@ -225,5 +224,14 @@ void dc_tlscheck_brief(const struct dc_tls_conn *conn, const struct dc_error *co
 
 /* The `derpcheck cert` command line for call (shell-quoted), as in the brief. */
 void dc_tlscheck_command(const struct dc_tlscheck_call *call, char *out, size_t n);
+
+/*
+ * The call for node n of region region_id: the map and region when the map can be named
+ * again (map_spec, from dc_map_spec_for_command: CertName, ports and addresses then come
+ * from it), else the address clients dial (the map's IPv4/IPv6, or HostName) with the
+ * node's name. addr is room for that address.
+ */
+void dc_tlscheck_node_call(const struct dc_derp_node *n, int64_t region_id, const char *map_spec, const char *map_format,
+			   const char *ca_file, struct dc_tlscheck_call *call, char *addr, size_t naddr);
 
 #endif

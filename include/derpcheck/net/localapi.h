@@ -34,10 +34,14 @@ struct dc_localapi {
  */
 const char *dc_localapi_default_socket(void);
 
+/* dc_localapi_get's result when no tailscaled listens: no socket there, or a stale one. */
+#define DC_LOCALAPI_NOT_RUNNING (-2)
+
 /*
  * GET /localapi/v0/<endpoint> (endpoint like "status" or "derpmap"). On HTTP 200 the
- * body is in *body (NUL-terminated, at most max_bytes). Any other outcome is -1 with
- * err explaining it; *body is then empty.
+ * body is in *body (NUL-terminated, at most max_bytes). Any other outcome is negative
+ * with err explaining it: DC_LOCALAPI_NOT_RUNNING when nothing listens on the socket,
+ * -1 otherwise; *body is then empty.
  */
 int dc_localapi_get(const struct dc_localapi *api, const char *endpoint, size_t max_bytes, struct dc_buf *body,
 		    struct dc_error *err);

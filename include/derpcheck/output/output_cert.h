@@ -10,6 +10,7 @@
 #include "derpcheck/judge/certfiles.h"
 #include "derpcheck/output/output.h"
 #include "derpcheck/judge/tlscheck.h"
+#include "derpcheck/judge/trust.h"
 
 /* One server checked (a HOST, or one node of a region). */
 struct dc_cert_target {
@@ -22,6 +23,8 @@ struct dc_cert_target {
 	bool failed;          /* nothing answered: err says why, report is empty */
 	struct dc_error err;
 	const char *written;  /* --write-fullchain FILE, once written */
+	bool trust_judged;    /* region mode: what the map's clients make of it */
+	struct dc_trust_verdict trust;
 };
 
 struct dc_cert_output {

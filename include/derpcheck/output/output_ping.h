@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "derpcheck/judge/trust.h"
 #include "derpcheck/probe/derpping.h"
 #include "derpcheck/output/output.h"
 
@@ -20,8 +21,13 @@ struct dc_ping_report {
 	const char *map_name;  /* NULL for a HOST target without a map */
 	const char *map_source;
 	const char *ca_file;   /* repeated in the `derpcheck cert` suggestion */
+	const char *map_spec;  /* --derp-map for the `derpcheck cert` suggestion, NULL if none can be given */
+	const char *map_format; /* its --map-format when not auto */
 	const struct dc_style *style;
 	int verbose;
+	/* What clients make of each connected client's certificate (judge/trust.h). */
+	bool trust_judged[2];
+	struct dc_trust_verdict trust[2];
 };
 
 void dc_output_ping_header(FILE *out, const struct dc_ping_report *rep);
@@ -34,11 +40,14 @@ void dc_output_ping_failure(FILE *out, const struct dc_ping_report *rep);
 void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep);
 
 /*
- * The short certificate diagnosis for a failed connection: the "hint:" line that sends
- * the user to `derpcheck cert` with the exact arguments. Kept in one place so the cert
- * module's own short form can replace it.
+ * The `derpcheck cert` call that explains node's certificate: the map and region when
+ * the map can be named again, else the address connected to (addr, "IP:PORT") with the
+ * node's name. hostport is room for the address.
  */
-void dc_output_ping_cert_hint(FILE *out, const struct dc_derp_attempt *a, const struct dc_derp_node *node,
-			      const char *ca_file);
+void dc_output_ping_cert_call(const struct dc_ping_report *rep, const struct dc_derp_node *node, const char *addr,
+			      struct dc_tlscheck_call *call, char *hostport, size_t n);
+
+/* The certificate problems of the connected clients (rep->trust), one per node, with fixes. */
+void dc_output_ping_trust(FILE *out, const struct dc_ping_report *rep);
 
 #endif

@@ -128,8 +128,9 @@ struct dc_derp_conn {
 	uint8_t private_key[DC_DERP_KEY_LEN]; /* wiped by dc_derp_close */
 	uint8_t server_key[DC_DERP_KEY_LEN];
 	char tls_version[16];
-	bool insecure;                   /* certificates were not checked */
-	struct dc_tls_verdict verdict;   /* when checked */
+	bool insecure;                   /* connected whatever the certificate (--insecure, or InsecureForTests as clients do) */
+	bool verified;                   /* verdict holds the certificate's judgement (also when insecure) */
+	struct dc_tls_verdict verdict;
 	bool metacert;                   /* derper's derpkey certificate was served */
 	uint8_t metacert_key[DC_DERP_KEY_LEN];
 	int metacert_version;

@@ -14,6 +14,7 @@
 #include "derpcheck/probe/captive.h"
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
+#include "derpcheck/judge/trust.h"
 #include "derpcheck/output/netreport.h"
 #include "derpcheck/probe/portmap.h"
 #include "derpcheck/probe/prober.h"
@@ -45,7 +46,9 @@ struct dc_netcheck_opts {
 	bool check_derp;        /* TCP+TLS+/derp/latency-check per region even when UDP works */
 	bool no_https_fallback;
 	const char *ca_file;
-	bool insecure;          /* do not verify certificates in the HTTPS checks */
+	bool insecure;          /* connect whatever the certificate (it is judged all the same) */
+	const char *map_spec;   /* --derp-map for the commands hints print (dc_map_spec_for_command); NULL: none */
+	const char *map_format; /* --map-format for them when not auto, else NULL */
 	const char *extra_stun[DC_NETCHECK_MAX_EXTRA]; /* HOST[:PORT] */
 	size_t extra_count;
 	uint64_t stun_phase_ns;     /* 0: 3 s */
@@ -97,6 +100,8 @@ struct dc_netcheck_https {
 	int family;
 	char peer[64];
 	char error[320];
+	bool trust_judged;          /* a TLS handshake completed: what clients make of the certificate */
+	struct dc_trust_verdict trust;
 };
 
 struct dc_netcheck_extra {

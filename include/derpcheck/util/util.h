@@ -73,4 +73,14 @@ void dc_buf_append(struct dc_buf *b, const void *data, size_t n);
 void dc_buf_printf(struct dc_buf *b, const char *fmt, ...) DC_PRINTF(2, 3);
 void dc_buf_free(struct dc_buf *b);
 
+/* snprintf into a fixed field: texts are cut at the field's size on purpose, never overflow. */
+void dc_textf(char *out, size_t n, const char *fmt, ...) DC_PRINTF(3, 4);
+
+/*
+ * Append " ARG" to the command line in out (NUL-terminated, size n), in single quotes
+ * when the shell would otherwise split or expand it: the derpcheck commands that hints
+ * print must run when pasted. Never overflows; a command that does not fit is cut.
+ */
+void dc_shell_append(char *out, size_t n, const char *arg);
+
 #endif

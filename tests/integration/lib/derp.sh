@@ -35,6 +35,7 @@ finish() {
 	[ "$failures" -eq 0 ]
 }
 
+. "$root/tests/lib/hints.sh"
 "$root/tests/tools/mkpki-derp.sh" "$work/pki"
 
 now_ms() {
@@ -111,6 +112,7 @@ run() {
 	fi
 	if [ "$elapsed" -le "$max_ms" ]; then pass; else fail "$name: took ${elapsed} ms, more than $max_ms ms"; fi
 	ELAPSED=$elapsed
+	hints_check "$name" "$work" "$work/$name.out" "$work/$name.err"
 }
 
 # expect NAME out|err: the masked stream must equal standard input.
