@@ -381,8 +381,26 @@ void dc_output_ping_failure(FILE *out, const struct dc_ping_report *rep)
 		const struct dc_ping_client *c = r->clients[0].conn.auto_note[0] ? &r->clients[0] : &r->clients[1];
 		fprintf(out, "derpcheck: %c: node %s relays only over WebSocket: %s\n", c->name, c->conn.node->name,
 			c->conn.auto_note);
-		fprintf(out, "  hint: tailscaled connects with Upgrade: DERP only, so it cannot use this node; browser clients can. "
-			     "derpcheck diagnose on this region says what the proxy in front of derper does and the lines to change\n");
+		char cmd[900] = "derpcheck diagnose";
+		if (rep->map_spec && !rep->host_target) {
+			dc_shell_append(cmd, sizeof(cmd), "--derp-map");
+			dc_shell_append(cmd, sizeof(cmd), rep->map_spec);
+			if (rep->map_format) {
+				dc_shell_append(cmd, sizeof(cmd), "--map-format");
+				dc_shell_append(cmd, sizeof(cmd), rep->map_format);
+			}
+			if (rep->ca_file) {
+				dc_shell_append(cmd, sizeof(cmd), "--ca-file");
+				dc_shell_append(cmd, sizeof(cmd), rep->ca_file);
+			}
+			char id[32];
+			snprintf(id, sizeof(id), "%lld", (long long)rep->region->id);
+			dc_shell_append(cmd, sizeof(cmd), id);
+			fprintf(out, "  hint: tailscaled connects with Upgrade: DERP only, so it cannot use this node; browser clients can. "
+				     "`%s` says what the proxy in front of derper does and the lines to change\n", cmd);
+		} else {
+			fprintf(out, "  hint: tailscaled connects with Upgrade: DERP only, so it cannot use this node; browser clients can\n");
+		}
 	}
 	switch (r->stage) {
 	case DC_PING_DONE:
