@@ -570,8 +570,8 @@ void dc_proxy_judge(const struct dc_proxy_evidence *e, struct dc_proxy_verdict *
 {
 	memset(v, 0, sizeof(*v));
 	for (int r = 0; r < DC_PROXY_REQ_COUNT; r++)
-		v->derper_seen = v->derper_seen || from_derper(&e->answers[r]);
-	v->derper_seen = v->derper_seen || e->metacert;
+		v->derper_answered = v->derper_answered || from_derper(&e->answers[r]);
+	v->derper_seen = v->derper_answered || e->metacert;
 	v->front = e->plain_http ? DC_FRONT_PLAIN_HTTP : !e->tls_ok ? DC_FRONT_UNKNOWN : e->metacert ? DC_FRONT_DERPER : DC_FRONT_PROXY;
 	if (v->front == DC_FRONT_DERPER)
 		textf(v->who, sizeof(v->who), "derper itself");

@@ -140,6 +140,13 @@ contains nginx-no-upgrade-diagnose out "fix:   pass GET /derp to derper with its
 contains nginx-no-upgrade-diagnose out '              nginx: in the location for derper: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade"; proxy_set_header Host $host; proxy_buffering off; proxy_read_timeout 3600s; (nginx speaks HTTP/1.0 upstream and drops Upgrade unless told)'
 check nginx-no-upgrade-diagnose warn websocket "Upgrade: websocket: HTTP 426 Upgrade Required (\"DERP requires connection upgrade\") from derper"
 contains nginx-no-upgrade-diagnose out "DERP path: broken (0 of 1 nodes relay; 900a: derp-upgrade)"
+# cert gives the same verdict under the certificate's, and exits 1 for it
+run nginx-no-upgrade-cert 1 20000 cert --ca-file pki30/ca.pem --servername derp.test "$bind:$PPORT"
+contains nginx-no-upgrade-cert out "result: every client accepts it"
+contains nginx-no-upgrade-cert out "  FAIL derp-upgrade       Upgrade: DERP: HTTP 426 Upgrade Required (\"DERP requires connection upgrade\") from derper"
+contains nginx-no-upgrade-cert out "result: 1 problem in front of derper: Tailscale's clients cannot relay through this port"
+run nginx-no-upgrade-cert-json 1 20000 --format json cert --ca-file pki30/ca.pem --servername derp.test "$bind:$PPORT"
+json nginx-no-upgrade-cert-json '.targets[0].proxy.kind == "nginx" and .targets[0].proxy.derp_upgrade == false and ([.targets[0].proxy.checks[] | select(.status == "fail") | .code] == ["proxy-strips-upgrade"])'
 go_client nginx-no-upgrade-go 2
 contains nginx-no-upgrade-go err "DERP requires connection upgrade"
 ping_with nginx-no-upgrade derp 1
@@ -185,6 +192,8 @@ check caddy-good-diagnose ok proxy "Caddy terminates TLS (its Server header; no 
 check caddy-good-diagnose ok proxy-alpn "offered h2,http/1.1: the proxy chose h2; Tailscale offers none and speaks HTTP/1.1"
 check caddy-good-diagnose ok derp-upgrade "101 Switching Protocols from derper through the proxy, server key nodekey:"
 check caddy-good-diagnose ok websocket "101 with the derp subprotocol; derper's ServerKey arrives in binary messages"
+run caddy-good-cert 0 20000 cert --ca-file pki30/ca.pem --servername derp.test "$bind:$PPORT"
+contains caddy-good-cert out "  ok   proxy              Caddy terminates TLS (its Server header; no derpkey certificate), TLSv1.3"
 go_client caddy-good-go 0
 ping_with caddy-good derp 0
 ping_with caddy-good websocket 0

@@ -57,7 +57,8 @@ struct dc_proxy_verdict {
 	enum dc_proxy_kind kind;
 	char who[96];        /* "nginx/1.22.1", "Caddy", "HAProxy", "a proxy", "derper itself" */
 	char who_why[96];    /* how we know: "its Server header", ... */
-	bool derper_seen;    /* some answer came from derper itself */
+	bool derper_seen;    /* derper's certificate, or some answer from derper itself */
+	bool derper_answered; /* some HTTP answer came from derper itself */
 	bool derp_ok;        /* Upgrade: DERP reached derper (101 with its key) */
 	bool websocket_ok;   /* the WebSocket upgrade reached derper */
 	struct dc_proxy_line lines[DC_PROXY_ITEM_COUNT];
