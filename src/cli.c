@@ -153,6 +153,7 @@ static int apply(struct dc_cli *cli, const struct dc_option *o, const char *arg,
 		if (dc_derp_transport_parse(transports[pick], &t) < 0)
 			return dc_error_set(err, NULL, "internal error: --transport %s", arg);
 		cli->transport = (int)t;
+		cli->transport_given = true;
 		return 0;
 	}
 	case OPT_INSECURE:

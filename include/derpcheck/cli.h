@@ -41,6 +41,7 @@ struct dc_cli {
 	int family;      /* 0 both, 4 or 6 */
 	enum dc_map_format map_format; /* --map-format (default auto) */
 	int transport;   /* --transport: an enum dc_derp_transport (default derp, as tailscaled) */
+	bool transport_given;
 };
 
 struct dc_option {

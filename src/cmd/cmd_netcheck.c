@@ -158,6 +158,8 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 	a.o.bind_addr = a.have_bind ? &a.bind : NULL;
 	a.o.measure_all = cli->verbose > 0;
 	a.o.ca_file = cli->ca_file;
+	a.o.derp_handshake = cli->transport_given && a.o.check_derp;
+	a.o.transport = (enum dc_derp_transport)cli->transport;
 	a.o.insecure = cli->insecure;
 	a.o.map_spec = dc_map_spec_for_command(cli->derp_map ? cli->derp_map : maps.name);
 	a.o.map_format = cli->derp_map ? dc_map_format_flag(cli->map_format) : NULL;

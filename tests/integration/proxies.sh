@@ -179,6 +179,15 @@ contains ws-only-go err "DERP requires connection upgrade"
 ping_with ws-only derp 1
 ping_with ws-only websocket 0
 ping_with ws-only auto 1
+# netcheck --check-derp with --transport: the DERP handshake per region, and which transport carried it
+# (STUN from derper itself on a STUNOnly node, so netcheck has a home region to report)
+write_map map-ws-only-stun.json "$(node 900a derp.test "$bind" none "$PPORT")" \
+	"{\"Name\":\"900s\",\"RegionID\":900,\"HostName\":\"derp.test\",\"IPv4\":\"127.0.0.62\",\"IPv6\":\"none\",\"STUNOnly\":true,\"STUNPort\":$derper_stun_plain}"
+run ws-only-netcheck 0 15000 netcheck --no-portmap --derp-map map-ws-only-stun.json --ca-file pki30/ca.pem --check-derp --transport auto
+contains ws-only-netcheck out "		  DERP handshake: admitted, WebSocket (auto: the DERP upgrade failed)"
+contains ws-only-netcheck out "warning: region 900 node 900a relays only over WebSocket: the DERP upgrade tailscaled uses fails there"
+run ws-only-netcheck-derp 0 15000 --format json netcheck --no-portmap --derp-map map-ws-only-stun.json --ca-file pki30/ca.pem --check-derp --transport derp
+json ws-only-netcheck-derp '.derpcheck.https[0].derp_handshake.ok == false and (.derpcheck.https[0].derp_handshake.error | contains("426"))'
 contains ws-only-ping-auto out ", WebSocket (auto: the DERP upgrade failed), connected in"
 contains ws-only-ping-auto out "3 packets sent, 3 received, 0% packet loss"
 contains ws-only-ping-auto err "derpcheck: A: node 900a relays only over WebSocket: the server answered the DERP upgrade with HTTP 426 Upgrade Required, not 101 Switching Protocols: \"DERP requires connection upgrade\""
