@@ -74,6 +74,11 @@ static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc
 		put_text(out, c->cause, v);
 		fputc('\n', out);
 	}
+	if (c->tried[0]) {
+		fprintf(out, "%stried: ", pad);
+		put_text(out, c->tried, v);
+		fputc('\n', out);
+	}
 	if (c->fix[0]) {
 		/* A proxy's fix is the general change, then one line per proxy: each under the first. */
 		fprintf(out, "%sfix:   ", pad);
@@ -174,6 +179,7 @@ static cJSON *json_check(const struct dc_diag_check *c)
 	cJSON_AddStringToObject(o, "summary", c->summary);
 	cJSON_AddItemToObject(o, "cause", c->cause[0] ? cJSON_CreateString(c->cause) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "fix", c->fix[0] ? cJSON_CreateString(c->fix) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "tried", c->tried[0] ? cJSON_CreateString(c->tried) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "ms", json_ms(c->ms));
 	return o;
 }
@@ -227,6 +233,9 @@ void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const st
 		cJSON_AddItemToObject(o, "certificate_trust", dn->trust == DC_TRUST_UNKNOWN
 								 ? cJSON_CreateNull()
 								 : cJSON_CreateString(dc_trust_name(dn->trust)));
+		cJSON *tried = cJSON_AddObjectToObject(o, "stun_ports_tried");
+		cJSON_AddItemToObject(tried, "ipv4", dc_output_stun_guess_json(&dn->stun_guess[0]));
+		cJSON_AddItemToObject(tried, "ipv6", dc_output_stun_guess_json(&dn->stun_guess[1]));
 		cJSON_AddItemToObject(o, "transport", json_str_or_null(dn->transport));
 		cJSON_AddItemToObject(o, "transport_fallback", dn->transport_note[0] ? cJSON_CreateString(dn->transport_note)
 										     : cJSON_CreateNull());

@@ -8,8 +8,9 @@
  *
  * Every check is a plain struct with a status, a one-line cause and a one-line fix, so
  * the output module renders the same result as a checklist, JSON or Prometheus gauges.
- * When STUN is silent on STUNPort, the usual forwarded ports are probed (3478, and the
- * DERP port over UDP) so a NAT or Docker port mapping that points elsewhere is named.
+ * When STUN fails on STUNPort, the likely forwarded ports are probed (probe/stunguess.h:
+ * 3478, the DERP port over UDP, the other nodes' STUNPorts, --stun-port-guess) so a NAT
+ * or Docker port mapping that points elsewhere is named, and the ports tried are listed.
  * Core only: nothing is printed here.
  */
 #ifndef DERPCHECK_DIAGNOSE_H
@@ -19,6 +20,7 @@
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/probe/derpconn.h"
 #include "derpcheck/judge/trust.h"
+#include "derpcheck/probe/stunguess.h"
 
 enum dc_check_status {
 	DC_CHECK_OK,
@@ -61,6 +63,7 @@ struct dc_diag_check {
 	char summary[400];           /* what was seen, one line */
 	char cause[700];             /* FAIL/WARN: why, one line */
 	char fix[1400];              /* FAIL/WARN: what to change; a proxy's fix adds one line per proxy ('\n') */
+	char tried[700];             /* STUN checks: the other ports tried and what each did, or "" */
 	double ms;                   /* the check's own timing (RTT, connect time); < 0: none */
 	const char *pair[2];         /* mesh checks: the two nodes' Names */
 };
@@ -87,6 +90,7 @@ struct dc_diag_node {
 	const char *transport;       /* the handshake's transport (dc_derp_transport_name); NULL if none */
 	char transport_note[400];    /* --transport auto fell back to WebSocket: why */
 	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
+	struct dc_stun_guess stun_guess[2]; /* [0] IPv4, [1] IPv6: ports tried when STUNPort failed (nports 0: none) */
 };
 
 enum dc_verdict {
@@ -106,6 +110,8 @@ struct dc_diag_opts {
 	unsigned ping_count;         /* relayed pings per client pair (default 3) */
 	enum dc_derp_transport transport; /* of the handshake, relay and mesh checks (default derp) */
 	const struct dc_derpmap *defaults; /* Tailscale's default map for the validate rules; may be NULL */
+	const uint16_t *stun_port_guess;   /* --stun-port-guess: more ports to try when STUNPort fails */
+	size_t stun_port_guess_count;
 };
 
 struct dc_diag_report {
@@ -135,11 +141,5 @@ size_t dc_diag_count(const struct dc_diag_report *r, enum dc_check_status st);
 const char *dc_check_status_name(enum dc_check_status st);
 const char *dc_verdict_name(enum dc_verdict v);
 const char *dc_diag_path_name(enum dc_diag_path p);
-
-/*
- * The forwarding hint when STUN is silent on the map's port but answers on another
- * (exposed for tests): "STUN answers on 3478, not on 38893: ...".
- */
-void dc_diag_stun_port_hint(int answered_port, int map_port, char *cause, size_t ncause, char *fix, size_t nfix);
 
 #endif
