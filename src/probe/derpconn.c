@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "derpcheck/net/nodeaddr.h"
+#include "derpcheck/probe/proxyprobe.h"
 #include "derpcheck/probe/wsio.h"
 
 #define RBUF_INITIAL (64u * 1024u)
@@ -597,6 +598,43 @@ static bool answered_with_http(struct dc_derp_conn *c, uint64_t deadline)
 	return memcmp(c->rbuf + c->roff, "HTTP/", 5) == 0;
 }
 
+/*
+ * "Not TLS" becomes what the port serves: GET /derp in plain HTTP, so derper without TLS
+ * (letsencrypt mode off port 443) is named as such, instead of the bare "first record
+ * does not look like a TLS handshake" that Tailscale's clients log.
+ */
+static void say_plain_http(struct dc_derp_conn *c, const struct dc_derp_node *node, const struct dc_tls_addr *list,
+			   size_t n, uint64_t deadline, struct dc_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		char peer[sizeof(c->tls.peer)];
+		dc_sockaddr_format(list[i].addr, peer, sizeof(peer));
+		if (strcmp(peer, c->tls.peer) != 0)
+			continue;
+		struct dc_proxy_answer ans;
+		long ms = remaining_ms(deadline);
+		if (dc_proxy_plain_get_derp(list[i].addr, list[i].len, node->host_name, dc_node_derp_port(node),
+					    ms > 0 && ms < 2000 ? ms : 2000, &ans) < 0)
+			return;
+		int port = dc_node_derp_port(node);
+		if (ans.derper_426) {
+			dc_error_set(err, c->tls.peer, "the port serves plain HTTP, not TLS: GET /derp without TLS got derper's own "
+						       "\"426 DERP requires connection upgrade\" (Tailscale's clients fail with \"tls: first "
+						       "record does not look like a TLS handshake\")");
+			dc_error_hint(err, "derper serves TLS only on :443 or with --certmode manual: run it with --certmode manual "
+					   "--certdir DIR --hostname %s, or -a :443, or put a TLS-terminating proxy in front of it",
+				      node->host_name);
+		} else {
+			dc_error_set(err, c->tls.peer, "the port serves plain HTTP, not TLS: GET /derp without TLS got HTTP %d%s%s%s%s",
+				     ans.head.status, ans.head.reason[0] ? " " : "", ans.head.reason,
+				     ans.head.server[0] ? " from " : "", ans.head.server);
+			dc_error_hint(err, "clients speak TLS to DERPPort %d: terminate TLS there (a proxy's HTTP listener needs TLS), "
+					   "or point DERPPort at the TLS port", port);
+		}
+		return;
+	}
+}
+
 static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, const struct dc_derp_node *node,
 		     uint64_t deadline, struct dc_derp_attempt *a)
 {
@@ -628,8 +666,11 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 		tls_opts.timeout_ms = 1;
 	int used = dc_tls_connect_race(list, addrs.count, o->node_timeout_ms > 0 ? o->node_timeout_ms : DEFAULT_NODE_MS,
 				       &tls_opts, &c->tls, &a->err);
-	if (used < 0)
+	if (used < 0) {
+		if (c->tls.failure == DC_CONN_NOT_TLS)
+			say_plain_http(c, node, list, addrs.count, deadline, &a->err);
 		return failed(c, a, from_tls(c->tls.failure), c->tls.tcp_ns ? DC_DERP_PHASE_TLS : DC_DERP_PHASE_TCP);
+	}
 	snprintf(a->addr, sizeof(a->addr), "%s", c->tls.peer);
 	c->family = addrs.addr[used].family;
 	c->tcp_ns = c->tls.tcp_ns;

@@ -408,6 +408,17 @@ out:
 	s_close(&s);
 }
 
+int dc_proxy_plain_get_derp(const struct sockaddr *addr, socklen_t addrlen, const char *host_name, int port,
+			    long timeout_ms, struct dc_proxy_answer *a)
+{
+	struct dc_proxy_probe_opts o = {.addr = addr, .addrlen = addrlen, .host_name = host_name, .port = port};
+	struct dc_proxy_evidence *e = dc_xcalloc(1, sizeof(*e));
+	e->plain_http = true;
+	request(&o, e, DC_PROXY_GET_DERP, timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS, a);
+	free(e);
+	return a->answered ? 0 : -1;
+}
+
 /* ---- the run -------------------------------------------------------------------------------- */
 
 static void copy_chain(struct dc_proxy_evidence *e, struct dc_tls_conn *c)

@@ -280,6 +280,9 @@ check plain-diagnose FAIL proxy "derper serves plain HTTP on TCP $PPORT, not TLS
 contains plain-diagnose out "       cause: GET /derp sent without TLS answered HTTP 426 Upgrade Required (\"DERP requires connection upgrade\") from derper: derper runs on port $PPORT without TLS, and Tailscale's clients fail with \"tls: first record does not look like a TLS handshake\""
 contains plain-diagnose out "       fix:   derper serves TLS only when it listens on :443 or runs with --certmode manual: run it with --certmode manual --certdir DIR --hostname derp.test (derp.test.crt and derp.test.key in DIR; any port), or with -a :443 (and publish that as port $PPORT), or put a TLS-terminating proxy in front of it"
 check plain-diagnose skip derp-upgrade "not judged: the port speaks plain HTTP"
+run plain-ping 1 10000 ping --derp-map map-plain.json --ca-file pki30/ca.pem -c 1 900
+contains plain-ping err "the port serves plain HTTP, not TLS: GET /derp without TLS got derper's own \"426 DERP requires connection upgrade\" (Tailscale's clients fail with \"tls: first record does not look like a TLS handshake\")"
+contains plain-ping err "  hint: derper serves TLS only on :443 or with --certmode manual: run it with --certmode manual --certdir DIR --hostname derp.test, or -a :443, or put a TLS-terminating proxy in front of it"
 run plain-prom 1 30000 --format prometheus diagnose --derp-map map-plain.json --ca-file pki30/ca.pem 900
 contains plain-prom out 'derpcheck_diagnose_front_info{region="900",region_code="test",node="900a",front="plain-http",proxy="unknown",transport="",server_keys="1"} 1'
 contains plain-prom out 'derpcheck_diagnose_check_ok{region="900",region_code="test",node="900a",check="proxy"} 0'

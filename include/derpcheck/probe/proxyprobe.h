@@ -107,6 +107,14 @@ struct dc_proxy_probe_opts {
 int dc_proxy_probe_run(const struct dc_proxy_probe_opts *o, struct dc_proxy_evidence *e, struct dc_error *err);
 void dc_proxy_evidence_free(struct dc_proxy_evidence *e);
 
+/*
+ * GET /derp in plain HTTP (no TLS) to the address: what a port that is "not TLS" really
+ * serves. Returns 0 with *a when an HTTP answer came back (derper_426 when derper itself
+ * answered), -1 otherwise.
+ */
+int dc_proxy_plain_get_derp(const struct sockaddr *addr, socklen_t addrlen, const char *host_name, int port,
+			    long timeout_ms, struct dc_proxy_answer *a);
+
 /* Record one server key met (merging with the keys already seen). */
 void dc_proxy_evidence_add_key(struct dc_proxy_evidence *e, const uint8_t key[DC_DERP_KEY_LEN]);
 
