@@ -11,7 +11,6 @@
  */
 #include "derpcheck/judge/proxy.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -200,15 +199,6 @@ void dc_proxy_keys_text(size_t conns, size_t nkeys, bool lost, enum dc_proxy_kin
 
 /* ---- reading the answers ---------------------------------------------------------------------- */
 
-static void textf(char *buf, size_t n, const char *fmt, ...) DC_PRINTF(3, 4);
-static void textf(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
-
 /* The answer shows derper itself (whatever is in front of it). */
 static bool from_derper(const struct dc_proxy_answer *a)
 {
@@ -232,32 +222,32 @@ enum dc_proxy_kind dc_proxy_identify(const struct dc_proxy_evidence *e, char *wh
 			continue;
 		const char *server = a->head.server;
 		if (a->head.cf_ray || strncasecmp(server, "cloudflare", 10) == 0) {
-			textf(who, n, "Cloudflare");
-			textf(why, nwhy, "%s", a->head.cf_ray ? "its CF-RAY header" : "its Server header");
+			dc_textf(who, n, "Cloudflare");
+			dc_textf(why, nwhy, "%s", a->head.cf_ray ? "its CF-RAY header" : "its Server header");
 			return DC_PROXY_CLOUDFLARE;
 		}
 		if (strncasecmp(server, "nginx", 5) == 0 || strncasecmp(server, "openresty", 9) == 0) {
-			textf(who, n, "%s", server);
+			dc_textf(who, n, "%s", server);
 			kind = DC_PROXY_NGINX;
 		} else if (strncasecmp(server, "Caddy", 5) == 0) {
-			textf(who, n, "Caddy");
+			dc_textf(who, n, "Caddy");
 			kind = DC_PROXY_CADDY;
 		} else if (server[0] && kind == DC_PROXY_UNKNOWN) {
-			textf(who, n, "%s", server);
+			dc_textf(who, n, "%s", server);
 			kind = DC_PROXY_OTHER;
 		}
 		lowercase = lowercase || (header_names_lowercase(a) && !server[0]);
 	}
 	if (kind == DC_PROXY_UNKNOWN && lowercase) {
-		textf(who, n, "HAProxy");
-		textf(why, nwhy, "by the look of it: no Server header, header names in lower case");
+		dc_textf(who, n, "HAProxy");
+		dc_textf(why, nwhy, "by the look of it: no Server header, header names in lower case");
 		return DC_PROXY_HAPROXY;
 	}
 	if (kind == DC_PROXY_UNKNOWN) {
-		textf(who, n, "a proxy");
-		textf(why, nwhy, "it does not name itself");
+		dc_textf(who, n, "a proxy");
+		dc_textf(why, nwhy, "it does not name itself");
 	} else {
-		textf(why, nwhy, "its Server header");
+		dc_textf(why, nwhy, "its Server header");
 	}
 	return kind;
 }
@@ -266,22 +256,22 @@ enum dc_proxy_kind dc_proxy_identify(const struct dc_proxy_evidence *e, char *wh
 static void describe(const struct dc_proxy_answer *a, const char *proxy, char *out, size_t n)
 {
 	if (!a->sent) {
-		textf(out, n, "no connection (%s)", a->error);
+		dc_textf(out, n, "no connection (%s)", a->error);
 		return;
 	}
 	if (!a->answered) {
-		textf(out, n, "no HTTP answer (%s)", a->error);
+		dc_textf(out, n, "no HTTP answer (%s)", a->error);
 		return;
 	}
 	const struct dc_derp_upgrade *h = &a->head;
 	char extra[300] = "";
 	if (h->status >= 300 && h->status < 400 && h->location[0])
-		textf(extra, sizeof(extra), " to %s", h->location);
+		dc_textf(extra, sizeof(extra), " to %s", h->location);
 	else if (a->body[0] && h->status != 101)
-		textf(extra, sizeof(extra), " (\"%.80s%s\")", a->body, strlen(a->body) > 80 ? "…" : "");
+		dc_textf(extra, sizeof(extra), " (\"%.80s%s\")", a->body, strlen(a->body) > 80 ? "…" : "");
 	else if (a->empty_body && h->status == 200)
-		textf(extra, sizeof(extra), " with an empty body");
-	textf(out, n, "HTTP %d%s%s%s from %s", h->status, h->reason[0] ? " " : "", h->reason, extra,
+		dc_textf(extra, sizeof(extra), " with an empty body");
+	dc_textf(out, n, "HTTP %d%s%s%s from %s", h->status, h->reason[0] ? " " : "", h->reason, extra,
 	      from_derper(a) ? "derper" : h->server[0] ? h->server : proxy);
 }
 
@@ -308,15 +298,15 @@ static void judge_front(const struct dc_proxy_evidence *e, struct dc_proxy_verdi
 		char seen[400];
 		describe(get, v->who, seen, sizeof(seen));
 		if (v->derper_seen) {
-			textf(l->summary, sizeof(l->summary), "derper serves plain HTTP on TCP %d, not TLS", e->port);
-			textf(l->cause, sizeof(l->cause),
+			dc_textf(l->summary, sizeof(l->summary), "derper serves plain HTTP on TCP %d, not TLS", e->port);
+			dc_textf(l->cause, sizeof(l->cause),
 			      "GET /derp sent without TLS answered %s: derper runs on port %d without TLS, and Tailscale's "
 			      "clients fail with \"tls: first record does not look like a TLS handshake\"",
 			      seen, e->port);
 			put_fix(l->fix, sizeof(l->fix), &fix_plain_derper, DC_PROXY_UNKNOWN, e->host_name, e->port);
 		} else {
-			textf(l->summary, sizeof(l->summary), "TCP %d answers plain HTTP, not TLS (%s)", e->port, v->who);
-			textf(l->cause, sizeof(l->cause),
+			dc_textf(l->summary, sizeof(l->summary), "TCP %d answers plain HTTP, not TLS (%s)", e->port, v->who);
+			dc_textf(l->cause, sizeof(l->cause),
 			      "GET /derp sent without TLS answered %s: the port speaks plain HTTP, and Tailscale's clients fail "
 			      "with \"tls: first record does not look like a TLS handshake\"",
 			      seen);
@@ -326,18 +316,18 @@ static void judge_front(const struct dc_proxy_evidence *e, struct dc_proxy_verdi
 	}
 	if (!e->tls_ok) {
 		line(l, DC_CHECK_SKIP, NULL);
-		textf(l->summary, sizeof(l->summary), "no TLS handshake to look at (%s)", e->tls_error);
+		dc_textf(l->summary, sizeof(l->summary), "no TLS handshake to look at (%s)", e->tls_error);
 		return;
 	}
 	char issuer[300] = "";
 	if (e->chain && sk_X509_num(e->chain) > 0) {
 		struct dc_cert_info info;
 		dc_cert_describe(sk_X509_value(e->chain, 0), 0, &info);
-		textf(issuer, sizeof(issuer), ", certificate issued by %s", info.issuer);
+		dc_textf(issuer, sizeof(issuer), ", certificate issued by %s", info.issuer);
 	}
 	if (e->metacert) {
 		line(l, DC_CHECK_OK, NULL);
-		textf(l->summary, sizeof(l->summary), "derper terminates TLS itself (its derpkey certificate follows the chain), %s%s",
+		dc_textf(l->summary, sizeof(l->summary), "derper terminates TLS itself (its derpkey certificate follows the chain), %s%s",
 		      e->tls_version, issuer);
 		return;
 	}
@@ -346,8 +336,8 @@ static void judge_front(const struct dc_proxy_evidence *e, struct dc_proxy_verdi
 		describe(get, v->who, seen, sizeof(seen));
 		describe(home, v->who, seen_home, sizeof(seen_home));
 		line(l, DC_CHECK_FAIL, "proxy-no-derper");
-		textf(l->summary, sizeof(l->summary), "%s terminates TLS (%s); nothing behind it answers like derper", v->who, v->who_why);
-		textf(l->cause, sizeof(l->cause),
+		dc_textf(l->summary, sizeof(l->summary), "%s terminates TLS (%s); nothing behind it answers like derper", v->who, v->who_why);
+		dc_textf(l->cause, sizeof(l->cause),
 		      "no derpkey certificate (derper adds one when it terminates TLS), and no answer came from derper: "
 		      "GET /derp: %s; GET /: %s",
 		      seen, seen_home);
@@ -358,7 +348,7 @@ static void judge_front(const struct dc_proxy_evidence *e, struct dc_proxy_verdi
 	for (int r = 0; r < DC_PROXY_REQ_COUNT; r++)
 		reencrypts = reencrypts || e->answers[r].derper_tls_headers;
 	line(l, DC_CHECK_OK, NULL);
-	textf(l->summary, sizeof(l->summary), "%s terminates TLS (%s; no derpkey certificate), %s%s; derper answers behind it%s",
+	dc_textf(l->summary, sizeof(l->summary), "%s terminates TLS (%s; no derpkey certificate), %s%s; derper answers behind it%s",
 	      v->who, v->who_why, e->tls_version, issuer, reencrypts ? " over TLS of its own" : " in plain HTTP");
 }
 
@@ -367,8 +357,8 @@ static void judge_alpn(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 	struct dc_proxy_line *l = &v->lines[DC_PROXY_ITEM_ALPN];
 	if (looks_like_h2(&e->answers[DC_PROXY_GET_DERP])) {
 		line(l, DC_CHECK_FAIL, "proxy-h2-only");
-		textf(l->summary, sizeof(l->summary), "HTTP/1.1 requests are answered with HTTP/2 frames");
-		textf(l->cause, sizeof(l->cause),
+		dc_textf(l->summary, sizeof(l->summary), "HTTP/1.1 requests are answered with HTTP/2 frames");
+		dc_textf(l->cause, sizeof(l->cause),
 		      "without ALPN (as Tailscale connects) the server still speaks HTTP/2, which has no Upgrade: the /derp "
 		      "upgrade cannot happen");
 		put_fix(l->fix, sizeof(l->fix), &fix_h2_only, v->kind, e->host_name, e->port);
@@ -376,19 +366,19 @@ static void judge_alpn(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 	}
 	if (!e->alpn_tried) {
 		line(l, DC_CHECK_SKIP, NULL);
-		textf(l->summary, sizeof(l->summary), "not tried (no TLS)");
+		dc_textf(l->summary, sizeof(l->summary), "not tried (no TLS)");
 		return;
 	}
 	if (!e->alpn_ok) {
 		line(l, DC_CHECK_WARN, "proxy-alpn-failed");
-		textf(l->summary, sizeof(l->summary), "a handshake offering %s failed", e->alpn_offered);
-		textf(l->cause, sizeof(l->cause), "offering ALPN %s (as browsers and curl do) fails: %s", e->alpn_offered,
+		dc_textf(l->summary, sizeof(l->summary), "a handshake offering %s failed", e->alpn_offered);
+		dc_textf(l->cause, sizeof(l->cause), "offering ALPN %s (as browsers and curl do) fails: %s", e->alpn_offered,
 		      e->alpn_error);
-		textf(l->fix, sizeof(l->fix), "let the server accept clients that offer h2 and http/1.1 (or none)");
+		dc_textf(l->fix, sizeof(l->fix), "let the server accept clients that offer h2 and http/1.1 (or none)");
 		return;
 	}
 	line(l, DC_CHECK_OK, NULL);
-	textf(l->summary, sizeof(l->summary), "offered %s: %s chose %s; Tailscale offers none and speaks HTTP/1.1",
+	dc_textf(l->summary, sizeof(l->summary), "offered %s: %s chose %s; Tailscale offers none and speaks HTTP/1.1",
 	      e->alpn_offered, v->front == DC_FRONT_DERPER ? "derper" : "the proxy",
 	      e->alpn_chosen[0] ? e->alpn_chosen : "no protocol");
 }
@@ -399,15 +389,15 @@ static void judge_path(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 	const struct dc_proxy_answer *a = &e->answers[DC_PROXY_GET_DERP], *probe = &e->answers[DC_PROXY_PROBE];
 	char seen[400];
 	describe(a, v->who, seen, sizeof(seen));
-	textf(l->summary, sizeof(l->summary), "GET /derp: %s", seen);
+	dc_textf(l->summary, sizeof(l->summary), "GET /derp: %s", seen);
 	if (a->derper_426) {
 		line(l, DC_CHECK_OK, NULL);
-		textf(l->summary, sizeof(l->summary), "GET /derp reaches derper at /derp (426 \"DERP requires connection upgrade\")");
+		dc_textf(l->summary, sizeof(l->summary), "GET /derp reaches derper at /derp (426 \"DERP requires connection upgrade\")");
 		return;
 	}
 	if (!a->answered) {
 		line(l, DC_CHECK_FAIL, "http-derp-no-answer");
-		textf(l->cause, sizeof(l->cause), "GET /derp got no HTTP answer: %s", a->error);
+		dc_textf(l->cause, sizeof(l->cause), "GET /derp got no HTTP answer: %s", a->error);
 		put_fix(l->fix, sizeof(l->fix), &fix_no_derper, v->kind, e->host_name, e->port);
 		return;
 	}
@@ -415,35 +405,35 @@ static void judge_path(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 	bool probe_ok = from_derper(probe) && probe->head.status == 200;
 	if (st == 404 && strncmp(a->body, "derp server disabled", 20) == 0) {
 		line(l, DC_CHECK_FAIL, "derp-disabled");
-		textf(l->cause, sizeof(l->cause), "derper answers /derp with 404 \"derp server disabled\": it runs with --derp=false");
-		textf(l->fix, sizeof(l->fix), "start derper without --derp=false (that flag leaves only STUN and bootstrap DNS)");
+		dc_textf(l->cause, sizeof(l->cause), "derper answers /derp with 404 \"derp server disabled\": it runs with --derp=false");
+		dc_textf(l->fix, sizeof(l->fix), "start derper without --derp=false (that flag leaves only STUN and bootstrap DNS)");
 		return;
 	}
 	if (st >= 300 && st < 400 && strstr(a->head.location, "/derp/")) {
 		line(l, DC_CHECK_FAIL, "proxy-path-redirect");
-		textf(l->cause, sizeof(l->cause),
+		dc_textf(l->cause, sizeof(l->cause),
 		      "%s redirects /derp to /derp/: its route is for /derp/ with a trailing slash, so /derp itself never "
 		      "reaches derper, and Tailscale's clients do not follow redirects",
 		      v->who);
 	} else if (a->derper_home) {
 		line(l, DC_CHECK_FAIL, "proxy-path-rewrite");
-		textf(l->cause, sizeof(l->cause),
+		dc_textf(l->cause, sizeof(l->cause),
 		      "GET /derp answered derper's home page: the proxy rewrites the path, so derper sees another path than "
 		      "/derp%s",
 		      probe->derper_home ? " (GET /derp/probe also gets the home page)" : "");
 	} else if (st >= 500) {
 		line(l, DC_CHECK_FAIL, "proxy-bad-gateway");
-		textf(l->cause, sizeof(l->cause), "%s answers GET /derp with %s: it cannot reach derper%s", v->who, seen,
+		dc_textf(l->cause, sizeof(l->cause), "%s answers GET /derp with %s: it cannot reach derper%s", v->who, seen,
 		      probe_ok ? ", though /derp/probe reaches it" : "");
 		put_fix(l->fix, sizeof(l->fix), &fix_no_derper, v->kind, e->host_name, e->port);
 		return;
 	} else if (st >= 300 && st < 400) {
 		line(l, DC_CHECK_FAIL, "proxy-redirect");
-		textf(l->cause, sizeof(l->cause), "GET /derp answered %s: Tailscale's clients do not follow redirects for /derp",
+		dc_textf(l->cause, sizeof(l->cause), "GET /derp answered %s: Tailscale's clients do not follow redirects for /derp",
 		      seen);
 	} else {
 		line(l, DC_CHECK_FAIL, "proxy-path");
-		textf(l->cause, sizeof(l->cause), "GET /derp answered %s: /derp is not routed to derper%s", seen,
+		dc_textf(l->cause, sizeof(l->cause), "GET /derp answered %s: /derp is not routed to derper%s", seen,
 		      probe_ok ? " (while /derp/probe reaches derper: the route covers /derp/... but not /derp itself)" : "");
 	}
 	put_fix(l->fix, sizeof(l->fix), &fix_path, v->kind, e->host_name, e->port);
@@ -460,14 +450,14 @@ static void judge_derp(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 		char hex[65];
 		dc_derp_key_hex(u->key, hex);
 		line(l, DC_CHECK_OK, NULL);
-		textf(l->summary, sizeof(l->summary), "101 Switching Protocols from derper%s, server key nodekey:%.8s…", through, hex);
+		dc_textf(l->summary, sizeof(l->summary), "101 Switching Protocols from derper%s, server key nodekey:%.8s…", through, hex);
 		return;
 	}
-	textf(l->summary, sizeof(l->summary), "Upgrade: DERP: %s", seen);
+	dc_textf(l->summary, sizeof(l->summary), "Upgrade: DERP: %s", seen);
 	if (v->websocket_ok) {
 		line(l, DC_CHECK_FAIL, "proxy-websocket-only");
 		bool h2 = u->answered && u->head.status == 502 && get->derper_426;
-		textf(l->cause, sizeof(l->cause),
+		dc_textf(l->cause, sizeof(l->cause),
 		      "only WebSocket upgrades pass: Upgrade: DERP (what tailscaled sends) got %s, while Upgrade: websocket "
 		      "reached derper%s",
 		      seen,
@@ -480,7 +470,7 @@ static void judge_derp(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 	}
 	if (u->answered && u->derper_426) {
 		line(l, DC_CHECK_FAIL, "proxy-strips-upgrade");
-		textf(l->cause, sizeof(l->cause),
+		dc_textf(l->cause, sizeof(l->cause),
 		      "%s passes GET /derp to derper but drops its Upgrade header: derper answered %s as to a plain GET",
 		      v->who, seen);
 		put_fix(l->fix, sizeof(l->fix), &fix_strips_upgrade, v->kind, e->host_name, e->port);
@@ -489,12 +479,12 @@ static void judge_derp(const struct dc_proxy_evidence *e, struct dc_proxy_verdic
 	const struct dc_proxy_line *path = &v->lines[DC_PROXY_ITEM_PATH];
 	if (path->status == DC_CHECK_FAIL) {
 		line(l, DC_CHECK_FAIL, path->code);
-		textf(l->cause, sizeof(l->cause), "the DERP upgrade got %s: /derp does not reach derper (see http-derp)", seen);
-		textf(l->fix, sizeof(l->fix), "%s", path->fix);
+		dc_textf(l->cause, sizeof(l->cause), "the DERP upgrade got %s: /derp does not reach derper (see http-derp)", seen);
+		dc_textf(l->fix, sizeof(l->fix), "%s", path->fix);
 		return;
 	}
 	line(l, DC_CHECK_FAIL, u->answered && u->head.status >= 500 ? "proxy-bad-gateway" : "proxy-upgrade-refused");
-	textf(l->cause, sizeof(l->cause), "%s answers Upgrade: DERP with %s, although GET /derp reaches derper", v->who, seen);
+	dc_textf(l->cause, sizeof(l->cause), "%s answers Upgrade: DERP with %s, although GET /derp reaches derper", v->who, seen);
 	put_fix(l->fix, sizeof(l->fix), u->answered && u->head.status >= 500 ? &fix_websocket_only : &fix_strips_upgrade,
 		v->kind, e->host_name, e->port);
 }
@@ -507,41 +497,41 @@ static void judge_ws(const struct dc_proxy_evidence *e, struct dc_proxy_verdict 
 	describe(w, v->who, seen, sizeof(seen));
 	if (v->websocket_ok) {
 		line(l, DC_CHECK_OK, NULL);
-		textf(l->summary, sizeof(l->summary), "101 with the derp subprotocol; derper's ServerKey arrives in binary messages");
+		dc_textf(l->summary, sizeof(l->summary), "101 with the derp subprotocol; derper's ServerKey arrives in binary messages");
 		return;
 	}
-	textf(l->summary, sizeof(l->summary), "Upgrade: websocket: %s", seen);
+	dc_textf(l->summary, sizeof(l->summary), "Upgrade: websocket: %s", seen);
 	const struct dc_proxy_line *path = &v->lines[DC_PROXY_ITEM_PATH];
 	if (path->status == DC_CHECK_FAIL && !(w->answered && w->head.status == 101)) {
 		line(l, DC_CHECK_WARN, path->code);
-		textf(l->cause, sizeof(l->cause), "the WebSocket upgrade got %s: /derp does not reach derper (see http-derp)", seen);
-		textf(l->fix, sizeof(l->fix), "%s", path->fix);
+		dc_textf(l->cause, sizeof(l->cause), "the WebSocket upgrade got %s: /derp does not reach derper (see http-derp)", seen);
+		dc_textf(l->fix, sizeof(l->fix), "%s", path->fix);
 		return;
 	}
 	if (w->answered && w->head.status == 101 && w->ws == DC_WS_ANSWER_DERP_UPGRADE && v->front == DC_FRONT_DERPER) {
 		/* Nothing in between could drop a header: the server itself does not know WebSocket. */
 		line(l, DC_CHECK_WARN, "websocket-unsupported");
-		textf(l->cause, sizeof(l->cause),
+		dc_textf(l->cause, sizeof(l->cause),
 		      "the server answered the WebSocket upgrade (with the derp subprotocol) as a DERP upgrade: it does not "
 		      "speak DERP over WebSocket, which derper does (cmd/derper/websocket.go); browser clients cannot use it");
-		textf(l->fix, sizeof(l->fix), "run a current derper on this port");
+		dc_textf(l->fix, sizeof(l->fix), "run a current derper on this port");
 		return;
 	}
 	if (w->answered && w->head.status == 101 && w->ws == DC_WS_ANSWER_DERP_UPGRADE) {
 		line(l, DC_CHECK_WARN, "proxy-ws-protocol-dropped");
-		textf(l->cause, sizeof(l->cause), "%s", w->ws_error);
+		dc_textf(l->cause, sizeof(l->cause), "%s", w->ws_error);
 		put_fix(l->fix, sizeof(l->fix), &fix_ws_protocol, v->kind, e->host_name, e->port);
 		return;
 	}
 	if (w->answered && w->head.status == 101) {
 		line(l, DC_CHECK_WARN, "websocket-broken");
-		textf(l->cause, sizeof(l->cause), "the WebSocket answer does not open DERP: %s", w->ws_error[0] ? w->ws_error : "no ServerKey frame arrived");
+		dc_textf(l->cause, sizeof(l->cause), "the WebSocket answer does not open DERP: %s", w->ws_error[0] ? w->ws_error : "no ServerKey frame arrived");
 		put_fix(l->fix, sizeof(l->fix), &fix_ws_blocked, v->kind, e->host_name, e->port);
 		return;
 	}
 	/* Tailscale's own clients do not need WebSocket: a warning, never the reason a relay fails. */
 	line(l, DC_CHECK_WARN, w->derper_426 ? "proxy-strips-upgrade" : "websocket-blocked");
-	textf(l->cause, sizeof(l->cause), "the WebSocket upgrade got %s%s", seen,
+	dc_textf(l->cause, sizeof(l->cause), "the WebSocket upgrade got %s%s", seen,
 	      w->derper_426 ? ": the Upgrade header was dropped on the way to derper" : "");
 	put_fix(l->fix, sizeof(l->fix), w->derper_426 ? &fix_strips_upgrade : &fix_ws_blocked, v->kind, e->host_name, e->port);
 }
@@ -555,12 +545,12 @@ static void judge_latency(const struct dc_proxy_evidence *e, struct dc_proxy_ver
 	/* derper v1.34.2 serves its home page there (no handler of its own); newer ones answer like /derp/probe. */
 	if (a->answered && a->head.status == 200 && from_derper(a)) {
 		line(l, DC_CHECK_OK, NULL);
-		textf(l->summary, sizeof(l->summary), "GET /derp/latency-check answered 200 from derper");
+		dc_textf(l->summary, sizeof(l->summary), "GET /derp/latency-check answered 200 from derper");
 		return;
 	}
 	line(l, DC_CHECK_WARN, "http-latency-check");
-	textf(l->summary, sizeof(l->summary), "GET /derp/latency-check: %s", seen);
-	textf(l->cause, sizeof(l->cause),
+	dc_textf(l->summary, sizeof(l->summary), "GET /derp/latency-check: %s", seen);
+	dc_textf(l->cause, sizeof(l->cause),
 	      "when UDP is blocked, Tailscale's netcheck times GET /derp/latency-check to rank DERP regions (a status "
 	      "above 299 counts as a failure): it does not reach derper here");
 	put_fix(l->fix, sizeof(l->fix), &fix_path, v->kind, e->host_name, e->port);
@@ -574,7 +564,7 @@ void dc_proxy_judge(const struct dc_proxy_evidence *e, struct dc_proxy_verdict *
 	v->derper_seen = v->derper_answered || e->metacert;
 	v->front = e->plain_http ? DC_FRONT_PLAIN_HTTP : !e->tls_ok ? DC_FRONT_UNKNOWN : e->metacert ? DC_FRONT_DERPER : DC_FRONT_PROXY;
 	if (v->front == DC_FRONT_DERPER)
-		textf(v->who, sizeof(v->who), "derper itself");
+		dc_textf(v->who, sizeof(v->who), "derper itself");
 	else
 		v->kind = dc_proxy_identify(e, v->who, sizeof(v->who), v->who_why, sizeof(v->who_why));
 	const struct dc_proxy_answer *u = &e->answers[DC_PROXY_UPGRADE_DERP], *w = &e->answers[DC_PROXY_UPGRADE_WS];
@@ -583,7 +573,7 @@ void dc_proxy_judge(const struct dc_proxy_evidence *e, struct dc_proxy_verdict *
 	if (!e->tls_ok && !e->plain_http) {
 		for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++) {
 			line(&v->lines[i], DC_CHECK_SKIP, NULL);
-			textf(v->lines[i].summary, sizeof(v->lines[i].summary), "no TLS connection");
+			dc_textf(v->lines[i].summary, sizeof(v->lines[i].summary), "no TLS connection");
 		}
 		return;
 	}
@@ -599,7 +589,7 @@ void dc_proxy_judge(const struct dc_proxy_evidence *e, struct dc_proxy_verdict *
 			struct dc_proxy_line *l = &v->lines[i];
 			memset(l, 0, sizeof(*l));
 			line(l, DC_CHECK_SKIP, NULL);
-			textf(l->summary, sizeof(l->summary), "not judged: the port speaks plain HTTP");
+			dc_textf(l->summary, sizeof(l->summary), "not judged: the port speaks plain HTTP");
 		}
 	}
 }

@@ -179,6 +179,10 @@ contains ws-only-go err "DERP requires connection upgrade"
 ping_with ws-only derp 1
 ping_with ws-only websocket 0
 ping_with ws-only auto 1
+contains ws-only-ping-auto out ", WebSocket (auto: the DERP upgrade failed), connected in"
+contains ws-only-ping-auto out "3 packets sent, 3 received, 0% packet loss"
+contains ws-only-ping-auto err "derpcheck: A: node 900a relays only over WebSocket: the server answered the DERP upgrade with HTTP 426 Upgrade Required, not 101 Switching Protocols: \"DERP requires connection upgrade\""
+contains ws-only-ping-auto err "  hint: tailscaled connects with Upgrade: DERP only, so it cannot use this node; browser clients can."
 # netcheck --check-derp with --transport: the DERP handshake per region, and which transport carried it
 # (STUN from derper itself on a STUNOnly node, so netcheck has a home region to report)
 write_map map-ws-only-stun.json "$(node 900a derp.test "$bind" none "$PPORT")" \
@@ -188,10 +192,6 @@ contains ws-only-netcheck out "		  DERP handshake: admitted, WebSocket (auto: th
 contains ws-only-netcheck out "warning: region 900 node 900a relays only over WebSocket: the DERP upgrade tailscaled uses fails there"
 run ws-only-netcheck-derp 0 15000 --format json netcheck --no-portmap --derp-map map-ws-only-stun.json --ca-file pki30/ca.pem --check-derp --transport derp
 json ws-only-netcheck-derp '.derpcheck.https[0].derp_handshake.ok == false and (.derpcheck.https[0].derp_handshake.error | contains("426"))'
-contains ws-only-ping-auto out ", WebSocket (auto: the DERP upgrade failed), connected in"
-contains ws-only-ping-auto out "3 packets sent, 3 received, 0% packet loss"
-contains ws-only-ping-auto err "derpcheck: A: node 900a relays only over WebSocket: the server answered the DERP upgrade with HTTP 426 Upgrade Required, not 101 Switching Protocols: \"DERP requires connection upgrade\""
-contains ws-only-ping-auto err "  hint: tailscaled connects with Upgrade: DERP only, so it cannot use this node; browser clients can."
 proxy_stop ws-only
 
 # ---- Caddy, the working configuration --------------------------------------------------------

@@ -4,7 +4,8 @@
  * no ALPN), whose answers tell derper from a proxy and say what the proxy passes:
  *
  *   TLS, no ALPN        who terminates TLS: derper appends its "derpkey" certificate
- *   TLS, ALPN h2,http/1.1  whether the front picks HTTP/2 for clients that offer it
+ *   TLS, ALPN h2,http/1.1  whether the front picks HTTP/2 for clients that offer it (derper
+ *                       v1.34.2 itself picks h2 in both cert modes: cmd/derper/cert.go)
  *   GET /derp           derper: 426 "DERP requires connection upgrade"; a proxy: 301/404/502/HTML
  *   Upgrade: DERP       derper: 101 with its key (Tailscale's clients use this)
  *   Upgrade: websocket  derper: 101 with the derp subprotocol (browsers; WebSocket-only proxies)
@@ -27,7 +28,8 @@ enum dc_proxy_req {
 	DC_PROXY_UPGRADE_DERP, /* GET /derp, Upgrade: DERP */
 	DC_PROXY_UPGRADE_WS,   /* GET /derp, Upgrade: websocket + derp subprotocol */
 	DC_PROXY_PROBE,        /* GET /derp/probe */
-	DC_PROXY_LATENCY,      /* GET /derp/latency-check (what netcheck asks when UDP is blocked) */
+	DC_PROXY_LATENCY,      /* GET /derp/latency-check (what netcheck asks when UDP is blocked; derper
+				* v1.34.2 has no handler for it and answers its home page, 200) */
 	DC_PROXY_204,          /* GET /generate_204 with X-Tailscale-Challenge */
 	DC_PROXY_HOME,         /* GET / */
 	DC_PROXY_REQ_COUNT
