@@ -21,6 +21,7 @@ _derpcheck()
 	--format) COMPREPLY=($(compgen -W "text json json-line prometheus" -- "$cur")); return ;;
 	--color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
 	--map-format) COMPREPLY=($(compgen -W "auto json hujson yaml headscale" -- "$cur")); return ;;
+	--transport) COMPREPLY=($(compgen -W "derp websocket auto" -- "$cur")); return ;;
 	--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--file) COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "-" -- "$cur")); return ;;
 	--peer) return ;;
@@ -60,15 +61,15 @@ _derpcheck()
 	help)
 		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
 	diagnose)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur")) ;;
 	debug)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess $net_opts $global_opts" -- "$cur"))
+			COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur"))
 		elif [[ $prev == debug ]]; then
 			COMPREPLY=($(compgen -W "derp" -- "$cur"))
 		fi ;;
 	netcheck)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--every --bind-address --bind-port --no-portmap --hairpin --check-derp --extra-stun --stun-port-guess --socket $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--every --bind-address --bind-port --no-portmap --hairpin --check-derp --transport --extra-stun --stun-port-guess --socket $net_opts $global_opts" -- "$cur")) ;;
 	server)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--compose --service --inspect --unit --pid --region --node --resolve $net_opts $global_opts" -- "$cur")) ;;
 	stun)
@@ -84,7 +85,7 @@ _derpcheck()
 	cert)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--servername --region --no-aia --write-fullchain --certdir --hostname --cert-file --key-file $net_opts $global_opts" -- "$cur")) ;;
 	ping)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--node --mesh --count -c --interval -i --size --rate --flood $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--node --mesh --count -c --interval -i --size --rate --flood --transport $net_opts $global_opts" -- "$cur")) ;;
 	*)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$net_opts $global_opts" -- "$cur")) ;;
 	esac

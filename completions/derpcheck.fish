@@ -31,6 +31,8 @@ complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l timeout -x -a
 complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun server" -s 4 -l ipv4 -d 'use IPv4 only'
 complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun server" -s 6 -l ipv6 -d 'use IPv6 only'
 
+complete -c derpcheck -n "__fish_seen_subcommand_from ping diagnose debug netcheck" -l transport -x -a 'derp websocket auto' -d 'how DERP travels after TLS'
+
 # validate
 complete -c derpcheck -n "__fish_seen_subcommand_from validate" -l strict -d 'treat warnings as errors'
 complete -c derpcheck -n "__fish_seen_subcommand_from validate" -F -a 'embedded: -'

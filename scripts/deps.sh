@@ -22,9 +22,11 @@ tools_build="cc:gcc make:make pkg-config:pkg-config"
 # iptables for NAT namespaces, openssl s_server as a TLS peer, script(1) for TTY tests,
 # jq and curl to check JSON output and the test DERP server in the integration tests;
 # strace counts the sockets a benchmark run opens.
+# nginx, caddy and haproxy stand in front of Tailscale's real derper in
+# tests/integration/proxies.sh (each run in the foreground by the test, never as a service).
 tools_check="mandoc:mandoc zsh:zsh fish:fish clang:clang ip:iproute2 openssl:openssl
       turnserver:coturn stund:stun-server stun:stun-client miniupnpd:miniupnpd
-      iptables:iptables script:bsdutils jq:jq curl:curl"
+      iptables:iptables script:bsdutils jq:jq curl:curl nginx:nginx caddy:caddy haproxy:haproxy"
 tools_bench="hyperfine:hyperfine strace:strace"
 
 missing=""
@@ -67,6 +69,15 @@ fi
 
 echo "derpcheck: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# nginx, caddy and haproxy start a system service when installed unless policy-rc.d says
+# no: the tests run their own instances and start no service, so say no for this install
+# (only when the machine has no policy of its own, and only for its duration).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 # A fresh machine may have empty package lists; refresh only when needed.
 if ! apt-get install -y --no-install-recommends $missing >/dev/null 2>&1; then
     apt-get update -qq

@@ -2,11 +2,14 @@
 
 
 #include <errno.h>
+#include "derpcheck/probe/derpconn.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "derpcheck/output/term.h"
+#include "derpcheck/probe/derpconn.h"
 #include "derpcheck/util/file.h"
 
 enum {
@@ -22,6 +25,7 @@ enum {
 	OPT_IPV4,
 	OPT_IPV6,
 	OPT_MAP_FORMAT,
+	OPT_TRANSPORT,
 };
 
 static const struct dc_option global_options[] = {
@@ -42,6 +46,7 @@ static const struct dc_option shared_options[] = {
 	{"timeout", 0, "DURATION", OPT_TIMEOUT, "give up waiting after DURATION (e.g. 5s, 500ms)"},
 	{"ipv4", '4', NULL, OPT_IPV4, "use IPv4 only"},
 	{"ipv6", '6', NULL, OPT_IPV6, "use IPv6 only"},
+	{"transport", 0, "derp|websocket|auto", OPT_TRANSPORT, "how DERP travels after TLS: Upgrade: DERP as tailscaled (default), WebSocket as browsers, or auto (DERP, then WebSocket when refused)"},
 	{0},
 };
 
@@ -56,6 +61,7 @@ static bool shared_enabled(const struct dc_command_spec *spec, const struct dc_o
 	case OPT_INSECURE: bit = DC_SHARED_INSECURE; break;
 	case OPT_TIMEOUT: bit = DC_SHARED_TIMEOUT; break;
 	case OPT_MAP_FORMAT: bit = DC_SHARED_MAP_FORMAT; break;
+	case OPT_TRANSPORT: bit = DC_SHARED_TRANSPORT; break;
 	default: bit = DC_SHARED_FAMILY; break;
 	}
 	return (spec->shared & bit) != 0;
@@ -150,6 +156,17 @@ static int apply(struct dc_cli *cli, const struct dc_option *o, const char *arg,
 			return -1;
 		}
 		cli->ca_file = arg;
+		return 0;
+	}
+	case OPT_TRANSPORT: {
+		static const char *const transports[] = {"derp", "websocket", "auto"};
+		enum dc_derp_transport t;
+		if (pick_word(arg, transports, DC_ARRAY_LEN(transports), "transport", &pick, err) < 0)
+			return -1;
+		if (dc_derp_transport_parse(transports[pick], &t) < 0)
+			return dc_error_set(err, NULL, "internal error: --transport %s", arg);
+		cli->transport = (int)t;
+		cli->transport_given = true;
 		return 0;
 	}
 	case OPT_INSECURE:

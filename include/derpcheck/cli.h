@@ -23,6 +23,8 @@ enum dc_color_mode { DC_COLOR_AUTO, DC_COLOR_ALWAYS, DC_COLOR_NEVER };
 #define DC_SHARED_FAMILY (1u << 4) /* -4 / -6 */
 #define DC_SHARED_MAP_FORMAT (1u << 5) /* --map-format: how map files are read */
 #define DC_SHARED_ALL 0x3fu
+/* --transport derp|websocket|auto: commands that make DERP connections (not in ALL) */
+#define DC_SHARED_TRANSPORT (1u << 6)
 
 struct dc_cli {
 	/* global */
@@ -38,6 +40,8 @@ struct dc_cli {
 	long timeout_ms; /* 0: the command's default */
 	int family;      /* 0 both, 4 or 6 */
 	enum dc_map_format map_format; /* --map-format (default auto) */
+	int transport;   /* --transport: an enum dc_derp_transport (default derp, as tailscaled) */
+	bool transport_given;
 };
 
 struct dc_option {

@@ -176,6 +176,18 @@ static void check_server(const char *host, int port, int family, struct dc_tlsch
 				topts->host_name && !is_ip(topts->host_name) ? topts->host_name : "(none: an IP address)");
 		if (dc_tlscheck_connect(ai->ai_addr, ai->ai_addrlen, topts, &t->report, &t->err) == 0) {
 			t->failed = false;
+			/* What is in front of derper on this port: the same address, the same TLS name. */
+			struct dc_proxy_probe_opts po = {
+				.addr = ai->ai_addr, .addrlen = ai->ai_addrlen, .host_name = topts->host_name ? topts->host_name : host,
+				.port = port, .timeout_ms = topts->timeout_ms > 0 && topts->timeout_ms < 3000 ? topts->timeout_ms : 3000,
+			};
+			struct dc_proxy_evidence ev;
+			struct dc_error perr;
+			if (dc_proxy_probe_run(&po, &ev, &perr) == 0) {
+				dc_proxy_judge(&ev, &t->proxy);
+				t->proxy_judged = true;
+				dc_proxy_evidence_free(&ev);
+			}
 			break;
 		}
 		t->failed = true;
@@ -552,7 +564,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		errors += dc_cert_report_errors(&files_report);
 	for (size_t i = 0; i < out.count; i++)
 		if (!out.targets[i].failed)
-			errors += dc_cert_report_errors(&out.targets[i].report);
+			errors += dc_cert_report_errors(&out.targets[i].report) + dc_cert_proxy_problems(&out.targets[i]);
 	rc = input_error || write_failed ? DC_EXIT_USAGE : errors || unreachable ? DC_EXIT_PROBLEMS : DC_EXIT_OK;
 
 out_cache:

@@ -42,7 +42,7 @@ const struct dc_command_spec dc_diagnose_spec = {
 		"otherwise; \u26a0 insecure: clients accept the certificate only because\n"
 		"InsecureForTests turns their checks off (not ok: exit status 1).\n"
 		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",
-	.shared = DC_SHARED_ALL,
+	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.prometheus = true,
 	.options = diagnose_options,
 };
@@ -103,6 +103,7 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 		.family = cli->family,
 		.timeout_ms = cli->timeout_ms,
 		.ping_count = a->count,
+		.transport = (enum dc_derp_transport)cli->transport,
 		.defaults = &maps->defaults,
 		.stun_port_guess = a->guess,
 		.stun_port_guess_count = a->nguess,
@@ -271,7 +272,7 @@ const struct dc_command_spec dc_debug_spec = {
 	.summary = "debug derp REGION: the same as diagnose REGION",
 	.description = "'derpcheck debug derp REGION' is 'derpcheck diagnose REGION' under the name\n"
 		       "'tailscale debug derp' users know; it takes the options of diagnose.",
-	.shared = DC_SHARED_ALL,
+	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.prometheus = true,
 	.options = diagnose_options,
 };

@@ -42,7 +42,7 @@ const struct dc_command_spec dc_netcheck_spec = {
 		"--derp-map, else tailscaled's, else Tailscale's default URL, else the embedded\n"
 		"snapshot; the report says which. --timeout bounds the report (default 5s).\n"
 		"Exit status 1 when no STUN server answered or no region did; a hard NAT is a warning.",
-	.shared = DC_SHARED_ALL,
+	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.options = netcheck_options,
 	.json_line = true,
 };
@@ -169,6 +169,8 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 	a.o.bind_addr = a.have_bind ? &a.bind : NULL;
 	a.o.measure_all = cli->verbose > 0;
 	a.o.ca_file = cli->ca_file;
+	a.o.derp_handshake = cli->transport_given && a.o.check_derp;
+	a.o.transport = (enum dc_derp_transport)cli->transport;
 	a.o.insecure = cli->insecure;
 	a.o.map_spec = dc_map_spec_for_command(cli->derp_map ? cli->derp_map : maps.name);
 	a.o.map_format = cli->derp_map ? dc_map_format_flag(cli->map_format) : NULL;

@@ -47,7 +47,7 @@ const struct dc_command_spec dc_ping_spec = {
 		"--rate and --flood load the relay instead: A sends and B only counts (the relay\n"
 		"carries each packet once); exit status 0 when the rate was delivered without loss\n"
 		"(--flood: when some rate was).",
-	.shared = DC_SHARED_ALL,
+	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.options = ping_options,
 };
 
@@ -415,6 +415,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 		.size = a.size, .reply_timeout_ms = cli->timeout_ms ? cli->timeout_ms : DEFAULT_REPLY_MS,
 		.connect_timeout_ms = cli->timeout_ms ? cli->timeout_ms : DEFAULT_CONNECT_MS, .family = cli->family,
 		.ca_file = cli->ca_file, .insecure = cli->insecure, .rate_pps = a.rate_pps, .flood = a.flood,
+		.transport = (enum dc_derp_transport)cli->transport,
 	};
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	struct dc_ping_result result;
@@ -445,7 +446,7 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 	dc_output_ping_failure(stderr, &rep);
 	dc_output_ping_trust(stderr, &rep);
 	bool local_problem = result.stage == DC_PING_SETUP_FAILED && result.clients[result.failed_client].conn.failure == DC_DERP_TRUST_STORE;
-	status = rc == 0 && trusted ? DC_EXIT_OK : local_problem ? DC_EXIT_USAGE : DC_EXIT_PROBLEMS;
+	status = rc == 0 && trusted && !dc_ping_websocket_only(&result) ? DC_EXIT_OK : local_problem ? DC_EXIT_USAGE : DC_EXIT_PROBLEMS;
 	dc_ping_result_free(&result);
 	goto out;
 usage:

@@ -13,6 +13,7 @@
 
 #include "derpcheck/probe/derpping.h"
 #include "derpcheck/judge/diagnose.h"
+#include "derpcheck/judge/proxy.h"
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/net/http.h"
 #include "derpcheck/net/resolve.h"
@@ -455,6 +456,7 @@ static const struct dc_finding *first_of(const struct dc_findings *f, enum dc_se
 
 /* What the DERP checks after TLS need to know about this node. */
 struct tls_outcome {
+	bool tcp_ok;      /* TCP to DERPPort connected (addr is the address) */
 	bool tls_ok;      /* a TLS handshake completed */
 	bool cert_ok;     /* Tailscale clients accept the certificate (checked, or with checks off) */
 	struct dc_endpoint addr;
@@ -527,6 +529,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		if (!have_chosen) {
 			chosen = rep;
 			have_chosen = true;
+			out->tcp_ok = true;
 			out->addr = a->addr;
 		} else {
 			dc_cert_report_free(&rep);
@@ -743,7 +746,64 @@ static void check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, c
 		dc_http_response_free(&resps[i]);
 }
 
-/* ---- 6. the DERP handshake, relaying, mesh ----------------------------------------------- */
+/* ---- 6. what is in front of derper ---------------------------------------------------------- */
+
+/*
+ * The proxy verdict's lines as checks (judge/proxy.c words them). Runs whenever TCP to
+ * DERPPort worked: plain HTTP on the TLS port is exactly when it has most to say. The
+ * server keys it met join the relay check's (judge_server_keys).
+ */
+static void check_proxy(struct dc_diag_node *dn, const struct tls_outcome *tls, const struct dc_diag_opts *o,
+			struct dc_proxy_evidence *ev, bool *have_ev)
+{
+	const struct dc_derp_node *n = dn->node;
+	*have_ev = false;
+	if (!tls->tcp_ok) {
+		for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++) {
+			struct dc_diag_check *c = node_check(dn, dc_proxy_item_id((enum dc_proxy_item)i), DC_PATH_DERP);
+			set(c, DC_CHECK_SKIP, NULL);
+			SUMMARY(c, "no TCP connection");
+		}
+		return;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = dc_endpoint_to_sockaddr(&tls->addr, &ss);
+	struct dc_proxy_probe_opts po = {
+		.addr = (struct sockaddr *)&ss, .addrlen = sl, .host_name = n->host_name, .port = dc_node_derp_port(n),
+		.timeout_ms = o->timeout_ms,
+	};
+	struct dc_error err;
+	struct dc_proxy_verdict v;
+	if (dc_proxy_probe_run(&po, ev, &err) < 0) {
+		for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++) {
+			struct dc_diag_check *c = node_check(dn, dc_proxy_item_id((enum dc_proxy_item)i), DC_PATH_DERP);
+			set(c, DC_CHECK_SKIP, NULL);
+			SUMMARY(c, "not checked: %.300s", err.what);
+		}
+		return;
+	}
+	*have_ev = true;
+	dc_proxy_judge(ev, &v);
+	for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++) {
+		const struct dc_proxy_line *l = &v.lines[i];
+		struct dc_diag_check *c = node_check(dn, dc_proxy_item_id((enum dc_proxy_item)i), DC_PATH_DERP);
+		set(c, l->status, l->code);
+		SUMMARY(c, "%s", l->summary);
+		CAUSE(c, "%s", l->cause);
+		FIX(c, "%s", l->fix);
+		c->ms = i == DC_PROXY_ITEM_DERP && ev->answers[DC_PROXY_UPGRADE_DERP].answered ? ev->answers[DC_PROXY_UPGRADE_DERP].ms : -1;
+	}
+	dn->proxy_probed = true;
+	dn->front = dc_proxy_front_name(v.front);
+	dn->proxy_kind = dc_proxy_kind_name(v.kind);
+	snprintf(dn->proxy_who, sizeof(dn->proxy_who), "%s", v.who);
+	snprintf(dn->alpn_chosen, sizeof(dn->alpn_chosen), "%s", ev->alpn_chosen);
+	dn->derp_upgrade_ok = v.derp_ok;
+	dn->websocket_ok = v.websocket_ok;
+	dn->server_keys = ev->nkeys;
+}
+
+/* ---- 7. the DERP handshake, relaying, mesh ----------------------------------------------- */
 
 static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region *region, const struct tls_outcome *tls,
 			    const struct dc_diag_opts *o, bool *admitted, bool *insecure_used)
@@ -760,6 +820,7 @@ static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region
 	struct dc_derp_dial_opts d = {
 		.region = region, .node = dn->node->name, .family = tls->addr.family, .ca_file = o->ca_file,
 		.insecure = *insecure_used, .timeout_ms = o->timeout_ms, .app_name = "derpcheck-diagnose",
+		.transport = o->transport,
 	};
 	struct dc_derp_conn conn;
 	struct dc_error err;
@@ -775,6 +836,15 @@ static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region
 			set(c, DC_CHECK_FAIL, "derp-handshake");
 			CAUSE(c, "%s", err.what);
 			FIX(c, "%s", err.hint[0] ? err.hint : "check that DERPPort reaches derper itself, not a proxy");
+			/* The proxy checks above have the evidence and the lines to change: point there. */
+			for (size_t k = 0; k < dn->count; k++) {
+				const struct dc_diag_check *p = &dn->checks[k];
+				if (conn.phase == DC_DERP_PHASE_UPGRADE && p->status == DC_CHECK_FAIL &&
+				    (strcmp(p->id, "derp-upgrade") == 0 || strcmp(p->id, "http-derp") == 0 || strcmp(p->id, "proxy") == 0)) {
+					FIX(c, "see %s above: it names what refuses the upgrade and the lines to change", p->id);
+					break;
+				}
+			}
 		}
 		dc_derp_close(&conn);
 		return;
@@ -784,8 +854,22 @@ static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region
 	snprintf(dn->server_key, sizeof(dn->server_key), "nodekey:%s", hex);
 	dn->have_server_key = true;
 	c->ms = (double)conn.connect_ns / 1e6;
-	set(c, DC_CHECK_OK, NULL);
-	SUMMARY(c, "admitted, server key nodekey:%.8s…, protocol %d%s", hex, conn.info.version,
+	dn->transport = dc_derp_transport_name(conn.transport);
+	snprintf(dn->transport_note, sizeof(dn->transport_note), "%s", conn.auto_note);
+	char how[96] = "";
+	if (o->transport != DC_DERP_TRANSPORT_DERP) {
+		dc_derp_how_text(&conn, o->transport, how + 2, sizeof(how) - 2);
+		how[0] = ',', how[1] = ' ';
+	}
+	if (conn.auto_note[0]) {
+		/* Relaying over WebSocket does not help tailscaled, which has only Upgrade: DERP. */
+		set(c, DC_CHECK_FAIL, "derp-websocket-only");
+		CAUSE(c, "admitted over WebSocket only: %s", conn.auto_note);
+		FIX(c, "tailscaled connects with Upgrade: DERP: see derp-upgrade for what refuses it and the lines to change");
+	} else {
+		set(c, DC_CHECK_OK, NULL);
+	}
+	SUMMARY(c, "admitted, server key nodekey:%.8s…, protocol %d%s%s", hex, conn.info.version, how,
 		dn->trust == DC_TRUST_REJECTED ? " (certificate ignored for this check)"
 		: dc_trust_checks_off(dn->trust) ? " (certificate not checked: InsecureForTests, as clients do)"
 						 : "");
@@ -832,33 +916,29 @@ static void judge_ping(struct dc_diag_check *c, const struct dc_ping_result *pr,
  * five to check this): different keys mean a load balancer spreads clients over several
  * derpers, and two clients on different ones cannot reach each other unless they mesh.
  */
-static void judge_server_keys(struct dc_diag_check *c, struct dc_diag_node *dn, const struct dc_ping_result *pr)
+static void judge_server_keys(struct dc_diag_check *c, struct dc_diag_node *dn, const struct dc_ping_result *pr,
+			      struct dc_proxy_evidence *ev, bool have_ev, enum dc_proxy_kind kind)
 {
-	char keys[3][65];
-	size_t n = 0;
-	if (dn->have_server_key)
-		memcpy(keys[n++], dn->server_key + strlen("nodekey:"), 65);
-	for (int k = 0; k < 2; k++) {
-		if (!pr->clients[k].connected)
-			continue;
-		char hex[65];
-		dc_derp_key_hex(pr->clients[k].conn.server_key, hex);
-		bool seen = false;
-		for (size_t j = 0; j < n; j++)
-			seen = seen || strcmp(keys[j], hex) == 0;
-		if (!seen)
-			memcpy(keys[n++], hex, 65);
+	struct dc_proxy_evidence own = {0};
+	struct dc_proxy_evidence *keys = have_ev ? ev : &own;
+	size_t conns = 0;
+	for (size_t i = 0; i < keys->nkeys; i++)
+		conns += keys->key_hits[i];
+	uint8_t k0[DC_DERP_KEY_LEN];
+	if (dn->have_server_key && dc_derp_key_parse(dn->server_key, strlen(dn->server_key), k0) == 0) {
+		dc_proxy_evidence_add_key(keys, k0);
+		conns++;
 	}
-	if (n <= 1)
+	for (int k = 0; k < 2; k++)
+		if (pr->clients[k].connected) {
+			dc_proxy_evidence_add_key(keys, pr->clients[k].conn.server_key);
+			conns++;
+		}
+	dn->server_keys = keys->nkeys;
+	if (keys->nkeys <= 1)
 		return;
-	bool lost = c->status == DC_CHECK_FAIL;
-	size_t conns = (dn->have_server_key ? 1u : 0u) + pr->clients[0].connected + pr->clients[1].connected;
 	set(c, DC_CHECK_FAIL, "derp-multiple-keys");
-	CAUSE(c, "%zu connections to this node met %zu different server keys: a load balancer spreads clients over "
-		 "several derpers%s",
-	      conns, n, lost ? ", which do not forward to each other" : "");
-	FIX(c, "give every derper its own map node (own HostName or IPv4/IPv6), or mesh the derpers behind the "
-	       "balancer (--mesh-psk-file, --mesh-with)");
+	dc_proxy_keys_text(conns, keys->nkeys, pr->received < pr->count, kind, c->cause, sizeof(c->cause), c->fix, sizeof(c->fix));
 }
 
 static void ping_between(const struct dc_derp_region *region, const char *node, bool mesh, const struct dc_diag_opts *o,
@@ -867,7 +947,7 @@ static void ping_between(const struct dc_derp_region *region, const char *node, 
 	struct dc_ping_opts po = {
 		.region = region, .node = node, .mesh = mesh, .count = o->ping_count, .interval_ms = 20, .size = 64,
 		.reply_timeout_ms = o->timeout_ms, .connect_timeout_ms = o->timeout_ms, .family = o->family,
-		.ca_file = o->ca_file, .insecure = insecure,
+		.ca_file = o->ca_file, .insecure = insecure, .transport = o->transport,
 	};
 	memset(pr, 0, sizeof(*pr));
 	dc_ping_run(&po, pr);
@@ -1043,20 +1123,32 @@ void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *
 		struct tls_outcome tls = {0};
 		check_tls(dn, &addrs[i], &ctx, &o, &tls);
 		check_http(dn, &tls, &o);
+		struct dc_proxy_evidence ev;
+		bool have_ev = false;
+		check_proxy(dn, &tls, &o, &ev, &have_ev);
+		enum dc_proxy_kind kind = DC_PROXY_UNKNOWN;
+		if (have_ev && !ev.metacert) {
+			char who[96], why[96];
+			kind = dc_proxy_identify(&ev, who, sizeof(who), why, sizeof(why));
+		}
 		bool admitted = false;
 		check_handshake(dn, region, &tls, &o, &admitted, &insecure[i]);
 		struct dc_diag_check *c = node_check(dn, DC_DIAG_RELAY, DC_PATH_DERP);
 		if (!admitted) {
 			set(c, DC_CHECK_SKIP, NULL);
 			SUMMARY(c, "no DERP connection");
+			if (have_ev)
+				dc_proxy_evidence_free(&ev);
 			continue;
 		}
 		struct dc_ping_result pr;
 		ping_between(region, dn->node->name, false, &o, insecure[i], &pr);
 		judge_ping(c, &pr, o.ping_count, "A \u2192 B \u2192 A");
-		judge_server_keys(c, dn, &pr);
+		judge_server_keys(c, dn, &pr, &ev, have_ev, kind);
 		relays[i] = c->status != DC_CHECK_FAIL;
 		dc_ping_result_free(&pr);
+		if (have_ev)
+			dc_proxy_evidence_free(&ev);
 	}
 
 	/* The mesh: every pair of nodes that relays on its own, A on one and B on the other. */

@@ -240,6 +240,24 @@ int dc_tls_init(struct dc_error *err)
 	return 0;
 }
 
+/* Offer "a,b" as ALPN: each name with its length byte in front (RFC 7301 §3.1). */
+static int set_alpn(SSL *ssl, const char *list)
+{
+	unsigned char wire[128];
+	size_t n = 0;
+	for (const char *p = list; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == 0 || k > 255 || n + 1 + k > sizeof(wire))
+			return -1;
+		wire[n++] = (unsigned char)k;
+		memcpy(wire + n, p, k);
+		n += k;
+		p += k + (p[k] == ',');
+	}
+	/* OpenSSL's one inverted return value: 0 is success here. */
+	return n && SSL_set_alpn_protos(ssl, wire, (unsigned)n) == 0 ? 0 : -1;
+}
+
 /* The TLS handshake on c->fd, already connected; closes c on failure. */
 static int tls_handshake(struct dc_tls_conn *c, const struct dc_tls_opts *opts, uint64_t deadline, struct dc_error *err)
 {
@@ -257,6 +275,10 @@ static int tls_handshake(struct dc_tls_conn *c, const struct dc_tls_opts *opts, 
 	SSL_set_fd(c->ssl, c->fd);
 	if (opts->sni && *opts->sni && !is_ip_literal(opts->sni))
 		SSL_set_tlsext_host_name(c->ssl, opts->sni);
+	if (opts->alpn && set_alpn(c->ssl, opts->alpn) < 0) {
+		fail(c, DC_CONN_TLS_FAILED, err, "the ALPN list \"%s\" cannot be offered", opts->alpn);
+		goto fail;
+	}
 	for (;;) {
 		ERR_clear_error();
 		int rc = SSL_connect(c->ssl);
@@ -276,6 +298,14 @@ static int tls_handshake(struct dc_tls_conn *c, const struct dc_tls_opts *opts, 
 		}
 	}
 	c->tls_ns = dc_now_ns() - start;
+	const unsigned char *chosen = NULL;
+	unsigned int chosen_len = 0;
+	SSL_get0_alpn_selected(c->ssl, &chosen, &chosen_len);
+	if (chosen && chosen_len < sizeof(c->alpn)) {
+		for (unsigned i = 0; i < chosen_len; i++)
+			c->alpn[i] = chosen[i] >= 0x20 && chosen[i] < 0x7f ? (char)chosen[i] : '?';
+		c->alpn[chosen_len] = '\0';
+	}
 	return 0;
 fail:
 	{

@@ -225,6 +225,61 @@ static void print_files(FILE *out, const struct dc_cert_output *o, const struct 
 	}
 }
 
+size_t dc_cert_proxy_problems(const struct dc_cert_target *t)
+{
+	size_t n = 0;
+	if (!t->proxy_judged || !t->proxy.derper_answered)
+		return 0;
+	for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++)
+		n += t->proxy.lines[i].status == DC_CHECK_FAIL;
+	return n;
+}
+
+/* The proxy verdict under the certificate's: the lines diagnose prints, with their fixes. */
+static void print_proxy(FILE *out, const struct dc_cert_target *t, const struct dc_style *st)
+{
+	const struct dc_proxy_verdict *v = &t->proxy;
+	if (!t->proxy_judged || v->front == DC_FRONT_UNKNOWN)
+		return;
+	if (!v->derper_answered) {
+		if (!(st && st->quiet))
+			fprintf(out, "in front of derper: nothing on this port answers HTTP like derper (%s)\n",
+				v->lines[DC_PROXY_ITEM_PATH].summary);
+		return;
+	}
+	bool any = false;
+	for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++)
+		any = any || v->lines[i].status == DC_CHECK_FAIL || v->lines[i].status == DC_CHECK_WARN;
+	if (st && st->quiet && !any)
+		return;
+	static const char *const marks[] = {"ok  ", "warn", "FAIL", "skip"};
+	static const char *const colors[] = {GREEN, YELLOW, RED, ""};
+	fprintf(out, "in front of derper:\n");
+	for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++) {
+		const struct dc_proxy_line *l = &v->lines[i];
+		if (st && st->quiet && (l->status == DC_CHECK_OK || l->status == DC_CHECK_SKIP))
+			continue;
+		fprintf(out, "  %s%s%s %-18s %s\n", paint(st, colors[l->status]), marks[l->status], paint(st, RESET),
+			dc_proxy_item_id((enum dc_proxy_item)i), l->summary);
+		if (l->status != DC_CHECK_FAIL && l->status != DC_CHECK_WARN)
+			continue;
+		if (l->cause[0])
+			fprintf(out, "       cause: %s\n", l->cause);
+		const char *p = l->fix;
+		const char *lead = "       fix:   ";
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+			fprintf(out, "%s%.*s\n", lead, (int)n, p);
+			lead = "              ";
+			p += n + (p[n] == '\n');
+		}
+	}
+	size_t problems = dc_cert_proxy_problems(t);
+	if (problems)
+		fprintf(out, "result: %s%zu %s in front of derper%s: Tailscale's clients cannot relay through this port\n",
+			paint(st, RED), problems, plural(problems, "problem", "problems"), paint(st, RESET));
+}
+
 void dc_output_cert_text(FILE *out, const struct dc_cert_output *o, const struct dc_style *st)
 {
 	dc_ossl_need();
@@ -242,6 +297,7 @@ void dc_output_cert_text(FILE *out, const struct dc_cert_output *o, const struct
 		if (!(st && st->quiet) || t->report.findings.count)
 			print_connection(out, t, st);
 		print_report(out, &t->report, "chain as served", st, t->written, t->trust_judged ? &t->trust : NULL);
+		print_proxy(out, t, st);
 	}
 }
 
@@ -426,6 +482,30 @@ void dc_output_cert_json(FILE *out, const struct dc_cert_output *o)
 		}
 		cJSON_AddItemToObject(x, "certificate_trust",
 				      t->trust_judged ? cJSON_CreateString(dc_trust_name(t->trust.state)) : cJSON_CreateNull());
+		if (t->proxy_judged) {
+			const struct dc_proxy_verdict *v = &t->proxy;
+			cJSON *px = cJSON_AddObjectToObject(x, "proxy");
+			cJSON_AddStringToObject(px, "front", dc_proxy_front_name(v->front));
+			cJSON_AddStringToObject(px, "kind", dc_proxy_kind_name(v->kind));
+			cJSON_AddStringToObject(px, "who", v->who);
+			cJSON_AddBoolToObject(px, "derper_seen", v->derper_seen);
+			cJSON_AddBoolToObject(px, "derp_upgrade", v->derp_ok);
+			cJSON_AddBoolToObject(px, "websocket", v->websocket_ok);
+			cJSON *lines = cJSON_AddArrayToObject(px, "checks");
+			for (int k = 0; k < DC_PROXY_ITEM_COUNT; k++) {
+				const struct dc_proxy_line *l = &v->lines[k];
+				cJSON *c = cJSON_CreateObject();
+				cJSON_AddStringToObject(c, "check", dc_proxy_item_id((enum dc_proxy_item)k));
+				cJSON_AddStringToObject(c, "status", dc_check_status_name(l->status));
+				cJSON_AddItemToObject(c, "code", l->code ? cJSON_CreateString(l->code) : cJSON_CreateNull());
+				cJSON_AddStringToObject(c, "summary", l->summary);
+				cJSON_AddItemToObject(c, "cause", str_or_null(l->cause));
+				cJSON_AddItemToObject(c, "fix", str_or_null(l->fix));
+				cJSON_AddItemToArray(lines, c);
+			}
+		} else {
+			cJSON_AddNullToObject(x, "proxy");
+		}
 		if (t->failed) {
 			cJSON *e = cJSON_AddObjectToObject(x, "error");
 			cJSON_AddStringToObject(e, "where", t->err.where);

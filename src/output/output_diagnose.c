@@ -74,9 +74,20 @@ static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc
 		fputc('\n', out);
 	}
 	if (c->fix[0]) {
+		/* A proxy's fix is the general change, then one line per proxy: each under the first. */
 		fprintf(out, "%sfix:   ", pad);
-		put_text(out, c->fix, v);
-		fputc('\n', out);
+		for (const char *p = c->fix; *p;) {
+			size_t n = strcspn(p, "\n");
+			char *part = dc_xstrndup(p, n);
+			put_text(out, part, v);
+			free(part);
+			fputc('\n', out);
+			p += n;
+			if (*p == '\n') {
+				p++;
+				fprintf(out, "%s       ", pad);
+			}
+		}
 	}
 }
 
@@ -219,6 +230,21 @@ void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const st
 		cJSON *tried = cJSON_AddObjectToObject(o, "stun_ports_tried");
 		cJSON_AddItemToObject(tried, "ipv4", dc_output_stun_guess_json(&dn->stun_guess[0]));
 		cJSON_AddItemToObject(tried, "ipv6", dc_output_stun_guess_json(&dn->stun_guess[1]));
+		cJSON_AddItemToObject(o, "transport", json_str_or_null(dn->transport));
+		cJSON_AddItemToObject(o, "transport_fallback", dn->transport_note[0] ? cJSON_CreateString(dn->transport_note)
+										     : cJSON_CreateNull());
+		if (dn->proxy_probed) {
+			cJSON *px = cJSON_AddObjectToObject(o, "proxy");
+			cJSON_AddStringToObject(px, "front", dn->front);
+			cJSON_AddStringToObject(px, "kind", dn->proxy_kind);
+			cJSON_AddStringToObject(px, "who", dn->proxy_who);
+			cJSON_AddItemToObject(px, "alpn_chosen", dn->alpn_chosen[0] ? cJSON_CreateString(dn->alpn_chosen) : cJSON_CreateNull());
+			cJSON_AddBoolToObject(px, "derp_upgrade", dn->derp_upgrade_ok);
+			cJSON_AddBoolToObject(px, "websocket", dn->websocket_ok);
+			cJSON_AddNumberToObject(px, "server_keys", (double)dn->server_keys);
+		} else {
+			cJSON_AddNullToObject(o, "proxy");
+		}
 		cJSON *checks = cJSON_AddArrayToObject(o, "checks");
 		for (size_t k = 0; k < dn->count; k++)
 			cJSON_AddItemToArray(checks, json_check(&dn->checks[k]));
@@ -327,6 +353,37 @@ void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r)
 	      "# TYPE derpcheck_diagnose_check_seconds gauge\n",
 	      out);
 	each_check(out, r, true);
+	fputs("# HELP derpcheck_diagnose_upgrade_ok Whether the upgrade on /derp reaches derper, per transport "
+	      "(derp: what tailscaled sends; websocket: what browsers send).\n"
+	      "# TYPE derpcheck_diagnose_upgrade_ok gauge\n",
+	      out);
+	for (size_t i = 0; i < r->node_count; i++) {
+		const struct dc_diag_node *dn = &r->nodes[i];
+		if (!dn->proxy_probed)
+			continue;
+		for (int t = 0; t < 2; t++) {
+			fputs("derpcheck_diagnose_upgrade_ok", out);
+			region_labels(out, r->region);
+			label(out, "node", dn->node->name, true);
+			fprintf(out, ",transport=\"%s\"} %d\n", t == 0 ? "derp" : "websocket",
+				t == 0 ? dn->derp_upgrade_ok : dn->websocket_ok);
+		}
+	}
+	fputs("# HELP derpcheck_diagnose_front_info What terminates TLS on DERPPort: derper, a proxy (and which), or plain HTTP.\n"
+	      "# TYPE derpcheck_diagnose_front_info gauge\n",
+	      out);
+	for (size_t i = 0; i < r->node_count; i++) {
+		const struct dc_diag_node *dn = &r->nodes[i];
+		if (!dn->proxy_probed)
+			continue;
+		fputs("derpcheck_diagnose_front_info", out);
+		region_labels(out, r->region);
+		label(out, "node", dn->node->name, true);
+		label(out, "front", dn->front, true);
+		label(out, "proxy", dn->proxy_kind, true);
+		label(out, "transport", dn->transport ? dn->transport : "", true);
+		fprintf(out, ",server_keys=\"%zu\"} 1\n", dn->server_keys);
+	}
 	fputs("# HELP derpcheck_diagnose_path_ok Whether clients can use the region for STUN / for DERP relaying "
 	      "(1 ok, 0.5 degraded or insecure, 0 broken; absent when the region does not offer it).\n"
 	      "# TYPE derpcheck_diagnose_path_ok gauge\n",

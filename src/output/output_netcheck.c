@@ -171,6 +171,10 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 			else
 				fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, h->region_id), dc_term_safe(h->node->name),
 					dc_term_safe(h->error));
+			if (h->derp_ok)
+				fprintf(out, "\t\t  DERP handshake: admitted, %s\n", dc_term_safe(h->transport_how));
+			else if (h->derp_tried)
+				fprintf(out, "\t\t  DERP handshake: %s\n", dc_term_safe(h->derp_error));
 		}
 	}
 	if (x->findings.count) {
@@ -333,6 +337,14 @@ cJSON *dc_output_netcheck_extra_json(const struct dc_netcheck_view *v)
 		cJSON_AddItemToObject(j, "error", str_or_null(h->error));
 		cJSON_AddItemToObject(j, "certificate_trust",
 				      h->trust_judged ? cJSON_CreateString(dc_trust_name(h->trust.state)) : cJSON_CreateNull());
+		if (h->derp_tried) {
+			cJSON *d = cJSON_AddObjectToObject(j, "derp_handshake");
+			cJSON_AddBoolToObject(d, "ok", h->derp_ok);
+			cJSON_AddItemToObject(d, "transport", str_or_null(h->transport));
+			cJSON_AddItemToObject(d, "error", str_or_null(h->derp_error));
+		} else {
+			cJSON_AddNullToObject(j, "derp_handshake");
+		}
 		cJSON_AddItemToArray(https, j);
 	}
 	cJSON_AddBoolToObject(o, "https_fallback", x->https_fallback_ran);

@@ -103,8 +103,10 @@ static void print_connected(FILE *out, const struct dc_ping_report *rep, const s
 	char label[320], tls[32], t[32];
 	node_label(k->node->name, k->node->host_name, label, sizeof(label));
 	tls_text(k, tls, sizeof(tls));
-	fprintf(out, "%c: %s at %s, %s, %s, connected in %s", c->name, label, k->tls.peer, tls,
-		k->fast_start ? "fast start" : "HTTP upgrade", ms_text(ns_ms(k->connect_ns), t, sizeof(t)));
+	char how[64];
+	dc_derp_how_text(k, rep->opts->transport, how, sizeof(how));
+	fprintf(out, "%c: %s at %s, %s, %s, connected in %s", c->name, label, k->tls.peer, tls, how,
+		ms_text(ns_ms(k->connect_ns), t, sizeof(t)));
 	if (k->insecure) {
 		const char *why = dc_node_clients_verify(k->node) ? "--insecure" : "InsecureForTests";
 		if (!k->verified)
@@ -115,6 +117,8 @@ static void print_connected(FILE *out, const struct dc_ping_report *rep, const s
 			fprintf(out, ", %scertificate FAILS, ignored (%s)%s", paint(rep, RED), why, paint(rep, RESET));
 	}
 	fprintf(out, "\n");
+	if (k->auto_note[0])
+		fprintf(out, "%c: WebSocket because the DERP upgrade failed: %s\n", c->name, k->auto_note);
 }
 
 void dc_output_ping_event(FILE *out, const struct dc_ping_report *rep, const struct dc_ping_event *ev)
@@ -426,9 +430,40 @@ static void print_attempt(FILE *out, const struct dc_ping_report *rep, char clie
 		fprintf(out, "  hint: %s\n", dc_term_safe(a->err.hint));
 }
 
+bool dc_ping_websocket_only(const struct dc_ping_result *r)
+{
+	return r->clients[0].conn.auto_note[0] || r->clients[1].conn.auto_note[0];
+}
+
 void dc_output_ping_failure(FILE *out, const struct dc_ping_report *rep)
 {
 	const struct dc_ping_result *r = rep->result;
+	if (dc_ping_websocket_only(r)) {
+		/* auto relayed, but not the way tailscaled connects: that is a problem found, said so. */
+		const struct dc_ping_client *c = r->clients[0].conn.auto_note[0] ? &r->clients[0] : &r->clients[1];
+		fprintf(out, "derpcheck: %c: node %s relays only over WebSocket: %s\n", c->name, c->conn.node->name,
+			c->conn.auto_note);
+		char cmd[900] = "derpcheck diagnose";
+		if (rep->map_spec && !rep->host_target) {
+			dc_shell_append(cmd, sizeof(cmd), "--derp-map");
+			dc_shell_append(cmd, sizeof(cmd), rep->map_spec);
+			if (rep->map_format) {
+				dc_shell_append(cmd, sizeof(cmd), "--map-format");
+				dc_shell_append(cmd, sizeof(cmd), rep->map_format);
+			}
+			if (rep->ca_file) {
+				dc_shell_append(cmd, sizeof(cmd), "--ca-file");
+				dc_shell_append(cmd, sizeof(cmd), rep->ca_file);
+			}
+			char id[32];
+			snprintf(id, sizeof(id), "%lld", (long long)rep->region->id);
+			dc_shell_append(cmd, sizeof(cmd), id);
+			fprintf(out, "  hint: tailscaled connects with Upgrade: DERP only, so it cannot use this node; browser clients can. "
+				     "`%s` says what the proxy in front of derper does and the lines to change\n", cmd);
+		} else {
+			fprintf(out, "  hint: tailscaled connects with Upgrade: DERP only, so it cannot use this node; browser clients can\n");
+		}
+	}
 	switch (r->stage) {
 	case DC_PING_DONE:
 		return;
@@ -534,6 +569,8 @@ static cJSON *client_json(const struct dc_ping_client *c, const struct dc_trust_
 	cJSON_AddItemToObject(o, "certificate", trust ? trust_json(trust) : cJSON_CreateNull());
 	cJSON_AddBoolToObject(o, "metacert", k->metacert);
 	cJSON_AddBoolToObject(o, "fast_start", k->fast_start);
+	cJSON_AddStringToObject(o, "transport", dc_derp_transport_name(k->transport));
+	cJSON_AddItemToObject(o, "transport_fallback", k->auto_note[0] ? cJSON_CreateString(k->auto_note) : cJSON_CreateNull());
 	dc_derp_key_hex(k->public_key, hex);
 	snprintf(typed, sizeof(typed), "nodekey:%s", hex);
 	cJSON_AddStringToObject(o, "public_key", typed);

@@ -586,6 +586,26 @@ static void parse_header(const char *line, size_t n, struct dc_derp_upgrade *out
 		copy_value(out->location, sizeof(out->location), v, vn);
 	else if (header_is(line, name_len, "Content-Length"))
 		out->content_length = small_number(v, vn);
+	else if (header_is(line, name_len, "Sec-WebSocket-Accept"))
+		copy_value(out->ws_accept, sizeof(out->ws_accept), v, vn);
+	else if (header_is(line, name_len, "Sec-WebSocket-Protocol"))
+		copy_value(out->ws_protocol, sizeof(out->ws_protocol), v, vn);
+	else if (header_is(line, name_len, "Sec-WebSocket-Extensions"))
+		copy_value(out->ws_extensions, sizeof(out->ws_extensions), v, vn);
+	else if (header_is(line, name_len, "Server"))
+		copy_value(out->server, sizeof(out->server), v, vn);
+	else if (header_is(line, name_len, "Via"))
+		copy_value(out->via, sizeof(out->via), v, vn);
+	else if (header_is(line, name_len, "Content-Type"))
+		copy_value(out->content_type, sizeof(out->content_type), v, vn);
+	else if (header_is(line, name_len, "CF-RAY"))
+		out->cf_ray = true;
+	else if (header_is(line, name_len, "Access-Control-Allow-Origin"))
+		out->acao_any = vn == 1 && v[0] == '*';
+	else if (header_is(line, name_len, "X-Tailscale-Response"))
+		copy_value(out->ts_response, sizeof(out->ts_response), v, vn);
+	else if (header_is(line, name_len, "Content-Security-Policy"))
+		copy_value(out->csp, sizeof(out->csp), v, vn);
 }
 
 static bool token_char(unsigned char ch)
@@ -625,6 +645,8 @@ int dc_derp_upgrade_parse(const uint8_t *buf, size_t len, struct dc_derp_upgrade
 		return dc_error_set(err, NULL, "the answer to the DERP upgrade has a malformed status line");
 	if (parse_status_line(line, n, out, err) < 0)
 		return -1;
+	size_t headers = 0;
+	bool uppercase = false;
 	for (;;) {
 		if (!dc_cursor_http_line(&c, &line, &n))
 			return dc_error_set(err, NULL, "the answer to the DERP upgrade has a header line that does not end in CRLF");
@@ -636,11 +658,16 @@ int dc_derp_upgrade_parse(const uint8_t *buf, size_t len, struct dc_derp_upgrade
 			copy_value(shown, sizeof(shown), line, n);
 			return dc_error_set(err, NULL, "the answer to the DERP upgrade has a malformed header line: \"%s\"", shown);
 		}
-		for (const char *p = line; p < colon; p++)
+		for (const char *p = line; p < colon; p++) {
 			if (!token_char((unsigned char)*p))
 				return dc_error_set(err, NULL, "the answer to the DERP upgrade has an invalid header name");
+			if (*p >= 'A' && *p <= 'Z')
+				uppercase = true;
+		}
+		headers++;
 		parse_header(line, n, out);
 	}
+	out->lowercase_names = headers > 0 && !uppercase;
 	out->header_len = header_len;
 	return 1;
 }

@@ -12,6 +12,8 @@
 #include <strings.h>
 
 #include "derpcheck/net/nodeaddr.h"
+#include "derpcheck/probe/proxyprobe.h"
+#include "derpcheck/probe/wsio.h"
 
 #include "derpcheck/net/ossl.h"
 
@@ -59,6 +61,26 @@ const char *dc_derp_phase_name(enum dc_derp_phase p)
 	case DC_DERP_PHASE_CONNECTED: return "connected";
 	}
 	return "?";
+}
+
+const char *dc_derp_transport_name(enum dc_derp_transport t)
+{
+	switch (t) {
+	case DC_DERP_TRANSPORT_DERP: return "derp";
+	case DC_DERP_TRANSPORT_WEBSOCKET: return "websocket";
+	case DC_DERP_TRANSPORT_AUTO: return "auto";
+	}
+	return "?";
+}
+
+int dc_derp_transport_parse(const char *text, enum dc_derp_transport *out)
+{
+	for (int t = DC_DERP_TRANSPORT_DERP; t <= DC_DERP_TRANSPORT_AUTO; t++)
+		if (strcmp(text, dc_derp_transport_name((enum dc_derp_transport)t)) == 0) {
+			*out = (enum dc_derp_transport)t;
+			return 0;
+		}
+	return -1;
 }
 
 static int remaining_ms(uint64_t deadline_ns)
@@ -146,9 +168,20 @@ static void attach_tls(struct dc_derp_conn *c)
 /* The stream is gone (failed or closed): nothing is read or written any more. */
 static void detach(struct dc_derp_conn *c)
 {
+	if (c->io.release)
+		c->io.release(c->io.ctx);
 	dc_tls_close(&c->tls);
 	memset(&c->io, 0, sizeof(c->io));
 	c->io.fd = -1;
+}
+
+/* " (the server closed the WebSocket (1008 policy violation: ...))", or "". */
+static void end_note(const struct dc_derp_conn *c, char *out, size_t n)
+{
+	char note[300] = "";
+	if (c->io.end_note)
+		c->io.end_note(c->io.ctx, note, sizeof(note));
+	snprintf(out, n, "%s%s%s", note[0] ? ": " : "", note, "");
 }
 
 /* Read what the server has sent; waits until deadline_ns (0: not at all). */
@@ -198,8 +231,10 @@ static int next_frame(struct dc_derp_conn *c, uint32_t max, uint64_t deadline_ns
 		if (rc == FILL_GOT)
 			continue;
 		if (rc == FILL_ERROR) {
+			char note[320];
+			end_note(c, note, sizeof(note));
 			c->failure = DC_DERP_IO;
-			return dc_error_set(err, c->tls.peer, "reading from the server failed");
+			return dc_error_set(err, c->tls.peer, "reading from the server failed%s", note);
 		}
 		return rc; /* FILL_CLOSED or FILL_WAIT */
 	}
@@ -350,7 +385,17 @@ static void write_request(struct dc_derp_conn *c, const struct dc_derp_node *nod
 	dc_buf_printf(&c->wbuf, "GET /derp HTTP/1.1\r\nHost: %s", node->host_name);
 	if (port != 443)
 		dc_buf_printf(&c->wbuf, ":%d", port);
-	dc_buf_printf(&c->wbuf, "\r\nUser-Agent: derpcheck/%s\r\nConnection: Upgrade\r\n", DERPCHECK_VERSION);
+	dc_buf_printf(&c->wbuf, "\r\nUser-Agent: derpcheck/%s\r\n", DERPCHECK_VERSION);
+	if (c->transport == DC_DERP_TRANSPORT_WEBSOCKET) {
+		/* What Tailscale's WebSocket client sends (derp/derphttp/websocket.go): no fast start there. */
+		uint8_t nonce[16];
+		randombytes_buf(nonce, sizeof(nonce));
+		dc_ws_key_make(nonce, c->ws_key);
+		dc_ws_put_upgrade_headers(&c->wbuf, c->ws_key);
+		dc_buf_printf(&c->wbuf, "\r\n");
+		return;
+	}
+	dc_buf_printf(&c->wbuf, "Connection: Upgrade\r\n");
 	if (fast)
 		dc_buf_printf(&c->wbuf, "Derp-Fast-Start: 1\r\n");
 	/* Stats only: tells the server the client would rather be on the region's first node. */
@@ -405,13 +450,27 @@ static int read_upgrade(struct dc_derp_conn *c, struct dc_derp_attempt *a, uint6
 		dc_error_set(&a->err, c->tls.peer, "reading the answer to the DERP upgrade failed");
 		return failed(c, a, DC_DERP_IO, DC_DERP_PHASE_UPGRADE);
 	}
+	bool ws = c->transport == DC_DERP_TRANSPORT_WEBSOCKET;
 	if (u.status != 101) {
 		char body[160];
 		upgrade_body(c, &u, deadline, body, sizeof(body));
-		dc_error_set(&a->err, c->tls.peer, "the server answered the DERP upgrade with HTTP %d%s%s, not 101 Switching Protocols%s%s%s",
-			     u.status, u.reason[0] ? " " : "", u.reason, body[0] ? ": \"" : "", body, body[0] ? "\"" : "");
+		dc_error_set(&a->err, c->tls.peer, "the server answered the %s upgrade with HTTP %d%s%s, not 101 Switching Protocols%s%s%s",
+			     ws ? "WebSocket" : "DERP", u.status, u.reason[0] ? " " : "", u.reason, body[0] ? ": \"" : "", body,
+			     body[0] ? "\"" : "");
 		upgrade_status_hint(&a->err, &u);
 		return failed(c, a, DC_DERP_HTTP_STATUS, DC_DERP_PHASE_UPGRADE);
+	}
+	if (ws) {
+		if (dc_ws_answer_check(&u, c->ws_key, &a->err) != DC_WS_ANSWER_OK) {
+			snprintf(a->err.where, sizeof(a->err.where), "%s", c->tls.peer);
+			return failed(c, a, DC_DERP_BAD_UPGRADE, DC_DERP_PHASE_UPGRADE);
+		}
+		/* From here on the bytes are WebSocket frames: what already arrived is their start. */
+		c->roff += u.header_len;
+		struct dc_derp_io lower = c->io;
+		dc_ws_io_attach(&c->io, &lower, c->rbuf + c->roff, c->rlen - c->roff);
+		c->roff = c->rlen = 0;
+		return 0;
 	}
 	c->http_derp_version = u.derp_version;
 	if (u.has_public_key) {
@@ -431,7 +490,9 @@ static int handshake_wait_failed(struct dc_derp_conn *c, struct dc_derp_attempt 
 		return failed(c, a, DC_DERP_TIMEOUT, DC_DERP_PHASE_HANDSHAKE);
 	}
 	if (rc == FILL_CLOSED) {
-		dc_error_set(&a->err, c->tls.peer, "the server closed the connection while we waited for %s", waiting);
+		char note[320];
+		end_note(c, note, sizeof(note));
+		dc_error_set(&a->err, c->tls.peer, "the server closed the connection while we waited for %s%s", waiting, note);
 		dc_error_hint(&a->err, "this is not a DERP server, or it failed before the handshake");
 		return failed(c, a, DC_DERP_PROTOCOL, DC_DERP_PHASE_HANDSHAKE);
 	}
@@ -557,6 +618,42 @@ static bool answered_with_http(struct dc_derp_conn *c, uint64_t deadline)
 
 static int derp_session(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, const struct dc_derp_node *node,
 			bool can_fast_start, uint64_t deadline, struct dc_derp_attempt *a);
+/*
+ * "Not TLS" becomes what the port serves: GET /derp in plain HTTP, so derper without TLS
+ * (letsencrypt mode off port 443) is named as such, instead of the bare "first record
+ * does not look like a TLS handshake" that Tailscale's clients log.
+ */
+static void say_plain_http(struct dc_derp_conn *c, const struct dc_derp_node *node, const struct dc_tls_addr *list,
+			   size_t n, uint64_t deadline, struct dc_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		char peer[sizeof(c->tls.peer)];
+		dc_sockaddr_format(list[i].addr, peer, sizeof(peer));
+		if (strcmp(peer, c->tls.peer) != 0)
+			continue;
+		struct dc_proxy_answer ans;
+		long ms = remaining_ms(deadline);
+		if (dc_proxy_plain_get_derp(list[i].addr, list[i].len, node->host_name, dc_node_derp_port(node),
+					    ms > 0 && ms < 2000 ? ms : 2000, &ans) < 0)
+			return;
+		int port = dc_node_derp_port(node);
+		if (ans.derper_426) {
+			dc_error_set(err, c->tls.peer, "the port serves plain HTTP, not TLS: GET /derp without TLS got derper's own "
+						       "\"426 DERP requires connection upgrade\" (Tailscale's clients fail with \"tls: first "
+						       "record does not look like a TLS handshake\")");
+			dc_error_hint(err, "derper serves TLS only on :443 or with --certmode manual: run it with --certmode manual "
+					   "--certdir DIR --hostname %s, or -a :443, or put a TLS-terminating proxy in front of it",
+				      node->host_name);
+		} else {
+			dc_error_set(err, c->tls.peer, "the port serves plain HTTP, not TLS: GET /derp without TLS got HTTP %d%s%s%s%s",
+				     ans.head.status, ans.head.reason[0] ? " " : "", ans.head.reason,
+				     ans.head.server[0] ? " from " : "", ans.head.server);
+			dc_error_hint(err, "clients speak TLS to DERPPort %d: terminate TLS there (a proxy's HTTP listener needs TLS), "
+					   "or point DERPPort at the TLS port", port);
+		}
+		return;
+	}
+}
 
 static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, const struct dc_derp_node *node,
 		     uint64_t deadline, struct dc_derp_attempt *a)
@@ -589,8 +686,11 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 		tls_opts.timeout_ms = 1;
 	int used = dc_tls_connect_race(list, addrs.count, o->node_timeout_ms > 0 ? o->node_timeout_ms : DEFAULT_NODE_MS,
 				       &tls_opts, &c->tls, &a->err);
-	if (used < 0)
+	if (used < 0) {
+		if (c->tls.failure == DC_CONN_NOT_TLS)
+			say_plain_http(c, node, list, addrs.count, deadline, &a->err);
 		return failed(c, a, from_tls(c->tls.failure), c->tls.tcp_ns ? DC_DERP_PHASE_TLS : DC_DERP_PHASE_TCP);
+	}
 	snprintf(a->addr, sizeof(a->addr), "%s", c->tls.peer);
 	c->family = addrs.addr[used].family;
 	c->tcp_ns = c->tls.tcp_ns;
@@ -626,7 +726,9 @@ static int dial_node(struct dc_derp_conn *c, const struct dc_derp_dial_opts *o, 
 	/* Fast start needs the server key before any DERP byte: only from the metacert, and
 	 * only under TLS 1.3, where the certificates travel encrypted (Go's rule). */
 	attach_tls(c);
-	return derp_session(c, o, node, c->metacert && SSL_version(c->tls.ssl) >= TLS1_3_VERSION, deadline, a);
+	return derp_session(c, o, node,
+			    c->transport == DC_DERP_TRANSPORT_DERP && c->metacert && SSL_version(c->tls.ssl) >= TLS1_3_VERSION,
+			    deadline, a);
 }
 
 /* From the GET /derp upgrade (or fast start) to ServerInfo, over c->io. */
@@ -738,7 +840,30 @@ int dc_derp_connect(const struct dc_derp_dial_opts *o, struct dc_derp_conn *c, s
 			break;
 		struct dc_derp_attempt *a = &c->attempts[c->attempt_count++];
 		memset(a, 0, sizeof(*a));
-		if (dial_node(c, o, node, deadline, a) == 0) {
+		c->transport = o->transport == DC_DERP_TRANSPORT_AUTO ? DC_DERP_TRANSPORT_DERP : o->transport;
+		int rc = dial_node(c, o, node, deadline, a);
+		if (rc < 0 && o->transport == DC_DERP_TRANSPORT_AUTO && a->phase == DC_DERP_PHASE_UPGRADE &&
+		    (a->failure == DC_DERP_HTTP_STATUS || a->failure == DC_DERP_BAD_UPGRADE)) {
+			/* The DERP upgrade was refused: the same node over WebSocket, as a browser would. */
+			struct dc_derp_attempt derp = *a;
+			snprintf(c->auto_note, sizeof(c->auto_note), "%.399s", derp.err.what);
+			memset(a, 0, sizeof(*a));
+			c->transport = DC_DERP_TRANSPORT_WEBSOCKET;
+			rc = dial_node(c, o, node, deadline, a);
+			if (rc < 0) {
+				/* Report the DERP failure (tailscaled's), saying that WebSocket failed too. */
+				struct dc_error ws = a->err;
+				*a = derp;
+				c->transport = DC_DERP_TRANSPORT_DERP;
+				c->failure = a->failure;
+				c->phase = a->phase;
+				char hint[sizeof(a->err.hint)];
+				snprintf(hint, sizeof(hint), "%s", a->err.hint);
+				dc_error_hint(&a->err, "%.200s%sover WebSocket: %.200s", hint, hint[0] ? "; " : "", ws.what);
+				c->auto_note[0] = '\0';
+			}
+		}
+		if (rc == 0) {
 			a->failure = DC_DERP_OK;
 			a->phase = DC_DERP_PHASE_CONNECTED;
 			c->connect_ns = dc_now_ns() - start;
@@ -779,6 +904,17 @@ void dc_derp_close(struct dc_derp_conn *c)
 
 /* ---- after the handshake ------------------------------------------------------------------ */
 
+void dc_derp_how_text(const struct dc_derp_conn *c, enum dc_derp_transport requested, char *out, size_t n)
+{
+	const char *how = c->transport == DC_DERP_TRANSPORT_WEBSOCKET ? "WebSocket" : c->fast_start ? "fast start" : "HTTP upgrade";
+	if (requested != DC_DERP_TRANSPORT_AUTO)
+		snprintf(out, n, "%s", how);
+	else if (c->transport == DC_DERP_TRANSPORT_WEBSOCKET)
+		snprintf(out, n, "%s (auto: the DERP upgrade failed)", how);
+	else
+		snprintf(out, n, "%s (auto: DERP worked)", how);
+}
+
 int dc_derp_fd(const struct dc_derp_conn *c)
 {
 	return c->io.fd;
@@ -814,8 +950,10 @@ int dc_derp_recv(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_derp_ms
 		if (rc == FILL_WAIT)
 			return 0;
 		if (rc == FILL_CLOSED) {
+			char note[320];
+			end_note(c, note, sizeof(note));
 			c->failure = DC_DERP_CLOSED;
-			dc_error_set(err, c->tls.peer, "the server closed the connection");
+			dc_error_set(err, c->tls.peer, "the server closed the connection%s", note);
 			if (c->restarting)
 				dc_error_hint(err, "it announced a restart (Restarting frame) before closing");
 			return -1;

@@ -715,6 +715,7 @@ int dc_ping_run(const struct dc_ping_opts *o, struct dc_ping_result *r)
 	struct dc_derp_dial_opts dial_opts = {
 		.region = o->region, .node = o->node, .family = o->family, .ca_file = o->ca_file, .insecure = o->insecure,
 		.no_fast_start = o->no_fast_start, .timeout_ms = o->connect_timeout_ms, .is_prober = true,
+		.transport = o->transport,
 		.app_name = "derpcheck",
 	};
 	if (connect_both(&x, &dial_opts) < 0)

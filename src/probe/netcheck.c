@@ -1184,6 +1184,34 @@ struct https_job {
 	uint64_t deadline;
 };
 
+/* --check-derp --transport: the whole DERP handshake to the node, over the transport asked for. */
+static void https_derp_handshake(const struct dc_netcheck_opts *o, struct dc_netcheck_https *h, uint64_t deadline)
+{
+	const struct dc_derp_region *region = NULL;
+	for (size_t i = 0; i < o->map->region_count && !region; i++)
+		if (o->map->regions[i].id == h->region_id)
+			region = &o->map->regions[i];
+	uint64_t now = dc_now_ns();
+	if (!region || now >= deadline)
+		return;
+	struct dc_derp_dial_opts d = {
+		.region = region, .node = h->node->name, .family = o->family, .ca_file = o->ca_file,
+		.insecure = o->insecure, .timeout_ms = (long)((deadline - now) / 1000000u) + 1, .is_prober = true,
+		.app_name = "derpcheck-netcheck", .transport = o->transport,
+	};
+	struct dc_derp_conn conn;
+	struct dc_error err;
+	h->derp_tried = true;
+	if (dc_derp_connect(&d, &conn, &err) == 0) {
+		h->derp_ok = true;
+		h->transport = dc_derp_transport_name(conn.transport);
+		dc_derp_how_text(&conn, o->transport, h->transport_how, sizeof(h->transport_how));
+	} else {
+		copy_text(h->derp_error, sizeof(h->derp_error), err.what);
+	}
+	dc_derp_close(&conn);
+}
+
 static void https_one(const struct dc_netcheck_opts *o, struct dc_netcheck_https *h, uint64_t deadline)
 {
 	const struct dc_derp_node *node = h->node;
@@ -1285,6 +1313,8 @@ static void https_one(const struct dc_netcheck_opts *o, struct dc_netcheck_https
 	h->ok = true;
 out:
 	dc_tls_close(&c);
+	if (o->derp_handshake)
+		https_derp_handshake(o, h, deadline);
 }
 
 struct https_pool {
@@ -1449,6 +1479,23 @@ static void derp_port_finding(struct run *R, const struct dc_netcheck_https *h)
 				     h->node->path ? h->node->path : "", nopos, "region %lld node %s: certificate %s: %s: %s",
 				     (long long)h->region_id, node, dc_trust_name(h->trust.state), h->trust.summary, h->trust.cause);
 		dc_finding_hint(fd, "%s", h->trust.fix);
+		return;
+	}
+	if (x->check_derp_ran && h->derp_ok && R->o->transport == DC_DERP_TRANSPORT_AUTO && h->transport &&
+	    strcmp(h->transport, "websocket") == 0) {
+		fd = dc_findings_add(&x->findings, DC_SEV_WARNING, "netcheck-derp-websocket-only", h->node->path ? h->node->path : "",
+				     nopos, "region %lld node %s relays only over WebSocket: the DERP upgrade tailscaled uses fails there",
+				     (long long)h->region_id, node);
+		dc_finding_hint(fd, "a proxy in front of derper passes only WebSocket upgrades: diagnose this region with the same "
+				    "map for what it does and the lines to change");
+		return;
+	}
+	if (x->check_derp_ran && h->ok && h->derp_tried && !h->derp_ok) {
+		fd = dc_findings_add(&x->findings, DC_SEV_WARNING, "netcheck-derp-handshake", h->node->path ? h->node->path : "",
+				     nopos, "region %lld node %s: TLS and /derp/latency-check work, but the DERP handshake over %s fails: %s",
+				     (long long)h->region_id, node, dc_derp_transport_name(R->o->transport), h->derp_error);
+		dc_finding_hint(fd, "a proxy in front of derper that refuses the upgrade is the usual cause: diagnose this region "
+				    "with the same map for what it does and the lines to change");
 		return;
 	}
 	if (!x->check_derp_ran || h->ok || !dc_latency_map_get(&R->res->report.latency, h->region_id, &(int64_t){0}))

@@ -64,8 +64,9 @@ in_ns iptables -t nat -A OUTPUT -p tcp -d 127.0.0.1 --dport "$PORT" -m statistic
 	-j REDIRECT --to-ports "$PORT2"
 write_map lb.json "$(node 900a derp.test 127.0.0.1 none "$PORT")"
 run lb 1 8000 diagnose --derp-map lb.json "${ca[@]}" --timeout 1s -c 1 900
-contains lb out "       cause: 3 connections to this node met 2 different server keys: a load balancer spreads clients over several derpers, which do not forward to each other"
-contains lb out "       fix:   give every derper its own map node (own HostName or IPv4/IPv6), or mesh the derpers behind the balancer (--mesh-psk-file, --mesh-with)"
+# (how many connections: the handshake, the relay's two clients and the proxy probe's)
+contains lb out " connections to this node met 2 different server keys: a load balancer spreads clients over several derpers, which do not forward to each other, so two clients on different ones cannot reach each other (tailscale#6478)"
+contains lb out "       fix:   every connection to one map node must reach the same derper: give each derper its own map node (its own HostName, or IPv4/IPv6), or mesh the derpers behind the balancer (the same --mesh-psk-file, each listed in the others' --mesh-with)"
 in_ns iptables -t nat -F OUTPUT
 
 # DNS against the map: derp.lab is 127.0.0.2 in the namespace's hosts, the map says .1.

@@ -79,6 +79,14 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUNPort 38893
   ok   http-home          GET / is derper's home page
   ok   http-probe         GET /derp/probe answered 200
   ok   http-generate-204  /generate_204 answered 204 with the challenge response
+  ok   proxy              derper terminates TLS itself (its derpkey certificate follows the chain), TLSv1.3, certificate issued by CN = derpcheck test intermediate CA
+  ok   proxy-alpn         offered h2,http/1.1: derper chose no protocol; Tailscale offers none and speaks HTTP/1.1
+  ok   http-derp          GET /derp reaches derper at /derp (426 "DERP requires connection upgrade")
+  ok   derp-upgrade       101 Switching Protocols from derper, server key nodekey:KEY...
+  warn websocket          Upgrade: websocket: HTTP 101 Switching Protocols from derper
+       cause: the server answered the WebSocket upgrade (with the derp subprotocol) as a DERP upgrade: it does not speak DERP over WebSocket, which derper does (cmd/derper/websocket.go); browser clients cannot use it
+       fix:   run a current derper on this port
+  ok   http-latency-check GET /derp/latency-check answered 200 from derper
   ok   derp-handshake     admitted, server key nodekey:KEY..., protocol 2
   ok   relay              A -> B -> A: 3/3 relayed, avg Nms
 
@@ -124,6 +132,10 @@ contains good out "STUN path: ok (1 of 1 nodes answer STUN)"
 contains good out "DERP path: ok (1 of 1 nodes relay)"
 run good-quiet 0 5000 -q diagnose --derp-map good.json "${ca[@]}" 900
 dexpect good-quiet out <<'EOF2'
+node 900a:
+  warn websocket          Upgrade: websocket: HTTP 101 Switching Protocols from derper
+       cause: the server answered the WebSocket upgrade (with the derp subprotocol) as a DERP upgrade: it does not speak DERP over WebSocket, which derper does (cmd/derper/websocket.go); browser clients cannot use it
+       fix:   run a current derper on this port
   warn map                0 errors, 1 warning
        cause: Regions.900: clients get a single DERP region; if it goes down, peers that cannot connect directly lose each other
        fix:   add a second region on another host, or keep Tailscale's default regions (omitDefaultRegions false)
@@ -133,7 +145,7 @@ EOF2
 run good-json 0 5000 --format json diagnose --derp-map good.json "${ca[@]}" 900
 json good-json '.ok == true and .region.id == 900 and .region.code == "test" and .verdicts.stun.verdict == "ok" and .verdicts.derp.verdict == "ok"'
 json good-json '.nodes[0].name == "900a" and (.nodes[0].server_key | startswith("nodekey:")) and .counts.fail == 0'
-json good-json '[.nodes[0].checks[] | .check] == ["map","dns-ipv4","dns-ipv6","stun-ipv4","stun-ipv6","tcp-ipv4","tcp-ipv6","tls","certificate","http-home","http-probe","http-generate-204","derp-handshake","relay"]'
+json good-json '[.nodes[0].checks[] | .check] == ["map","dns-ipv4","dns-ipv6","stun-ipv4","stun-ipv6","tcp-ipv4","tcp-ipv6","tls","certificate","http-home","http-probe","http-generate-204","proxy","proxy-alpn","http-derp","derp-upgrade","websocket","http-latency-check","derp-handshake","relay"]'
 json good-json '(.nodes[0].checks[] | select(.check == "relay") | .status == "ok" and .ms > 0 and .cause == null)'
 run good-prom 0 5000 --format prometheus diagnose --derp-map good.json "${ca[@]}" 900
 contains good-prom out '# TYPE derpcheck_diagnose_check_ok gauge'
@@ -222,6 +234,14 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUN off
   ok   http-home          GET / is derper's home page
   ok   http-probe         GET /derp/probe answered 200
   ok   http-generate-204  /generate_204 answered 204 with the challenge response
+  ok   proxy              derper terminates TLS itself (its derpkey certificate follows the chain), TLSv1.3, certificate issued by CN = derpcheck test intermediate CA
+  ok   proxy-alpn         offered h2,http/1.1: derper chose no protocol; Tailscale offers none and speaks HTTP/1.1
+  ok   http-derp          GET /derp reaches derper at /derp (426 "DERP requires connection upgrade")
+  ok   derp-upgrade       101 Switching Protocols from derper, server key nodekey:KEY...
+  warn websocket          Upgrade: websocket: HTTP 101 Switching Protocols from derper
+       cause: the server answered the WebSocket upgrade (with the derp subprotocol) as a DERP upgrade: it does not speak DERP over WebSocket, which derper does (cmd/derper/websocket.go); browser clients cannot use it
+       fix:   run a current derper on this port
+  ok   http-latency-check GET /derp/latency-check answered 200 from derper
   ok   derp-handshake     admitted, server key nodekey:KEY..., protocol 2
   ok   relay              A -> B -> A: 3/3 relayed, avg Nms
 
@@ -240,6 +260,12 @@ node 900b (derp.test): IPv4 127.0.0.25, IPv6 none, DERPPort PORT, STUN off
   skip http-home          no TLS connection
   skip http-probe         no TLS connection
   skip http-generate-204  no TLS connection
+  skip proxy              no TCP connection
+  skip proxy-alpn         no TCP connection
+  skip http-derp          no TCP connection
+  skip derp-upgrade       no TCP connection
+  skip websocket          no TCP connection
+  skip http-latency-check no TCP connection
   skip derp-handshake     no TLS connection
   skip relay              no DERP connection
 

@@ -304,7 +304,7 @@ failure() {
 	fi
 	stop_server "$name"
 }
-failure plain 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the first record does not look like a TLS handshake (the port speaks something else, probably plain HTTP)' --plain
+failure plain 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the port serves plain HTTP, not TLS: GET /derp without TLS got derper'"'"'s own "426 DERP requires connection upgrade" (Tailscale'"'"'s clients fail with "tls: first record does not look like a TLS handshake")' --plain
 HOSTNAME_IN_MAP=derp2.test failure wrong-sni 'derpcheck: A: node 900a (derp2.test) at 127.0.0.1:PORT: the server aborted the TLS handshake with alert "internal error"'
 failure derp-disabled 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the server answered the DERP upgrade with HTTP 404 Not Found, not 101 Switching Protocols: "derp server disabled"' --misbehave derp-disabled
 MIN_MS=950 failure stall-upgrade 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: no answer to the DERP upgrade (GET /derp) before the deadline' --misbehave stall-upgrade --no-metacert

@@ -18,6 +18,7 @@
 
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
+#include "derpcheck/probe/derpconn.h"
 #include "derpcheck/judge/trust.h"
 #include "derpcheck/probe/stunguess.h"
 
@@ -60,14 +61,14 @@ struct dc_diag_check {
 	enum dc_check_status status;
 	const char *code;            /* a finding code (docs/json.md) when not ok; else NULL */
 	char summary[400];           /* what was seen, one line */
-	char cause[600];             /* FAIL/WARN: why, one line */
-	char fix[700];               /* FAIL/WARN: what to change, one line */
+	char cause[700];             /* FAIL/WARN: why, one line */
+	char fix[1400];              /* FAIL/WARN: what to change; a proxy's fix adds one line per proxy ('\n') */
 	char tried[700];             /* STUN checks: the other ports tried and what each did, or "" */
 	double ms;                   /* the check's own timing (RTT, connect time); < 0: none */
 	const char *pair[2];         /* mesh checks: the two nodes' Names */
 };
 
-#define DC_DIAG_MAX_CHECKS 24
+#define DC_DIAG_MAX_CHECKS 32
 
 struct dc_diag_node {
 	const struct dc_derp_node *node;
@@ -78,6 +79,16 @@ struct dc_diag_node {
 	char server_key[80];         /* "nodekey:..." */
 	bool stun_alt_found;         /* STUN answered on a port other than STUNPort */
 	int stun_alt_port;
+	/* what is in front of derper (judge/proxy.h), when TCP to DERPPort worked */
+	bool proxy_probed;
+	const char *front;           /* dc_proxy_front_name */
+	const char *proxy_kind;      /* dc_proxy_kind_name */
+	char proxy_who[96];
+	char alpn_chosen[32];        /* offered h2,http/1.1; "" none */
+	bool derp_upgrade_ok, websocket_ok;
+	size_t server_keys;          /* distinct server keys met on all connections */
+	const char *transport;       /* the handshake's transport (dc_derp_transport_name); NULL if none */
+	char transport_note[400];    /* --transport auto fell back to WebSocket: why */
 	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
 	struct dc_stun_guess stun_guess[2]; /* [0] IPv4, [1] IPv6: ports tried when STUNPort failed (nports 0: none) */
 };
@@ -97,6 +108,7 @@ struct dc_diag_opts {
 	int family;                  /* 0 both, 4 or 6 */
 	long timeout_ms;             /* per network step (default 3 s) */
 	unsigned ping_count;         /* relayed pings per client pair (default 3) */
+	enum dc_derp_transport transport; /* of the handshake, relay and mesh checks (default derp) */
 	const struct dc_derpmap *defaults; /* Tailscale's default map for the validate rules; may be NULL */
 	const uint16_t *stun_port_guess;   /* --stun-port-guess: more ports to try when STUNPort fails */
 	size_t stun_port_guess_count;

@@ -47,6 +47,8 @@
 	X(SSL_get_ex_data) \
 	X(SSL_get_peer_cert_chain) \
 	X(SSL_get_version) \
+	X(SSL_get0_alpn_selected) \
+	X(SSL_set_alpn_protos) \
 	X(SSL_new) \
 	X(SSL_pending) \
 	X(SSL_read) \
@@ -184,6 +186,8 @@ bool dc_ossl_loaded(void);
 #define SSL_get_ex_data (*dc_ossl.SSL_get_ex_data)
 #define SSL_get_peer_cert_chain (*dc_ossl.SSL_get_peer_cert_chain)
 #define SSL_get_version (*dc_ossl.SSL_get_version)
+#define SSL_get0_alpn_selected (*dc_ossl.SSL_get0_alpn_selected)
+#define SSL_set_alpn_protos (*dc_ossl.SSL_set_alpn_protos)
 #define SSL_new (*dc_ossl.SSL_new)
 #define SSL_pending (*dc_ossl.SSL_pending)
 #define SSL_read (*dc_ossl.SSL_read)

@@ -30,6 +30,12 @@ enum dc_conn_failure {
 struct dc_tls_opts {
 	const char *sni;  /* HostName; not sent when it is an IP literal, like Go */
 	long timeout_ms;  /* TCP connect + TLS handshake together */
+	/*
+	 * ALPN protocols to offer, comma-separated ("h2,http/1.1"); NULL offers none, as
+	 * Tailscale's DERP client does. Only the proxy probe offers any: to see whether
+	 * whatever terminates TLS picks HTTP/2, where the /derp upgrade cannot happen.
+	 */
+	const char *alpn;
 };
 
 struct dc_tls_conn {
@@ -41,6 +47,7 @@ struct dc_tls_conn {
 	uint64_t tls_ns;                 /* TLS handshake duration */
 	char alert[64];                  /* the first alert the server sent, if any */
 	char alert_sent[64];             /* the first alert derpcheck (OpenSSL) sent: it gave up itself */
+	char alpn[32];                   /* the protocol the server chose by ALPN, "" for none */
 	enum dc_conn_failure failure;    /* set when connect/read/write fails */
 };
 

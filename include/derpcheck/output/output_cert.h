@@ -11,6 +11,7 @@
 #include "derpcheck/output/output.h"
 #include "derpcheck/judge/tlscheck.h"
 #include "derpcheck/judge/trust.h"
+#include "derpcheck/judge/proxy.h"
 
 /* One server checked (a HOST, or one node of a region). */
 struct dc_cert_target {
@@ -25,7 +26,15 @@ struct dc_cert_target {
 	const char *written;  /* --write-fullchain FILE, once written */
 	bool trust_judged;    /* region mode: what the map's clients make of it */
 	struct dc_trust_verdict trust;
+	bool proxy_judged;    /* what is in front of derper on this port (judge/proxy.h) */
+	struct dc_proxy_verdict proxy;
 };
+
+/*
+ * Proxy lines that count as problems in cert: only where derper answers somewhere behind
+ * the port (a server that is no derper at all has nothing in front of derper to judge).
+ */
+size_t dc_cert_proxy_problems(const struct dc_cert_target *t);
 
 struct dc_cert_output {
 	struct dc_cert_target *targets;

@@ -33,6 +33,8 @@ struct dc_ping_report {
 void dc_output_ping_header(FILE *out, const struct dc_ping_report *rep);
 void dc_output_ping_event(FILE *out, const struct dc_ping_report *rep, const struct dc_ping_event *ev);
 void dc_output_ping_summary(FILE *out, const struct dc_ping_report *rep);
+/* --transport auto had to use WebSocket: the relay works, but not for tailscaled. */
+bool dc_ping_websocket_only(const struct dc_ping_result *r);
 /* Why the run failed, as "derpcheck: ..." lines with hints (standard error). */
 void dc_output_ping_failure(FILE *out, const struct dc_ping_report *rep);
 void dc_output_ping_json(FILE *out, const struct dc_ping_report *rep);

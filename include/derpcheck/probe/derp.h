@@ -235,6 +235,18 @@ struct dc_derp_upgrade {
 	uint8_t public_key[DC_DERP_KEY_LEN];
 	char location[128];  /* Location header (redirects) */
 	long content_length; /* -1 if absent */
+	/* the WebSocket answer (RFC 6455 §4.2.2), and who answered (proxies name themselves) */
+	char ws_accept[64];     /* Sec-WebSocket-Accept */
+	char ws_protocol[64];   /* Sec-WebSocket-Protocol */
+	char ws_extensions[96]; /* Sec-WebSocket-Extensions */
+	char server[64];        /* Server: "nginx/1.22.1", "Caddy", "cloudflare"; derper sends none */
+	char via[64];           /* Via */
+	char content_type[64];
+	bool cf_ray;            /* a CF-RAY header: Cloudflare's edge answered */
+	bool acao_any;          /* Access-Control-Allow-Origin: * */
+	char ts_response[96];   /* X-Tailscale-Response (derper's /generate_204) */
+	char csp[64];           /* the start of Content-Security-Policy (derper sets one when it serves TLS) */
+	bool lowercase_names;   /* every header name is in lower case (HAProxy's HTX writes them so; Go, nginx, Caddy do not) */
 	size_t header_len;   /* bytes up to and including the blank line */
 };
 

@@ -51,6 +51,44 @@ enum dc_derp_phase {
 const char *dc_derp_failure_name(enum dc_derp_failure f);
 const char *dc_derp_phase_name(enum dc_derp_phase p);
 
+/*
+ * How the DERP byte stream travels after TLS (protocols.md §1.1-1.2): the HTTP/1.1
+ * "Upgrade: DERP" that tailscaled uses, or WebSocket (RFC 6455, binary messages, the
+ * "derp" subprotocol) that Tailscale's browser clients use and that WebSocket-only
+ * proxies carry. auto tries DERP first and WebSocket when the DERP upgrade is refused.
+ */
+enum dc_derp_transport {
+	DC_DERP_TRANSPORT_DERP,
+	DC_DERP_TRANSPORT_WEBSOCKET,
+	DC_DERP_TRANSPORT_AUTO,
+};
+const char *dc_derp_transport_name(enum dc_derp_transport t); /* "derp", "websocket", "auto" */
+int dc_derp_transport_parse(const char *text, enum dc_derp_transport *out);
+
+/*
+ * The byte stream under the DERP frames: TLS, or WebSocket messages over TLS. derpconn
+ * reads and writes only through this, so a transport is one implementation of it. Tests
+ * and fuzzers give their own (dc_derp_connect_over) to feed the upgrade, the handshake
+ * and the receive loop any bytes, without a server.
+ */
+#define DC_DERP_IO_WANT_READ (-2)  /* nothing to read yet: wait until fd is readable */
+#define DC_DERP_IO_WANT_WRITE (-3) /* wait until fd is writable, then read again */
+#define DC_DERP_IO_TIMEOUT (-4)
+struct dc_derp_io {
+	/* Up to n bytes into buf: the count, 0 at the end of the stream, -1 on error, or WANT_*. */
+	long (*read)(void *ctx, void *buf, size_t n);
+	/* All n bytes by deadline_ns: 0, DC_DERP_IO_TIMEOUT, or -1 (err says why). */
+	int (*write)(void *ctx, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err);
+	/* Bytes the stream holds that poll() on fd would not show (TLS records already decrypted). */
+	size_t (*pending)(void *ctx);
+	/* Why the stream ended or failed, in words ("" when there is nothing to add); may be NULL. */
+	void (*end_note)(void *ctx, char *out, size_t n);
+	/* Free ctx (the layer below stays open); may be NULL. */
+	void (*release)(void *ctx);
+	int fd;    /* what to poll; -1 when reads never wait */
+	void *ctx;
+};
+
 struct dc_derp_dial_opts {
 	const struct dc_derp_region *region;
 	const char *node;           /* only this node (its Name); NULL: every node in map order */
@@ -65,25 +103,7 @@ struct dc_derp_dial_opts {
 	const uint8_t *private_key; /* NULL: a fresh key pair, never written anywhere */
 	bool is_prober;
 	const char *app_name;
-};
-
-/*
- * The byte stream under the DERP frames: TLS in a real connection. Tests and fuzzers give
- * their own (dc_derp_connect_over) to feed the upgrade, the handshake and the receive loop
- * any bytes, without a server.
- */
-#define DC_DERP_IO_WANT_READ (-2)  /* nothing to read yet: wait until fd is readable */
-#define DC_DERP_IO_WANT_WRITE (-3) /* wait until fd is writable, then read again */
-#define DC_DERP_IO_TIMEOUT (-4)
-struct dc_derp_io {
-	/* Up to n bytes into buf: the count, 0 at the end of the stream, -1 on error, or WANT_*. */
-	long (*read)(void *ctx, void *buf, size_t n);
-	/* All n bytes by deadline_ns: 0, DC_DERP_IO_TIMEOUT, or -1 (err says why). */
-	int (*write)(void *ctx, const void *buf, size_t n, uint64_t deadline_ns, struct dc_error *err);
-	/* Bytes the stream holds that poll() on fd would not show (TLS records already decrypted). */
-	size_t (*pending)(void *ctx);
-	int fd;    /* what to poll; -1 when reads never wait */
-	void *ctx;
+	enum dc_derp_transport transport; /* default DERP, as tailscaled */
 };
 
 /*
@@ -105,7 +125,10 @@ struct dc_derp_attempt {
 
 struct dc_derp_conn {
 	struct dc_tls_conn tls;
-	struct dc_derp_io io;            /* over tls, or what dc_derp_connect_over was given */
+	struct dc_derp_io io;            /* over tls: TLS itself, or WebSocket over it */
+	enum dc_derp_transport transport; /* the one that carries this connection (never auto) */
+	char auto_note[400];             /* auto fell back to WebSocket: why the DERP upgrade failed */
+	char ws_key[32];                 /* Sec-WebSocket-Key of the upgrade request */
 	const struct dc_derp_region *region;
 	const struct dc_derp_node *node; /* the node connected to */
 	int family;                      /* 4 or 6 */
@@ -184,6 +207,13 @@ int dc_derp_flush(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_error 
  * is buffered); -1 when the connection failed (c->failure, err).
  */
 int dc_derp_recv(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_derp_msg *m, struct dc_error *err);
+
+/*
+ * How the connection was made, for a report line: "HTTP upgrade", "fast start",
+ * "WebSocket", and with --transport auto which one worked ("WebSocket (auto: the DERP
+ * upgrade failed)", "HTTP upgrade (auto: DERP worked)").
+ */
+void dc_derp_how_text(const struct dc_derp_conn *c, enum dc_derp_transport requested, char *out, size_t n);
 
 /* The socket to poll, and whether dc_derp_recv has bytes to work on without polling. */
 int dc_derp_fd(const struct dc_derp_conn *c);

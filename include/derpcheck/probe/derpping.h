@@ -55,6 +55,7 @@ struct dc_ping_opts {
 	bool no_fast_start;
 	unsigned rate_pps;        /* load mode: count packets at this rate, A to B only */
 	bool flood;               /* load mode: ramp the rate until the relay drops packets */
+	enum dc_derp_transport transport;
 	void (*on_event)(void *user, const struct dc_ping_event *ev);
 	void *user;
 };

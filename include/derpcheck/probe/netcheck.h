@@ -15,6 +15,7 @@
 #define DERPCHECK_NETCHECK_H
 
 #include "derpcheck/probe/captive.h"
+#include "derpcheck/probe/derpconn.h"
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/judge/trust.h"
@@ -49,6 +50,8 @@ struct dc_netcheck_opts {
 	uint16_t captive_port;  /* 0: 80 */
 	bool hairpin;
 	bool check_derp;        /* TCP+TLS+/derp/latency-check per region even when UDP works */
+	bool derp_handshake;    /* ... and the DERP handshake over transport (--transport given) */
+	enum dc_derp_transport transport;
 	bool no_https_fallback;
 	const char *ca_file;
 	bool insecure;          /* connect whatever the certificate (it is judged all the same) */
@@ -115,6 +118,11 @@ struct dc_netcheck_https {
 	char error[320];
 	bool trust_judged;          /* a TLS handshake completed: what clients make of the certificate */
 	struct dc_trust_verdict trust;
+	/* the DERP handshake with --check-derp --transport */
+	bool derp_tried, derp_ok;
+	const char *transport;      /* the transport that carried it (dc_derp_transport_name) */
+	char transport_how[96];     /* "WebSocket (auto: the DERP upgrade failed)" */
+	char derp_error[320];
 };
 
 /* ICMPv4 echo to a region's first node when UDP is blocked (§3.4). */
