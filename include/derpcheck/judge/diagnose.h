@@ -62,6 +62,7 @@ struct dc_diag_check {
 	char fix[700];               /* FAIL/WARN: what to change, one line */
 	double ms;                   /* the check's own timing (RTT, connect time); < 0: none */
 	const char *pair[2];         /* mesh checks: the two nodes' Names */
+	unsigned sent, received;     /* STUN requests, relayed packets: sent and answered (0, 0: not counted) */
 };
 
 #define DC_DIAG_MAX_CHECKS 24
@@ -76,6 +77,8 @@ struct dc_diag_node {
 	bool stun_alt_found;         /* STUN answered on a port other than STUNPort */
 	int stun_alt_port;
 	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
+	bool have_leaf;              /* a leaf certificate was served (monitoring: its expiry) */
+	int64_t leaf_not_after;      /* its notAfter, Unix seconds */
 };
 
 enum dc_verdict {
@@ -94,6 +97,7 @@ struct dc_diag_opts {
 	long timeout_ms;             /* per network step (default 3 s) */
 	unsigned ping_count;         /* relayed pings per client pair (default 3) */
 	const struct dc_derpmap *defaults; /* Tailscale's default map for the validate rules; may be NULL */
+	int cert_warn_days;          /* warn when a certificate expires within this many days (0: 14) */
 };
 
 struct dc_diag_report {
