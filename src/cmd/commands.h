@@ -64,6 +64,8 @@ extern const struct dc_command_spec dc_diagnose_spec;
 int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv);
 extern const struct dc_command_spec dc_server_spec;
 int dc_cmd_server(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_exporter_spec;
+int dc_cmd_exporter(struct dc_cli *cli, int argc, char **argv);
 /* `debug derp REGION`: an alias of diagnose, under tailscale's name */
 extern const struct dc_command_spec dc_debug_spec;
 int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv);

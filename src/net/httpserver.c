@@ -296,26 +296,30 @@ struct dc_httpd {
 int dc_httpd_open(const struct dc_httpd_opts *opts, struct dc_httpd **out, struct dc_error *err)
 {
 	*out = NULL;
-	char *host = NULL;
-	int port;
-	if (dc_hostport_split(opts->listen, &host, &port, err) < 0)
+	/* ADDR:PORT, [V6]:PORT or :PORT; port 0 picks a free one (tests read dc_httpd_address). */
+	const char *text = opts->listen ? opts->listen : "";
+	const char *colon = text[0] == '[' ? strstr(text, "]:") : strrchr(text, ':');
+	size_t hlen = colon ? (size_t)(colon - text) : 0;
+	const char *port_text = colon ? colon + (text[0] == '[' ? 2 : 1) : "";
+	long long port;
+	if (!colon || dc_parse_int(port_text, 0, 65535, &port) < 0) {
+		dc_error_set(err, text, "--listen needs ADDRESS:PORT");
+		dc_error_hint(err, "e.g. --listen 127.0.0.1:9479, [::1]:9479, or :9479 for every address");
 		return -1;
+	}
+	char host[64] = "";
+	if (text[0] == '[')
+		snprintf(host, sizeof(host), "%.*s", (int)(hlen > 1 ? hlen - 1 : 0), text + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)hlen, text);
 	struct dc_endpoint ep = {0};
-	if (port < 0 || port > 65535) {
-		free(host);
-		dc_error_set(err, opts->listen, "--listen needs ADDRESS:PORT");
-		dc_error_hint(err, "e.g. --listen 127.0.0.1:9105 (or :9105 for every address)");
+	if (host[0] == '\0' && hlen == 0) {
+		ep.family = 6; /* :: takes IPv4 too unless the system says otherwise */
+	} else if (hlen >= sizeof(host) || dc_ip_parse(host, 0, &ep) < 0) {
+		dc_error_set(err, text, "'%.*s' is not an IP address", (int)hlen, text);
+		dc_error_hint(err, "give the address to listen on, e.g. 127.0.0.1:9479 or [::1]:9479");
 		return -1;
 	}
-	if (host[0] == '\0') {
-		ep.family = 6; /* :: also accepts IPv4 unless the system says otherwise */
-	} else if (dc_ip_parse(host, 0, &ep) < 0) {
-		dc_error_set(err, opts->listen, "'%s' is not an IP address", host);
-		dc_error_hint(err, "give the address to listen on, e.g. 127.0.0.1:9105 or [::1]:9105");
-		free(host);
-		return -1;
-	}
-	free(host);
 	ep.port = (uint16_t)port;
 	struct sockaddr_storage ss;
 	socklen_t sl = dc_endpoint_to_sockaddr(&ep, &ss);
