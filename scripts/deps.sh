@@ -22,9 +22,11 @@ tools_build="cc:gcc make:make pkg-config:pkg-config"
 # iptables for NAT namespaces, openssl s_server as a TLS peer, script(1) for TTY tests,
 # jq and curl to check JSON output and the test DERP server in the integration tests;
 # strace counts the sockets a benchmark run opens.
+# prometheus: its promtool lints the exporter's /metrics and unit-tests the example alert
+# rules, and tests/integration/exporter.sh runs a Prometheus of its own (never the service).
 tools_check="mandoc:mandoc zsh:zsh fish:fish clang:clang ip:iproute2 openssl:openssl
       turnserver:coturn stund:stun-server stun:stun-client miniupnpd:miniupnpd
-      iptables:iptables script:bsdutils jq:jq curl:curl"
+      iptables:iptables script:bsdutils jq:jq curl:curl promtool:prometheus"
 tools_bench="hyperfine:hyperfine strace:strace"
 
 missing=""
@@ -67,6 +69,14 @@ fi
 
 echo "derpcheck: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# prometheus starts a system service when installed unless policy-rc.d says no: the tests
+# run their own, so say no for this install (only when the machine has no policy of its own).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 # A fresh machine may have empty package lists; refresh only when needed.
 if ! apt-get install -y --no-install-recommends $missing >/dev/null 2>&1; then
     apt-get update -qq
