@@ -37,7 +37,7 @@ _derpcheck()
 	--size) COMPREPLY=($(compgen -W "33 64 1200 65536" -- "$cur")); return ;;
 	--node) return ;;
 	--style) COMPREPLY=($(compgen -W "tailscale rfc5389" -- "$cur")); return ;;
-	--bind-address|--bind-port) return ;;
+	--bind-address|--bind-port|--stun-port-guess) return ;;
 	esac
 
 	local i cmd=""
@@ -59,15 +59,15 @@ _derpcheck()
 	help)
 		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
 	diagnose)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --every --output -o $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess $net_opts $global_opts" -- "$cur")) ;;
 	debug)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--count -c --every --output -o $net_opts $global_opts" -- "$cur"))
+			COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess $net_opts $global_opts" -- "$cur"))
 		elif [[ $prev == debug ]]; then
 			COMPREPLY=($(compgen -W "derp" -- "$cur"))
 		fi ;;
 	netcheck)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--every --bind-address --bind-port --no-portmap --hairpin --check-derp --extra-stun --socket $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--every --bind-address --bind-port --no-portmap --hairpin --check-derp --extra-stun --stun-port-guess --socket $net_opts $global_opts" -- "$cur")) ;;
 	server)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--compose --service --inspect --unit --pid --region --node --resolve $net_opts $global_opts" -- "$cur")) ;;
 	stun)

@@ -64,6 +64,7 @@ complete -c derpcheck -n "__fish_seen_subcommand_from debug; and not __fish_seen
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -s c -l count -x -a '1 3 5 10' -d 'relayed test pings per node and mesh pair'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l every -x -a '30s 1m 5m 15m 1h' -d 'run again every DURATION'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -s o -l output -r -F -d 'write each report to FILE atomically'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug netcheck" -l stun-port-guess -x -d 'also try these UDP ports when STUNPort does not answer'
 
 # netcheck
 complete -c derpcheck -n "__fish_seen_subcommand_from netcheck" -l every -x -a '30s 1m 5m' -d 'repeat the report every DURATION'

@@ -79,6 +79,29 @@ int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err)
 	return 0;
 }
 
+int dc_command_stun_port_guess(const char *arg, uint16_t *ports, size_t *n, size_t max, struct dc_error *err)
+{
+	const char *p = arg;
+	do {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char one[16];
+		long long v;
+		if (len == 0 || len >= sizeof(one) || (memcpy(one, p, len), one[len] = '\0', dc_parse_int(one, 1, 65535, &v) < 0)) {
+			dc_error_set(err, NULL, "invalid --stun-port-guess '%s'", arg);
+			dc_error_hint(err, "give UDP ports from 1 to 65535, separated by commas (e.g. 3479,40000)");
+			return -1;
+		}
+		if (*n >= max) {
+			dc_error_set(err, NULL, "at most %zu --stun-port-guess ports", max);
+			return -1;
+		}
+		ports[(*n)++] = (uint16_t)v;
+		p = comma ? comma + 1 : NULL;
+	} while (p);
+	return 0;
+}
+
 int dc_command_now(int64_t *now, struct dc_error *err)
 {
 	const char *pin = getenv("DERPCHECK_NOW");

@@ -15,7 +15,7 @@
 #include "derpcheck/output/output_diagnose.h"
 #include "derpcheck/output/output_regions.h"
 
-enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT, OPT_ALL, OPT_PARALLEL, OPT_DEADLINE, OPT_CERT_WARN_DAYS };
+enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT, OPT_STUN_PORT_GUESS, OPT_ALL, OPT_PARALLEL, OPT_DEADLINE, OPT_CERT_WARN_DAYS };
 
 static const struct dc_option diagnose_options[] = {
 	{"all", 0, NULL, OPT_ALL, "check every region of the map, at the same time (also: several REGIONs)"},
@@ -25,6 +25,8 @@ static const struct dc_option diagnose_options[] = {
 	{"count", 'c', "N", OPT_COUNT, "relayed test pings per node and per mesh pair (default 3)"},
 	{"every", 0, "DURATION", OPT_EVERY, "run again every DURATION (e.g. 5m) until interrupted"},
 	{"output", 'o', "FILE", OPT_OUTPUT, "write each report to FILE atomically (temporary file + rename)"},
+	{"stun-port-guess", 0, "PORT[,PORT...]", OPT_STUN_PORT_GUESS,
+	 "also try these UDP ports when STUNPort does not answer (besides 3478, DERPPort, other nodes' STUNPorts)"},
 	{0},
 };
 
@@ -35,10 +37,10 @@ const struct dc_command_spec dc_diagnose_spec = {
 	.description =
 		"Checks every node of a DERP region (by ID or RegionCode) the way Tailscale\n"
 		"clients use it: the map entry, DNS against the map's IPv4/IPv6, STUN on STUNPort\n"
-		"per family (and the usual forwarded ports when it is silent), TCP and TLS to\n"
-		"DERPPort with the certificate judged as Tailscale judges it, derper's HTTP\n"
-		"endpoints, the DERP handshake, a relayed ping between two clients and the mesh\n"
-		"between every pair of nodes. Prints a checklist with the cause and fix of each\n"
+		"per family (and the likely forwarded ports when it fails, each one named), TCP\n"
+		"and TLS to DERPPort with the certificate judged as Tailscale judges it, derper's\n"
+		"HTTP endpoints, the DERP handshake, a relayed ping between two clients and the\n"
+		"mesh between every pair of nodes. Prints a checklist with the cause and fix of each\n"
 		"failure, then one verdict for the STUN path and one for the DERP path.\n"
 		"Marks are \u2713 \u2717 ! - \u26a0 in a UTF-8 locale, ok/FAIL/warn/skip/insecure\n"
 		"otherwise; \u26a0 insecure: clients accept the certificate only because\n"
@@ -61,6 +63,8 @@ struct diag_args {
 	long long deadline_ms;
 	const char *deadline;
 	int cert_warn_days;
+	uint16_t guess[DC_STUN_GUESS_MAX_USER];
+	size_t nguess;
 };
 
 static int on_option(void *user, int id, const char *arg, struct dc_error *err)
@@ -115,6 +119,8 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 		}
 		a->count = (unsigned)v;
 		return 0;
+	case OPT_STUN_PORT_GUESS:
+		return dc_command_stun_port_guess(arg, a->guess, &a->nguess, DC_STUN_GUESS_MAX_USER, err);
 	}
 	return 0;
 }
@@ -191,6 +197,8 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 		.ping_count = a->count,
 		.defaults = &maps->defaults,
 		.cert_warn_days = a->cert_warn_days,
+		.stun_port_guess = a->guess,
+		.stun_port_guess_count = a->nguess,
 	};
 	const struct dc_derpmap *rules_map = maps->have_doc && maps->doc.decoded ? &maps->doc.map : maps->map;
 	struct dc_diag_job *jobs = dc_xcalloc(rl->count, sizeof(*jobs));

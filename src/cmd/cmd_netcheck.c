@@ -10,7 +10,7 @@
 
 enum {
 	OPT_EVERY = 1, OPT_BIND_ADDRESS, OPT_BIND_PORT, OPT_NO_PORTMAP, OPT_HAIRPIN, OPT_CHECK_DERP, OPT_EXTRA_STUN,
-	OPT_SOCKET,
+	OPT_SOCKET, OPT_STUN_PORT_GUESS,
 };
 
 static const struct dc_option netcheck_options[] = {
@@ -21,6 +21,8 @@ static const struct dc_option netcheck_options[] = {
 	{"hairpin", 0, NULL, OPT_HAIRPIN, "also test whether the NAT loops packets to its own public address back"},
 	{"check-derp", 0, NULL, OPT_CHECK_DERP, "also connect to every region's DERP port (TLS + /derp/latency-check)"},
 	{"extra-stun", 0, "HOST[:PORT]", OPT_EXTRA_STUN, "one more STUN server for the NAT mapping test (repeatable, up to 8)"},
+	{"stun-port-guess", 0, "PORT[,PORT...]", OPT_STUN_PORT_GUESS,
+	 "also try these UDP ports on a node whose STUNPort fails (besides 3478, DERPPort, other nodes' STUNPorts)"},
 	{"socket", 0, "PATH", OPT_SOCKET, "tailscaled's socket, asked for its DERP map (default " DC_LOCALAPI_SOCKET ")"},
 	{0},
 };
@@ -32,12 +34,14 @@ const struct dc_command_spec dc_netcheck_spec = {
 	.description =
 		"Runs the report `tailscale netcheck` prints (same probe plan, timers and output;\n"
 		"--format json and json-line use Tailscale's field names), then what Tailscale\n"
-		"leaves out: every node's own STUN result and why a node failed, the NAT's\n"
-		"mapping behaviour in RFC 4787 terms, the port-mapping and captive-portal details,\n"
-		"and optionally hairpinning and each region's DERP port. The DERP map is\n"
+		"leaves out: every node's own STUN result and why a node failed (silent, STUN\n"
+		"port closed, STUN answering on another port: the likely ports are tried and\n"
+		"named), a UDP verdict from that evidence, the NAT's mapping behaviour in RFC\n"
+		"4787 terms, the ICMP, port-mapping and captive-portal details, and optionally\n"
+		"hairpinning and each region's DERP port. The DERP map is\n"
 		"--derp-map, else tailscaled's, else Tailscale's default URL, else the embedded\n"
 		"snapshot; the report says which. --timeout bounds the report (default 5s).\n"
-		"Exit status 1 when UDP is blocked or no region answered; a hard NAT is a warning.",
+		"Exit status 1 when no STUN server answered or no region did; a hard NAT is a warning.",
 	.shared = DC_SHARED_ALL,
 	.options = netcheck_options,
 	.json_line = true,
@@ -49,6 +53,8 @@ struct netcheck_args {
 	bool have_bind;
 	struct dc_endpoint bind;
 	const char *socket;
+	uint16_t guess[DC_STUN_GUESS_MAX_USER];
+	size_t nguess;
 };
 
 static int on_option(void *user, int id, const char *arg, struct dc_error *err)
@@ -75,6 +81,8 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 	case OPT_HAIRPIN: a->o.hairpin = true; return 0;
 	case OPT_CHECK_DERP: a->o.check_derp = true; return 0;
 	case OPT_SOCKET: a->socket = arg; return 0;
+	case OPT_STUN_PORT_GUESS:
+		return dc_command_stun_port_guess(arg, a->guess, &a->nguess, DC_STUN_GUESS_MAX_USER, err);
 	case OPT_EXTRA_STUN:
 		if (a->o.extra_count == DC_NETCHECK_MAX_EXTRA) {
 			dc_error_set(err, NULL, "at most %d --extra-stun servers", DC_NETCHECK_MAX_EXTRA);
@@ -154,6 +162,8 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 	dc_map_choice_describe(&maps, desc, sizeof(desc));
 
 	a.o.map = maps.map;
+	a.o.stun_port_guess = a.guess;
+	a.o.stun_port_guess_count = a.nguess;
 	a.o.family = cli->family;
 	a.o.bind_addr = a.have_bind ? &a.bind : NULL;
 	a.o.measure_all = cli->verbose > 0;
@@ -171,6 +181,11 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 	long long cpv;
 	if (cp && *cp && dc_parse_int(cp, 1, 65535, &cpv) == 0)
 		a.o.captive_port = (uint16_t)cpv;
+	/* Tests on a loaded machine give the gateway longer than Tailscale's 250 ms (the probe
+	 * still ends at the last answer). */
+	const char *pw = getenv("DERPCHECK_PORTMAP_WAIT_MS");
+	if (pw && *pw && dc_parse_int(pw, 1, 10000, &cpv) == 0)
+		a.o.portmap.wait_ms = (long)cpv;
 	if (cli->verbose) {
 		a.o.log = log_line;
 		fprintf(stderr, "netcheck: DERP map: %s\n", desc);

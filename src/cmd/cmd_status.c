@@ -232,6 +232,8 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 				.mapping_varies = varies,
 				.global_v4 = nres.report.global_v4,
 				.detail = nres.extra.nat_detail,
+				.udp_detail = nres.extra.udp_detail,
+				.udp_hint = nres.extra.udp_hint,
 			};
 			dc_tailnet_apply_measurement(&report, &m);
 		}

@@ -40,6 +40,11 @@ struct dc_endpoint;
 /* --bind-address and --bind-port (stun, netcheck): parsed and explained the same way. */
 int dc_command_bind_address(const char *arg, struct dc_endpoint *out, struct dc_error *err);
 int dc_command_bind_port(const char *arg, uint16_t *out, struct dc_error *err);
+/*
+ * --stun-port-guess PORT[,PORT...] (diagnose, netcheck; repeatable): appended to
+ * ports[*n], at most max in all, each 1-65535.
+ */
+int dc_command_stun_port_guess(const char *arg, uint16_t *ports, size_t *n, size_t max, struct dc_error *err);
 
 /* ✓ ✗ and arrows only where the locale's character set is UTF-8 (LC_ALL, LC_CTYPE, LANG). */
 bool dc_command_locale_utf8(void);

@@ -18,6 +18,7 @@
 #include "derpcheck/net/resolve.h"
 #include "derpcheck/probe/stuncheck.h"
 #include "derpcheck/judge/tlscheck.h"
+#include "derpcheck/judge/udpverdict.h"
 #include "derpcheck/judge/validate.h"
 
 #define DEFAULT_TIMEOUT_MS 3000L
@@ -251,14 +252,6 @@ static void check_dns(struct dc_diag_node *dn, int fam, const struct dc_resolve_
 
 /* ---- 3. STUN ---------------------------------------------------------------------------- */
 
-void dc_diag_stun_port_hint(int answered_port, int map_port, char *cause, size_t ncause, char *fix, size_t nfix)
-{
-	dc_textf(cause, ncause,
-		 "STUN answers on %d, not on %d: the forwarding maps host %d \u2192 container %d", answered_port,
-		 map_port, answered_port, map_port);
-	dc_textf(fix, nfix, "set STUNPort to %d in the derpMap, or publish %d/udp", answered_port, map_port);
-}
-
 static const struct dc_finding *stun_finding(const struct dc_stun_report *rep, const struct dc_stun_target *t,
 					     const char *code)
 {
@@ -270,6 +263,7 @@ static const struct dc_finding *stun_finding(const struct dc_stun_report *rep, c
 	return NULL;
 }
 
+/* Answered, skipped or plain-only; a silent target only gets its summary here (see stun_failure). */
 static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep, const struct dc_stun_target *t)
 {
 	char mapped[DC_ENDPOINT_STRLEN], dst[DC_ENDPOINT_STRLEN];
@@ -280,7 +274,6 @@ static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep
 		return;
 	}
 	if (t->answered == 0) {
-		const struct dc_probe_result *p = dc_stun_probe(rep, t, 0);
 		if (t->kind == DC_STUN_KIND_PLAIN_ONLY) {
 			set(c, DC_CHECK_FAIL, "stun-only-plain");
 			SUMMARY(c, "%s answers plain STUN only", dst);
@@ -290,13 +283,9 @@ static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep
 			    t->port);
 			return;
 		}
-		set(c, DC_CHECK_FAIL, p && p->status == DC_PROBE_UNREACHABLE ? "stun-unreachable" : "stun-no-reply");
+		set(c, DC_CHECK_FAIL, "stun-no-reply");
 		c->sent = t->sent;
 		SUMMARY(c, "no answer from %s (%zu probes, %u datagrams sent)", dst, t->nprobes, t->sent);
-		CAUSE(c, "%s: %s", dst, p && p->detail[0] ? p->detail : "no reply");
-		FIX(c, "start derper's STUN server on UDP %u (derper -stun -stun-port %u) and let UDP %u through the "
-		       "firewall and any NAT or Docker port mapping (publish %u/udp)",
-		    t->port, t->port, t->port, t->port);
 		return;
 	}
 	char mapped_ep[DC_ENDPOINT_STRLEN];
@@ -336,7 +325,41 @@ static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep
 	set(c, DC_CHECK_OK, NULL);
 }
 
-static void check_stun(struct dc_diag_report *r, const struct dc_diag_opts *o)
+/* The evidence of a target that got no answer on STUNPort (judge/udpverdict.h). */
+static void stun_evidence(const struct dc_stun_report *rep, const struct dc_stun_target *t, const char *name,
+			  const struct dc_stun_guess *g, struct dc_udp_evidence *e)
+{
+	const struct dc_probe_result *p = dc_stun_worst_failure(rep, t);
+	*e = (struct dc_udp_evidence){
+		.name = name, .addr = t->addr.addr, .status = p->status, .sent = t->sent,
+		.waited_ns = rep->opts.timeout_ns, .port_closed = p->status == DC_PROBE_UNREACHABLE && p->icmp_port_closed,
+		.icmp_from = p->icmp_from, .detail = p->detail, .guess = g && g->ran ? g : NULL,
+	};
+}
+
+/* Cause, fix and the ports tried for a STUNPort that did not answer, from the evidence. */
+static void stun_failure(struct dc_diag_check *c, struct dc_diag_node *dn, const struct dc_udp_evidence *e,
+			 bool others_answer)
+{
+	const struct dc_stun_guess *g = e->guess;
+	dc_udp_failure_text(e, others_answer, c->cause, sizeof(c->cause));
+	if (g)
+		dc_stun_guess_tried(g, c->tried, sizeof(c->tried));
+	dc_udp_failure_fix(e, c->fix, sizeof(c->fix));
+	if (g && g->answered >= 0) {
+		c->code = "stun-wrong-port";
+		dn->stun_alt_found = true;
+		dn->stun_alt_port = g->ports[g->answered].port;
+	} else if (e->status == DC_PROBE_UNREACHABLE) {
+		c->code = "stun-unreachable";
+	} else if (e->status == DC_PROBE_SEND_FAILED) {
+		c->code = "stun-send-failed";
+	} else {
+		c->code = "stun-no-reply";
+	}
+}
+
+static void check_stun(const struct dc_derpmap *map, struct dc_diag_report *r, const struct dc_diag_opts *o)
 {
 	struct dc_stun_opts so = {
 		.style = DC_STUN_STYLE_TAILSCALE,
@@ -351,20 +374,14 @@ static void check_stun(struct dc_diag_report *r, const struct dc_diag_opts *o)
 	dc_stun_add_region(&rep, r->region);
 	bool ran = dc_stun_run(&rep, &err) == 0;
 
-	/* Silent targets: which usual forwarded ports answer instead (one probe run for all). */
-	struct alt {
-		size_t node, first, n;
-		int fam, map_port;
+	/* Targets silent on STUNPort: which likely forwarded ports answer instead (one run for all). */
+	struct failed {
+		size_t node;
+		int fam;
+		const struct dc_stun_target *t;
 		struct dc_diag_check *check;
-	} alts[64];
-	size_t nalt = 0;
-	struct dc_stun_opts ao = so;
-	ao.count = 2;
-	ao.no_cross_check = false;
-	ao.timeout_ns = (uint64_t)ALT_STUN_TIMEOUT_MS * 1000000u;
-	struct dc_stun_report alt;
-	dc_stun_report_init(&alt, &ao);
-
+	} *failed = dc_xcalloc(2 * r->node_count + 1, sizeof(*failed));
+	size_t nfailed = 0;
 	for (size_t i = 0; i < r->node_count; i++) {
 		struct dc_diag_node *dn = &r->nodes[i];
 		for (int fam = 4; fam <= 6; fam += 2) {
@@ -391,37 +408,33 @@ static void check_stun(struct dc_diag_report *r, const struct dc_diag_opts *o)
 				continue;
 			}
 			judge_stun(c, &rep, t);
-			if (c->status != DC_CHECK_FAIL || t->answered || t->kind == DC_STUN_KIND_PLAIN_ONLY ||
-			    nalt == DC_ARRAY_LEN(alts))
+			if (c->status != DC_CHECK_FAIL || t->answered || t->kind == DC_STUN_KIND_PLAIN_ONLY)
 				continue;
-			int ports[2] = {DC_STUN_DEFAULT_PORT, dc_node_derp_port(dn->node)};
-			struct alt *a = &alts[nalt++];
-			*a = (struct alt){.node = i, .first = alt.ntargets, .fam = fam, .map_port = t->port, .check = c};
-			char host[DC_ENDPOINT_STRLEN];
-			dc_ip_format(&t->addr.addr, host, sizeof(host));
-			for (size_t k = 0; k < 2; k++)
-				if (ports[k] != t->port && (k == 0 || ports[1] != ports[0]))
-					dc_stun_add_host(&alt, host, (uint16_t)ports[k]);
-			a->n = alt.ntargets - a->first;
+			failed[nfailed++] = (struct failed){.node = i, .fam = fam, .t = t, .check = c};
+			struct dc_stun_guess *g = &dn->stun_guess[fam == 6];
+			dc_stun_guess_plan(g, map, dn->node, &t->addr.addr, o->stun_port_guess, o->stun_port_guess_count);
 		}
 	}
-	if (nalt && dc_stun_run(&alt, &err) == 0) {
-		for (size_t i = 0; i < nalt; i++) {
-			for (size_t k = alts[i].first; k < alts[i].first + alts[i].n; k++) {
-				const struct dc_stun_target *t = &alt.targets[k];
-				if (!t->answered)
-					continue;
-				struct dc_diag_check *c = alts[i].check;
-				c->code = "stun-wrong-port";
-				dc_diag_stun_port_hint(t->port, alts[i].map_port, c->cause, sizeof(c->cause), c->fix,
-						       sizeof(c->fix));
-				r->nodes[alts[i].node].stun_alt_found = true;
-				r->nodes[alts[i].node].stun_alt_port = t->port;
-				break;
-			}
-		}
+	if (nfailed) {
+		struct dc_stun_guess *all = dc_xcalloc(nfailed, sizeof(*all));
+		for (size_t i = 0; i < nfailed; i++)
+			all[i] = r->nodes[failed[i].node].stun_guess[failed[i].fam == 6];
+		if (dc_stun_guess_run(all, nfailed, (uint64_t)ALT_STUN_TIMEOUT_MS * 1000000u, &err) == 0)
+			for (size_t i = 0; i < nfailed; i++)
+				r->nodes[failed[i].node].stun_guess[failed[i].fam == 6] = all[i];
+		free(all);
 	}
-	dc_stun_report_free(&alt);
+	for (size_t i = 0; i < nfailed; i++) {
+		struct dc_diag_node *dn = &r->nodes[failed[i].node];
+		struct dc_udp_evidence e;
+		stun_evidence(&rep, failed[i].t, dn->node->name ? dn->node->name : "", &dn->stun_guess[failed[i].fam == 6], &e);
+		/* UDP works from here when another node answers: then this one is silent on its own. */
+		bool others_answer = false;
+		for (size_t k = 0; k < rep.ntargets; k++)
+			others_answer = others_answer || (rep.targets[k].node != dn->node && rep.targets[k].answered > 0);
+		stun_failure(failed[i].check, dn, &e, others_answer);
+	}
+	free(failed);
 	dc_stun_report_free(&rep);
 }
 
@@ -1023,7 +1036,7 @@ void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *
 		for (int fam = 4; fam <= 6; fam += 2)
 			check_dns(&r->nodes[i], fam, &addrs[i], want_dns[i] ? &dns[dns_of[i]] : NULL, &o);
 
-	check_stun(r, &o);
+	check_stun(map, r, &o);
 
 	struct dc_diag_region_ctx ctx = {.r = r};
 	bool *relays = dc_xcalloc(r->node_count + 1, sizeof(*relays));

@@ -486,11 +486,18 @@ void dc_tailnet_apply_measurement(struct dc_tailnet_report *r, const struct dc_n
 		const char *name = v->name;
 		free(v->message);
 		free(v->fix);
-		if (!m->udp) {
+		if (!m->udp && m->udp_detail && *m->udp_detail) {
+			/* The evidence says which: no UDP at all, STUN ports closed, STUN on other ports. */
+			set_reason(v, DC_REASON_OUR_UDP_BLOCKED,
+				   dc_xasprintf("measured: no STUN server answered this machine (%s), so it learns no public endpoint and %s can only be reached through DERP",
+						m->udp_detail, name),
+				   dc_xasprintf("%s", m->udp_hint && *m->udp_hint ? m->udp_hint
+									   : "allow outbound UDP from this machine to the DERP servers' STUN ports and to peers (tailscaled uses 41641)"));
+		} else if (!m->udp) {
 			set_reason(v, DC_REASON_OUR_UDP_BLOCKED,
 				   dc_xasprintf("measured: UDP is blocked on this network (no STUN server answered), so %s can only be reached through DERP",
 						name),
-				   dc_xasprintf("allow outbound UDP from this machine (to the DERP servers' STUN port 3478 and to peers on any port; tailscaled uses 41641)"));
+				   dc_xasprintf("allow outbound UDP from this machine to the DERP servers' STUN ports and to peers (tailscaled uses 41641)"));
 		} else if (m->mapping_varies == 1) {
 			set_reason(v, DC_REASON_OUR_HARD_NAT,
 				   dc_xasprintf("measured: this machine's NAT maps per destination (hard NAT)%s%s%s, so %s cannot reach the port the STUN servers saw",

@@ -226,6 +226,14 @@ const char *dc_udp_icmp_text(const struct dc_udp_icmp *e)
 	return "ICMP error";
 }
 
+bool dc_udp_icmp_port_closed(const struct dc_udp_icmp *e)
+{
+	if (e->local)
+		return false;
+	return e->v6 ? e->type == ICMP6_DST_UNREACH && e->code == ICMP6_DST_UNREACH_NOPORT
+		     : e->type == ICMP_DEST_UNREACH && e->code == ICMP_PORT_UNREACH;
+}
+
 bool dc_udp_local_toward(const struct dc_endpoint *dst, const struct dc_endpoint *bind_ip, struct dc_endpoint *out)
 {
 	int fd = socket(dst->family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);

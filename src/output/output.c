@@ -198,3 +198,49 @@ void dc_output_validate_summary(FILE *out, const struct dc_validate_result *r, c
 			print_region(out, &eff->regions[i]);
 	}
 }
+
+static const char *guess_result_key(const struct dc_stun_guess_port *p)
+{
+	switch (p->status) {
+	case DC_PROBE_OK: return "answered";
+	case DC_PROBE_UNREACHABLE: return p->port_closed ? "closed" : "unreachable";
+	case DC_PROBE_TIMEOUT: return "no-reply";
+	case DC_PROBE_ERROR_RESPONSE: return "error-response";
+	case DC_PROBE_SEND_FAILED: return "send-failed";
+	default: return "not-tried";
+	}
+}
+
+cJSON *dc_output_stun_guess_json(const struct dc_stun_guess *g)
+{
+	if (!g || !g->ran || !g->nports)
+		return cJSON_CreateNull();
+	static const struct {
+		unsigned bit;
+		const char *key;
+	} whys[] = {{DC_GUESS_DEFAULT, "default"}, {DC_GUESS_DERP_PORT, "derp-port"},
+		    {DC_GUESS_OTHER_NODE, "other-node"}, {DC_GUESS_USER, "stun-port-guess"}};
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < g->nports; i++) {
+		const struct dc_stun_guess_port *p = &g->ports[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "port", p->port);
+		cJSON *why = cJSON_AddArrayToObject(o, "why");
+		for (size_t k = 0; k < sizeof(whys) / sizeof(whys[0]); k++)
+			if (p->why & whys[k].bit)
+				cJSON_AddItemToArray(why, cJSON_CreateString(whys[k].key));
+		cJSON_AddItemToObject(o, "other_node", p->why & DC_GUESS_OTHER_NODE && p->other_node
+							       ? cJSON_CreateString(p->other_node)
+							       : cJSON_CreateNull());
+		cJSON_AddStringToObject(o, "result", guess_result_key(p));
+		cJSON_AddItemToObject(o, "rtt_ms", p->status == DC_PROBE_OK
+							   ? cJSON_CreateNumber((double)(p->rtt_ns / 1000) / 1000.0)
+							   : cJSON_CreateNull());
+		char from[DC_ENDPOINT_STRLEN];
+		cJSON_AddItemToObject(o, "icmp_from", p->icmp_from.family
+							      ? cJSON_CreateString(dc_ip_format(&p->icmp_from, from, sizeof(from)))
+							      : cJSON_CreateNull());
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}

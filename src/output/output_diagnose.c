@@ -74,6 +74,11 @@ static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc
 		put_text(out, c->cause, v);
 		fputc('\n', out);
 	}
+	if (c->tried[0]) {
+		fprintf(out, "%stried: ", pad);
+		put_text(out, c->tried, v);
+		fputc('\n', out);
+	}
 	if (c->fix[0]) {
 		fprintf(out, "%sfix:   ", pad);
 		put_text(out, c->fix, v);
@@ -163,6 +168,7 @@ static cJSON *json_check(const struct dc_diag_check *c)
 	cJSON_AddStringToObject(o, "summary", c->summary);
 	cJSON_AddItemToObject(o, "cause", c->cause[0] ? cJSON_CreateString(c->cause) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "fix", c->fix[0] ? cJSON_CreateString(c->fix) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "tried", c->tried[0] ? cJSON_CreateString(c->tried) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "ms", json_ms(c->ms));
 	return o;
 }
@@ -216,6 +222,9 @@ struct cJSON *dc_output_diagnose_json_doc(const struct dc_diag_report *r, const 
 		cJSON_AddItemToObject(o, "certificate_trust", dn->trust == DC_TRUST_UNKNOWN
 								 ? cJSON_CreateNull()
 								 : cJSON_CreateString(dc_trust_name(dn->trust)));
+		cJSON *tried = cJSON_AddObjectToObject(o, "stun_ports_tried");
+		cJSON_AddItemToObject(tried, "ipv4", dc_output_stun_guess_json(&dn->stun_guess[0]));
+		cJSON_AddItemToObject(tried, "ipv6", dc_output_stun_guess_json(&dn->stun_guess[1]));
 		cJSON *checks = cJSON_AddArrayToObject(o, "checks");
 		for (size_t k = 0; k < dn->count; k++)
 			cJSON_AddItemToArray(checks, json_check(&dn->checks[k]));

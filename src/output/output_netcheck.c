@@ -61,6 +61,38 @@ static void portmap_text(FILE *out, const struct dc_netcheck_extra *x)
 		fprintf(out, "\t\t- PCP: no%s%s\n", p->pcp_detail.detail[0] ? ": " : "", p->pcp_detail.detail);
 }
 
+/* The ICMP fallback (UDP blocked): which socket, each region's echo, or why none was sent. */
+static void icmp_text(FILE *out, const struct dc_netcheck_view *v)
+{
+	const struct dc_netcheck_extra *x = &v->res->extra;
+	if (!x->icmp_ran)
+		return;
+	if (x->icmp.socket == DC_ICMP_SOCKET_NONE && x->icmp.skipped[0]) {
+		fprintf(out, "\t* ICMP latency (UDP blocked): not measured: %s\n", x->icmp.skipped);
+		return;
+	}
+	size_t ok = 0, pinged = 0;
+	for (size_t i = 0; i < x->icmp_count; i++) {
+		pinged += x->icmp_targets[i].pinged;
+		ok += x->icmp_targets[i].target.ok;
+	}
+	fprintf(out, "\t* ICMP latency (UDP blocked): %s, %zu of %zu echoes answered\n", dc_icmp_socket_name(x->icmp.socket),
+		ok, pinged);
+	for (size_t i = 0; i < x->icmp_count; i++) {
+		const struct dc_netcheck_icmp *it = &x->icmp_targets[i];
+		char a[DC_ENDPOINT_STRLEN];
+		const char *name = it->node->name ? it->node->name : "";
+		if (it->target.ok)
+			fprintf(out, "\t\t- %s %s %s: %.3fms\n", code_of(v->map, it->region_id), name,
+				dc_ip_format(&it->target.addr, a, sizeof(a)), ms(it->target.rtt_ns));
+		else if (it->pinged)
+			fprintf(out, "\t\t- %s %s %s: %s\n", code_of(v->map, it->region_id), name,
+				dc_ip_format(&it->target.addr, a, sizeof(a)), it->target.error);
+		else
+			fprintf(out, "\t\t- %s %s: %s\n", code_of(v->map, it->region_id), name, it->target.error);
+	}
+}
+
 static void findings_text(FILE *out, const struct dc_findings *f, const struct dc_style *st)
 {
 	for (size_t i = 0; i < f->count; i++) {
@@ -87,6 +119,8 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 		fprintf(out, "\t  (%s)\n", v->map_note);
 	fprintf(out, "\t* STUN phase: %.0fms, %s\n", ms(x->stun_phase_ns),
 		x->stopped_early ? "stopped once enough regions had answered (--verbose measures all)" : "every region done");
+	if (x->udp_detail[0])
+		fprintf(out, "\t* UDP verdict: %s\n", x->udp_detail);
 	fprintf(out, "\t* NAT mapping: %s\n", dc_nat_mapping_text(x->nat));
 	if (x->nat_detail[0])
 		fprintf(out, "\t  (%s)\n", x->nat_detail);
@@ -120,7 +154,13 @@ void dc_output_netcheck_text(FILE *out, const struct dc_netcheck_view *v, const 
 				n->has_mapped ? dc_endpoint_format(&n->mapped, m, sizeof(m)) : "nothing");
 		else
 			fprintf(out, "\t\t- %s %s IPv%d %s: %s\n", code, n->name, n->family, a, n->why);
+		if (n->guess && n->guess->ran && n->guess->nports) {
+			char tried[1200];
+			dc_stun_guess_tried(n->guess, tried, sizeof(tried));
+			fprintf(out, "\t\t  tried: %s\n", tried);
+		}
 	}
+	icmp_text(out, v);
 	if (x->https_count) {
 		fprintf(out, "\t* %s:\n", x->https_fallback_ran && !x->check_derp_ran ? "HTTPS latency (UDP blocked)"
 											: "DERP port (TLS + /derp/latency-check)");
@@ -202,6 +242,32 @@ static cJSON *portmap_json(const struct dc_netcheck_extra *x)
 	return o;
 }
 
+static cJSON *icmp_json(const struct dc_netcheck_extra *x)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "attempted", x->icmp_ran);
+	cJSON_AddItemToObject(o, "socket", x->icmp.socket == DC_ICMP_SOCKET_DGRAM ? cJSON_CreateString("unprivileged")
+					   : x->icmp.socket == DC_ICMP_SOCKET_RAW   ? cJSON_CreateString("raw")
+										    : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "skipped", str_or_null(x->icmp.skipped));
+	cJSON_AddNumberToObject(o, "elapsed_ns", (double)x->icmp.elapsed_ns);
+	cJSON *arr = cJSON_AddArrayToObject(o, "targets");
+	for (size_t i = 0; i < x->icmp_count; i++) {
+		const struct dc_netcheck_icmp *it = &x->icmp_targets[i];
+		cJSON *j = cJSON_CreateObject();
+		char a[DC_ENDPOINT_STRLEN];
+		cJSON_AddNumberToObject(j, "region", (double)it->region_id);
+		cJSON_AddStringToObject(j, "node", it->node->name ? it->node->name : "");
+		cJSON_AddItemToObject(j, "address", it->pinged ? cJSON_CreateString(dc_ip_format(&it->target.addr, a, sizeof(a)))
+							      : cJSON_CreateNull());
+		cJSON_AddBoolToObject(j, "ok", it->target.ok);
+		cJSON_AddItemToObject(j, "rtt_ns", it->target.ok ? cJSON_CreateNumber((double)it->target.rtt_ns) : cJSON_CreateNull());
+		cJSON_AddItemToObject(j, "error", str_or_null(it->target.error));
+		cJSON_AddItemToArray(arr, j);
+	}
+	return o;
+}
+
 cJSON *dc_output_netcheck_extra_json(const struct dc_netcheck_view *v)
 {
 	const struct dc_netcheck_extra *x = &v->res->extra;
@@ -217,6 +283,13 @@ cJSON *dc_output_netcheck_extra_json(const struct dc_netcheck_view *v)
 	char a[DC_ENDPOINT_STRLEN], m[DC_ENDPOINT_STRLEN];
 	cJSON_AddItemToObject(nat, "local", x->has_local4 ? cJSON_CreateString(dc_endpoint_format(&x->local4, a, sizeof(a)))
 							  : cJSON_CreateNull());
+	cJSON *udp = cJSON_AddObjectToObject(o, "udp");
+	cJSON_AddStringToObject(udp, "verdict", dc_udp_verdict_key(x->udp_verdict));
+	cJSON_AddItemToObject(udp, "detail", str_or_null(x->udp_detail));
+	cJSON_AddItemToObject(udp, "hint", str_or_null(x->udp_hint));
+	cJSON *ports = cJSON_AddArrayToObject(udp, "stun_ports");
+	for (size_t i = 0; i < x->stun_port_count; i++)
+		cJSON_AddItemToArray(ports, cJSON_CreateNumber(x->stun_ports[i]));
 	cJSON_AddItemToObject(o, "hairpin", optbool(x->hairpin));
 	cJSON_AddItemToObject(o, "hairpin_detail", str_or_null(x->hairpin_detail));
 	cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
@@ -241,6 +314,12 @@ cJSON *dc_output_netcheck_extra_json(const struct dc_netcheck_view *v)
 							  ? cJSON_CreateString(dc_endpoint_format(&n->mapped, m, sizeof(m)))
 							  : cJSON_CreateNull());
 		cJSON_AddItemToObject(j, "error", str_or_null(n->skipped ? n->skip_reason : n->why));
+		cJSON_AddBoolToObject(j, "port_closed", !n->skipped && n->port_closed);
+		char from[DC_ENDPOINT_STRLEN];
+		cJSON_AddItemToObject(j, "icmp_from", !n->skipped && n->icmp_from.family
+							      ? cJSON_CreateString(dc_ip_format(&n->icmp_from, from, sizeof(from)))
+							      : cJSON_CreateNull());
+		cJSON_AddItemToObject(j, "ports_tried", dc_output_stun_guess_json(n->guess));
 		cJSON_AddItemToArray(nodes, j);
 	}
 	cJSON *https = cJSON_AddArrayToObject(o, "https");
@@ -260,6 +339,7 @@ cJSON *dc_output_netcheck_extra_json(const struct dc_netcheck_view *v)
 		cJSON_AddItemToArray(https, j);
 	}
 	cJSON_AddBoolToObject(o, "https_fallback", x->https_fallback_ran);
+	cJSON_AddItemToObject(o, "icmp", icmp_json(x));
 	cJSON_AddItemToObject(o, "portmap", portmap_json(x));
 	cJSON *cap = cJSON_AddObjectToObject(o, "captive");
 	cJSON_AddBoolToObject(cap, "checked", x->captive_ran);

@@ -258,6 +258,8 @@ static bool region_measured(const struct dc_derp_region *rg)
 	return !rg->removed && rg->node_count > 0 && !rg->no_measure_no_home;
 }
 
+static const struct dc_derp_node *first_derp_node(const struct dc_derp_region *rg);
+
 /* Node entries: one per (node, family) of every measured region, then --extra-stun hosts. */
 static void build_nodes(struct run *R, bool want[2])
 {
@@ -563,12 +565,21 @@ static void conclude_nodes(struct run *R)
 			n->mapped = r->mapped;
 			continue;
 		}
+		n->sent = r->sent;
+		n->port_closed = r->status == DC_PROBE_UNREACHABLE && r->icmp_port_closed;
+		n->icmp_from = r->status == DC_PROBE_UNREACHABLE ? r->icmp_from : (struct dc_endpoint){0};
+		copy_text(n->detail, sizeof(n->detail), r->detail);
 		uint64_t end = r->spec.start_ns + r->spec.timeout_ns;
 		const struct dc_probe_result *pl = n->has_plain ? dc_prober_result(R->p, n->plain_id) : NULL;
 		n->plain_only = pl && pl->status == DC_PROBE_OK;
-		if (!n->plain_only && (r->status == DC_PROBE_TIMEOUT || r->status == DC_PROBE_CANCELLED) &&
-		    ((R->timer_armed && end <= R->timer_at) || (R->all_sets_done && end <= R->grace_at) ||
-		     r->status == DC_PROBE_CANCELLED)) {
+		/*
+		 * Cut short: its deadline was moved before the end of the STUN phase (enough
+		 * regions, or the grace after the last set), or it was cancelled. A probe that
+		 * waited the whole phase in silence is evidence, not "not measured".
+		 */
+		bool cut = r->spec.timeout_ns < R->o->stun_phase_ns &&
+			   ((R->timer_armed && end <= R->timer_at) || (R->all_sets_done && end <= R->grace_at));
+		if (!n->plain_only && ((r->status == DC_PROBE_TIMEOUT && cut) || r->status == DC_PROBE_CANCELLED)) {
 			n->stopped_early = true;
 			snprintf(n->why, sizeof(n->why), "not measured: no reply before the report ended (%.0fms in)%s",
 				 ms(end > R->t0 ? end - R->t0 : 0),
@@ -633,6 +644,191 @@ static void classify_nat(struct run *R)
 	x->nat = dc_netcheck_classify(srv, map, n, x->has_local4 ? &x->local4 : NULL, x->nat_detail, sizeof(x->nat_detail));
 	free(srv);
 	free(map);
+}
+
+/* ---- where a failed STUNPort answers instead, and what UDP does (issue #12) ----------- */
+
+/* A node whose own probe failed and is worth a guess: not cut short, not answering plain STUN. */
+static bool node_failed(const struct dc_netcheck_node *n)
+{
+	return !n->skipped && !n->stopped_early && !n->plain_only && n->node &&
+	       (n->status == DC_PROBE_TIMEOUT || n->status == DC_PROBE_UNREACHABLE);
+}
+
+struct guess_job {
+	struct run *R;
+	uint64_t timeout_ns;
+	struct dc_stun_guess *all;
+	size_t n;
+};
+
+static void *guess_thread(void *arg)
+{
+	struct guess_job *j = arg;
+	struct dc_error err;
+	if (dc_stun_guess_run(j->all, j->n, j->timeout_ns, &err) < 0)
+		logf_(j->R->o, "trying other STUN ports failed: %s", err.what);
+	return NULL;
+}
+
+/* Plan the other ports of every failed node (all run at once, beside HTTPS and ICMP). */
+static void plan_guesses(struct run *R, struct guess_job *j, uint64_t deadline)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	memset(j, 0, sizeof(*j));
+	j->R = R;
+	for (size_t i = 0; i < x->node_count; i++)
+		j->n += node_failed(&x->nodes[i]);
+	if (!j->n)
+		return;
+	j->all = dc_xcalloc(j->n, sizeof(*j->all));
+	x->guesses = j->all; /* the nodes point into it; freed with the result */
+	x->guess_count = j->n;
+	size_t k = 0;
+	for (size_t i = 0; i < x->node_count; i++) {
+		struct dc_netcheck_node *n = &x->nodes[i];
+		if (!node_failed(n))
+			continue;
+		dc_stun_guess_plan(&j->all[k], R->o->map, n->node, &n->addr.addr, R->o->stun_port_guess,
+				   R->o->stun_port_guess_count);
+		n->guess = &j->all[k++];
+	}
+	/* A forwarded port answers like the others: a few RTTs, at least 500 ms, at most 1 s. */
+	uint64_t t = (uint64_t)R->max_latency * 3;
+	if (t < 500000000u)
+		t = 500000000u;
+	if (t > 1000000000u)
+		t = 1000000000u;
+	uint64_t now = dc_now_ns();
+	if (now + t > deadline)
+		t = deadline > now + 50000000u ? deadline - now : 50000000u;
+	j->timeout_ns = t;
+	logf_(R->o, "STUN failed on %zu node address%s: trying the likely forwarded ports for %.0fms", j->n,
+	      j->n == 1 ? "" : "es", ms(t));
+}
+
+struct icmp_job {
+	struct run *R;
+	uint64_t deadline;
+	struct dc_icmp_target *targets; /* the pinged ones, in order */
+	size_t n;
+};
+
+static void *icmp_thread(void *arg)
+{
+	struct icmp_job *j = arg;
+	dc_icmp_ping(j->targets, j->n, j->deadline, &j->R->o->icmp, &j->R->res->extra.icmp);
+	return NULL;
+}
+
+/*
+ * Tailscale's ICMP fallback (§3.4, netcheck.go measureAllICMPLatency): every region
+ * without a latency that has a DERP node gets one echo to Nodes[0]'s IPv4 (the address
+ * STUN would use; none when its STUNPort is negative), payload its Name, 1 s in all.
+ */
+static void plan_icmp(struct run *R, struct icmp_job *j, uint64_t deadline)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_extra *x = &R->res->extra;
+	memset(j, 0, sizeof(*j));
+	j->R = R;
+	x->icmp_targets = dc_xcalloc(o->map->region_count + 1, sizeof(*x->icmp_targets));
+	for (size_t ri = 0; ri < o->map->region_count; ri++) {
+		const struct dc_derp_region *rg = &o->map->regions[ri];
+		if (!region_measured(rg) || rg->avoid || !first_derp_node(rg) ||
+		    dc_latency_map_get(&R->res->report.latency, rg->id, &(int64_t){0}))
+			continue;
+		struct dc_netcheck_icmp *it = &x->icmp_targets[x->icmp_count++];
+		it->region_id = rg->id;
+		it->node = &rg->nodes[0];
+		it->target.payload = rg->nodes[0].name ? rg->nodes[0].name : "";
+		const struct dc_netcheck_node *n4 = find_node(x, it->node, 4);
+		if (o->family == 6)
+			snprintf(it->target.error, sizeof(it->target.error), "not pinged: -6 (ICMP echo is IPv4 only, as in "
+									      "Tailscale)");
+		else if (dc_node_stun_port(it->node) < 0)
+			snprintf(it->target.error, sizeof(it->target.error),
+				 "not pinged: STUNPort is negative, so Tailscale has no address for it");
+		else if (!n4 || n4->addr.addr.family != 4)
+			snprintf(it->target.error, sizeof(it->target.error), "not pinged: no IPv4 address%s%.150s",
+				 n4 && n4->addr.note[0] ? ": " : "", n4 ? n4->addr.note : "");
+		else {
+			it->pinged = true;
+			it->target.addr = n4->addr.addr;
+		}
+	}
+	for (size_t i = 0; i < x->icmp_count; i++)
+		j->n += x->icmp_targets[i].pinged;
+	x->icmp_ran = x->icmp_count > 0;
+	if (!j->n)
+		return;
+	j->targets = dc_xcalloc(j->n, sizeof(*j->targets));
+	size_t k = 0;
+	for (size_t i = 0; i < x->icmp_count; i++)
+		if (x->icmp_targets[i].pinged)
+			j->targets[k++] = x->icmp_targets[i].target;
+	uint64_t end = dc_now_ns() + (uint64_t)DC_ICMP_BUDGET_MS * 1000000u;
+	j->deadline = end < deadline ? end : deadline;
+	logf_(o, "UDP is blocked, trying ICMP");
+}
+
+/* ICMP latencies join the report as Tailscale's do: the minimum per region, IPv4 and ICMPv4 set. */
+static void apply_icmp(struct run *R, struct icmp_job *j)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	size_t k = 0;
+	for (size_t i = 0; i < x->icmp_count; i++) {
+		struct dc_netcheck_icmp *it = &x->icmp_targets[i];
+		if (!it->pinged)
+			continue;
+		it->target = j->targets[k++];
+		it->target.payload = NULL; /* pointed into the map; not needed any more */
+		logf_(R->o, "ICMP region %lld %s: %s", (long long)it->region_id, it->node->name ? it->node->name : "",
+		      it->target.ok ? "answered" : it->target.error);
+		if (!it->target.ok)
+			continue;
+		dc_latency_map_add(&R->res->report.latency, it->region_id, (int64_t)it->target.rtt_ns);
+		R->res->report.ipv4 = true;
+		R->res->report.icmpv4 = true;
+	}
+	free(j->targets);
+}
+
+static void evidence_of(const struct dc_netcheck_node *n, struct dc_udp_evidence *e)
+{
+	*e = (struct dc_udp_evidence){
+		.name = n->name, .addr = n->addr.addr, .status = n->status, .sent = n->sent,
+		.waited_ns = 0, .port_closed = n->port_closed, .icmp_from = n->icmp_from,
+		.detail = n->plain_only ? n->why : n->detail, .other_reply = n->plain_only || n->status == DC_PROBE_ERROR_RESPONSE,
+		.guess = n->guess && n->guess->ran ? n->guess : NULL,
+	};
+}
+
+/* The nodes' failure words from the evidence, then derpcheck's verdict on UDP. */
+static void udp_verdict(struct run *R, uint64_t phase_ns)
+{
+	struct dc_netcheck_extra *x = &R->res->extra;
+	struct dc_udp_evidence *ev = dc_xcalloc(x->node_count + 1, sizeof(*ev));
+	size_t n = 0;
+	for (size_t i = 0; i < x->node_count; i++) {
+		struct dc_netcheck_node *nd = &x->nodes[i];
+		if (nd->skipped || nd->stopped_early || !nd->node)
+			continue;
+		evidence_of(nd, &ev[n]);
+		ev[n].waited_ns = phase_ns;
+		if (nd->status == DC_PROBE_TIMEOUT || nd->status == DC_PROBE_UNREACHABLE || nd->status == DC_PROBE_SEND_FAILED)
+			if (!nd->plain_only)
+				dc_udp_failure_text(&ev[n], R->res->report.udp, nd->why, sizeof(nd->why));
+		n++;
+	}
+	struct dc_udp_summary sum;
+	dc_udp_summarize(ev, n, &sum);
+	x->udp_verdict = sum.verdict;
+	dc_udp_verdict_text(&sum, x->udp_detail, sizeof(x->udp_detail));
+	dc_udp_verdict_hint(&sum, x->udp_hint, sizeof(x->udp_hint));
+	memcpy(x->stun_ports, sum.port_list, sizeof(x->stun_ports));
+	x->stun_port_count = sum.nport_list;
+	free(ev);
 }
 
 /* ---- hairpin (opt-in) ---------------------------------------------------------------- */
@@ -1035,10 +1231,26 @@ static void findings(struct run *R)
 	struct dc_findings *f = &x->findings;
 	struct dc_finding *fd;
 	if (!rep->udp) {
-		fd = dc_findings_add(f, DC_SEV_ERROR, "netcheck-udp-blocked", "", nopos,
-				     "no STUN server answered over UDP: peers will only talk through DERP relays");
-		dc_finding_hint(fd, "allow outbound UDP (at least to the STUN port 3478 and Tailscale's 41641) in the "
-				    "firewall or network you are on");
+		/* Tailscale only says "UDP: false"; the evidence says which of these it is. */
+		static const char *const codes[] = {
+			[DC_UDP_NOT_PROBED] = "netcheck-no-stun", [DC_UDP_WORKS] = "netcheck-udp-loss",
+			[DC_UDP_STUN_ELSEWHERE] = "netcheck-stun-wrong-port", [DC_UDP_STUN_CLOSED] = "netcheck-stun-closed",
+			[DC_UDP_REJECTED] = "netcheck-udp-rejected", [DC_UDP_SEND_FAILED] = "netcheck-udp-send-failed",
+			[DC_UDP_BLOCKED] = "netcheck-udp-blocked",
+		};
+		fd = dc_findings_add(f, DC_SEV_ERROR, codes[x->udp_verdict], "", nopos,
+				     "%s; Tailscale reports UDP: false, so peers will only talk through DERP relays", x->udp_detail);
+		if (x->udp_verdict == DC_UDP_WORKS) /* our retransmitted node probes got through, its single ones did not */
+			dc_finding_hint(fd, "Tailscale's single-shot probes were lost while derpcheck's retransmitted ones got "
+					    "answers: UDP is lossy or rate-limited here; run netcheck again to see whether it lasts");
+		else if (x->udp_hint[0])
+			dc_finding_hint(fd, "%s", x->udp_hint);
+		if (x->icmp_ran && x->icmp.socket == DC_ICMP_SOCKET_NONE && x->icmp.skipped[0]) {
+			fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-icmp-skipped", "", nopos,
+					     "ICMP latency was not measured: %s", x->icmp.skipped);
+			dc_finding_hint(fd, "Tailscale running as root measures it and may pick another home region; run as "
+					    "root, or let this user's group use ICMP sockets (sysctl net.ipv4.ping_group_range)");
+		}
 	}
 	if (!rep->latency.count) {
 		fd = dc_findings_add(f, DC_SEV_ERROR, "netcheck-no-region", "", nopos,
@@ -1071,8 +1283,8 @@ static void findings(struct run *R)
 			}
 		}
 	}
-	/* Regions that answered nothing while others did, and nodes that failed in regions that answered. */
-	for (size_t ri = 0; rep->latency.count && ri < R->o->map->region_count; ri++) {
+	/* Regions that answered no STUN while others did, and nodes that failed in regions that answered. */
+	for (size_t ri = 0; rep->udp && rep->latency.count && ri < R->o->map->region_count; ri++) {
 		const struct dc_derp_region *rg = &R->o->map->regions[ri];
 		if (!region_measured(rg) || dc_latency_map_get(&rep->latency, rg->id, &(int64_t){0}))
 			continue;
@@ -1096,13 +1308,28 @@ static void findings(struct run *R)
 		const struct dc_netcheck_node *n = &x->nodes[i];
 		if (n->skipped || n->stopped_early || n->status == DC_PROBE_OK)
 			continue;
-		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-node-failed", n->node && n->node->path ? n->node->path : "",
-				     nopos, "%s (IPv%d, %s): %s", n->name, n->family,
+		bool elsewhere = n->guess && n->guess->ran && n->guess->answered >= 0 && !n->plain_only;
+		bool closed = !elsewhere && !n->plain_only && n->port_closed &&
+			      (!n->icmp_from.family || dc_ip_equal(&n->icmp_from, &n->addr.addr));
+		bool silent = !elsewhere && !n->plain_only && n->status == DC_PROBE_TIMEOUT;
+		const char *code = elsewhere ? "netcheck-stun-wrong-port"
+				   : closed  ? "netcheck-stun-closed"
+				   : silent  ? "netcheck-node-silent"
+					     : "netcheck-node-failed";
+		fd = dc_findings_add(f, DC_SEV_WARNING, code, n->node && n->node->path ? n->node->path : "", nopos,
+				     "%s (IPv%d, %s): %s", n->name, n->family,
 				     dc_endpoint_format(&n->addr.addr, (char[DC_ENDPOINT_STRLEN]){0}, DC_ENDPOINT_STRLEN),
 				     n->why);
 		if (n->plain_only)
 			dc_finding_hint(fd, "Tailscale clients only get answers from derper's STUN server (or one that "
 					    "answers any binding request): run derper's STUN on this port");
+		else {
+			struct dc_udp_evidence e;
+			char fix[400];
+			evidence_of(n, &e);
+			dc_udp_failure_fix(&e, fix, sizeof(fix));
+			dc_finding_hint(fd, "%s", fix);
+		}
 	}
 	for (size_t i = 0; i < x->https_count; i++)
 		derp_port_finding(R, &x->https[i]);
@@ -1204,6 +1431,26 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	if (rc == 0) {
 		uint64_t deadline = start + o.report_timeout_ns;
 		bool fallback = !res->report.udp && !o.no_https_fallback && o.map;
+		/* Beside the HTTPS checks: the other ports of failed nodes, and ICMP when UDP is blocked. */
+		struct guess_job gj;
+		struct icmp_job ij = {0};
+		pthread_t g_th, i_th;
+		bool g_started = false, i_started = false;
+		plan_guesses(&R, &gj, deadline);
+		if (gj.n && dc_now_ns() < deadline) {
+			x->guess_ran = true;
+			g_started = pthread_create(&g_th, NULL, guess_thread, &gj) == 0;
+			if (!g_started)
+				guess_thread(&gj);
+		}
+		if (fallback && dc_now_ns() < deadline) {
+			plan_icmp(&R, &ij, deadline);
+			if (ij.n) {
+				i_started = pthread_create(&i_th, NULL, icmp_thread, &ij) == 0;
+				if (!i_started)
+					icmp_thread(&ij);
+			}
+		}
 		if ((fallback || o.check_derp) && o.map && dc_now_ns() < deadline) {
 			logf_(&o, fallback ? "UDP is blocked, trying HTTPS" : "checking every region's DERP port over HTTPS");
 			run_https(&R, fallback && !o.check_derp, deadline);
@@ -1220,9 +1467,16 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 							res->report.ipv4 = true;
 					}
 		}
+		if (g_started)
+			pthread_join(g_th, NULL);
+		if (i_started)
+			pthread_join(i_th, NULL);
+		if (ij.n)
+			apply_icmp(&R, &ij);
 		if (o.hairpin)
 			hairpin(&R);
 	}
+	udp_verdict(&R, o.stun_phase_ns);
 	if (pm_started) {
 		pthread_join(pm_th, NULL);
 		if (x->portmap_ran) {
@@ -1264,8 +1518,10 @@ void dc_netcheck_result_free(struct dc_netcheck_result *res)
 	if (!res)
 		return;
 	dc_netreport_free(&res->report);
+	free(res->extra.guesses);
 	free(res->extra.nodes);
 	free(res->extra.https);
+	free(res->extra.icmp_targets);
 	dc_findings_free(&res->extra.findings);
 	memset(&res->extra, 0, sizeof(res->extra));
 }

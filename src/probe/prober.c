@@ -569,6 +569,12 @@ static void unreachable(struct dc_prober *p, uint32_t idx, const struct dc_udp_i
 	if (e->offender.family)
 		dc_ip_format(&e->offender, from, sizeof(from));
 	pr->r.sys_errno = e->err;
+	pr->r.icmp_from = e->offender;
+	pr->r.icmp_type = e->type;
+	pr->r.icmp_code = e->code;
+	pr->r.icmp_v6 = e->v6;
+	pr->r.icmp_local = e->local;
+	pr->r.icmp_port_closed = dc_udp_icmp_port_closed(e);
 	if (e->local)
 		snprintf(pr->r.detail, sizeof(pr->r.detail), "%s: %s", dc_udp_icmp_text(e), strerror(e->err));
 	else

@@ -308,7 +308,7 @@ static void summarise(struct dc_stun_report *rep, struct dc_stun_target *t, stru
 
 /* ---- findings ------------------------------------------------------------------ */
 
-static const struct dc_probe_result *worst_failure(const struct dc_stun_report *rep, const struct dc_stun_target *t)
+const struct dc_probe_result *dc_stun_worst_failure(const struct dc_stun_report *rep, const struct dc_stun_target *t)
 {
 	static const enum dc_probe_status order[] = {DC_PROBE_SEND_FAILED, DC_PROBE_UNREACHABLE,
 						     DC_PROBE_ERROR_RESPONSE, DC_PROBE_TIMEOUT};
@@ -325,10 +325,17 @@ static void unreachable_finding(struct dc_findings *f, const struct dc_stun_targ
 {
 	struct dc_finding *x = dc_findings_add(f, DC_SEV_ERROR, "stun-unreachable", t->path, (struct dc_srcpos){0},
 					       "%s", r->detail);
-	if (strstr(r->detail, "port unreachable"))
-		dc_finding_hint(x, "nothing listens on UDP port %u there: start the STUN server (derper serves STUN on "
-				   "UDP 3478 unless -stun-port says otherwise) or fix the port%s",
-				t->port, t->node ? " (STUNPort in the map)" : "");
+	char host[DC_ENDPOINT_STRLEN];
+	dc_ip_format(&t->addr.addr, host, sizeof(host));
+	if (r->icmp_port_closed && r->icmp_from.family && !dc_ip_equal(&r->icmp_from, &t->addr.addr))
+		dc_finding_hint(x, "something on the way (%s, not %s) answers UDP port %u as closed: a firewall that "
+				   "rejects; allow UDP %u to the server",
+				dc_ip_format(&r->icmp_from, (char[DC_ENDPOINT_STRLEN]){0}, DC_ENDPOINT_STRLEN), host, t->port,
+				t->port);
+	else if (r->icmp_port_closed)
+		dc_finding_hint(x, "UDP reaches %s, but nothing listens on UDP port %u there: start the STUN server "
+				   "(derper serves STUN on UDP 3478 unless -stun-port says otherwise) or fix the port%s",
+				host, t->port, t->node ? " (STUNPort in the map)" : "");
 	else if (strstr(r->detail, "prohibited"))
 		dc_finding_hint(x, "a firewall actively rejects UDP to port %u: allow it (Tailscale needs UDP %u to every DERP node)",
 				t->port, t->port);
@@ -362,7 +369,12 @@ static void only_plain_finding(struct dc_stun_report *rep, const struct dc_stun_
 			   "Tailscale's request; run derper there (it serves STUN itself)", t->port);
 }
 
-static void no_answer_findings(struct dc_stun_report *rep, const struct dc_stun_target *t)
+/*
+ * others: targets of this run that did answer. Silence means something else when other
+ * servers answer (UDP works here; this one is silent) than when none do (UDP may be
+ * blocked on this network).
+ */
+static void no_answer_findings(struct dc_stun_report *rep, const struct dc_stun_target *t, size_t others, size_t probed)
 {
 	struct dc_findings *f = &rep->findings;
 	const struct dc_srcpos nopos = {0};
@@ -380,7 +392,7 @@ static void no_answer_findings(struct dc_stun_report *rep, const struct dc_stun_
 		only_plain_finding(rep, t);
 		return;
 	}
-	const struct dc_probe_result *r = worst_failure(rep, t);
+	const struct dc_probe_result *r = dc_stun_worst_failure(rep, t);
 	if (r->status == DC_PROBE_SEND_FAILED) {
 		send_failed_finding(f, t, r);
 		return;
@@ -428,7 +440,17 @@ static void no_answer_findings(struct dc_stun_report *rep, const struct dc_stun_
 	struct dc_finding *x = dc_findings_add(f, DC_SEV_ERROR, "stun-no-reply", t->path, nopos,
 		"no reply to any of %u requests (%zu %s, retransmissions included, waiting %.1f s each)", t->sent,
 		t->nprobes, t->nprobes == 1 ? "probe" : "probes", (double)rep->opts.timeout_ns / 1e9);
-	if (t->kind == DC_STUN_KIND_SILENT)
+	if (others)
+		dc_finding_hint(x, "UDP works from here (%zu other %s answered), so this one is silent: its STUN server is "
+				   "down, or UDP port %u is filtered on its side (firewall, cloud security group, a NAT "
+				   "without port forwarding)",
+				others, others == 1 ? "server" : "servers", t->port);
+	else if (probed > 1 && t->kind == DC_STUN_KIND_SILENT)
+		dc_finding_hint(x, "none of the %zu servers asked answered and no ICMP error came back: outbound UDP is "
+				   "probably blocked on this network (or every server is down); the netcheck command "
+				   "compares every region of a map",
+				probed);
+	else if (t->kind == DC_STUN_KIND_SILENT)
 		dc_finding_hint(x, "neither Tailscale-style nor plain STUN requests were answered: UDP port %u is blocked "
 				   "(firewall, cloud security group, a NAT without port forwarding) or nothing listens "
 				   "there and no ICMP error came back",
@@ -582,8 +604,16 @@ static void mapping_varies_finding(struct dc_stun_report *rep)
 
 static void conclude(struct dc_stun_report *rep)
 {
-	size_t probed = 0;
+	size_t probed = 0, answered = 0, nprobed = 0;
 	struct local_cache cache = {0};
+	for (size_t i = 0; i < rep->ntargets; i++) {
+		struct dc_stun_target *t = &rep->targets[i];
+		if (t->skipped)
+			continue;
+		summarise(rep, t, &cache);
+		nprobed++;
+		answered += t->answered > 0;
+	}
 	for (size_t i = 0; i < rep->ntargets; i++) {
 		struct dc_stun_target *t = &rep->targets[i];
 		rep->findings.file = t->label;
@@ -598,9 +628,8 @@ static void conclude(struct dc_stun_report *rep)
 			continue;
 		}
 		probed++;
-		summarise(rep, t, &cache);
 		if (t->answered == 0)
-			no_answer_findings(rep, t);
+			no_answer_findings(rep, t, answered, nprobed);
 		else
 			answered_findings(rep, t);
 		/* Also when only the cross-check answered (--style rfc5389 against derper). */

@@ -5,16 +5,8 @@
 # answers (from the namespace's hosts file; its resolver is its own silent loopback) that
 # disagree with the map. Every packet stays inside the namespace. Needs root.
 set -u
-if [ "$(id -u)" -ne 0 ]; then
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $(basename "$0") needs root (ip netns, iptables) and CI is set" >&2
-		exit 1
-	fi
-	echo "########################################################################" >&2
-	echo "## SKIPPED $(basename "$0"): needs root for ip netns and iptables  ##" >&2
-	echo "########################################################################" >&2
-	exit 0
-fi
+. "$(dirname "$0")/../lib/root.sh"
+require_root "a NAT VPS, dropped ports and DNS in a namespace"
 export DAYS=90 DERPCHECK_DEFAULT_MAP_URL="" LC_ALL=C
 . "$(dirname "$0")/lib/derp.sh"
 
@@ -44,7 +36,9 @@ start_server vps --hostname derp.test --listen 127.0.0.1:0
 write_map vps.json "$(node 900a derp.test 127.0.0.1 none "$PORT" '"STUNPort":38893' | sed 's/"STUNPort":-1,//')"
 run vps 1 8000 diagnose --derp-map vps.json "${ca[@]}" 900
 contains vps out "  FAIL stun-ipv4          no answer from 127.0.0.1:38893 (3 probes, 9 datagrams sent)"
-contains vps out "       cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 -> container 38893"
+contains vps out "       cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893"
+contains vps out "       tried: 3478 (default STUN port): STUN answers in "
+contains vps out "; $PORT (DERPPort): closed (ICMP port unreachable)"
 contains vps out "       fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp"
 contains vps out "  ok   relay              A -> B -> A: 3/3 relayed, avg "
 contains vps out "STUN path: broken (0 of 1 nodes answer STUN; 900a: stun-ipv4)"
@@ -52,6 +46,8 @@ contains vps out "DERP path: ok (1 of 1 nodes relay)"
 # Nothing answers anywhere: the generic fix, after the same wait.
 in_ns iptables -t nat -F OUTPUT
 run vps-silent 1 8000 diagnose --derp-map vps.json "${ca[@]}" 900
+contains vps-silent out "       cause: no reply on UDP 38893 (9 requests in 1500ms, no ICMP error); none of 3478 and $PORT answered either"
+contains vps-silent out "       tried: 3478 (default STUN port): closed (ICMP port unreachable); $PORT (DERPPort): closed (ICMP port unreachable)"
 contains vps-silent out "       fix:   start derper's STUN server on UDP 38893 (derper -stun -stun-port 38893) and let UDP 38893 through the firewall and any NAT or Docker port mapping (publish 38893/udp)"
 
 # The DERP port's SYNs dropped: a timeout, named as a firewall, within --timeout.

@@ -43,6 +43,7 @@ dmask() {
 	local f=$work/$1.$2
 	sed -E -e 's/nodekey:[0-9a-f]{8}…/nodekey:KEY…/g' -e 's/nodekey:[0-9a-f]{8}\.\.\./nodekey:KEY.../g' \
 		-e "s/(127\.0\.0\.[2-4][0-9]):[0-9]+/\1:PORT/g" -e 's/(DERPPort|TCP) [0-9]{4,5}/\1 PORT/g' -e "s/STUNPort ${self_port:-NONE}\$/STUNPort SELF/" \
+		-e 's/[0-9]{4,5} \(DERPPort\)/PORT (DERPPort)/g' \
 		-e 's/-a :[0-9]{4,5}/-a :PORT/g' -e 's#publish [0-9]{4,5}/tcp#publish PORT/tcp#g' \
 		-e "s/\"DERPPort\":[0-9]+/\"DERPPort\":PORT/g" "$f" >"$f.d"
 	mv "$f.d" "$f"
@@ -67,7 +68,8 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUNPort 38893
   ok   dns-ipv4           the map gives 127.0.0.21; derp.test is a reserved test name, not looked up
   skip dns-ipv6           turned off in the map (IPv6 "none")
   FAIL stun-ipv4          no answer from 127.0.0.21:PORT (3 probes, 3 datagrams sent)
-       cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 -> container 38893
+       cause: STUN answers on 3478, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893
+       tried: 3478 (default STUN port): STUN answers in Nms; PORT (DERPPort): closed (ICMP port unreachable)
        fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp
   skip stun-ipv6          IPv6 is "none" in the map: Tailscale does not use it
   ok   tcp-ipv4           127.0.0.21:PORT: connected in Nms
@@ -93,7 +95,7 @@ expect selfhost err </dev/null
 # The same in a UTF-8 locale: marks and arrows.
 LC_ALL=C.UTF-8 run selfhost-utf8 1 5000 diagnose --derp-map self.json "${ca[@]}" 900
 contains selfhost-utf8 out "  ✗ stun-ipv4          no answer from 127.0.0.21:"
-contains selfhost-utf8 out "    cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 → container 38893"
+contains selfhost-utf8 out "    cause: STUN answers on 3478, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding from host port 3478 to container port 38893"
 contains selfhost-utf8 out "  ✓ relay              A → B → A: 3/3 relayed"
 # ... and the alias under tailscale's name.
 run debug-derp 1 5000 debug derp --derp-map self.json "${ca[@]}" test
@@ -101,7 +103,8 @@ contains debug-derp out "       fix:   set STUNPort to 3478 in the derpMap, or p
 
 run self-json 1 5000 --format json diagnose --derp-map self.json "${ca[@]}" 900
 json self-json '.ok == false and .verdicts.stun.verdict == "broken" and .nodes[0].stun_answers_on == 3478'
-json self-json '(.nodes[0].checks[] | select(.check == "stun-ipv4") | .status == "fail" and .code == "stun-wrong-port" and (.fix | startswith("set STUNPort to 3478")))'
+json self-json '(.nodes[0].checks[] | select(.check == "stun-ipv4") | .status == "fail" and .code == "stun-wrong-port" and (.fix | startswith("set STUNPort to 3478")) and (.tried | startswith("3478 (default STUN port): STUN answers in ")))'
+json self-json '[.nodes[0].stun_ports_tried.ipv4[] | [.port == 3478 or .port == '"$self_port"', .why, .result, .icmp_from]] == [[true, ["default"], "answered", null], [true, ["derp-port"], "closed", "127.0.0.21"]] and .nodes[0].stun_ports_tried.ipv6 == null'
 
 # STUN forwarded to the DERP port number over UDP instead.
 for p in $stun_pids; do kill "$p"; wait "$p" 2>/dev/null; done
@@ -109,7 +112,8 @@ stun_pids=""
 start_stun stunderp 127.0.0.21 "$self_port"
 write_map self2.json "$(dnode 900a 127.0.0.21 "$self_port" 38893)"
 run stun-on-derp-port 1 5000 diagnose --derp-map self2.json "${ca[@]}" 900
-contains stun-on-derp-port out "       cause: STUN answers on $self_port, not on 38893: the forwarding maps host $self_port -> container 38893"
+contains stun-on-derp-port out "       cause: STUN answers on $self_port, not on 38893 (38893: closed, ICMP port unreachable): clients ask the map's port and get nothing; typical of a forwarding from host port $self_port to container port 38893"
+contains stun-on-derp-port out "       tried: 3478 (default STUN port): closed (ICMP port unreachable); $self_port (DERPPort): STUN answers in "
 contains stun-on-derp-port out "       fix:   set STUNPort to $self_port in the derpMap, or publish 38893/udp"
 
 # STUN on the map's port: both paths fine, exit 0; JSON, Prometheus, quiet.

@@ -2,8 +2,9 @@
 # derpcheck netcheck through network namespaces (tests/lab/lib.sh): a client behind a NAT
 # router probing STUN servers with injected delays in an "internet" namespace with two
 # addresses. Endpoint-independent NAT (MASQUERADE) -> MappingVariesByDestIP false;
-# --random-fully -> true; UDP dropped -> UDP false and HTTPS latency from the test DERP
-# server; a dead STUN server's region missing while the others are right; the lowest delay
+# --random-fully -> true; UDP dropped -> UDP false ("no UDP at all"), HTTPS latency from
+# the test DERP server and ICMP echo latency (tests/tools/icmpecho); a dead STUN server's
+# region missing while the others are right, with the ports tried; the lowest delay
 # is the nearest region; a STUNOnly region served by coturn measured; miniupnpd on the
 # router -> UPnP (and NAT-PMP/PCP as the build answers). Needs root; skips loudly otherwise.
 set -u
@@ -17,6 +18,9 @@ out=$lab_dir/out err=$lab_dir/err
 export DERPCHECK_DEFAULT_MAP_URL= NO_COLOR=1
 
 lab_topology || { echo "FAIL: could not build the lab topology" >&2; exit 1; }
+# Every closed port of the "internet" answers with ICMP port unreachable, however many:
+# Linux rate-limits them (icmp_ratelimit), which would make the ports-tried lines vary.
+lab_in "$LAB_INET" sysctl -qw net.ipv4.icmp_ratelimit=0
 
 # dc ARGS...: derpcheck netcheck inside the client namespace (its default route is the lab
 # router, so port mapping only ever asks the lab router).
@@ -28,18 +32,20 @@ dc() {
 	NETNS=$LAB_CLIENT hints_check "netcheck $*" "$PWD" "$out" "$err"
 }
 
-lab_spawn near "$LAB_INET" "$TOOLS/stunserver" --lifetime 140 -a 203.0.113.10 -a 2001:db8:2::10 -p 3478 --delay 4
+# Delays tens of milliseconds apart, so a loaded machine's scheduling does not reorder the
+# regions; every server logs how long it really held each reply (--log-holds).
+lab_spawn near "$LAB_INET" "$TOOLS/stunserver" --lifetime 140 --log-holds -a 203.0.113.10 -a 2001:db8:2::10 -p 3478 --delay 30
 lab_wait_ready near 5 || exit 1
-lab_spawn far "$LAB_INET" "$TOOLS/stunserver" --lifetime 140 -a 203.0.113.11 -p 3479 --delay 30
+lab_spawn far "$LAB_INET" "$TOOLS/stunserver" --lifetime 140 --log-holds -a 203.0.113.11 -p 3479 --delay 120
 lab_wait_ready far 5 || exit 1
-lab_spawn mid "$LAB_INET" "$TOOLS/stunserver" --lifetime 140 -a 203.0.113.11 -p 3480 --delay 12
+lab_spawn mid "$LAB_INET" "$TOOLS/stunserver" --lifetime 140 --log-holds -a 203.0.113.11 -p 3480 --delay 60
 lab_wait_ready mid 5 || exit 1
 lab_spawn coturn "$LAB_INET" turnserver -n --stun-only --no-auth -L 203.0.113.10 -E 203.0.113.10 -p 3490 \
 	--no-tls --no-dtls --no-cli --pidfile "$lab_dir/turnserver.pid" --userdb "$lab_dir/turndb" --log-file stdout
 lab_nat masquerade
 lab_wait_stun "$LAB_CLIENT" 203.0.113.10:3490 10 || exit 1
 
-# Regions: near (4 ms, dual stack), mid (12 ms), far (30 ms), dead (nothing listens),
+# Regions: near (30 ms, dual stack), mid (60 ms), far (120 ms), dead (nothing listens),
 # turn (STUNOnly, coturn). The DERP port of near is the test DERP server (used when UDP is
 # dropped).
 cat >"$lab_dir/map.json" <<'JSON'
@@ -70,15 +76,28 @@ t_has_line masquerade "$out" $'\t* MappingVariesByDestIP: false'
 t_has_line masquerade "$out" $'\t* Nearest DERP: Coturn'
 order=$(grep -oE $'^\t\t- [a-z]{3}:' "$out" | tr -d '\t: -' | tr '\n' ' ')
 [ "$order" = "trn nea mid far ded " ] && t_pass || t_fail "masquerade: latency order $order"
-t_has_match masquerade "$out" $'^\t\t- nea: 4\\.[0-9]ms +\\(derp1, Near\\)$'
-t_has_match masquerade "$out" $'^\t\t- mid: 12\\.[0-9]ms +\\(derp2, Middle\\)$'
-t_has_match masquerade "$out" $'^\t\t- far: 30\\.[0-9]ms +\\(derp3, Far\\)$'
+# Each latency: at least the injected delay, at most the server's longest real hold + 1.5 ms
+# (0.05 either way for the 0.1 ms rounding of the text).
+latency_ok() { # NAME CODE DELAY-MS SERVER
+	local v hold
+	v=$(sed -n 's/^\t\t- '"$2"': \([0-9.]*\)ms .*/\1/p' "$out")
+	hold=$(sed -n 's/^held //p' "$lab_dir/$4.out" | sort -g | tail -1)
+	if awk -v r="$v" -v d="$3" -v h="$hold" 'BEGIN { exit !(r != "" && h != "" && r + 0.05 >= d && r <= h + 1.55) }'; then
+		t_pass
+	else
+		t_fail "$1: $2 latency '$v' ms not within [$3 ms injected, ${hold:-?} ms held by $4 + 1.5 ms]"
+	fi
+}
+latency_ok masquerade nea 30 near
+latency_ok masquerade mid 60 mid
+latency_ok masquerade far 120 far
 t_has_match masquerade "$out" $'^\t\t- trn: [0-9.]+(ms|µs) +\\(derp5, Coturn\\)$'
 t_has_line masquerade "$out" $'\t\t- ded:         (derp4, Dead)'
 t_has_line masquerade "$out" $'\t* NAT mapping: endpoint-independent (RFC 4787 "easy NAT"): peers can reach this machine directly'
 t_has_line masquerade "$out" $'\t  (2 server addresses saw the same mapping 203.0.113.1:41641)'
 t_has_match masquerade "$out" $'^\t\t- trn 5a IPv4 203\\.0\\.113\\.10:3490: [0-9.]+ms, mapped 203\\.0\\.113\\.1:41641$'
-t_has_match masquerade "$out" $'^\t\t- ded 4a IPv4 203\\.0\\.113\\.11:3499: ICMP unreachable: '
+t_has_line masquerade "$out" $'\t\t- ded 4a IPv4 203.0.113.11:3499: STUN port 3499 is closed: ICMP port unreachable from 203.0.113.11 (UDP reaches the host, nothing listens there); none of 3478, 8444 and 3490 answered either'
+t_has_line masquerade "$out" $'\t\t  tried: 3478 (default STUN port, 1a\'s STUNPort): closed (ICMP port unreachable); 8444 (DERPPort): closed (ICMP port unreachable); 3490 (5a\'s STUNPort): closed (ICMP port unreachable)'
 t_has_line masquerade "$out" "warning: region 4 (ded) did not answer while others did"
 t_lacks_match masquerade "$out" "hard NAT"
 
@@ -102,7 +121,7 @@ t_expect_exit status-random-fully 1 $?
 t_has_match status-random-fully "$out" "^Measured now \(netcheck\): UDP works, IPv4 203\.0\.113\.1:[0-9]+, MappingVariesByDestIP true, nearest DERP Coturn$"
 t_has_match status-random-fully "$out" "^    our-hard-nat: measured: this machine's NAT maps per destination \(hard NAT\) \(.*\), so phone cannot reach the port the STUN servers saw$"
 
-# --- UDP dropped: HTTPS latency from the test DERP server ---------------------------------
+# --- UDP dropped: HTTPS latency from the test DERP server, ICMP echo with injected delays ---
 "$here/../tools/mkpki-derp.sh" "$lab_dir/pki" >/dev/null 2>&1 || { t_fail "mkpki-derp.sh failed"; }
 ip netns exec "$LAB_INET" "$TOOLS/derpserver" --cert "$lab_dir/pki/derp-chain.pem" --key "$lab_dir/pki/derp.key" \
 	--listen 203.0.113.10:8443 --hostname derp.test >"$lab_dir/derp.out" 2>"$lab_dir/derp.err" &
@@ -112,15 +131,32 @@ until grep -q '^ready' "$lab_dir/derp.out" 2>/dev/null; do
 	[ "$(date +%s%N)" -gt "$end" ] && { t_fail "derpserver did not get ready"; cat "$lab_dir/derp.err" >&2; break; }
 	sleep 0.02
 done
+# ICMP echo through the NAT: the "internet" answers .10 after 20 ms and .11 after 200 ms.
+lab_icmp_echo echo "$LAB_INET" 203.0.113.10=20 203.0.113.11=200 || exit 1
 lab_nat drop-udp
 dc --derp-map "$lab_dir/map.json" --no-portmap --ca-file "$lab_dir/pki/ca.pem"
 t_expect_exit drop-udp 1 $rc
 t_has_line drop-udp "$out" $'\t* UDP: false'
+# Near: HTTPS or its 20 ms echo, whichever is lower; the others only echo, 200 ms.
 t_has_line drop-udp "$out" $'\t* Nearest DERP: Near'
 t_has_match drop-udp "$out" $'^\t\t- nea: [0-9.]+(ms|µs) +\\(Near\\)$'
+# At least the injected 200 ms, at most what the responder really held (its log) + 1.5 ms.
+hold=$(awk '$1 == "held" && $2 == "203.0.113.11" { print $3 }' "$lab_dir/echo.out" | sort -g | tail -1)
+for code in mid far ded; do
+	v=$(sed -n 's/^\t\t- '"$code"': \([0-9.]*\)ms .*/\1/p' "$out")
+	if awk -v r="$v" -v h="$hold" 'BEGIN { exit !(r != "" && r + 0.05 >= 200 && r <= h + 1.55) }'; then t_pass; else
+		t_fail "drop-udp: $code ICMP latency '$v' ms not within [200 ms injected, ${hold:-?} ms held + 1.5 ms]"
+	fi
+done
+t_has_line drop-udp "$out" $'\t\t- trn:         (Coturn)'
 t_has_line drop-udp "$out" $'\t* HTTPS latency (UDP blocked):'
 t_has_match drop-udp "$out" $'^\t\t- nea 1a 203\\.0\\.113\\.10:8443: [0-9.]+ms \\(connect [0-9.]+ms\\)$'
-t_has_line drop-udp "$out" "error: no STUN server answered over UDP: peers will only talk through DERP relays"
+t_has_line drop-udp "$out" $'\t* ICMP latency (UDP blocked): raw socket, 4 of 4 echoes answered'
+t_has_match drop-udp "$out" $'^\t\t- nea 1a 203\\.0\\.113\\.10: [0-9]+\\.[0-9]{3}ms$'
+t_has_match drop-udp "$out" $'^\t\t- ded 4a 203\\.0\\.113\\.11: [0-9]+\\.[0-9]{3}ms$'
+t_has_line drop-udp "$out" $'\t* UDP verdict: no UDP at all: none of the 6 STUN servers asked answered on UDP (ports 3478, 3479, 3480, 3490, 3499) and no ICMP error came back'
+t_has_line drop-udp "$out" "error: no UDP at all: none of the 6 STUN servers asked answered on UDP (ports 3478, 3479, 3480, 3490, 3499) and no ICMP error came back; Tailscale reports UDP: false, so peers will only talk through DERP relays"
+t_lacks_match drop-udp "$out" "did not answer while others did"
 # UDP silence is bounded by the 3 s STUN phase; HTTPS by the 5 s report.
 [ $ms -lt 6000 ] && t_pass || t_fail "drop-udp: took $ms ms"
 
@@ -147,6 +183,9 @@ until grep -q "HTTP listening on port 5000" "$lab_dir/miniupnpd.out" "$lab_dir/m
 	[ "$(date +%s%N)" -gt "$end" ] && { t_fail "miniupnpd did not start"; cat "$lab_dir/miniupnpd.err" >&2; break; }
 	sleep 0.05
 done
+# Tailscale waits 250 ms for the gateway; a loaded CI machine may schedule miniupnpd later.
+# The probe ends at the last answer, so a longer wait widens only the scheduling side.
+export DERPCHECK_PORTMAP_WAIT_MS=5000
 dc --derp-map "$lab_dir/map.json" -4
 t_expect_exit portmap 0 $rc
 t_has_match portmap "$out" $'^\t\\* PortMapping: UPnP'

@@ -4,16 +4,8 @@
 # are dropped, and IPv4 dropped while IPv6 answers (the two families are raced). Every
 # packet stays inside the namespace. Needs root (ip netns, iptables).
 set -u
-if [ "$(id -u)" -ne 0 ]; then
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $(basename "$0") needs root (ip netns, iptables) and CI is set" >&2
-		exit 1
-	fi
-	echo "########################################################################" >&2
-	echo "## SKIPPED $(basename "$0"): needs root for ip netns and iptables      ##" >&2
-	echo "########################################################################" >&2
-	exit 0
-fi
+. "$(dirname "$0")/../lib/root.sh"
+require_root "DNS, dropped SYNs and a dropped family in a namespace"
 . "$(dirname "$0")/lib/derp.sh"
 
 NETNS=dcderp-$$

@@ -136,6 +136,12 @@ stop_miniupnpd() {
 
 # ---- assertions ----------------------------------------------------------------------
 
+# Tailscale waits 250 ms for the gateway's answers; a loaded CI machine may schedule
+# miniupnpd later than that. Probes that expect answers wait up to ANSWER_WAIT_MS: the probe
+# ends as soon as every service has answered, so this widens only the scheduling side.
+# The silent gateway keeps Tailscale's 250 ms, which its timing check measures.
+ANSWER_WAIT_MS=5000
+
 fail() {
 	echo "FAIL: $*" >&2
 	failures=$((failures + 1))
@@ -213,7 +219,7 @@ if grep -q "starting NAT-PMP/PCP" "$work/miniupnpd.log"; then
 	pcp_line="PCP: yes (epoch E, T)"
 	pcp_name=", PCP"
 fi
-probe gateway 0 --discover --describe <<EOF
+probe gateway 0 --discover --describe --wait-ms "$ANSWER_WAIT_MS" <<EOF
 gateway: $LAN_NET.1 via eth0, this host $LAN_NET.2
 PortMapping: UPnP, NAT-PMP$pcp_name
 UPnP: yes, IGD at $LAN_NET.1, ST urn:schemas-upnp-org:device:InternetGatewayDevice:2
@@ -222,14 +228,17 @@ UPnP device: friendlyName "derpcheck lab router", manufacturer "derpcheck", mode
 NAT-PMP: yes, external address $OUTSIDE_ROUTER (epoch E, T)
 $pcp_line
 EOF
-# Tailscale's requests, as the gateway saw them.
+# Tailscale's requests, as the gateway saw them (miniupnpd may log the last one after the
+# probe already had its answers: wait for each line, with a deadline).
 for line in "NAT-PMP public address request" "SSDP M-SEARCH from $LAN_NET.2" \
 	"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1"; do
-	if grep -qF -- "$line" "$work/miniupnpd.log"; then pass; else fail "gateway: miniupnpd log lacks '$line'"; fi
+	if lab_wait_log "$work/miniupnpd.log" "$line" 5 2>/dev/null; then pass; else
+		fail "gateway: miniupnpd log lacks '$line'"
+	fi
 done
 
 # Unicast SSDP only (what a multicast-broken LAN leaves): the gateway still answers.
-probe unicast 0 --gateway "$LAN_NET.1" --self "$LAN_NET.2" --no-multicast <<EOF
+probe unicast 0 --gateway "$LAN_NET.1" --self "$LAN_NET.2" --no-multicast --wait-ms "$ANSWER_WAIT_MS" <<EOF
 gateway: $LAN_NET.1, this host $LAN_NET.2
 PortMapping: UPnP, NAT-PMP$pcp_name
 UPnP: yes, IGD at $LAN_NET.1, ST urn:schemas-upnp-org:device:InternetGatewayDevice:2
@@ -243,7 +252,7 @@ stop_miniupnpd
 ip -n "${tag}r" addr flush dev wan0
 ip -n "${tag}r" addr add 10.77.0.1/30 dev wan0
 start_miniupnpd
-probe double-nat 0 --discover <<EOF
+probe double-nat 0 --discover --wait-ms "$ANSWER_WAIT_MS" <<EOF
 gateway: $LAN_NET.1 via eth0, this host $LAN_NET.2
 PortMapping: UPnP$pcp_name
 UPnP: yes, IGD at $LAN_NET.1, ST urn:schemas-upnp-org:device:InternetGatewayDevice:2

@@ -153,6 +153,19 @@ dc stun -c 2 -i 10ms 127.0.0.1:$closed
 t_expect_exit closed-port 1 $rc
 t_has_line closed-port "$out" "error: 127.0.0.1:$closed: ICMP port unreachable from 127.0.0.1"
 [ $ms -lt 1000 ] && t_pass || t_fail "closed-port: took $ms ms; ICMP should end it at once"
+t_has_line closed-port "$out" "  hint: UDP reaches 127.0.0.1, but nothing listens on UDP port $closed there: start the STUN server (derper serves STUN on UDP 3478 unless -stun-port says otherwise) or fix the port"
+
+# Silence next to an answer means this server is silent; silence everywhere means no UDP.
+stunserver quiet1 -p 0 --loss 100
+q1=$port
+stunserver quiet2 -p 0 --loss 100
+q2=$port
+dc stun -c 1 --timeout 300ms 127.0.0.1:$q1 127.0.0.1:$p
+t_expect_exit silent-among-others 1 $rc
+t_has_line silent-among-others "$out" "  hint: UDP works from here (1 other server answered), so this one is silent: its STUN server is down, or UDP port $q1 is filtered on its side (firewall, cloud security group, a NAT without port forwarding)"
+dc stun -c 1 --timeout 300ms 127.0.0.1:$q1 127.0.0.1:$q2
+t_expect_exit silent-everywhere 1 $rc
+t_has_line silent-everywhere "$out" "  hint: none of the 2 servers asked answered and no ICMP error came back: outbound UDP is probably blocked on this network (or every server is down); the netcheck command compares every region of a map"
 
 # IPv6 loopback.
 stunserver six -a ::1 -p 0

@@ -18,6 +18,9 @@
 #                                mapping), random-fully (address-and-port-dependent), or
 #                                drop-udp (masquerade, but all UDP from inside dropped)
 #   lab_in NS CMD...             run CMD inside a namespace
+#   lab_icmp_echo NAME NS ADDR=MS...
+#                                the kernel stops answering ICMP echo in NS; tests/tools/icmpecho
+#                                answers ADDR after MS instead (its "held ADDR MS" lines in NAME.out)
 #
 # Everything is bounded and torn down on every exit path: lab_deadline SECS kills the
 # test (running the teardown) if it takes longer. Traffic stays on loopback and inside
@@ -57,18 +60,8 @@ lab_deadline() {
 }
 
 # Lab tests need root for namespaces and iptables. CI runs as root, so there they must run.
-lab_require_root() {
-	[ "$(id -u)" -eq 0 ] && return 0
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $(basename "$0") needs root (network namespaces, iptables) and CI is set" >&2
-		exit 1
-	fi
-	echo "########################################################################" >&2
-	echo "## SKIPPED: $(basename "$0") ($1) needs root for network namespaces" >&2
-	echo "## and iptables. Run 'sudo make check' to include it. CI runs it as root." >&2
-	echo "########################################################################" >&2
-	exit 0
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/root.sh"
+lab_require_root() { require_root "$1"; }
 
 lab_in() {
 	ns=$1
@@ -188,6 +181,14 @@ lab_nat() {
 		echo "lab_nat: unknown mode $1" >&2
 		return 1 ;;
 	esac
+}
+
+lab_icmp_echo() {
+	name=$1 ns=$2
+	shift 2
+	lab_in "$ns" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 || return 1
+	lab_spawn "$name" "$ns" "$TOOLS/icmpecho" --lifetime 140 --log-holds "$@"
+	lab_wait_ready "$name" 5
 }
 
 # ---- assertions ----------------------------------------------------------------------

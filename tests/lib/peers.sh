@@ -31,6 +31,14 @@
 #   derper_stop NAME                  stop it (SIGTERM, then wait)
 #   derper_log NAME                   the path of its log (stderr + stdout)
 #   derpclient ARGS...                Tailscale's derphttp client (cmd/derpclient)
+#   netcheckjson ARGS...              Tailscale's netcheck.GetReport on a map file (cmd/netcheckjson);
+#                                     it refuses to run outside a namespace with only loopback
+#                                     (tests/lib/netns.sh makes one)
+#
+# With DERPER_NETNS (or NETNS, the namespace the test runs derpcheck in) set, derper_start
+# runs derper inside that network namespace: free ports, the readiness check and the
+# process are all the namespace's. DERPER_HOSTS (a hosts file bind-mounted for derper
+# alone) and DERPER_CA (its only trusted root, for mesh TLS) serve the mesh tests.
 #
 # Maps and certificates for those tests:
 #   derper_node NAME HOST IPV4 DERPPORT STUNPORT [EXTRA-JSON]
@@ -67,23 +75,28 @@ derper_certdir() {
 
 _peers_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# A port free on ADDR for TCP (proto t) or UDP (proto u); ss sees every socket of the host.
+# The network namespace derper runs in: DERPER_NETNS, else the test's NETNS, else none.
+_peers_ns() { echo "${DERPER_NETNS:-${NETNS:-}}"; }
+
+# Run in derper's namespace when there is one, else here.
+_peers_in() {
+	local ns
+	ns=$(_peers_ns)
+	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
+
+# A port free on ADDR for TCP (proto t) or UDP (proto u); ss sees every socket of the host
+# (of the namespace, with NETNS).
 _peers_free_port() {
 	local proto=$1 p
 	while :; do
 		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		ss -H"$proto"an "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
+		_peers_in ss -H"$proto"an "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
 	done
 }
 
-# _peers_accepts ADDR PORT: a TCP connection to ADDR:PORT succeeds (in $DERPER_NETNS if set).
-_peers_accepts() {
-	if [ -n "${DERPER_NETNS:-}" ]; then
-		ip netns exec "$DERPER_NETNS" bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
-	else
-		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
-	fi
-}
+# _peers_accepts ADDR PORT: a TCP connection to ADDR:PORT succeeds (in derper's namespace).
+_peers_accepts() { _peers_in bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
 
 derper_start() {
 	local name=$1 addr=$2 certdir=$3 tries port stun pid deadline log stun_off=0 runner=()
@@ -91,7 +104,7 @@ derper_start() {
 	case " $* " in *" -stun=false "* | *" --stun=false "*) stun_off=1 ;; esac
 	log=$work/derper-$name.log
 	mkdir -p "$work/derper-$name.state"
-	[ -n "${DERPER_NETNS:-}" ] && runner=(ip netns exec "$DERPER_NETNS")
+	[ -n "$(_peers_ns)" ] && runner=(ip netns exec "$(_peers_ns)")
 	# Each step execs the next, so $! is derper itself and derper_stop reaches it.
 	[ -n "${DERPER_HOSTS:-}" ] && runner+=(unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$DERPER_HOSTS")
 	runner+=(env ${DERPER_CA:+SSL_CERT_FILE=$DERPER_CA SSL_CERT_DIR=/nonexistent})
@@ -211,3 +224,5 @@ derpclient_ping() {
 		-n 10 -i 50ms -q -connect-timeout 5s -timeout 3s "$@" >"$work/$name.out" 2>"$work/$name.err" </dev/null ||
 		DERPCLIENT_RC=$?
 }
+
+netcheckjson() { "$PEERS/netcheckjson" "$@"; }

@@ -8,6 +8,10 @@
  *
  * Prints "listening ADDR:PORT" for every socket, then "ready", then serves until
  * SIGTERM/SIGINT or --lifetime seconds (default 120, so a leaked server never lingers).
+ * With --log-holds it prints "held MS" after every reply: how long the request really
+ * waited here, from the kernel's receive timestamp to the moment sendto returned. On a
+ * loaded machine that is --delay plus our own scheduling delay, and tests compare a
+ * client's RTT with it instead of with --delay alone.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +50,7 @@ struct options {
 	const char *error_reason;
 	double lifetime_s;
 	bool verbose;
+	bool log_holds;
 };
 
 struct pending {
@@ -54,6 +59,7 @@ struct pending {
 	struct dc_endpoint to;
 	uint8_t *data;
 	size_t len;
+	uint64_t rx_ns;
 };
 
 static volatile sig_atomic_t stopping;
@@ -69,7 +75,7 @@ static void usage(void)
 		"usage: stunserver [-a ADDR]... [-p PORT] [-n COUNT] [--answer tailscale|plain|any]\n"
 		"       [--delay MS] [--loss PCT] [--seed N] [--drop-first N] [--duplicate N] [--wrong-txid]\n"
 		"       [--truncate BYTES] [--oversize BYTES] [--other-port] [--mapped IP[:PORT]] [--v4-as-v6]\n"
-		"       [--software TEXT] [--fingerprint] [--error CODE[:REASON]] [--lifetime SEC] [-v]\n");
+		"       [--software TEXT] [--fingerprint] [--error CODE[:REASON]] [--lifetime SEC] [--log-holds] [-v]\n");
 	exit(2);
 }
 
@@ -107,6 +113,7 @@ int main(int argc, char **argv)
 		{"mapped", required_argument, 0, 'M'}, {"v4-as-v6", no_argument, 0, '6'},
 		{"software", required_argument, 0, 'w'}, {"fingerprint", no_argument, 0, 'f'},
 		{"error", required_argument, 0, 'E'}, {"lifetime", required_argument, 0, 'l'},
+		{"log-holds", no_argument, 0, 'H'},
 		{0, 0, 0, 0},
 	};
 	int c;
@@ -122,6 +129,7 @@ int main(int argc, char **argv)
 		case 'p': port = (long)number(optarg, 0, 65535, "-p"); break;
 		case 'n': count = (long)number(optarg, 1, 20000, "-n"); break;
 		case 'v': o.verbose = true; break;
+		case 'H': o.log_holds = true; break;
 		case 'A':
 			if (strcmp(optarg, "tailscale") == 0)
 				o.answer = ANSWER_TAILSCALE;
@@ -234,6 +242,10 @@ int main(int argc, char **argv)
 			struct pending *q = &queue[qhead++];
 			for (unsigned d = 0; d <= o.duplicates; d++)
 				dc_udp_send(q->fd, &q->to, q->data, q->len);
+			if (o.log_holds) {
+				printf("held %.3f\n", (double)(dc_now_ns() - q->rx_ns) / 1e6);
+				fflush(stdout);
+			}
 			free(q->data);
 		}
 		if (qhead == qlen)
@@ -295,6 +307,7 @@ int main(int argc, char **argv)
 					len = (size_t)o.truncate_to;
 				struct pending q = {
 					.due_ns = pkt.rx_ns + delay_ns,
+					.rx_ns = pkt.rx_ns,
 					.fd = o.other_port ? other[i / (size_t)count] : fds[i],
 					.to = pkt.from,
 					.len = len + o.oversize,

@@ -1,28 +1,10 @@
-/* diagnose: the forwarding hint, the names and the exit rule of a report. */
+/* diagnose: the names and the exit rule of a report (the STUN wording: test_udpverdict.c). */
 #include "testlib.h"
 
 #include <string.h>
 
 #include "derpcheck/judge/diagnose.h"
 #include "derpcheck/output/output_diagnose.h"
-
-static void test_stun_port_hint_names_both_ports_and_both_fixes(void **state)
-{
-	(void)state;
-	char cause[300], fix[300];
-	dc_diag_stun_port_hint(3478, 38893, cause, sizeof(cause), fix, sizeof(fix));
-	assert_string_equal(cause, "STUN answers on 3478, not on 38893: the forwarding maps host 3478 \u2192 container 38893");
-	assert_string_equal(fix, "set STUNPort to 3478 in the derpMap, or publish 38893/udp");
-}
-
-static void test_stun_port_hint_is_cut_not_overflowed(void **state)
-{
-	(void)state;
-	char cause[16], fix[8];
-	dc_diag_stun_port_hint(3478, 38893, cause, sizeof(cause), fix, sizeof(fix));
-	assert_int_equal(strlen(cause), 15);
-	assert_int_equal(strlen(fix), 7);
-}
 
 static void test_status_and_verdict_names_are_stable(void **state)
 {
@@ -55,8 +37,6 @@ static void test_exit_status_is_one_for_a_failed_check_or_a_bad_verdict(void **s
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stun_port_hint_names_both_ports_and_both_fixes),
-		cmocka_unit_test(test_stun_port_hint_is_cut_not_overflowed),
 		cmocka_unit_test(test_status_and_verdict_names_are_stable),
 		cmocka_unit_test(test_exit_status_is_one_for_a_failed_check_or_a_bad_verdict),
 	};

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "derpcheck/judge/udpverdict.h"
 #include "derpcheck/output/output_diagnose.h"
 
 struct fixture {
@@ -24,8 +25,22 @@ static void make_report(struct fixture *f)
 	f->dn.checks[0] = (struct dc_diag_check){.id = DC_DIAG_STUN4, .path = DC_PATH_STUN, .status = DC_CHECK_FAIL,
 						 .code = "stun-wrong-port", .ms = -1};
 	strcpy(f->dn.checks[0].summary, "no answer from 203.0.113.10:38893 (3 probes, 3 datagrams sent)");
-	dc_diag_stun_port_hint(3478, 38893, f->dn.checks[0].cause, sizeof(f->dn.checks[0].cause), f->dn.checks[0].fix,
-			       sizeof(f->dn.checks[0].fix));
+	dc_udp_wrong_port_text(3478, 38893, "no reply", f->dn.checks[0].cause, sizeof(f->dn.checks[0].cause),
+			       f->dn.checks[0].fix, sizeof(f->dn.checks[0].fix));
+	/* What diagnose tried besides STUNPort, for the text's tried line and JSON. */
+	struct dc_stun_guess *g = &f->dn.stun_guess[0];
+	dc_ip_parse("203.0.113.10", 4, &g->addr);
+	g->addr.port = 38893;
+	g->ran = true;
+	g->nports = 2;
+	g->answered = 0;
+	g->ports[0] = (struct dc_stun_guess_port){.port = 3478, .why = DC_GUESS_DEFAULT, .status = DC_PROBE_OK,
+						  .rtt_ns = 12300000};
+	g->ports[1] = (struct dc_stun_guess_port){.port = 38894, .why = DC_GUESS_DERP_PORT, .status = DC_PROBE_UNREACHABLE,
+						  .port_closed = true, .icmp_from = g->addr};
+	dc_stun_guess_tried(g, f->dn.checks[0].tried, sizeof(f->dn.checks[0].tried));
+	f->dn.stun_alt_found = true;
+	f->dn.stun_alt_port = 3478;
 	f->dn.checks[1] = (struct dc_diag_check){.id = DC_DIAG_RELAY, .path = DC_PATH_DERP, .status = DC_CHECK_OK, .ms = 12.5};
 	strcpy(f->dn.checks[1].summary, "A \u2192 B \u2192 A: 3/3 relayed, avg 12.5ms");
 	f->dn.count = 2;
@@ -58,7 +73,9 @@ static void test_text_in_utf8_uses_marks_and_arrows(void **state)
 		"\n"
 		"node 900a (derp.example.com): IPv4 203.0.113.10, IPv6 none, DERPPort 38894, STUNPort 38893\n"
 		"  \u2717 stun-ipv4          no answer from 203.0.113.10:38893 (3 probes, 3 datagrams sent)\n"
-		"    cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 \u2192 container 38893\n"
+		"    cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and get nothing; "
+		"typical of a forwarding from host port 3478 to container port 38893\n"
+		"    tried: 3478 (default STUN port): STUN answers in 12.300ms; 38894 (DERPPort): closed (ICMP port unreachable)\n"
 		"    fix:   set STUNPort to 3478 in the derpMap, or publish 38893/udp\n"
 		"  \u2713 relay              A \u2192 B \u2192 A: 3/3 relayed, avg 12.5ms\n"
 		"\n"
@@ -75,7 +92,10 @@ static void test_text_in_ascii_uses_words_and_spells_arrows(void **state)
 	struct dc_diag_view v = {.utf8 = false};
 	char *t = render(dc_output_diagnose_text, &f.r, &v);
 	assert_non_null(strstr(t, "  FAIL stun-ipv4          no answer"));
-	assert_non_null(strstr(t, "       cause: STUN answers on 3478, not on 38893: the forwarding maps host 3478 -> container 38893\n"));
+	assert_non_null(strstr(t, "       cause: STUN answers on 3478, not on 38893 (38893: no reply): clients ask the map's port and "
+				  "get nothing; typical of a forwarding from host port 3478 to container port 38893\n"));
+	assert_non_null(strstr(t, "       tried: 3478 (default STUN port): STUN answers in 12.300ms; 38894 (DERPPort): closed "
+				  "(ICMP port unreachable)\n"));
 	assert_non_null(strstr(t, "  ok   relay              A -> B -> A: 3/3"));
 	for (const char *p = t; *p; p++)
 		assert_true((unsigned char)*p < 0x80);
@@ -112,8 +132,20 @@ static void test_json_carries_every_check_with_nulls_for_what_does_not_apply(voi
 	cJSON *stun = cJSON_GetArrayItem(checks, 0);
 	assert_string_equal(cJSON_GetObjectItem(stun, "code")->valuestring, "stun-wrong-port");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(stun, "ms")));
+	assert_string_equal(cJSON_GetObjectItem(stun, "tried")->valuestring,
+			    "3478 (default STUN port): STUN answers in 12.300ms; 38894 (DERPPort): closed (ICMP port unreachable)");
+	assert_int_equal(cJSON_GetObjectItem(node, "stun_answers_on")->valueint, 3478);
+	/* The ports tried, as data: why each was tried and what it did. */
+	cJSON *tried = cJSON_GetObjectItem(node, "stun_ports_tried");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(tried, "ipv6")));
+	char *v4 = cJSON_PrintUnformatted(cJSON_GetObjectItem(tried, "ipv4"));
+	assert_string_equal(v4, "[{\"port\":3478,\"why\":[\"default\"],\"other_node\":null,\"result\":\"answered\",\"rtt_ms\":12.3,"
+				"\"icmp_from\":null},{\"port\":38894,\"why\":[\"derp-port\"],\"other_node\":null,\"result\":"
+				"\"closed\",\"rtt_ms\":null,\"icmp_from\":\"203.0.113.10\"}]");
+	free(v4);
 	cJSON *relay = cJSON_GetArrayItem(checks, 1);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(relay, "cause")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(relay, "tried")));
 	assert_true(cJSON_GetObjectItem(relay, "ms")->valuedouble == 12.5);
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "verdicts"), "stun"), "verdict")->valuestring,
 			    "broken");

@@ -222,6 +222,19 @@ static void test_measured_udp_blocked_and_untouched_reasons(void **state)
 	dc_tailnet_apply_measurement(&f->r, &m);
 	assert_int_equal(only_peer(f)->reason, DC_REASON_OUR_UDP_BLOCKED);
 	assert_non_null(strstr(only_peer(f)->message, "measured: UDP is blocked on this network"));
+	assert_null(strstr(only_peer(f)->fix, "3478")); /* the port is the map's, never an assumed one */
+	done(f);
+	/* With netcheck's verdict, the evidence is the message and its hint the fix. */
+	f = analyze(SELF_PUBLIC, "\"k\": {" ACTIVE ", \"Relay\": \"nyc\"}");
+	struct dc_nat_measurement closed = {.udp = false, .mapping_varies = -1, .global_v4 = "", .detail = "",
+					    .udp_detail = "UDP gets through, but no STUN server answered: ICMP port unreachable",
+					    .udp_hint = "start derper's STUN server on the map's STUNPort"};
+	dc_tailnet_apply_measurement(&f->r, &closed);
+	assert_int_equal(only_peer(f)->reason, DC_REASON_OUR_UDP_BLOCKED);
+	assert_non_null(strstr(only_peer(f)->message, "measured: no STUN server answered this machine (UDP gets through, "
+						      "but no STUN server answered: ICMP port unreachable), so it learns no "
+						      "public endpoint and "));
+	assert_string_equal(only_peer(f)->fix, "start derper's STUN server on the map's STUNPort");
 	done(f);
 	/* an offline peer keeps its reason: the measurement says nothing about it */
 	f = analyze(SELF_PUBLIC, "\"k\": {\"Online\": false, \"Relay\": \"nyc\"}");

@@ -291,6 +291,12 @@ static void test_closed_port_is_unreachable_at_once(void **state)
 	assert_int_equal(r->status, DC_PROBE_UNREACHABLE);
 	assert_true(dc_now_ns() - t0 < 500000000u);
 	assert_string_equal(r->detail, "ICMP port unreachable from 127.0.0.1");
+	/* The evidence itself, not only words: who said so, and that UDP got there. */
+	assert_true(r->icmp_port_closed);
+	assert_false(r->icmp_local);
+	assert_int_equal(r->icmp_type, 3);
+	assert_int_equal(r->icmp_code, 3);
+	assert_true(dc_ip_equal(&r->icmp_from, &lo));
 	dc_prober_free(p);
 }
 

@@ -124,10 +124,28 @@ static void test_port_unreachable_is_read_from_the_error_queue(void **state)
 	assert_false(e.local);
 	assert_true(dc_endpoint_equal(&e.dst, &closed));
 	assert_string_equal(dc_udp_icmp_text(&e), "port unreachable");
+	assert_true(dc_udp_icmp_port_closed(&e));
 	assert_int_equal(e.payload_len, 16);
 	assert_memory_equal(e.payload, "STUNSTUNSTUNSTUN", 16);
 	assert_int_equal(dc_udp_recv_error(fa, &e), 0);
 	close(fa);
+}
+
+static void test_only_port_unreachable_proves_a_closed_port(void **state)
+{
+	(void)state;
+	struct dc_udp_icmp e = {.type = 3, .code = 3};
+	assert_true(dc_udp_icmp_port_closed(&e));
+	e.code = 1; /* host unreachable: nothing reached a host */
+	assert_false(dc_udp_icmp_port_closed(&e));
+	e.code = 13; /* administratively prohibited */
+	assert_false(dc_udp_icmp_port_closed(&e));
+	e = (struct dc_udp_icmp){.v6 = true, .type = 1, .code = 4};
+	assert_true(dc_udp_icmp_port_closed(&e));
+	e.code = 1;
+	assert_false(dc_udp_icmp_port_closed(&e));
+	e = (struct dc_udp_icmp){.local = true, .type = 3, .code = 3};
+	assert_false(dc_udp_icmp_port_closed(&e));
 }
 
 static void test_port_in_use_is_explained(void **state)
@@ -150,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_receive_time_comes_from_the_kernel),
 		cmocka_unit_test(test_datagram_larger_than_the_buffer_says_so),
 		cmocka_unit_test(test_port_unreachable_is_read_from_the_error_queue),
+		cmocka_unit_test(test_only_port_unreachable_proves_a_closed_port),
 		cmocka_unit_test(test_port_in_use_is_explained),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/input/hujson.h"
+#include "derpcheck/net/netaddr.h"
 
 /*
  * JSON in C strings drowns in backslashes, so tests write 'single quotes' and this
@@ -33,6 +34,15 @@ static inline char *dq(const char *s)
 		if (*p == '\'')
 			*p = '"';
 	return out;
+}
+
+/* An address (and port) the test writes as text; it must parse. */
+static inline struct dc_endpoint endpoint_of(const char *ip, uint16_t port)
+{
+	struct dc_endpoint e;
+	assert_int_equal(dc_ip_parse(ip, 0, &e), 0);
+	e.port = port;
+	return e;
 }
 
 /* Parse text that must be valid HuJSON (single quotes allowed, see dq). */

@@ -8,8 +8,9 @@
  *
  * Every check is a plain struct with a status, a one-line cause and a one-line fix, so
  * the output module renders the same result as a checklist, JSON or Prometheus gauges.
- * When STUN is silent on STUNPort, the usual forwarded ports are probed (3478, and the
- * DERP port over UDP) so a NAT or Docker port mapping that points elsewhere is named.
+ * When STUN fails on STUNPort, the likely forwarded ports are probed (probe/stunguess.h:
+ * 3478, the DERP port over UDP, the other nodes' STUNPorts, --stun-port-guess) so a NAT
+ * or Docker port mapping that points elsewhere is named, and the ports tried are listed.
  * Core only: nothing is printed here.
  */
 #ifndef DERPCHECK_DIAGNOSE_H
@@ -18,6 +19,7 @@
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/judge/trust.h"
+#include "derpcheck/probe/stunguess.h"
 
 enum dc_check_status {
 	DC_CHECK_OK,
@@ -60,6 +62,7 @@ struct dc_diag_check {
 	char summary[400];           /* what was seen, one line */
 	char cause[600];             /* FAIL/WARN: why, one line */
 	char fix[700];               /* FAIL/WARN: what to change, one line */
+	char tried[700];             /* STUN checks: the other ports tried and what each did, or "" */
 	double ms;                   /* the check's own timing (RTT, connect time); < 0: none */
 	const char *pair[2];         /* mesh checks: the two nodes' Names */
 	unsigned sent, received;     /* STUN requests, relayed packets: sent and answered (0, 0: not counted) */
@@ -79,6 +82,7 @@ struct dc_diag_node {
 	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
 	bool have_leaf;              /* a leaf certificate was served (monitoring: its expiry) */
 	int64_t leaf_not_after;      /* its notAfter, Unix seconds */
+	struct dc_stun_guess stun_guess[2]; /* [0] IPv4, [1] IPv6: ports tried when STUNPort failed (nports 0: none) */
 };
 
 enum dc_verdict {
@@ -98,6 +102,8 @@ struct dc_diag_opts {
 	unsigned ping_count;         /* relayed pings per client pair (default 3) */
 	const struct dc_derpmap *defaults; /* Tailscale's default map for the validate rules; may be NULL */
 	int cert_warn_days;          /* warn when a certificate expires within this many days (0: 14) */
+	const uint16_t *stun_port_guess;   /* --stun-port-guess: more ports to try when STUNPort fails */
+	size_t stun_port_guess_count;
 };
 
 struct dc_diag_report {
@@ -127,11 +133,5 @@ size_t dc_diag_count(const struct dc_diag_report *r, enum dc_check_status st);
 const char *dc_check_status_name(enum dc_check_status st);
 const char *dc_verdict_name(enum dc_verdict v);
 const char *dc_diag_path_name(enum dc_diag_path p);
-
-/*
- * The forwarding hint when STUN is silent on the map's port but answers on another
- * (exposed for tests): "STUN answers on 3478, not on 38893: ...".
- */
-void dc_diag_stun_port_hint(int answered_port, int map_port, char *cause, size_t ncause, char *fix, size_t nfix);
 
 #endif

@@ -122,6 +122,8 @@ struct dc_nat_measurement {
 	int mapping_varies;       /* -1 unknown, 0 endpoint-independent, 1 varies by destination */
 	const char *global_v4;    /* "" when none */
 	const char *detail;       /* the RFC 4787 evidence, in words */
+	const char *udp_detail;   /* netcheck's UDP verdict when no STUN server answered (judge/udpverdict.h), or NULL */
+	const char *udp_hint;     /* ... and what to do about it */
 };
 
 /* Re-explain every relayed peer with the measured facts (their messages say "measured:"). */

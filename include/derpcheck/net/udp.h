@@ -60,6 +60,13 @@ int dc_udp_recv_error(int fd, struct dc_udp_icmp *out);
 /* "port unreachable", "host unreachable", ... for an ICMP error. */
 const char *dc_udp_icmp_text(const struct dc_udp_icmp *e);
 
+/*
+ * An ICMP (v4 type 3 code 3, v6 type 1 code 4) port unreachable: the datagram reached a
+ * host that has nothing listening on the port (or a firewall that answers as if). Proof
+ * that UDP got through to the offender, unlike silence.
+ */
+bool dc_udp_icmp_port_closed(const struct dc_udp_icmp *e);
+
 /* Convert a CLOCK_REALTIME kernel timestamp to CLOCK_MONOTONIC nanoseconds. */
 uint64_t dc_realtime_to_monotonic(int64_t sec, long nsec);
 

@@ -10,6 +10,7 @@
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/input/mapload.h"
+#include "derpcheck/probe/stunguess.h"
 
 struct dc_style {
 	bool color;
@@ -24,6 +25,12 @@ void dc_output_findings_json(FILE *out, const struct dc_findings *f);
 /* One finding as a cJSON object (the same keys), for commands that build one document. */
 struct cJSON;
 struct cJSON *dc_output_finding_json(const struct dc_finding *x);
+
+/*
+ * The other STUN ports tried for a node (docs/json.md, "ports tried"): an array of
+ * {port, why, other_node, result, rtt_ms, icmp_from}, or null when none were tried.
+ */
+struct cJSON *dc_output_stun_guess_json(const struct dc_stun_guess *g);
 
 /* What `derpcheck validate` knows about one input once it has been checked. */
 struct dc_validate_result {

@@ -4,8 +4,11 @@
  * (one UDP socket per family), with Tailscale's timers and early stop, and fills the
  * Tailscale-compatible dc_netreport. Beyond Tailscale it records, in struct
  * dc_netcheck_extra: every node's own result per family (one extra probe per node, so a
- * dead node is named even when its region answered), the NAT's mapping behaviour in
- * RFC 4787 terms, an optional hairpin test, the HTTPS/DERP-port check per region, the
+ * dead node is named even when its region answered), the likely forwarded ports of a
+ * node whose STUNPort failed (probe/stunguess.h), a verdict on UDP from that evidence
+ * (judge/udpverdict.h: no UDP at all, STUN port closed, STUN elsewhere), the NAT's
+ * mapping behaviour in RFC 4787 terms, an optional hairpin test, the HTTPS/DERP-port
+ * check per region, ICMP echo latency when UDP is blocked (as Tailscale, §3.4), the
  * port-mapping and captive-portal details, and findings. Nothing here prints.
  */
 #ifndef DERPCHECK_NETCHECK_H
@@ -15,6 +18,8 @@
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/judge/trust.h"
+#include "derpcheck/judge/udpverdict.h"
+#include "derpcheck/probe/icmp.h"
 #include "derpcheck/output/netreport.h"
 #include "derpcheck/probe/portmap.h"
 #include "derpcheck/probe/prober.h"
@@ -54,6 +59,9 @@ struct dc_netcheck_opts {
 	uint64_t stun_phase_ns;     /* 0: 3 s */
 	uint64_t report_timeout_ns; /* 0: 5 s */
 	int64_t previous_home;      /* --every: the last report's home (hysteresis), 0 none */
+	const uint16_t *stun_port_guess; /* --stun-port-guess: more ports to try when a STUNPort fails */
+	size_t stun_port_guess_count;
+	struct dc_icmp_opts icmp;   /* which ICMP socket kinds may be tried (tests) */
 	dc_netcheck_log_fn log;
 	void *log_user;
 };
@@ -74,7 +82,12 @@ struct dc_netcheck_node {
 	bool has_mapped;
 	struct dc_endpoint mapped;
 	bool plain_only;                 /* no answer, but a bare RFC 5389 request was answered */
-	char why[320];                   /* why it failed, in words ("" when it answered) */
+	unsigned sent;                   /* requests of its own probe */
+	bool port_closed;                /* an ICMP port unreachable came back */
+	struct dc_endpoint icmp_from;    /* who sent the ICMP error (family 0: none) */
+	char detail[200];                /* the prober's words for the failure */
+	struct dc_stun_guess *guess;     /* the other ports tried when this one failed, or NULL */
+	char why[640];                   /* why it failed, in words ("" when it answered) */
 	/* prober ids */
 	size_t probe_id, plain_id;
 	bool has_plain;
@@ -104,6 +117,14 @@ struct dc_netcheck_https {
 	struct dc_trust_verdict trust;
 };
 
+/* ICMPv4 echo to a region's first node when UDP is blocked (§3.4). */
+struct dc_netcheck_icmp {
+	int64_t region_id;
+	const struct dc_derp_node *node;
+	bool pinged;                     /* false: not pinged, target.error says why */
+	struct dc_icmp_target target;
+};
+
 struct dc_netcheck_extra {
 	struct dc_netcheck_node *nodes;
 	size_t node_count;
@@ -114,6 +135,19 @@ struct dc_netcheck_extra {
 	struct dc_endpoint local4; /* this machine's address and port toward the servers */
 	enum dc_optbool hairpin;  /* unset: not run */
 	char hairpin_detail[200];
+	/* derpcheck's UDP verdict from the evidence (Tailscale's UDP field stays as it computes it) */
+	enum dc_udp_verdict udp_verdict;
+	char udp_detail[500];
+	char udp_hint[400];
+	uint16_t stun_ports[16];  /* the STUN ports asked, ascending */
+	size_t stun_port_count;
+	bool guess_ran;           /* other ports were tried for failed nodes */
+	struct dc_stun_guess *guesses; /* nodes[].guess point into it */
+	size_t guess_count;
+	bool icmp_ran;            /* the ICMP fallback was attempted (see icmp.skipped) */
+	struct dc_icmp_run icmp;
+	struct dc_netcheck_icmp *icmp_targets;
+	size_t icmp_count;
 	bool https_fallback_ran;
 	bool check_derp_ran;
 	struct dc_netcheck_https *https;

@@ -94,6 +94,14 @@ struct dc_probe_result {
 
 	int sys_errno;          /* DC_PROBE_SEND_FAILED / DC_PROBE_UNREACHABLE */
 	char detail[384];       /* why it failed, in words */
+	/*
+	 * DC_PROBE_UNREACHABLE: the ICMP message as evidence. icmp_from is who sent it
+	 * (family 0 for an error this host raised itself, icmp_local); icmp_port_closed is
+	 * a port unreachable, which proves UDP reached icmp_from.
+	 */
+	struct dc_endpoint icmp_from;
+	uint8_t icmp_type, icmp_code;
+	bool icmp_v6, icmp_local, icmp_port_closed;
 };
 
 struct dc_prober_stats {

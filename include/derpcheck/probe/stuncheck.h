@@ -98,6 +98,8 @@ int dc_stun_run(struct dc_stun_report *rep, struct dc_error *err);
 
 const struct dc_probe_result *dc_stun_probe(const struct dc_stun_report *rep, const struct dc_stun_target *t, size_t k);
 const struct dc_probe_result *dc_stun_cross(const struct dc_stun_report *rep, const struct dc_stun_target *t);
+/* The most telling failed probe of a target: send failure, then ICMP error, error response, timeout. */
+const struct dc_probe_result *dc_stun_worst_failure(const struct dc_stun_report *rep, const struct dc_stun_target *t);
 const char *dc_stun_kind_name(enum dc_stun_kind k);
 /* A host none of whose families resolved (its first target), or NULL. */
 const struct dc_stun_target *dc_stun_unresolved_host(const struct dc_stun_report *rep);

@@ -42,6 +42,18 @@ now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
 
+# wait_for_line FILE ERE PID SECS: until FILE has a line matching ERE (a server's ready
+# line); fails when PID exits first or after SECS seconds.
+wait_for_line() {
+	local deadline=$(($(now_ms) + $4 * 1000))
+	until grep -qE -- "$2" "$1" 2>/dev/null; do
+		if ! kill -0 "$3" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
 # start_server NAME [derpserver options...]: start the server, wait for its "ready" line
 # (at most 5 s), and set PORT (and PORT2 for a second --listen). $NETNS runs it in a netns.
 start_server() {
@@ -52,15 +64,11 @@ start_server() {
 	pid=$!
 	server_pids="$server_pids $pid"
 	eval "pid_${name//-/_}=$pid"
-	deadline=$(($(now_ms) + 5000))
-	until grep -q '^ready' "$work/$name.ready" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
-			fail "$name: derpserver did not get ready"
-			cat "$work/$name.log" >&2
-			return 1
-		fi
-		sleep 0.01
-	done
+	wait_for_line "$work/$name.ready" '^ready' "$pid" 5 || {
+		fail "$name: derpserver did not get ready"
+		cat "$work/$name.log" >&2
+		return 1
+	}
 	set -- $(sed -n 's/^ready //p' "$work/$name.ready")
 	PORT=${1##*:}
 	PORT2=${2:-}
@@ -137,5 +145,14 @@ json() {
 	if jq -e "$2" "$work/$1.out" >/dev/null; then pass; else
 		fail "$1: JSON check failed: $2"
 		cat "$work/$1.out" >&2
+	fi
+}
+
+# has_line NAME out|err LINE: the stream, times masked (mask: 0.3ms -> Nms), has LINE as a
+# whole line.
+has_line() {
+	if mask <"$work/$1.$2" | grep -qxF -- "$3"; then pass; else
+		fail "$1: no line '$3' in its standard $2 (times masked as Nms):"
+		mask <"$work/$1.$2" | sed 's/^/    | /' >&2
 	fi
 }
