@@ -202,6 +202,11 @@ wait_for "DerpCertificateChainBroken for 902" 20 firing DerpCertificateChainBrok
 wait_for "DerpCertificateExpiringSoon for 901" 20 firing DerpCertificateExpiringSoon region 901
 wait_for "DerpCertificateExpiringSoon for 902" 20 firing DerpCertificateExpiringSoon region 902
 wait_for "DerpRelayDown for 902 (clients refuse its chain)" 20 firing DerpRelayDown region 902
+# Every query of the example Grafana dashboard runs against these series.
+while read -r expr; do
+	got=$(curl -s -m 5 --data-urlencode "query=$expr" "http://127.0.0.1:$ppt/api/v1/query" | jq -r '.status')
+	[ "$got" = success ] && pass || fail "dashboard query '$expr': $got"
+done < <(jq -r '.panels[].targets[].expr' "$root/examples/grafana/derpcheck-dashboard.json")
 not_firing DerpRelayDown region 901 && pass || fail "DerpRelayDown fires for the healthy region 901"
 not_firing DerpStunDown region 901 && pass || fail "DerpStunDown fires for the healthy region 901"
 
