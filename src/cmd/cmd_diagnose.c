@@ -104,13 +104,7 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 		a->deadline = arg;
 		return 0;
 	case OPT_CERT_WARN_DAYS:
-		if (dc_parse_int(arg, 1, 3650, &v) < 0) {
-			dc_error_set(err, NULL, "invalid --cert-warn-days '%s'", arg);
-			dc_error_hint(err, "give a number of days from 1 to 3650");
-			return -1;
-		}
-		a->cert_warn_days = (int)v;
-		return 0;
+		return dc_command_cert_warn_days(arg, &a->cert_warn_days, err);
 	case OPT_COUNT:
 		if (dc_parse_int(arg, 1, 100, &v) < 0) {
 			dc_error_set(err, NULL, "invalid --count '%s'", arg);
@@ -265,31 +259,6 @@ static void wait_until(uint64_t deadline)
 	}
 }
 
-/* REGION by ID or RegionCode; a near miss gets the whole command back, ready to paste. */
-static const struct dc_derp_region *find_region(const struct dc_cli *cli, const struct dc_map_choice *maps,
-						const char *arg, struct dc_error *err)
-{
-	const char *guess;
-	const struct dc_derp_region *region = dc_region_find(maps->map, arg, maps->name, NULL, &guess, err);
-	if (!region && guess && cli->derp_map && dc_map_spec_for_command(cli->derp_map)) {
-		/* The whole command, so that it can be pasted (diagnose takes REGION, not --region). */
-		char cmd[800] = "derpcheck diagnose";
-		dc_shell_append(cmd, sizeof(cmd), "--derp-map");
-		dc_shell_append(cmd, sizeof(cmd), cli->derp_map);
-		if (dc_map_format_flag(cli->map_format)) {
-			dc_shell_append(cmd, sizeof(cmd), "--map-format");
-			dc_shell_append(cmd, sizeof(cmd), dc_map_format_flag(cli->map_format));
-		}
-		if (cli->ca_file) {
-			dc_shell_append(cmd, sizeof(cmd), "--ca-file");
-			dc_shell_append(cmd, sizeof(cmd), cli->ca_file);
-		}
-		dc_shell_append(cmd, sizeof(cmd), guess);
-		dc_error_hint(err, "did you mean `%s`?", cmd);
-	}
-	return region;
-}
-
 int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 {
 	struct diag_args a = {0};
@@ -339,25 +308,11 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 	if (maps.note && !cli->quiet)
 		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", map_desc, maps.note);
 	struct region_list rl = {.many = a.all || nargs > 1};
-	rl.items = dc_xcalloc(a.all ? maps.map->region_count + 1 : (size_t)nargs, sizeof(*rl.items));
-	if (a.all) {
-		for (size_t i = 0; i < maps.map->region_count; i++)
-			rl.items[rl.count++] = &maps.map->regions[i];
-	}
-	for (int k = 0; k < nargs; k++) {
-		const struct dc_derp_region *region = find_region(cli, &maps, args[k], &err);
-		if (!region) {
-			dc_report_error(&err);
-			dc_map_choice_free(&maps);
-			free(rl.items);
-			free(args);
-			return DC_EXIT_USAGE;
-		}
-		bool seen = false;
-		for (size_t i = 0; i < rl.count; i++)
-			seen = seen || rl.items[i] == region;
-		if (!seen)
-			rl.items[rl.count++] = region;
+	if (dc_command_regions(cli, &maps, args, nargs, a.all, &rl.items, &rl.count, &err) < 0) {
+		dc_report_error(&err);
+		dc_map_choice_free(&maps);
+		free(args);
+		return DC_EXIT_USAGE;
 	}
 	if (rl.count == 0) {
 		dc_error_set(&err, NULL, "the map has no regions to check");

@@ -104,13 +104,7 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 		a->probe_timeout_ms = v;
 		return 0;
 	case OPT_CERT_WARN_DAYS:
-		if (dc_parse_int(arg, 1, 3650, &v) < 0) {
-			dc_error_set(err, NULL, "invalid --cert-warn-days '%s'", arg);
-			dc_error_hint(err, "give a number of days from 1 to 3650");
-			return -1;
-		}
-		a->cert_warn_days = (int)v;
-		return 0;
+		return dc_command_cert_warn_days(arg, &a->cert_warn_days, err);
 	}
 	return 0;
 }
@@ -338,27 +332,14 @@ int dc_cmd_exporter(struct dc_cli *cli, int argc, char **argv)
 	pthread_mutex_init(&x.lock, NULL);
 	dc_map_choice_describe(&maps, x.map_desc, sizeof(x.map_desc));
 	x.rules_map = maps.have_doc && maps.doc.decoded ? &maps.doc.map : maps.map;
-	const struct dc_derp_region **regions = dc_xcalloc(maps.map->region_count + (size_t)nargs + 1, sizeof(*regions));
-	size_t nregions = 0;
-	for (int k = 0; k < nargs; k++) {
-		const char *guess;
-		const struct dc_derp_region *r = dc_region_find(maps.map, args[k], maps.name, NULL, &guess, &err);
-		if (!r) {
-			dc_report_error(&err);
-			free(regions);
-			dc_map_choice_free(&maps);
-			free(args);
-			return DC_EXIT_USAGE;
-		}
-		bool seen = false;
-		for (size_t i = 0; i < nregions; i++)
-			seen = seen || regions[i] == r;
-		if (!seen)
-			regions[nregions++] = r;
+	const struct dc_derp_region **regions;
+	size_t nregions;
+	if (dc_command_regions(cli, &maps, args, nargs, nargs == 0, &regions, &nregions, &err) < 0) {
+		dc_report_error(&err);
+		dc_map_choice_free(&maps);
+		free(args);
+		return DC_EXIT_USAGE;
 	}
-	if (nargs == 0)
-		for (size_t i = 0; i < maps.map->region_count; i++)
-			regions[nregions++] = &maps.map->regions[i];
 	free(args);
 	x.diag = (struct dc_diag_opts){
 		.map_name = cli->derp_map,
