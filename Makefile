@@ -57,7 +57,7 @@ TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps deps-check check unit cli-tests integration peers tools fuzz fuzz-smoke fuzz-build asan bench demo install uninstall clean
+.PHONY: all deps deps-check check unit cli-tests integration peers tools fuzz fuzz-smoke fuzz-build asan bench bench-exporter demo install uninstall clean
 
 all: $(BIN)
 
@@ -211,6 +211,10 @@ bench: $(BIN) $(BENCH_BINS) $(TOOL_BINS) peers
 	@status=0; for b in $(sort $(wildcard bench/bench_$(BENCH).sh)); do \
 		DERPCHECK=$(abspath $(BIN)) BENCH_BIN=$(abspath $(BUILD)/bench) TOOLS=$(abspath $(BUILD)/tools) \
 		PEERS=$(abspath $(PEERS_DIR)/bin) $$b || status=1; done; exit $$status
+
+# The exporter over 10 minutes with 30 loopback regions: its CPU time and memory (not in `make bench`).
+bench-exporter: $(BIN) $(TOOL_BINS)
+	@DERPCHECK=$(abspath $(BIN)) TOOLS=$(abspath $(BUILD)/tools) bench/exporter_soak.sh
 
 # The full local lab on loopback (scripts/demo.sh): test servers, a generated map, every command.
 demo: $(BIN) $(TOOL_BINS)

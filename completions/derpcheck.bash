@@ -13,7 +13,7 @@ _derpcheck()
 		cword=$COMP_CWORD
 	fi
 
-	local commands="validate netcheck ping status cert diagnose stun server debug help"
+	local commands="validate netcheck ping status cert diagnose stun server exporter debug help"
 	local global_opts="--format --color --verbose -v --quiet -q --help -h --version"
 	local net_opts="--derp-map --map-format --ca-file --insecure --timeout --ipv4 -4 --ipv6 -6"
 
@@ -40,6 +40,8 @@ _derpcheck()
 	--node) return ;;
 	--style) COMPREPLY=($(compgen -W "tailscale rfc5389" -- "$cur")); return ;;
 	--bind-address|--bind-port|--stun-port-guess) return ;;
+	--listen|--parallel|--probe-limit|--cert-warn-days) return ;;
+	--deadline|--probe-timeout) COMPREPLY=($(compgen -W "10s 30s 1m 5m" -- "$cur")); return ;;
 	esac
 
 	local i cmd=""
@@ -61,10 +63,12 @@ _derpcheck()
 	help)
 		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
 	diagnose)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--all --parallel --deadline --cert-warn-days --count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur")) ;;
+	exporter)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--listen --interval --parallel --probe-limit --probe-timeout --cert-warn-days --count -c $net_opts $global_opts" -- "$cur")) ;;
 	debug)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur"))
+			COMPREPLY=($(compgen -W "--all --parallel --deadline --cert-warn-days --count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur"))
 		elif [[ $prev == debug ]]; then
 			COMPREPLY=($(compgen -W "derp" -- "$cur"))
 		fi ;;

@@ -1,6 +1,6 @@
 # fish completion for derpcheck. Keep in step with `derpcheck help COMMAND`.
 
-set -l commands validate netcheck ping status cert diagnose stun server debug help
+set -l commands validate netcheck ping status cert diagnose stun server exporter debug help
 complete -c derpcheck -f
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a validate -d 'check a DERP map or tailnet policy file'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a netcheck -d 'measure UDP, NAT behaviour and latency to every DERP region'
@@ -10,8 +10,9 @@ complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a cert -d 
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a diagnose -d 'check one region end to end and give one verdict'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a stun -d 'send STUN binding requests and show the mapped address'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a server -d 'check a derper deployment on the machine it runs on'
+complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a exporter -d 'serve Prometheus metrics of every region, diagnosed on a schedule'
 complete -c derpcheck -n "not __fish_seen_subcommand_from $commands" -a help -d 'show help for a command'
-complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun server debug"
+complete -c derpcheck -n "__fish_seen_subcommand_from help" -a "validate netcheck ping status cert diagnose stun server exporter debug"
 
 # Global options
 complete -c derpcheck -l format -x -a 'text json json-line prometheus' -d 'output format'
@@ -22,14 +23,14 @@ complete -c derpcheck -s h -l help -d 'show help and exit'
 complete -c derpcheck -l version -d 'print the version and exit'
 
 # Network options (validate uses all but --derp-map)
-set -l netcmds validate netcheck ping status cert diagnose stun server
-complete -c derpcheck -n "__fish_seen_subcommand_from netcheck ping status cert diagnose stun server" -l derp-map -r -F -d 'DERP map, policy file or Headscale config'
+set -l netcmds validate netcheck ping status cert diagnose stun server exporter
+complete -c derpcheck -n "__fish_seen_subcommand_from netcheck ping status cert diagnose stun server exporter" -l derp-map -r -F -d 'DERP map, policy file or Headscale config'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l map-format -x -a 'auto json hujson yaml headscale' -d 'how to read map files'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l ca-file -r -F -d 'trust the CA certificates in FILE'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l insecure -d 'skip TLS certificate checks (warns)'
 complete -c derpcheck -n "__fish_seen_subcommand_from $netcmds" -l timeout -x -a '1s 2s 5s 10s 30s' -d 'give up waiting after DURATION'
-complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun server" -s 4 -l ipv4 -d 'use IPv4 only'
-complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun server" -s 6 -l ipv6 -d 'use IPv6 only'
+complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun server exporter" -s 4 -l ipv4 -d 'use IPv4 only'
+complete -c derpcheck -n "__fish_seen_subcommand_from validate netcheck ping cert diagnose stun server exporter" -s 6 -l ipv6 -d 'use IPv6 only'
 
 complete -c derpcheck -n "__fish_seen_subcommand_from ping diagnose debug netcheck" -l transport -x -a 'derp websocket auto' -d 'how DERP travels after TLS'
 
@@ -68,6 +69,17 @@ complete -c derpcheck -n "__fish_seen_subcommand_from debug; and not __fish_seen
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -s c -l count -x -a '1 3 5 10' -d 'relayed test pings per node and mesh pair'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l every -x -a '30s 1m 5m 15m 1h' -d 'run again every DURATION'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -s o -l output -r -F -d 'write each report to FILE atomically'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l all -d 'check every region of the map at the same time'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l deadline -x -a '10s 30s 1m 5m' -d 'start no region after DURATION'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug exporter" -l parallel -x -a '1 4 8 32' -d 'check at most N regions at a time'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug exporter" -l cert-warn-days -x -a '7 14 30' -d 'warn when a certificate expires within DAYS'
+
+# exporter
+complete -c derpcheck -n "__fish_seen_subcommand_from exporter" -l listen -x -d 'serve HTTP on ADDR:PORT'
+complete -c derpcheck -n "__fish_seen_subcommand_from exporter" -l interval -x -a '15s 30s 60s 5m' -d 'diagnose every region this often'
+complete -c derpcheck -n "__fish_seen_subcommand_from exporter" -l probe-limit -x -a '1 4 8' -d 'run at most N /probe requests at a time'
+complete -c derpcheck -n "__fish_seen_subcommand_from exporter" -l probe-timeout -x -a '10s 30s 1m' -d 'answer a slower /probe with 503'
+complete -c derpcheck -n "__fish_seen_subcommand_from exporter" -s c -l count -x -a '1 3 5 10' -d 'relayed test pings per node and mesh pair'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug netcheck" -l stun-port-guess -x -d 'also try these UDP ports when STUNPort does not answer'
 
 # netcheck

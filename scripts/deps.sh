@@ -24,9 +24,12 @@ tools_build="cc:gcc make:make pkg-config:pkg-config"
 # strace counts the sockets a benchmark run opens.
 # nginx, caddy and haproxy stand in front of Tailscale's real derper in
 # tests/integration/proxies.sh (each run in the foreground by the test, never as a service).
+# prometheus: its promtool lints the exporter's /metrics and unit-tests the example alert
+# rules, and tests/integration/exporter.sh runs a Prometheus of its own (never the service).
 tools_check="mandoc:mandoc zsh:zsh fish:fish clang:clang ip:iproute2 openssl:openssl
       turnserver:coturn stund:stun-server stun:stun-client miniupnpd:miniupnpd
-      iptables:iptables script:bsdutils jq:jq curl:curl nginx:nginx caddy:caddy haproxy:haproxy"
+      iptables:iptables script:bsdutils jq:jq curl:curl nginx:nginx caddy:caddy haproxy:haproxy
+      promtool:prometheus"
 tools_bench="hyperfine:hyperfine strace:strace"
 
 missing=""
@@ -69,9 +72,9 @@ fi
 
 echo "derpcheck: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-# nginx, caddy and haproxy start a system service when installed unless policy-rc.d says
-# no: the tests run their own instances and start no service, so say no for this install
-# (only when the machine has no policy of its own, and only for its duration).
+# nginx, caddy, haproxy and prometheus start a system service when installed unless
+# policy-rc.d says no: the tests run their own instances and start no service, so say no
+# for this install (only when the machine has no policy of its own, and only for its duration).
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"

@@ -18,6 +18,7 @@ static const struct dc_command commands[] = {
 	{&dc_diagnose_spec, dc_cmd_diagnose},
 	{&dc_stun_spec, dc_cmd_stun},
 	{&dc_server_spec, dc_cmd_server},
+	{&dc_exporter_spec, dc_cmd_exporter},
 	{&dc_debug_spec, dc_cmd_debug},
 };
 

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "derpcheck/net/localapi.h"
+#include "derpcheck/input/effective.h"
 #include "derpcheck/input/mapchoice.h"
 #include "derpcheck/net/netaddr.h"
 #include "derpcheck/output/term.h"
@@ -135,4 +136,66 @@ bool dc_command_locale_utf8(void)
 	bool utf8 = prev && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 	setlocale(LC_CTYPE, "C");
 	return utf8;
+}
+
+/* REGION by ID or RegionCode; a near miss gets the whole command back, ready to paste. */
+static const struct dc_derp_region *find_region(const struct dc_cli *cli, const struct dc_map_choice *maps,
+						const char *arg, struct dc_error *err)
+{
+	const char *guess;
+	const struct dc_derp_region *region = dc_region_find(maps->map, arg, maps->name, NULL, &guess, err);
+	if (!region && guess && cli->derp_map && dc_map_spec_for_command(cli->derp_map)) {
+		/* The whole command, so that it can be pasted (diagnose takes REGION, not --region). */
+		char cmd[800] = "derpcheck diagnose";
+		dc_shell_append(cmd, sizeof(cmd), "--derp-map");
+		dc_shell_append(cmd, sizeof(cmd), cli->derp_map);
+		if (dc_map_format_flag(cli->map_format)) {
+			dc_shell_append(cmd, sizeof(cmd), "--map-format");
+			dc_shell_append(cmd, sizeof(cmd), dc_map_format_flag(cli->map_format));
+		}
+		if (cli->ca_file) {
+			dc_shell_append(cmd, sizeof(cmd), "--ca-file");
+			dc_shell_append(cmd, sizeof(cmd), cli->ca_file);
+		}
+		dc_shell_append(cmd, sizeof(cmd), guess);
+		dc_error_hint(err, "did you mean `%s`?", cmd);
+	}
+	return region;
+}
+
+int dc_command_regions(const struct dc_cli *cli, const struct dc_map_choice *maps, char **args, int nargs, bool all,
+		       const struct dc_derp_region ***out, size_t *count, struct dc_error *err)
+{
+	const struct dc_derp_region **items = dc_xcalloc(maps->map->region_count + (size_t)nargs + 1, sizeof(*items));
+	size_t n = 0;
+	if (all)
+		for (size_t i = 0; i < maps->map->region_count; i++)
+			items[n++] = &maps->map->regions[i];
+	for (int k = 0; k < nargs; k++) {
+		const struct dc_derp_region *region = find_region(cli, maps, args[k], err);
+		if (!region) {
+			free(items);
+			return -1;
+		}
+		bool seen = false;
+		for (size_t i = 0; i < n; i++)
+			seen = seen || items[i] == region;
+		if (!seen)
+			items[n++] = region;
+	}
+	*out = items;
+	*count = n;
+	return 0;
+}
+
+int dc_command_cert_warn_days(const char *arg, int *out, struct dc_error *err)
+{
+	long long v;
+	if (dc_parse_int(arg, 1, 3650, &v) < 0) {
+		dc_error_set(err, NULL, "invalid --cert-warn-days '%s'", arg);
+		dc_error_hint(err, "give a number of days from 1 to 3650");
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
 }

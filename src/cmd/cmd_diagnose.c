@@ -14,10 +14,15 @@
 #include "derpcheck/input/mapchoice.h"
 #include "derpcheck/output/output_diagnose.h"
 #include "derpcheck/util/file.h"
+#include "derpcheck/output/output_regions.h"
 
-enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT, OPT_STUN_PORT_GUESS };
+enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT, OPT_STUN_PORT_GUESS, OPT_ALL, OPT_PARALLEL, OPT_DEADLINE, OPT_CERT_WARN_DAYS };
 
 static const struct dc_option diagnose_options[] = {
+	{"all", 0, NULL, OPT_ALL, "check every region of the map, at the same time (also: several REGIONs)"},
+	{"parallel", 0, "N", OPT_PARALLEL, "check at most N regions at a time (default 32)"},
+	{"deadline", 0, "DURATION", OPT_DEADLINE, "start no region after DURATION; those are reported as not checked"},
+	{"cert-warn-days", 0, "DAYS", OPT_CERT_WARN_DAYS, "warn when a certificate expires within DAYS (default 14)"},
 	{"count", 'c', "N", OPT_COUNT, "relayed test pings per node and per mesh pair (default 3)"},
 	{"every", 0, "DURATION", OPT_EVERY, "run again every DURATION (e.g. 5m) until interrupted"},
 	{"output", 'o', "FILE", OPT_OUTPUT, "write each report to FILE atomically (temporary file + rename)"},
@@ -28,7 +33,7 @@ static const struct dc_option diagnose_options[] = {
 
 const struct dc_command_spec dc_diagnose_spec = {
 	.name = "diagnose",
-	.args = "REGION",
+	.args = "REGION... | --all",
 	.summary = "check one region end to end and give one verdict",
 	.description =
 		"Checks every node of a DERP region (by ID or RegionCode) the way Tailscale\n"
@@ -41,7 +46,10 @@ const struct dc_command_spec dc_diagnose_spec = {
 		"Marks are \u2713 \u2717 ! - \u26a0 in a UTF-8 locale, ok/FAIL/warn/skip/insecure\n"
 		"otherwise; \u26a0 insecure: clients accept the certificate only because\n"
 		"InsecureForTests turns their checks off (not ok: exit status 1).\n"
-		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",
+		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.\n"
+		"With --all or several REGIONs the regions are checked at the same time (--parallel\n"
+		"at most), one section each, then a summary line per region; exit status 1 when\n"
+		"any region has a problem or was not checked.",
 	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.prometheus = true,
 	.options = diagnose_options,
@@ -51,6 +59,11 @@ struct diag_args {
 	long long every_ms;
 	const char *output;
 	unsigned count;
+	bool all;
+	unsigned parallel;
+	long long deadline_ms;
+	const char *deadline;
+	int cert_warn_days;
 	uint16_t guess[DC_STUN_GUESS_MAX_USER];
 	size_t nguess;
 };
@@ -71,6 +84,28 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 	case OPT_OUTPUT:
 		a->output = arg;
 		return 0;
+	case OPT_ALL:
+		a->all = true;
+		return 0;
+	case OPT_PARALLEL:
+		if (dc_parse_int(arg, 1, DC_DIAG_POOL_MAX_WORKERS, &v) < 0) {
+			dc_error_set(err, NULL, "invalid --parallel '%s'", arg);
+			dc_error_hint(err, "give a number of regions from 1 to %u", DC_DIAG_POOL_MAX_WORKERS);
+			return -1;
+		}
+		a->parallel = (unsigned)v;
+		return 0;
+	case OPT_DEADLINE:
+		if (dc_parse_duration_ms(arg, 1, 24LL * 3600 * 1000, &v) < 0) {
+			dc_error_set(err, NULL, "invalid --deadline '%s'", arg);
+			dc_error_hint(err, "give a duration from 1ms to 24h, such as 30s or 2m");
+			return -1;
+		}
+		a->deadline_ms = v;
+		a->deadline = arg;
+		return 0;
+	case OPT_CERT_WARN_DAYS:
+		return dc_command_cert_warn_days(arg, &a->cert_warn_days, err);
 	case OPT_COUNT:
 		if (dc_parse_int(arg, 1, 100, &v) < 0) {
 			dc_error_set(err, NULL, "invalid --count '%s'", arg);
@@ -93,8 +128,35 @@ static void on_stop(int sig)
 	stop_requested = 1;
 }
 
+/* The regions asked for: one (the classic report), or many (--all, several REGIONs). */
+struct region_list {
+	const struct dc_derp_region **items;
+	size_t count;
+	bool many;
+};
+
+static void render(FILE *mem, struct dc_cli *cli, const struct region_list *rl, struct dc_diag_job *jobs,
+		   const struct dc_regions_run *run, const struct dc_diag_view *v)
+{
+	if (!rl->many) {
+		if (cli->format == DC_FORMAT_JSON)
+			dc_output_diagnose_json(mem, &jobs[0].report, v);
+		else if (cli->format == DC_FORMAT_PROMETHEUS)
+			dc_output_diagnose_prometheus(mem, &jobs[0].report);
+		else
+			dc_output_diagnose_text(mem, &jobs[0].report, v);
+		return;
+	}
+	if (cli->format == DC_FORMAT_JSON)
+		dc_output_regions_json(mem, run, v);
+	else if (cli->format == DC_FORMAT_PROMETHEUS)
+		dc_output_regions_prometheus(mem, run);
+	else
+		dc_output_regions_text(mem, run, v);
+}
+
 static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct dc_map_choice *maps,
-		    const struct dc_derp_region *region, const char *map_desc, bool utf8)
+		    const struct region_list *rl, const char *map_desc, bool utf8)
 {
 	struct dc_diag_opts o = {
 		.map_name = cli->derp_map,
@@ -105,35 +167,46 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 		.ping_count = a->count,
 		.transport = (enum dc_derp_transport)cli->transport,
 		.defaults = &maps->defaults,
+		.cert_warn_days = a->cert_warn_days,
 		.stun_port_guess = a->guess,
 		.stun_port_guess_count = a->nguess,
 	};
-	struct dc_diag_report r;
 	const struct dc_derpmap *rules_map = maps->have_doc && maps->doc.decoded ? &maps->doc.map : maps->map;
-	dc_diagnose_run(rules_map, region, &o, &r);
+	struct dc_diag_job *jobs = dc_xcalloc(rl->count, sizeof(*jobs));
+	for (size_t i = 0; i < rl->count; i++)
+		jobs[i].region = rl->items[i];
+	uint64_t start = dc_now_ns();
+	struct dc_diag_pool_opts po = {
+		.workers = a->parallel,
+		.start_deadline_ns = a->deadline_ms ? start + (uint64_t)a->deadline_ms * 1000000u : 0,
+	};
+	unsigned used = dc_diag_pool_run(rules_map, &o, jobs, rl->count, &po);
+	struct dc_regions_run run = {
+		.jobs = jobs, .count = rl->count, .elapsed_ns = dc_now_ns() - start, .workers = used ? used : 1,
+		.deadline = a->deadline,
+	};
 
 	char *text = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&text, &len);
-	if (!mem) {
-		dc_diag_report_free(&r);
-		return DC_EXIT_USAGE;
+	int status = DC_EXIT_USAGE;
+	if (mem) {
+		struct dc_diag_view v = {
+			.style = {.color = !a->output && dc_cli_use_color(cli, stdout), .quiet = cli->quiet},
+			.utf8 = utf8,
+			.map_desc = map_desc,
+			.map_note = maps->note,
+		};
+		render(mem, cli, rl, jobs, &run, &v);
+		fclose(mem);
+		status = rl->many ? dc_regions_exit_status(&run) : dc_diag_exit_status(&jobs[0].report);
 	}
-	struct dc_diag_view v = {
-		.style = {.color = !a->output && dc_cli_use_color(cli, stdout), .quiet = cli->quiet},
-		.utf8 = utf8,
-		.map_desc = map_desc,
-		.map_note = maps->note,
-	};
-	if (cli->format == DC_FORMAT_JSON)
-		dc_output_diagnose_json(mem, &r, &v);
-	else if (cli->format == DC_FORMAT_PROMETHEUS)
-		dc_output_diagnose_prometheus(mem, &r);
-	else
-		dc_output_diagnose_text(mem, &r, &v);
-	fclose(mem);
-	int status = dc_diag_exit_status(&r);
-	dc_diag_report_free(&r);
+	for (size_t i = 0; i < rl->count; i++)
+		if (jobs[i].done)
+			dc_diag_report_free(&jobs[i].report);
+	free(jobs);
+	if (!mem)
+		return status;
 	if (a->output) {
 		struct dc_error err;
 		if (dc_file_write_atomic(a->output, text, len, 0644, &err) < 0) {
@@ -178,10 +251,13 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		free(args);
 		return DC_EXIT_OK;
 	}
-	if (nargs != 1) {
-		dc_error_set(&err, NULL, nargs ? "diagnose takes one REGION, not %d arguments" : "diagnose needs a REGION",
-			     nargs);
-		dc_error_hint(&err, "e.g. derpcheck diagnose --derp-map policy.hujson 900 (a region ID or RegionCode)");
+	if (a.all ? nargs != 0 : nargs == 0) {
+		if (a.all)
+			dc_error_set(&err, NULL, "--all checks every region: give no REGION with it");
+		else
+			dc_error_set(&err, NULL, "diagnose needs a REGION (or --all)");
+		dc_error_hint(&err, "e.g. derpcheck diagnose --derp-map policy.hujson 900 (a region ID or RegionCode), or "
+				    "derpcheck diagnose --derp-map policy.hujson --all");
 		dc_report_error(&err);
 		free(args);
 		return DC_EXIT_USAGE;
@@ -210,27 +286,19 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 	dc_map_choice_describe(&maps, map_desc, sizeof(map_desc));
 	if (maps.note && !cli->quiet)
 		fprintf(stderr, "derpcheck: DERP map: %s (%s)\n", dc_term_safe(map_desc), dc_term_safe(maps.note));
-	const char *guess;
-	const struct dc_derp_region *region = dc_region_find(maps.map, args[0], maps.name, NULL, &guess, &err);
-	if (!region && guess && cli->derp_map && dc_map_spec_for_command(cli->derp_map)) {
-		/* The whole command, so that it can be pasted (diagnose takes REGION, not --region). */
-		char cmd[800] = "derpcheck diagnose";
-		dc_shell_append(cmd, sizeof(cmd), "--derp-map");
-		dc_shell_append(cmd, sizeof(cmd), cli->derp_map);
-		if (dc_map_format_flag(cli->map_format)) {
-			dc_shell_append(cmd, sizeof(cmd), "--map-format");
-			dc_shell_append(cmd, sizeof(cmd), dc_map_format_flag(cli->map_format));
-		}
-		if (cli->ca_file) {
-			dc_shell_append(cmd, sizeof(cmd), "--ca-file");
-			dc_shell_append(cmd, sizeof(cmd), cli->ca_file);
-		}
-		dc_shell_append(cmd, sizeof(cmd), guess);
-		dc_error_hint(&err, "did you mean `%s`?", cmd);
-	}
-	if (!region) {
+	struct region_list rl = {.many = a.all || nargs > 1};
+	if (dc_command_regions(cli, &maps, args, nargs, a.all, &rl.items, &rl.count, &err) < 0) {
 		dc_report_error(&err);
 		dc_map_choice_free(&maps);
+		free(args);
+		return DC_EXIT_USAGE;
+	}
+	if (rl.count == 0) {
+		dc_error_set(&err, NULL, "the map has no regions to check");
+		dc_error_hint(&err, "check it with `derpcheck validate`");
+		dc_report_error(&err);
+		dc_map_choice_free(&maps);
+		free(rl.items);
 		free(args);
 		return DC_EXIT_USAGE;
 	}
@@ -251,16 +319,17 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 		do {
 			uint64_t next = dc_now_ns() + (uint64_t)a.every_ms * 1000000u;
 			sigprocmask(SIG_BLOCK, &stop_set, &old_set);
-			status = run_once(cli, &a, &maps, region, map_desc, utf8);
+			status = run_once(cli, &a, &maps, &rl, map_desc, utf8);
 			sigprocmask(SIG_SETMASK, &old_set, NULL);
 			if (status == DC_EXIT_USAGE)
 				break;
 			wait_until(next);
 		} while (!stop_requested);
 	} else {
-		status = run_once(cli, &a, &maps, region, map_desc, utf8);
+		status = run_once(cli, &a, &maps, &rl, map_desc, utf8);
 	}
 	dc_map_choice_free(&maps);
+	free(rl.items);
 	free(args);
 	return status;
 }

@@ -58,6 +58,18 @@ bool dc_command_locale_utf8(void);
 /* "Now", which DERPCHECK_NOW (Unix seconds) pins for reproducible output. */
 int dc_command_now(int64_t *now, struct dc_error *err);
 
+/*
+ * The regions a command is asked about (diagnose, exporter): every region of the map
+ * (all), else each argument by ID or RegionCode, once each, in the order given. A name
+ * that is not in the map is an error whose hint is the whole `derpcheck diagnose` command
+ * with the closest region, ready to paste. *out is allocated (free it); -1 with err.
+ */
+int dc_command_regions(const struct dc_cli *cli, const struct dc_map_choice *maps, char **args, int nargs, bool all,
+		       const struct dc_derp_region ***out, size_t *count, struct dc_error *err);
+
+/* --cert-warn-days DAYS (diagnose, exporter): 1 to 3650. */
+int dc_command_cert_warn_days(const char *arg, int *out, struct dc_error *err);
+
 extern const struct dc_command_spec dc_validate_spec;
 int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv);
 
@@ -75,6 +87,8 @@ extern const struct dc_command_spec dc_diagnose_spec;
 int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv);
 extern const struct dc_command_spec dc_server_spec;
 int dc_cmd_server(struct dc_cli *cli, int argc, char **argv);
+extern const struct dc_command_spec dc_exporter_spec;
+int dc_cmd_exporter(struct dc_cli *cli, int argc, char **argv);
 /* `debug derp REGION`: an alias of diagnose, under tailscale's name */
 extern const struct dc_command_spec dc_debug_spec;
 int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv);

@@ -285,6 +285,7 @@ static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep
 			return;
 		}
 		set(c, DC_CHECK_FAIL, "stun-no-reply");
+		c->sent = t->sent;
 		SUMMARY(c, "no answer from %s (%zu probes, %u datagrams sent)", dst, t->nprobes, t->sent);
 		return;
 	}
@@ -293,6 +294,8 @@ static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep
 	dc_endpoint_format(&t->mapped, mapped_ep, sizeof(mapped_ep));
 	double ms = (double)t->rtt_median / 1e6;
 	c->ms = ms;
+	c->sent = t->sent;
+	c->received = t->answered;
 	SUMMARY(c, "%s: mapped %s, %u/%u answered, %.1fms", dst, mapped_ep, t->answered, t->sent, ms);
 	const struct dc_finding *inner = stun_finding(rep, t, "stun-mapped-inner");
 	if (t->mapped_class == DC_IP_DOCKER_BRIDGE || t->mapped_class == DC_IP_CGNAT ||
@@ -512,7 +515,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		socklen_t sl = dc_endpoint_to_sockaddr(&a->addr, &ss);
 		struct dc_tlscheck_opts to = {
 			.host_name = n->host_name, .cert_name = call.cert_name, .ca_file = o->ca_file, .no_aia = true,
-			.timeout_ms = o->timeout_ms, .command = cmd,
+			.timeout_ms = o->timeout_ms, .command = cmd, .soon_days = o->cert_warn_days,
 		};
 		struct dc_cert_report rep;
 		struct dc_error err;
@@ -579,6 +582,10 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 	struct dc_trust_verdict tv;
 	dc_trust_judge(&ev, &tv);
 	dn->trust = tv.state;
+	if (chosen.count && !chosen.certs[0].info.metacert) {
+		dn->have_leaf = true;
+		dn->leaf_not_after = (int64_t)chosen.certs[0].info.not_after;
+	}
 	out->cert_ok = tv.state != DC_TRUST_REJECTED;
 	if (tv.state == DC_TRUST_REJECTED || tv.state == DC_TRUST_INSECURE) {
 		set(cert, tv.state == DC_TRUST_REJECTED ? DC_CHECK_FAIL : DC_CHECK_INSECURE, tv.code);
@@ -888,6 +895,8 @@ static void judge_ping(struct dc_diag_check *c, const struct dc_ping_result *pr,
 		return;
 	}
 	c->ms = pr->received ? pr->avg_ms : -1;
+	c->sent = count;
+	c->received = pr->received;
 	SUMMARY(c, "%s: %u/%u relayed, avg %.1fms", what, pr->received, count, pr->avg_ms);
 	if (pr->received == count) {
 		set(c, DC_CHECK_OK, NULL);

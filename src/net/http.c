@@ -534,3 +534,8 @@ void dc_http_response_free(struct dc_http_response *resp)
 	dc_buf_free(&resp->body);
 	dc_buf_free(&resp->headers);
 }
+
+int dc_http_init(struct dc_error *err)
+{
+	return load_curl(err) ? 0 : -1;
+}

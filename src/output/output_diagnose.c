@@ -191,7 +191,7 @@ static cJSON *json_str_or_null(const char *s)
 	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
 }
 
-void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const struct dc_diag_view *v)
+struct cJSON *dc_output_diagnose_json_doc(const struct dc_diag_report *r, const struct dc_diag_view *v)
 {
 	const struct dc_derp_region *rg = r->region;
 	cJSON *root = cJSON_CreateObject();
@@ -255,6 +255,12 @@ void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const st
 		cJSON_AddItemToArray(rc, json_check(&r->region_checks[k]));
 	cJSON_AddItemToObject(root, "elapsed_ms", json_ms((double)r->elapsed_ns / 1e6));
 	cJSON_AddNumberToObject(root, "finished", (double)r->finished_unix);
+	return root;
+}
+
+void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const struct dc_diag_view *v)
+{
+	cJSON *root = dc_output_diagnose_json_doc(r, v);
 	char *s = dc_json_text(root, true);
 	fputs(s ? s : "null", out);
 	fputc('\n', out);

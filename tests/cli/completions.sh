@@ -26,7 +26,7 @@ expect_completion() {
 }
 
 expect_completion commands "validate" derpcheck val
-expect_completion all-commands "cert debug diagnose help netcheck ping server status stun validate" derpcheck ""
+expect_completion all-commands "cert debug diagnose exporter help netcheck ping server status stun validate" derpcheck ""
 expect_completion global-flag "--format" derpcheck --form
 expect_completion format-values "json json-line prometheus text" derpcheck --format ""
 expect_completion color-values "always auto" derpcheck --color a

@@ -67,6 +67,15 @@ run bad-timeout 2 -- validate --timeout 5 --timeout soon x
 run both-families 2 -- validate -4 -6 x
 run help-diagnose 0 -- help diagnose
 run debug-help 0 -- debug --help
+# exporter: usage errors stop before any map, socket or thread
+run help-exporter 0 -- help exporter
+run exporter-no-map 2 -- exporter --listen 127.0.0.1:0
+run exporter-bad-listen 2 -- exporter --derp-map tests/fixtures/nat-vps-policy.hujson --listen localhost
+run exporter-bad-interval 2 -- exporter --derp-map tests/fixtures/nat-vps-policy.hujson --interval 10ms
+run exporter-format 2 -- --format json exporter --derp-map tests/fixtures/nat-vps-policy.hujson
+run exporter-bad-region 2 -- exporter --derp-map tests/fixtures/nat-vps-policy.hujson 901
+run diagnose-all-and-region 2 -- diagnose --derp-map tests/fixtures/nat-vps-policy.hujson --all 900
+run diagnose-bad-deadline 2 -- diagnose --derp-map tests/fixtures/nat-vps-policy.hujson --all --deadline never
 # netcheck: only usage errors here (they stop before any map or network use)
 run help-netcheck 0 -- help netcheck
 run netcheck-args 2 -- netcheck somehost

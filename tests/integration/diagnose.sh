@@ -397,8 +397,8 @@ contains v6-only4 out "DERP path: n/a (no node could be tried: no address of the
 # ---- usage -----------------------------------------------------------------------------------------------
 run no-region 2 2000 diagnose --derp-map good.json
 expect no-region err <<'EOF2'
-derpcheck: diagnose needs a REGION
-  hint: e.g. derpcheck diagnose --derp-map policy.hujson 900 (a region ID or RegionCode)
+derpcheck: diagnose needs a REGION (or --all)
+  hint: e.g. derpcheck diagnose --derp-map policy.hujson 900 (a region ID or RegionCode), or derpcheck diagnose --derp-map policy.hujson --all
 EOF2
 run bad-region 2 2000 diagnose --derp-map good.json 999
 contains bad-region err "derpcheck: "

@@ -66,6 +66,7 @@ struct dc_diag_check {
 	char tried[700];             /* STUN checks: the other ports tried and what each did, or "" */
 	double ms;                   /* the check's own timing (RTT, connect time); < 0: none */
 	const char *pair[2];         /* mesh checks: the two nodes' Names */
+	unsigned sent, received;     /* STUN requests, relayed packets: sent and answered (0, 0: not counted) */
 };
 
 #define DC_DIAG_MAX_CHECKS 32
@@ -90,6 +91,8 @@ struct dc_diag_node {
 	const char *transport;       /* the handshake's transport (dc_derp_transport_name); NULL if none */
 	char transport_note[400];    /* --transport auto fell back to WebSocket: why */
 	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
+	bool have_leaf;              /* a leaf certificate was served (monitoring: its expiry) */
+	int64_t leaf_not_after;      /* its notAfter, Unix seconds */
 	struct dc_stun_guess stun_guess[2]; /* [0] IPv4, [1] IPv6: ports tried when STUNPort failed (nports 0: none) */
 };
 
@@ -110,6 +113,7 @@ struct dc_diag_opts {
 	unsigned ping_count;         /* relayed pings per client pair (default 3) */
 	enum dc_derp_transport transport; /* of the handshake, relay and mesh checks (default derp) */
 	const struct dc_derpmap *defaults; /* Tailscale's default map for the validate rules; may be NULL */
+	int cert_warn_days;          /* warn when a certificate expires within this many days (0: 14) */
 	const uint16_t *stun_port_guess;   /* --stun-port-guess: more ports to try when STUNPort fails */
 	size_t stun_port_guess_count;
 };

@@ -90,4 +90,11 @@ bool dc_http_header(const struct dc_http_response *resp, const char *name, const
 
 void dc_http_response_free(struct dc_http_response *resp);
 
+/*
+ * Load and initialise libcurl now (it is otherwise loaded on first use): a program that
+ * fetches from several threads calls this once before it starts them (curl_global_init is
+ * not thread-safe). Returns -1 with err when libcurl cannot be loaded.
+ */
+int dc_http_init(struct dc_error *err);
+
 #endif

@@ -21,6 +21,9 @@ struct dc_diag_view {
 void dc_output_diagnose_text(FILE *out, const struct dc_diag_report *r, const struct dc_diag_view *v);
 void dc_output_diagnose_json(FILE *out, const struct dc_diag_report *r, const struct dc_diag_view *v);
 void dc_output_diagnose_prometheus(FILE *out, const struct dc_diag_report *r);
+/* The JSON document of dc_output_diagnose_json, for a caller that embeds it (cJSON_Delete it). */
+struct cJSON;
+struct cJSON *dc_output_diagnose_json_doc(const struct dc_diag_report *r, const struct dc_diag_view *v);
 
 /* 0: no check failed and both verdicts are ok or n/a; 1 otherwise. */
 int dc_diag_exit_status(const struct dc_diag_report *r);

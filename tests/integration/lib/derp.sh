@@ -4,7 +4,7 @@
 # that change from run to run (ports, times).
 
 : "${DERPCHECK:?set DERPCHECK to the derpcheck binary}" "${TOOLS:?set TOOLS to the build/tools directory}"
-root=$(cd "$(dirname "$0")/../.." && pwd) # $0: the test script that sources this
+root=${DERPCHECK_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)} # $0: the test script that sources this (bench/ sets DERPCHECK_ROOT)
 work=$(mktemp -d /tmp/derpcheck-derp.XXXXXX)
 failures=0
 passes=0
