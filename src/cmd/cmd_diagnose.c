@@ -25,6 +25,16 @@ static const struct dc_option diagnose_options[] = {
 	{0},
 };
 
+/* diagnose and its alias debug derp. */
+#define DIAGNOSE_EXIT_STATUS                                                                                   \
+	{                                                                                                      \
+		"no check failed or is insecure, and both paths are ok (or not offered by the region)",        \
+		"a check failed or is insecure, or the STUN or DERP path is not ok (with --every: the last "  \
+		"run's)",                                                                                      \
+		"a usage error, an unreadable map, an unknown region, or an --output file that cannot be "    \
+		"written",                                                                                     \
+	}
+
 const struct dc_command_spec dc_diagnose_spec = {
 	.name = "diagnose",
 	.args = "REGION",
@@ -39,11 +49,12 @@ const struct dc_command_spec dc_diagnose_spec = {
 		"failure, then one verdict for the STUN path and one for the DERP path.\n"
 		"Marks are \u2713 \u2717 ! - \u26a0 in a UTF-8 locale, ok/FAIL/warn/skip/insecure\n"
 		"otherwise; \u26a0 insecure: clients accept the certificate only because\n"
-		"InsecureForTests turns their checks off (not ok: exit status 1).\n"
+		"InsecureForTests turns their checks off (not ok).\n"
 		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.",
 	.shared = DC_SHARED_ALL,
 	.prometheus = true,
 	.options = diagnose_options,
+	.exit_status = DIAGNOSE_EXIT_STATUS,
 };
 
 struct diag_args {
@@ -296,6 +307,7 @@ const struct dc_command_spec dc_debug_spec = {
 	.shared = DC_SHARED_ALL,
 	.prometheus = true,
 	.options = diagnose_options,
+	.exit_status = DIAGNOSE_EXIT_STATUS,
 };
 
 int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv)

@@ -39,9 +39,15 @@ const struct dc_command_spec dc_ping_spec = {
 		"packets to B every interval and B echoes each one back through the relay; a line\n"
 		"is printed per reply, then loss, round-trip times, the server's own ping time and\n"
 		"each connection's phases. REGION is a region ID or code from --derp-map; HOST[:PORT]\n"
-		"pings one server directly. Exit status 0 only when every packet came back.",
+		"pings one server directly.",
 	.shared = DC_SHARED_ALL,
 	.options = ping_options,
+	.exit_status = {
+		"every packet came back through the relay and every certificate is verified",
+		"a packet was lost, a connection failed (DNS, TCP, TLS, HTTP upgrade, DERP handshake, "
+		"admission), or a certificate is not verified (rejected, or InsecureForTests on the node)",
+		"a usage error, an unreadable map, an unknown region, or a --ca-file that cannot be loaded",
+	},
 };
 
 struct ping_args {
