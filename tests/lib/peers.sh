@@ -19,6 +19,7 @@
 #                                     e.g. -stun=false, -verify-clients, -mesh-with ...
 #                                     Optional, in the environment of the call:
 #                                       DERPER_TCP_PORT=N  this TCP port, not a free one
+#                                       DERPER_STUN_PORT=N this UDP port for STUN, not a free one
 #                                       DERPER_NETNS=NS    run it in network namespace NS
 #                                                          (ip netns exec; readiness checked there)
 #                                       DERPER_HOSTS=FILE  its /etc/hosts (bind-mounted in a
@@ -80,7 +81,6 @@ _peers_in() {
 	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
 }
 
-
 # _peers_accepts ADDR PORT: a TCP connection to ADDR:PORT succeeds (in derper's namespace).
 _peers_accepts() { _peers_in bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
 
@@ -96,7 +96,7 @@ derper_start() {
 	runner+=(env ${DERPER_CA:+SSL_CERT_FILE=$DERPER_CA SSL_CERT_DIR=/nonexistent})
 	for tries in 1 2 3; do
 		port=${DERPER_TCP_PORT:-$(free_port tcp "$(_peers_ns)")}
-		stun=$(free_port udp "$(_peers_ns)")
+		stun=${DERPER_STUN_PORT:-$(free_port udp "$(_peers_ns)")}
 		"${runner[@]}" "$PEERS/derper" -a "$addr:$port" -http-port -1 -stun-port "$stun" -certmode manual \
 			-certdir "$certdir" -hostname derp.test -c "$work/derper-$name.state/derper.key" "$@" \
 			>"$log" 2>&1 </dev/null &
