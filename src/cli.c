@@ -357,6 +357,29 @@ static void print_option(FILE *out, const struct dc_option *o)
 		fprintf(out, "  %-26s  %s\n", left, o->help);
 }
 
+/* text after lead, in lines of at most 88 columns, continued under its first word. */
+static void print_wrapped(FILE *out, const char *lead, const char *text)
+{
+	enum { WIDTH = 88 };
+	size_t indent = strlen(lead), col = indent;
+	fputs(lead, out);
+	while (*text) {
+		size_t word = strcspn(text, " ");
+		if (col > indent && col + 1 + word > WIDTH) {
+			fprintf(out, "\n%*s", (int)indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', out);
+			col++;
+		}
+		fwrite(text, 1, word, out);
+		col += word;
+		text += word;
+		text += strspn(text, " ");
+	}
+	fputc('\n', out);
+}
+
 void dc_cli_print_global_options(FILE *out)
 {
 	for (const struct dc_option *o = global_options; o->long_name; o++)
@@ -382,5 +405,14 @@ void dc_cli_print_command_help(FILE *out, const struct dc_command_spec *spec)
 	}
 	fprintf(out, "\nGlobal options:\n");
 	dc_cli_print_global_options(out);
-	fprintf(out, "\nExit status: 0 healthy, 1 problems found, 2 usage or input error.\n");
+	if (!spec->exit_status[0]) {
+		fprintf(out, "\nExit status: 0 healthy, 1 problems found, 2 usage or input error.\n");
+		return;
+	}
+	fprintf(out, "\nExit status:\n");
+	for (int code = 0; code < 3; code++) {
+		char lead[8];
+		snprintf(lead, sizeof(lead), "  %d  ", code);
+		print_wrapped(out, lead, spec->exit_status[code]);
+	}
 }

@@ -61,6 +61,12 @@ struct dc_command_spec {
 	bool prometheus;     /* accepts --format prometheus (other commands reject it) */
 	const struct dc_option *options; /* terminated by {0} */
 	bool json_line;      /* accepts --format json-line (one compact JSON line per report) */
+	/*
+	 * What exit status 0, 1 and 2 mean for this command, one sentence each: --help prints
+	 * them, and derpcheck(1) EXIT STATUS and the README say the same words
+	 * (tests/integration/exit_codes.sh holds all three to the code).
+	 */
+	const char *exit_status[3];
 };
 
 typedef int (*dc_option_handler)(void *user, int id, const char *arg, struct dc_error *err);

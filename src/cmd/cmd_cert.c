@@ -51,9 +51,18 @@ const struct dc_command_spec dc_cert_spec = {
 		"on the files, and with a HOST or --region too compares the served leaf with the\n"
 		"file's (with --region, the nodes' HostName names the files).\n"
 		"--insecure only affects fetching a --derp-map URL; the certificate under test\n"
-		"is always checked in full. Exit status 2 also means nothing answered at HOST.",
+		"is always checked in full.",
 	.shared = DC_SHARED_ALL,
 	.options = cert_options,
+	.exit_status = {
+		"every client accepts the chain and the files pass derper's checks (warnings are allowed)",
+		"a problem was found: a client rejects the chain, the port speaks plain HTTP or refuses "
+		"the TLS name, a node of --region does not answer, a node has InsecureForTests, or the "
+		"files fail derper's checks",
+		"a usage or input error: an unreadable map, file or directory, an unknown region, "
+		"nothing answering at a HOST given on the command line (name resolution or TCP failed), "
+		"or --write-fullchain that could not write",
+	},
 };
 
 struct cert_opts {

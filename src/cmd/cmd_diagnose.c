@@ -31,6 +31,16 @@ static const struct dc_option diagnose_options[] = {
 	{0},
 };
 
+/* diagnose and its alias debug derp. */
+#define DIAGNOSE_EXIT_STATUS                                                                                   \
+	{                                                                                                      \
+		"no check failed or is insecure, and both paths are ok (or not offered by the region)",        \
+		"a check failed or is insecure, or the STUN or DERP path is not ok (with --every: the last "  \
+		"run's; with --all or several REGIONs: in any region, or a region was not checked)",          \
+		"a usage error, an unreadable map, an unknown region, or an --output file that cannot be "    \
+		"written",                                                                                     \
+	}
+
 const struct dc_command_spec dc_diagnose_spec = {
 	.name = "diagnose",
 	.args = "REGION... | --all",
@@ -45,14 +55,14 @@ const struct dc_command_spec dc_diagnose_spec = {
 		"failure, then one verdict for the STUN path and one for the DERP path.\n"
 		"Marks are \u2713 \u2717 ! - \u26a0 in a UTF-8 locale, ok/FAIL/warn/skip/insecure\n"
 		"otherwise; \u26a0 insecure: clients accept the certificate only because\n"
-		"InsecureForTests turns their checks off (not ok: exit status 1).\n"
+		"InsecureForTests turns their checks off (not ok).\n"
 		"--timeout bounds each network step (default 3s). Also: derpcheck debug derp REGION.\n"
 		"With --all or several REGIONs the regions are checked at the same time (--parallel\n"
-		"at most), one section each, then a summary line per region; exit status 1 when\n"
-		"any region has a problem or was not checked.",
+		"at most), one section each, then a summary line per region.",
 	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.prometheus = true,
 	.options = diagnose_options,
+	.exit_status = DIAGNOSE_EXIT_STATUS,
 };
 
 struct diag_args {
@@ -344,6 +354,7 @@ const struct dc_command_spec dc_debug_spec = {
 	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.prometheus = true,
 	.options = diagnose_options,
+	.exit_status = DIAGNOSE_EXIT_STATUS,
 };
 
 int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv)

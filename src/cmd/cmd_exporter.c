@@ -46,10 +46,14 @@ const struct dc_command_spec dc_exporter_spec = {
 		"                   probe_duration_seconds), at most --probe-limit at a time\n"
 		"  /                a status page; /healthz answers ok\n"
 		"Scrapes never wait for a probe. The map is read once, at start. Needs --derp-map.\n"
-		"SIGTERM or SIGINT stop it (exit status 0); a usage error or an address that cannot\n"
-		"be listened on exits 2.",
+		"SIGTERM or SIGINT stop it.",
 	.shared = DC_SHARED_ALL,
 	.options = exporter_options,
+	.exit_status = {
+		"stopped by SIGTERM or SIGINT after serving",
+		"never: the problems it finds are served in /metrics, not told by its exit status",
+		"a usage error, an unreadable map, an unknown region, or an address that cannot be listened on",
+	},
 };
 
 struct exporter_args {

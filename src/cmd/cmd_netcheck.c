@@ -40,10 +40,15 @@ const struct dc_command_spec dc_netcheck_spec = {
 		"4787 terms, the ICMP, port-mapping and captive-portal details, and optionally\n"
 		"hairpinning and each region's DERP port. The DERP map is\n"
 		"--derp-map, else tailscaled's, else Tailscale's default URL, else the embedded\n"
-		"snapshot; the report says which. --timeout bounds the report (default 5s).\n"
-		"Exit status 1 when no STUN server answered or no region did; a hard NAT is a warning.",
+		"snapshot; the report says which. --timeout bounds the report (default 5s).",
 	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.options = netcheck_options,
+	.exit_status = {
+		"UDP works and a home region was found (a hard NAT is only a warning)",
+		"UDP does not work here (no STUN server answered), no region could be reached, or a DERP "
+		"node's certificate is rejected or accepted only because of InsecureForTests",
+		"a usage error, an unreadable map, or the measurement could not start",
+	},
 	.json_line = true,
 };
 

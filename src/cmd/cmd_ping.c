@@ -43,12 +43,18 @@ const struct dc_command_spec dc_ping_spec = {
 		"packets to B every interval and B echoes each one back through the relay; a line\n"
 		"is printed per reply, then loss, round-trip times, the server's own ping time and\n"
 		"each connection's phases. REGION is a region ID or code from --derp-map; HOST[:PORT]\n"
-		"pings one server directly. Exit status 0 only when every packet came back.\n"
+		"pings one server directly.\n"
 		"--rate and --flood load the relay instead: A sends and B only counts (the relay\n"
-		"carries each packet once); exit status 0 when the rate was delivered without loss\n"
-		"(--flood: when some rate was).",
+		"carries each packet once).",
 	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.options = ping_options,
+	.exit_status = {
+		"every packet came back through the relay and every certificate is verified (--rate: "
+		"the rate was delivered without loss; --flood: some rate was)",
+		"a packet was lost, a connection failed (DNS, TCP, TLS, HTTP upgrade, DERP handshake, "
+		"admission), or a certificate is not verified (rejected, or InsecureForTests on the node)",
+		"a usage error, an unreadable map, an unknown region, or a --ca-file that cannot be loaded",
+	},
 };
 
 struct ping_args {

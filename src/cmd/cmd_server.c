@@ -34,10 +34,17 @@ const struct dc_command_spec dc_server_spec = {
 		"(/proc/PID/net), probes its STUN and TLS ports on this machine and compares the\n"
 		"served certificate with the file. --compose, --inspect or --unit describe a\n"
 		"deployment from its files; add --pid to look at the running process too.\n"
-		"Nothing is modified and nothing is sent off the machine (unless --resolve).\n"
-		"Exit status 2 also means derper's flags could not be read from the input.",
+		"Nothing is modified and nothing is sent off the machine (unless --resolve).",
 	.shared = DC_SHARED_DERP_MAP | DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = server_options,
+	.exit_status = {
+		"no check fails (warnings are allowed)",
+		"a check fails: the deployment disagrees with the map's node or with itself (published "
+		"ports, TLS mode, hostname, certificate files, sockets)",
+		"a usage error, no running derper found (or several), an unreadable file, map or process, "
+		"an unknown --region, or derper's flags that cannot be read from the input (variables "
+		"in a compose command)",
+	},
 };
 
 struct server_args {

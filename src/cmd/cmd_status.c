@@ -1,4 +1,5 @@
 /* derpcheck status: which tailnet peers are direct, which are relayed, and why. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,10 +37,18 @@ const struct dc_command_spec dc_status_spec = {
 		"relay or through a DERP region, and for each active peer that is not direct the most\n"
 		"likely reason and the fix. DERP regions are named from tailscaled's own map, else\n"
 		"from --derp-map or the embedded snapshot. --netcheck measures this machine's\n"
-		"UDP and NAT mapping in the same run, so the reasons say what was measured.\n"
-		"Exit status 1 when tailscaled is not running or an active peer is not direct.",
+		"UDP and NAT mapping in the same run, so the reasons say what was measured.",
 	.shared = DC_SHARED_DERP_MAP | DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT,
 	.options = status_options,
+	.exit_status = {
+		"tailscaled runs a session and every active peer shown goes direct (idle and offline "
+		"peers do not count)",
+		"tailscaled is not running (no socket at the default paths, or nothing accepts on it) or "
+		"has no session, or an active peer shown is relayed or has no path",
+		"a usage error, a --socket nobody listens on, a socket this user may not use, a LocalAPI "
+		"error, a --file that cannot be read or is not a status, or a --peer that matches no peer "
+		"or several",
+	},
 };
 
 struct status_opts {
@@ -65,9 +74,10 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 	return 0;
 }
 
-static int peer_lookup_failed(const struct dc_tailnet_report *r, const char *query, const struct dc_peer_view *first,
-			const struct dc_peer_view *second)
+static int peer_lookup_failed(const struct dc_tailnet_report *r, const struct status_opts *opts,
+			      const struct dc_peer_view *first, const struct dc_peer_view *second)
 {
+	const char *query = opts->peer;
 	struct dc_error err;
 	if (first) {
 		dc_error_set(&err, NULL, "'%s' matches more than one peer: %s (%s) and %s (%s)", query, first->name,
@@ -84,8 +94,15 @@ static int peer_lookup_failed(const struct dc_tailnet_report *r, const char *que
 	dc_error_set(&err, NULL, "no peer matches '%s'", query);
 	if (guess)
 		dc_error_hint(&err, "did you mean --peer %s?", guess);
-	else
-		dc_error_hint(&err, "run derpcheck status to list the peers");
+	else {
+		/* The command that lists them, from the same status (printed commands run as printed). */
+		char cmd[PATH_MAX + 64] = "derpcheck status";
+		if (opts->file || opts->socket) {
+			dc_shell_append(cmd, sizeof(cmd), opts->file ? "--file" : "--socket");
+			dc_shell_append(cmd, sizeof(cmd), opts->file ? opts->file : opts->socket);
+		}
+		dc_error_hint(&err, "run `%s` to list the peers", cmd);
+	}
 	free((void *)names);
 	dc_report_error(&err);
 	return DC_EXIT_USAGE;
@@ -99,7 +116,7 @@ static int render(struct dc_cli *cli, const struct status_opts *opts, const stru
 		const struct dc_peer_view *second;
 		ctx->only = dc_tailnet_find_peer(report, opts->peer, &second);
 		if (!ctx->only || second)
-			return peer_lookup_failed(report, opts->peer, ctx->only, second);
+			return peer_lookup_failed(report, opts, ctx->only, second);
 	}
 	struct dc_style style = {.color = dc_cli_use_color(cli, stdout), .quiet = cli->quiet};
 	if (cli->format == DC_FORMAT_JSON)

@@ -33,6 +33,13 @@ const struct dc_command_spec dc_stun_spec = {
 		"--timeout is the wait per probe, retransmissions included (default 2s).",
 	.shared = DC_SHARED_ALL,
 	.options = stun_options,
+	.exit_status = {
+		"every address answered (warnings, such as a lost probe, are allowed)",
+		"an address did not answer, answered wrongly or only to plain RFC 5389 requests, or saw "
+		"this machine at an address clients cannot use; or a node of --region cannot be probed",
+		"a usage error, an unreadable --derp-map, an unknown --region, or a HOST given on the "
+		"command line that does not resolve",
+	},
 };
 
 struct stun_args {

@@ -27,6 +27,11 @@ const struct dc_command_spec dc_validate_spec = {
 		"a hint.",
 	.shared = DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = validate_options,
+	.exit_status = {
+		"every input was read and none has an error (warnings are allowed, unless --strict)",
+		"an input has an error (with --strict, any finding)",
+		"a usage error, or an input that cannot be read or fetched (the other inputs are still checked)",
+	},
 };
 
 struct validate_opts {

@@ -82,6 +82,8 @@ int dc_parse_duration_ms(const char *text, long long min_ms, long long max_ms, l
 		scale = 1.0;
 	else if (strcmp(end, "m") == 0)
 		scale = 60000.0;
+	else if (strcmp(end, "h") == 0)
+		scale = 3600000.0; /* hints name hours ("1s to 24h"): they must parse */
 	else
 		return -1;
 	double ms = v * scale;

@@ -4,6 +4,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 comp=$root/completions
 
+case_begin syntax
 bash -n "$comp/derpcheck.bash" && pass || fail "bash -n completions/derpcheck.bash"
 zsh -n "$comp/_derpcheck" && pass || fail "zsh -n completions/_derpcheck"
 fish -n "$comp/derpcheck.fish" && pass || fail "fish -n completions/derpcheck.fish"
@@ -21,6 +22,7 @@ complete_bash() {
 expect_completion() {
 	name=$1 want=$2
 	shift 2
+	case_begin "bash $name"
 	got=$(complete_bash "$@" | tr '\n' ' ' | sed 's/ $//')
 	if [ "$got" = "$want" ]; then pass; else fail "bash completion $name: got '$got', want '$want'"; fi
 }
@@ -48,6 +50,7 @@ expect_completion ping-interval "100ms 1s" derpcheck ping -i 1
 
 # Every option an implemented command's --help lists is offered by bash after "COMMAND -".
 for cmd in $("$DERPCHECK" --help | awk '/^Commands:/{on=1;next} /^$/{on=0} on && $1 != "help" {print $1}'); do
+	case_begin "bash $cmd options"
 	offered=$(complete_bash derpcheck "$cmd" -)
 	for opt in $("$DERPCHECK" "$cmd" --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
 		if grep -qx -- "$opt" <<<"$offered"; then pass; else fail "bash does not complete $cmd $opt"; fi
@@ -55,11 +58,13 @@ for cmd in $("$DERPCHECK" --help | awk '/^Commands:/{on=1;next} /^$/{on=0} on &&
 done
 
 # Every option `derpcheck stun --help` lists is offered by bash after "stun -".
+case_begin "bash stun options, one by one"
 for opt in $("$DERPCHECK" stun --help | grep -oE '^\s+(-[a-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
 	if complete_bash derpcheck stun - | grep -qx -- "$opt"; then pass; else fail "bash does not complete stun $opt"; fi
 done
 
 # fish: ask fish itself what it would complete.
+case_begin fish
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck val'" | cut -f1 | tr '\n' ' ')
 [ "$got" = "validate " ] && pass || fail "fish completes 'derpcheck val' as '$got'"
 got=$(fish -c "source $comp/derpcheck.fish; complete -C 'derpcheck validate --str'" | cut -f1 | tr '\n' ' ')

@@ -7,6 +7,7 @@ DERPCHECK=${DERPCHECK:-$2}
 . "$(dirname "$0")/lib.sh"
 make_cmd=$1 bin=$2
 dest=$work/dest
+case_begin "make install, make uninstall"
 (cd "$root" && $make_cmd -s --no-print-directory install DESTDIR="$dest" PREFIX=/opt/dc BIN="$bin" >/dev/null) ||
 	fail "make install failed"
 for f in bin/derpcheck share/man/man1/derpcheck.1 share/bash-completion/completions/derpcheck \

@@ -113,6 +113,7 @@ run stun-bind-family 2 -- stun --bind-address 127.0.0.1 ::1
 run stun-unknown-region 2 -- stun --derp-map tests/fixtures/nat-vps-policy.hujson --region myvsp
 
 # --- colour: only on a terminal, never with NO_COLOR, always with --color always ----
+case_begin colour
 (cd "$root" && "$DERPCHECK" --color always validate tests/fixtures/warnings-only.json >"$work/color.out" 2>&1)
 if grep -q "$(printf '\033')\[" "$work/color.out"; then pass; else fail "--color always: no escape codes"; fi
 (cd "$root" && "$DERPCHECK" --color never validate tests/fixtures/warnings-only.json >"$work/nocolor.out" 2>&1)
@@ -160,20 +161,19 @@ run help-server 0 -- help server
 unset RUN_SED DERPCHECK_NOW
 
 # --- maps over HTTPS from a local openssl s_server (loopback only) --------------------
-tests/tools/mkpki.sh "$work/pki"
+. "$root/tests/lib/pki.sh"
+pki_localhost "$work/pki"
 mkdir -p "$work/www" && cp tests/fixtures/nat-vps-policy.hujson "$work/www/policy.hujson"
-server_pid=""
-stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""; }
-cleanup_hooks="stop_server"
+stop_server() { spawn_stop "$server_pid"; }
 port=""
 for try in 1 2 3 4 5; do
-	p=$(( 20000 + ($$ * 7 + try * 131) % 20000 ))
-	(cd "$work/www" && exec openssl s_server -quiet -WWW -accept "127.0.0.1:$p" \
-		-cert "$work/pki/server.pem" -key "$work/pki/server.key" >"$work/s_server.log" 2>&1) &
-	server_pid=$!
+	p=$(free_port tcp)
+	spawn_to "$work/s_server.log" "$work/s_server.err" env -C "$work/www" openssl s_server -quiet -WWW \
+		-accept "127.0.0.1:$p" -cert "$work/pki/server.pem" -key "$work/pki/server.key"
+	server_pid=$SPAWN_PID
 	# Wait for the port to accept (deadline 5 s), not a fixed sleep.
-	deadline=$(( $(date +%s) + 5 ))
-	while [ "$(date +%s)" -le "$deadline" ] && kill -0 "$server_pid" 2>/dev/null; do
+	deadline=$(($(now_ms) + 5000))
+	while [ "$(now_ms)" -le "$deadline" ] && kill -0 "$server_pid" 2>/dev/null; do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
 		sleep 0.05
 	done
@@ -185,17 +185,21 @@ if [ -z "$port" ]; then
 else
 	url="https://127.0.0.1:$port/policy.hujson"
 	sed_url() { sed "s|$url|URL|g" "$work/$1" >"$work/$1.tmp" && mv "$work/$1.tmp" "$work/$1"; }
+	case_begin https-ok
 	(cd "$root" && "$DERPCHECK" validate --ca-file "$work/pki/ca.pem" --timeout 5s "$url" >"$work/https.out" 2>"$work/https.err"); rc=$?
 	[ $rc = 0 ] && pass || fail "https with --ca-file: exit $rc"; cat "$work/https.err" >&2
 	contains https-ok https.out "  source: URL"
+	case_begin https-untrusted
 	(cd "$root" && "$DERPCHECK" validate --timeout 5s "$url" >"$work/https-untrusted.out" 2>"$work/https-untrusted.err"); rc=$?
 	[ $rc = 2 ] && pass || fail "https without the CA: exit $rc, want 2"
 	contains https-untrusted https-untrusted.err "derpcheck: $url: fetch failed:"
 	contains https-untrusted https-untrusted.err "hint: the server's certificate did not verify"
+	case_begin https-insecure
 	(cd "$root" && "$DERPCHECK" validate --insecure "$url" >"$work/https-insecure.out" 2>"$work/https-insecure.err"); rc=$?
 	[ $rc = 0 ] && pass || fail "https --insecure: exit $rc, want 0"
 	contains https-insecure https-insecure.err "warning: --insecure"
 	# openssl s_server -WWW answers "200 ok" with an error text for a missing file.
+	case_begin https-notjson
 	(cd "$root" && "$DERPCHECK" validate --ca-file "$work/pki/ca.pem" "https://127.0.0.1:$port/missing.json" >"$work/https-notjson.out" 2>"$work/https-notjson.err"); rc=$?
 	[ $rc = 1 ] && pass || fail "https not JSON: exit $rc, want 1"
 	contains https-notjson https-notjson.out "missing.json:1:1: error: expected a value"
@@ -203,6 +207,7 @@ else
 	stop_server
 fi
 # A closed loopback port fails fast with a clear error.
+case_begin refused
 (cd "$root" && "$DERPCHECK" validate --timeout 2s http://127.0.0.1:9/map.json >"$work/refused.out" 2>"$work/refused.err"); rc=$?
 [ $rc = 2 ] && pass || fail "refused: exit $rc, want 2"
 contains refused refused.err "hint: nothing accepted the connection"

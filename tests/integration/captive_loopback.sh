@@ -1,53 +1,21 @@
-#!/bin/sh
+#!/bin/bash
 # Captive-portal detection (src/probe/captive.c) against tests/tools/captive_server on
 # loopback: one server, one behaviour per 127.0.0.x address, a DERP map per case whose
 # nodes point at those addresses. Driven by tests/tools/captive_probe until
 # `derpcheck netcheck` exists. Loopback only; no root needed.
-set -eu
+set -u
 
 : "${TOOLS:?set TOOLS to the build/tools directory}"
-work=$(mktemp -d /tmp/derpcheck-captive.XXXXXX)
-server_pid=""
-passes=0
-failures=0
+. "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/compare.sh"
+WORK_PREFIX=derpcheck-captive
+. "$(dirname "$0")/../lib/proc.sh"
 
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-
-pass() {
-	passes=$((passes + 1))
-}
-
-# Start the server and wait (at most 5 s) for its "listening PORT" line.
-start_server() {
-	"$TOOLS/captive_server" --lifetime 120 \
-		127.0.0.1=ok 127.0.0.2=portal 127.0.0.3=no-header 127.0.0.4=redirect \
-		127.0.0.5=hang 127.0.0.6=wrong-header 127.0.0.7=ok \
-		>"$work/ready" 2>"$work/server.log" &
-	server_pid=$!
-	i=0
-	while ! grep -q '^listening ' "$work/ready" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$server_pid" 2>/dev/null; then
-			echo "captive_server did not become ready:" >&2
-			cat "$work/server.log" >&2
-			exit 1
-		fi
-		sleep 0.05
-	done
-	port=$(sed -n 's/^listening //p' "$work/ready")
-}
+# The server, one behaviour per address; its "listening PORT" line within 5 s.
+spawn server '^listening ' 5 "$TOOLS/captive_server" --lifetime 120 \
+	127.0.0.1=ok 127.0.0.2=portal 127.0.0.3=no-header 127.0.0.4=redirect \
+	127.0.0.5=hang 127.0.0.6=wrong-header 127.0.0.7=ok || { finish; exit 1; }
+port=$(sed -n 's/^listening //p' "$work/server.ready")
 
 # map NAME NODE...: a DERP map with one region per NODE, written as
 # ID:IPV4:CANPORT80[:avoid], e.g. 900:127.0.0.1:true.
@@ -79,35 +47,19 @@ map() {
 check() {
 	name=$1 want=$2
 	shift 2
+	case_begin "$name"
 	got=0
 	"$TOOLS/captive_probe" --map "$work/$name.json" --port "$port" "$@" >"$work/$name.raw" 2>"$work/$name.err" || got=$?
 	# libcurl reports the time it actually waited: keep the words, not the number.
 	sed 's/after [0-9]* milliseconds/after N milliseconds/' "$work/$name.raw" >"$work/$name.out"
 	cat >"$work/$name.want"
-	ok=1
-	if [ "$got" != "$want" ]; then
-		fail "$name: exit code $got, want $want"
-		ok=0
-	fi
-	if ! diff -u "$work/$name.want" "$work/$name.out" >&2; then
-		fail "$name: output differs"
-		ok=0
-	fi
-	if [ -s "$work/$name.err" ]; then
-		fail "$name: unexpected stderr:"
-		cat "$work/$name.err" >&2
-		ok=0
-	fi
-	[ $ok = 1 ] && pass
-	return 0
+	assert_exit "$name" "$want" "$got"
+	expect_file "$name: output" "$work/$name.out" "$work/$name.want"
+	expect_empty "$name: stderr" "$work/$name.err"
 }
 
 # logged NAME TEXT: the server log must contain TEXT.
-logged() {
-	if grep -qF -- "$2" "$work/server.log"; then pass; else fail "$1: server log lacks '$2'"; cat "$work/server.log" >&2; fi
-}
-
-start_server
+logged() { assert_text "$1" "$work/server.log" "$2"; }
 
 map clear 900:127.0.0.1:true 901:127.0.0.7:true
 check clear 0 <<'EOF'
@@ -192,5 +144,4 @@ endpoints: 5
 CaptivePortal: true
 EOF
 
-echo "$(basename "$0"): $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -7,62 +7,45 @@
 set -u
 : "${DERPCHECK:?set DERPCHECK to the derpcheck binary}"
 : "${TOOLS:?set TOOLS to the build/tools directory}"
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-work=$(mktemp -d /tmp/derpcheck-cert.XXXXXX)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-passes=0 failures=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+WORK_PREFIX=derpcheck-cert
+. "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/proc.sh"
+. "$root/tests/lib/pki.sh"
 . "$root/tests/lib/hints.sh"
-
-# wait_line FILE TEXT PID: until FILE has a line containing TEXT (5 s deadline).
-wait_line() {
-	local deadline=$(($(date +%s) + 5))
-	while [ "$(date +%s)" -le "$deadline" ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.02
-	done
-	return 1
-}
 
 # start_tool NAME ARGS...: a tests/tools server; sets $port from its "listening" line.
 start_tool() {
 	local name=$1
 	shift
-	"$TOOLS/$name" "$@" >"$work/$name.out" 2>"$work/$name.log" &
-	last_pid=$!
-	pids="$pids $last_pid"
-	wait_line "$work/$name.out" listening "$last_pid" || { fail "$name did not start: $(cat "$work/$name.log")"; return 1; }
-	port=$(sed -n 's/^listening 127.0.0.1://p' "$work/$name.out")
+	spawn "$name" listening 5 "$TOOLS/$name" "$@" || return 1
+	last_pid=$SPAWN_PID
+	port=$(sed -n 's/^listening 127.0.0.1://p' "$work/$name.ready")
 }
 
-stop_last() { kill "$last_pid" 2>/dev/null; wait "$last_pid" 2>/dev/null; }
+stop_last() { spawn_stop "$last_pid"; }
 
-# serve ARGS...: openssl s_server on a free loopback port (a few tries); sets $port.
-serve() {
+# serve_at ADDR ARGS...: openssl s_server on a free port of ADDR (a few tries, the port
+# may be taken in between); sets $port. serve ARGS...: on 127.0.0.1.
+serve_at() {
+	local addr=$1 try
+	shift
 	for try in 1 2 3 4 5; do
-		port=$((20000 + (RANDOM * 7 + try * 131) % 30000))
-		(cd "$pki" && exec openssl s_server -accept "127.0.0.1:$port" -www "$@") >"$work/s_server.log" 2>&1 &
-		last_pid=$!
-		pids="$pids $last_pid"
-		wait_line "$work/s_server.log" ACCEPT "$last_pid" && return 0
+		port=$(free_port tcp)
+		spawn_to "$work/s_server.log" "$work/s_server.err" env -C "$pki" openssl s_server -accept "$addr:$port" -www "$@"
+		last_pid=$SPAWN_PID
+		wait_for_line "$work/s_server.log" ACCEPT "$last_pid" 5 && return 0
 		stop_last
 	done
-	fail "openssl s_server did not start with: $*"
+	fail "openssl s_server did not start on $addr with: $*"
 	return 1
 }
+serve() { serve_at 127.0.0.1 "$@"; }
 
 # check NAME RC ARGS...: run derpcheck cert twice (text and JSON) and check the exit code.
 check() {
 	name=$1 want=$2
 	shift 2
+	case_begin "$name"
 	got=0
 	(cd "$work" && NO_COLOR=1 "$DERPCHECK" cert --timeout 5s "$@" >"$work/$name.txt" 2>"$work/$name.err") || got=$?
 	jgot=0
@@ -98,7 +81,7 @@ start_tool httpfiles "$pki/aia" || exit 1
 aia_port=$port
 aia_pid=$last_pid
 aia="http://127.0.0.1:$aia_port"
-"$root/tests/tools/mkcertpki.sh" "$pki" "$aia" || { fail "mkcertpki.sh"; exit 1; }
+pki_cert_variants "$pki" "$aia" || { fail "mkcertpki.sh"; exit 1; }
 trust="--ca-file $pki/root.pem"
 crt="<certdir>/derp.test.crt"
 incomplete_fix="    fix: serve the full chain, leaf first, as $crt and restart derper (it reads manual certificates only at start-up):"
@@ -294,14 +277,7 @@ jqeq plain-http '.targets[0].connection.plain_http.derper_home_page' true
 # ---- IPv6 loopback, and -4/-6 against an address of the other family -------------------
 if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1'; then
 	v6port=""
-	for try in 1 2 3 4 5; do
-		p=$((20000 + (RANDOM * 7 + try * 131) % 30000))
-		(cd "$pki" && exec openssl s_server -accept "[::1]:$p" -www -cert leaf.pem -key leaf.key -cert_chain chain.pem) >"$work/s6.log" 2>&1 &
-		last_pid=$!
-		pids="$pids $last_pid"
-		wait_line "$work/s6.log" ACCEPT "$last_pid" && { v6port=$p; break; }
-		stop_last
-	done
+	serve_at "[::1]" -cert leaf.pem -key leaf.key -cert_chain chain.pem && v6port=$port
 	if [ -n "$v6port" ]; then
 		check ipv6 0 -6 --servername derp.test $trust "[::1]:$v6port"
 		line ipv6 "derp.test at [::1]:$v6port: TLSv1.3, TLS_AES_256_GCM_SHA384"
@@ -309,8 +285,6 @@ if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1'; then
 		grep -qxF "derpcheck: ::1: an IPv6 address, but -4 asks for IPv4 only" "$work/ipv4-only-v6-address.err" && pass ||
 			fail "ipv4-only-v6-address: $(cat "$work/ipv4-only-v6-address.err")"
 		stop_last
-	else
-		fail "openssl s_server did not start on [::1]"
 	fi
 else
 	echo "cert.sh: NOTE: no IPv6 loopback here; the IPv6 cases are skipped" >&2
@@ -417,5 +391,4 @@ check usage-url 2 https://derp.test/
 check usage-insecure-warns 1 --insecure --servername derp.test --no-aia "127.0.0.1:$aia_port"
 grep -qF "derpcheck: warning: --insecure" "$work/usage-insecure-warns.err" && pass || fail "--insecure must warn"
 
-echo "$(basename "$0"): $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -10,26 +10,17 @@ require_root "a NAT VPS, dropped ports and DNS in a namespace"
 export DAYS=90 DERPCHECK_DEFAULT_MAP_URL="" LC_ALL=C
 . "$(dirname "$0")/lib/derp.sh"
 
-NETNS=dcdiag-$$
-mkdir -p "/etc/netns/$NETNS"
-printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"/etc/netns/$NETNS/resolv.conf"
-printf '127.0.0.1 localhost\n127.0.0.2 derp.lab\n' >"/etc/netns/$NETNS/hosts"
-stun_pid=""
-extra_cleanup='[ -n "$stun_pid" ] && kill "$stun_pid" 2>/dev/null; ip netns del "$NETNS" 2>/dev/null; rm -rf "/etc/netns/$NETNS"'
-ip netns add "$NETNS"
-ip netns exec "$NETNS" ip link set lo up
+. "$root/tests/lib/netns.sh"
+netns_new || exit 1
+NETNS=$NETNS_NEW
+netns_etc "$NETNS" resolv.conf $'nameserver 127.0.0.1\noptions timeout:1 attempts:1'
+netns_etc "$NETNS" hosts $'127.0.0.1 localhost\n127.0.0.2 derp.lab'
 in_ns() { ip netns exec "$NETNS" "$@"; }
 ca=(--ca-file pki/ca.pem)
 
 # The "container": derper's STUN on 38893. The "host": 3478 forwarded to it; 38893 itself
 # is not published, so packets to it vanish (no ICMP), as behind a cloud firewall.
-ip netns exec "$NETNS" "$TOOLS/stunserver" -a 127.0.0.1 -p 38893 --lifetime 60 >"$work/stun.ready" 2>"$work/stun.log" &
-stun_pid=$!
-deadline=$(($(now_ms) + 5000))
-until grep -q '^ready' "$work/stun.ready" 2>/dev/null; do
-	[ "$(now_ms)" -gt "$deadline" ] && { fail "stunserver did not get ready"; break; }
-	sleep 0.01
-done
+spawn stun '^ready' 5 ip netns exec "$NETNS" "$TOOLS/stunserver" -a 127.0.0.1 -p 38893 --lifetime 60
 in_ns iptables -t nat -A OUTPUT -p udp -d 127.0.0.1 --dport 3478 -j REDIRECT --to-ports 38893
 in_ns iptables -A INPUT -p udp --dport 38893 -m conntrack ! --ctstate DNAT -j DROP
 start_server vps --hostname derp.test --listen 127.0.0.1:0

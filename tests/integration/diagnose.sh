@@ -11,25 +11,12 @@ export LC_ALL=C # ASCII marks; one run below asks for UTF-8
 . "$(dirname "$0")/lib/derp.sh"
 
 ca=(--ca-file pki/ca.pem)
-stun_pids=""
-extra_cleanup='for p in $stun_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done'
 
 # start_stun NAME ADDR PORT [options]: the test STUN server, waited for by its "ready" line.
 start_stun() {
-	local name=$1 addr=$2 port=$3 pid deadline
+	local name=$1 addr=$2 port=$3
 	shift 3
-	"$TOOLS/stunserver" -a "$addr" -p "$port" --lifetime 120 "$@" >"$work/$name.ready" 2>"$work/$name.log" &
-	pid=$!
-	stun_pids="$stun_pids $pid"
-	deadline=$(($(now_ms) + 5000))
-	until grep -q '^ready' "$work/$name.ready" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null || [ "$(now_ms)" -gt "$deadline" ]; then
-			fail "$name: stunserver did not get ready"
-			cat "$work/$name.log" >&2
-			return 1
-		fi
-		sleep 0.01
-	done
+	spawn "$name" '^ready' 5 "$TOOLS/stunserver" -a "$addr" -p "$port" --lifetime 120 "$@"
 }
 
 # dnode NAME IPV4 DERPPORT STUNPORT [EXTRA-JSON]: a node of region 900 with IPv6 "none".
@@ -115,8 +102,7 @@ json self-json '(.nodes[0].checks[] | select(.check == "stun-ipv4") | .status ==
 json self-json '[.nodes[0].stun_ports_tried.ipv4[] | [.port == 3478 or .port == '"$self_port"', .why, .result, .icmp_from]] == [[true, ["default"], "answered", null], [true, ["derp-port"], "closed", "127.0.0.21"]] and .nodes[0].stun_ports_tried.ipv6 == null'
 
 # STUN forwarded to the DERP port number over UDP instead.
-for p in $stun_pids; do kill "$p"; wait "$p" 2>/dev/null; done
-stun_pids=""
+spawn_stop stun3478
 start_stun stunderp 127.0.0.21 "$self_port"
 write_map self2.json "$(dnode 900a 127.0.0.21 "$self_port" 38893)"
 run stun-on-derp-port 1 5000 diagnose --derp-map self2.json "${ca[@]}" 900
@@ -162,8 +148,8 @@ expect output out </dev/null
 contains report.prom "" 'derpcheck_diagnose_path_ok{region="900",region_code="test",path="stun"} 1'
 (cd "$work" && exec "$DERPCHECK" --format prometheus diagnose --derp-map good.json "${ca[@]}" --every 1s -o every.prom 900) &
 every_pid=$!
-# wait_for_line FILE OLD: until FILE has a last-run line other than OLD (5 s at most); prints it.
-wait_for_line() {
+# wait_for_new_run FILE OLD: until FILE has a last-run line other than OLD (5 s at most); prints it.
+wait_for_new_run() {
 	local deadline=$(($(now_ms) + 5000)) line
 	while [ "$(now_ms)" -le "$deadline" ]; do
 		line=$(grep '^derpcheck_diagnose_last_run' "$1" 2>/dev/null)
@@ -171,8 +157,8 @@ wait_for_line() {
 		sleep 0.05
 	done
 }
-first=$(wait_for_line "$work/every.prom" "")
-second=$(wait_for_line "$work/every.prom" "$first")
+first=$(wait_for_new_run "$work/every.prom" "")
+second=$(wait_for_new_run "$work/every.prom" "$first")
 kill -TERM "$every_pid"
 wait "$every_pid"
 [ -n "$first" ] && [ -n "$second" ] && [ "$first" != "$second" ] && pass || fail "--every did not rewrite the file ($first / $second)"

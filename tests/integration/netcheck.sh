@@ -11,18 +11,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 export DERPCHECK_DEFAULT_MAP_URL= NO_COLOR=1
 out=$work/out err=$work/err
 
-# dc ARGS...: netcheck (bounded) with the safety flags, output in $out/$err, $rc, $ms.
+# dc ARGS...: one case, netcheck (bounded) with the safety flags, output in $out/$err, $rc, $ms.
 dc() {
 	local t0
+	case_begin "netcheck $*"
 	t0=$(now_ms)
 	rc=0
 	timeout 30 "$DERPCHECK" netcheck --no-portmap --socket "$work/no.sock" "$@" >"$out" 2>"$err" || rc=$?
 	ms=$(($(now_ms) - t0))
 	hints_check "netcheck $*" "$PWD" "$out" "$err"
 }
-has() { grep -qxF -- "$2" "$out" && pass || { fail "$1: no line '$2'"; cat "$out" >&2; }; }
-has_re() { grep -qE -- "$2" "$out" && pass || { fail "$1: nothing matches '$2'"; cat "$out" >&2; }; }
-lacks_re() { ! grep -qE -- "$2" "$out" && pass || fail "$1: unexpected match '$2'"; }
+has() { assert_line "$1" "$out" "$2"; }
+has_re() { assert_match "$1" "$out" "$2"; }
+lacks_re() { assert_no_match "$1" "$out" "$2"; }
 expect_rc() { [ "$2" = "$3" ] && pass || { fail "$1: exit $3, want $2"; cat "$err" >&2; }; }
 # jqt NAME FILTER [jq options...]
 jqt() {
@@ -31,21 +32,12 @@ jqt() {
 	jq -e "$@" "$filter" "$out" >/dev/null && pass || { fail "$name: jq '$filter' is false"; head -c 3000 "$out" >&2; }
 }
 
-free_port() { # a UDP port nothing listens on
-	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 # stun NAME ARGS...: a stunserver; sets P to its first port (PS to all of them). It logs how
 # long it really held each reply ("held MS"), which the latency checks below compare with.
 stun() {
-	local name=$1 deadline
+	local name=$1
 	shift
-	"$TOOLS/stunserver" --lifetime 100 --log-holds "$@" >"$work/$name.ready" 2>"$work/$name.log" &
-	server_pids="$server_pids $!"
-	deadline=$(($(now_ms) + 5000))
-	until grep -q '^ready' "$work/$name.ready"; do
-		[ "$(now_ms)" -gt "$deadline" ] && { fail "$name did not start"; exit 1; }
-		sleep 0.01
-	done
+	spawn "$name" '^ready' 5 "$TOOLS/stunserver" --lifetime 100 --log-holds "$@" || exit 1
 	PS=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$work/$name.ready")
 	P=${PS%%$'\n'*}
 }
@@ -68,15 +60,15 @@ latency_ok() {
 	fi
 }
 
-stun fast -a 127.0.0.1 -a ::1 -p "$(free_port)" --delay 5
+stun fast -a 127.0.0.1 -a ::1 -p "$(free_port udp)" --delay 5
 pa=$P
 pa6=$pa
 stun slow -a 127.0.0.1 -p 0 --delay 100
 pb=$P
 stun plain -a 127.0.0.1 -p 0 --answer plain
 pp=$P
-dead=$(free_port)
-bind=$(free_port)
+dead=$(free_port udp)
+bind=$(free_port udp)
 
 n() { # NAME REGION IPV4 IPV6 STUNPORT [EXTRA]
 	printf '{"Name":"%s","RegionID":%s,"HostName":"%s.invalid","IPv4":"%s","IPv6":"%s","STUNPort":%s%s}' \
@@ -205,14 +197,8 @@ has_re status-vary "^    our-hard-nat: measured: this machine's NAT maps per des
 has status-vary "    fix: enable NAT-PMP, PCP or UPnP on this network's router, forward UDP 41641 to this machine (tailscaled --port=41641), or use IPv6"
 has_re status-vary "^    our-hard-nat: measured: .*, so vps cannot reach"
 # tailscaled's own map (over the fake LocalAPI) is the one netcheck measures with.
-"$TOOLS/fake_localapi" --socket "$work/ts.sock" --status "$fx/mixed.json" --derpmap "$work/map.json" \
-	>"$work/fake.out" 2>"$work/fake.err" &
-server_pids="$server_pids $!"
-deadline=$(($(now_ms) + 5000))
-until grep -qx ready "$work/fake.out"; do
-	[ "$(now_ms)" -gt "$deadline" ] && { fail "fake_localapi did not start"; exit 1; }
-	sleep 0.01
-done
+spawn fake '^ready$' 5 "$TOOLS/fake_localapi" --socket "$work/ts.sock" --status "$fx/mixed.json" \
+	--derpmap "$work/map.json" || exit 1
 rc=0
 timeout 30 "$DERPCHECK" status --socket "$work/ts.sock" --netcheck --no-portmap >"$out" 2>"$err" || rc=$?
 expect_rc status-localapi 1 $rc
@@ -329,13 +315,7 @@ timeout 3 "$DERPCHECK" netcheck --no-portmap --socket "$work/no.sock" --derp-map
 [ "$(wc -l <"$out")" -ge 3 ] && pass || fail "every: $(wc -l <"$out") reports in 3 s"
 
 # --- a captive portal: UDP gets nothing, /generate_204 answered by something else ---------
-"$TOOLS/captive_server" --lifetime 60 127.0.0.5=portal 127.0.0.6=ok >"$work/captive.ready" 2>"$work/captive.log" &
-server_pids="$server_pids $!"
-deadline=$(($(now_ms) + 5000))
-until grep -q '^listening' "$work/captive.ready"; do
-	[ "$(now_ms)" -gt "$deadline" ] && { fail "captive_server did not start"; exit 1; }
-	sleep 0.01
-done
+spawn captive '^listening' 5 "$TOOLS/captive_server" --lifetime 60 127.0.0.5=portal 127.0.0.6=ok || exit 1
 cport=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$work/captive.ready")
 cat >"$work/captive.json" <<EOF
 {"Regions":{

@@ -25,6 +25,7 @@ lab_in "$LAB_INET" sysctl -qw net.ipv4.icmp_ratelimit=0
 # dc ARGS...: derpcheck netcheck inside the client namespace (its default route is the lab
 # router, so port mapping only ever asks the lab router).
 dc() {
+	case_begin "netcheck $*"
 	t0=$(date +%s%N)
 	rc=0
 	ip netns exec "$LAB_CLIENT" timeout 30 "$DERPCHECK" netcheck --socket "$lab_dir/no.sock" "$@" >"$out" 2>"$err" || rc=$?
@@ -122,15 +123,10 @@ t_has_match status-random-fully "$out" "^Measured now \(netcheck\): UDP works, I
 t_has_match status-random-fully "$out" "^    our-hard-nat: measured: this machine's NAT maps per destination \(hard NAT\) \(.*\), so phone cannot reach the port the STUN servers saw$"
 
 # --- UDP dropped: HTTPS latency from the test DERP server, ICMP echo with injected delays ---
-"$here/../tools/mkpki-derp.sh" "$lab_dir/pki" >/dev/null 2>&1 || { t_fail "mkpki-derp.sh failed"; }
-ip netns exec "$LAB_INET" "$TOOLS/derpserver" --cert "$lab_dir/pki/derp-chain.pem" --key "$lab_dir/pki/derp.key" \
-	--listen 203.0.113.10:8443 --hostname derp.test >"$lab_dir/derp.out" 2>"$lab_dir/derp.err" &
-lab_pids="$lab_pids $!"
-end=$(($(date +%s%N) + 5000000000))
-until grep -q '^ready' "$lab_dir/derp.out" 2>/dev/null; do
-	[ "$(date +%s%N)" -gt "$end" ] && { t_fail "derpserver did not get ready"; cat "$lab_dir/derp.err" >&2; break; }
-	sleep 0.02
-done
+. "$root/tests/lib/pki.sh"
+pki_derp "$lab_dir/pki" >/dev/null 2>&1 || t_fail "mkpki-derp.sh failed"
+spawn derp '^ready' 5 ip netns exec "$LAB_INET" "$TOOLS/derpserver" --cert "$lab_dir/pki/derp-chain.pem" \
+	--key "$lab_dir/pki/derp.key" --listen 203.0.113.10:8443 --hostname derp.test
 # ICMP echo through the NAT: the "internet" answers .10 after 20 ms and .11 after 200 ms.
 lab_icmp_echo echo "$LAB_INET" 203.0.113.10=20 203.0.113.11=200 || exit 1
 lab_nat drop-udp

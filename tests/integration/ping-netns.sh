@@ -8,14 +8,12 @@ set -u
 require_root "DNS, dropped SYNs and a dropped family in a namespace"
 . "$(dirname "$0")/lib/derp.sh"
 
-NETNS=dcderp-$$
-mkdir -p "/etc/netns/$NETNS"
+. "$root/tests/lib/netns.sh"
+netns_new || exit 1
+NETNS=$NETNS_NEW
 # Inside the namespace: DNS goes to its own 127.0.0.1 (nothing listens), derp.test is in hosts.
-printf 'nameserver 127.0.0.1\noptions timeout:5 attempts:2\n' >"/etc/netns/$NETNS/resolv.conf"
-printf '127.0.0.1 localhost\n127.0.0.1 derp.test\n' >"/etc/netns/$NETNS/hosts"
-extra_cleanup='ip netns del "$NETNS" 2>/dev/null; rm -rf "/etc/netns/$NETNS"'
-ip netns add "$NETNS"
-ip netns exec "$NETNS" ip link set lo up
+netns_etc "$NETNS" resolv.conf $'nameserver 127.0.0.1\noptions timeout:5 attempts:2'
+netns_etc "$NETNS" hosts $'127.0.0.1 localhost\n127.0.0.1 derp.test'
 in_ns() { ip netns exec "$NETNS" "$@"; }
 ca=(--ca-file pki/ca.pem)
 

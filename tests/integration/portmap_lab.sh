@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Port-mapping detection (src/probe/portmap.c) against Debian's miniupnpd as the gateway of a
 # network-namespace lab. Needs root.
 #
@@ -12,9 +12,7 @@
 # ever sent to it. The probe runs in the client namespace and finds the router through
 # that namespace's own routing table.
 #
-# Small lab_* functions, self-contained, so they can move onto the shared tests/lab
-# library later.
-set -eu
+set -u
 
 : "${TOOLS:?set TOOLS to the build/tools directory}"
 LAN_NET=192.168.77
@@ -23,48 +21,23 @@ OUTSIDE_PEER=100.128.77.2
 HTTP_PORT=5000
 
 tag="dcpm$$"
-lab_namespaces=""
-lab_pids=""
-work=""
-passes=0
-failures=0
+. "$(dirname "$0")/../lib/root.sh"
+require_root "NAT-PMP/PCP/UPnP against miniupnpd in network namespaces"
+command -v miniupnpd >/dev/null 2>&1 || {
+	echo "$(basename "$0"): miniupnpd is not installed; run scripts/deps.sh check" >&2
+	exit 1
+}
+WORK_PREFIX=derpcheck-portmap
+. "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/proc.sh"
+. "$(dirname "$0")/../lib/compare.sh"
 
 # ---- lab helpers ---------------------------------------------------------------------
 
-lab_skip_unless_root() {
-	[ "$(id -u)" -eq 0 ] && return 0
-	{
-		echo "############################################################################"
-		echo "##  SKIPPED $(basename "$0"): needs root for network namespaces."
-		echo "##  Run it as root (CI does) to test NAT-PMP/PCP/UPnP against miniupnpd."
-		echo "############################################################################"
-	} >&2
-	if [ -n "${CI:-}" ]; then
-		echo "$(basename "$0"): CI is set, so a skipped lab test is a failure" >&2
-		exit 1
-	fi
-	exit 0
-}
-
-lab_cleanup() {
-	for pid in $lab_pids; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in $lab_pids; do
-		wait "$pid" 2>/dev/null || true
-	done
-	# Deleting a namespace removes its veth ends (and their peers) with it.
-	for ns in $lab_namespaces; do
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	[ -n "$work" ] && rm -rf "$work"
-	return 0
-}
-
-# lab_netns NAME: a namespace with loopback up; removed by lab_cleanup.
+# lab_netns NAME: a namespace with loopback up; removed at exit.
 lab_netns() {
 	ip netns add "$1"
-	lab_namespaces="$lab_namespaces $1"
+	netns_track "$1"
 	ip -n "$1" link set lo up
 }
 
@@ -80,18 +53,12 @@ lab_link() {
 	ip -n "$3" link set "$4" up
 }
 
-# lab_wait_log FILE TEXT SECONDS: poll FILE until it contains TEXT.
+# lab_wait_log FILE TEXT SECONDS: until FILE contains TEXT (miniupnpd's PID must live).
 lab_wait_log() {
-	i=0
-	while ! grep -qF -- "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt $(($3 * 20)) ]; then
-			echo "timed out after $3 s waiting for '$2' in $1:" >&2
-			cat "$1" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_for_line "$1" "$(printf '%s' "$2" | sed 's/[][\.*^$()+?{}|]/\\&/g')" "$miniupnpd_pid" "$3" && return 0
+	echo "timed out after $3 s waiting for '$2' in $1:" >&2
+	cat "$1" >&2
+	return 1
 }
 
 # ---- the gateway ---------------------------------------------------------------------
@@ -121,18 +88,14 @@ EOF
 start_miniupnpd() {
 	miniupnpd_conf "$work/miniupnpd.conf"
 	: >"$work/miniupnpd.log"
-	timeout 120 ip netns exec "${tag}r" miniupnpd -d -f "$work/miniupnpd.conf" -P "$work/miniupnpd.pid" \
-		>"$work/miniupnpd.log" 2>&1 &
-	miniupnpd_pid=$!
-	lab_pids="$lab_pids $miniupnpd_pid"
+	spawn_to "$work/miniupnpd.log" "$work/miniupnpd.log" timeout 120 ip netns exec "${tag}r" \
+		miniupnpd -d -f "$work/miniupnpd.conf" -P "$work/miniupnpd.pid"
+	miniupnpd_pid=$SPAWN_PID
 	lab_wait_log "$work/miniupnpd.log" "Listening for NAT-PMP/PCP traffic on port 5351" 10
 	lab_wait_log "$work/miniupnpd.log" "HTTP listening on port $HTTP_PORT" 10
 }
 
-stop_miniupnpd() {
-	kill "$miniupnpd_pid" 2>/dev/null || true
-	wait "$miniupnpd_pid" 2>/dev/null || true
-}
+stop_miniupnpd() { spawn_stop "$miniupnpd_pid"; }
 
 # ---- assertions ----------------------------------------------------------------------
 
@@ -142,52 +105,22 @@ stop_miniupnpd() {
 # The silent gateway keeps Tailscale's 250 ms, which its timing check measures.
 ANSWER_WAIT_MS=5000
 
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-
-pass() {
-	passes=$((passes + 1))
-}
-
 # probe NAME WANT_EXIT ARGS...: the driver in the client namespace; its output (epochs and
 # round-trip times replaced by E and T) must equal the lines on standard input.
 probe() {
 	name=$1 want=$2
 	shift 2
+	case_begin "$name"
 	got=0
 	timeout 20 ip netns exec "${tag}c" "$TOOLS/portmap_probe" "$@" >"$work/$name.raw" 2>"$work/$name.err" || got=$?
 	sed 's/(epoch [0-9]*, [0-9.]* ms)/(epoch E, T)/' "$work/$name.raw" >"$work/$name.out"
 	cat >"$work/$name.want"
-	ok=1
-	if [ "$got" != "$want" ]; then
-		fail "$name: exit code $got, want $want"
-		ok=0
-	fi
-	if ! diff -u "$work/$name.want" "$work/$name.out" >&2; then
-		fail "$name: output differs"
-		ok=0
-	fi
-	if [ -s "$work/$name.err" ]; then
-		fail "$name: unexpected stderr:"
-		cat "$work/$name.err" >&2
-		ok=0
-	fi
-	[ $ok = 1 ] && pass
-	return 0
+	assert_exit "$name" "$want" "$got"
+	expect_file "$name: output" "$work/$name.out" "$work/$name.want"
+	expect_empty "$name: stderr" "$work/$name.err"
 }
 
 # ---- the lab -------------------------------------------------------------------------
-
-lab_skip_unless_root
-command -v miniupnpd >/dev/null 2>&1 || {
-	echo "$(basename "$0"): miniupnpd is not installed; run scripts/deps.sh check" >&2
-	exit 1
-}
-trap lab_cleanup EXIT
-trap 'exit 1' INT TERM HUP
-work=$(mktemp -d /tmp/derpcheck-portmap.XXXXXX)
 
 lab_netns "${tag}c"
 lab_netns "${tag}r"
@@ -261,5 +194,4 @@ NAT-PMP: no, the gateway refused: result 3 (NETWORK_FAILURE)
 $pcp_line
 EOF
 
-echo "$(basename "$0"): $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -20,8 +20,6 @@ peers_require
 
 pki=$work/pki
 ca=(--ca-file pki/ca.pem)
-netns=""
-extra_cleanup='[ -z "$netns" ] || ip netns del "$netns" 2>/dev/null'
 
 # serve NAME CRT KEY [derper flags...]: derper NAME on 127.0.0.1 with that certificate as
 # <certdir>/derp.test.crt; then policy NAME [node JSON extra] writes NAME.hujson for it.
@@ -230,7 +228,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	fi
 else
 	netns=dcmesh$$
-	ip netns add "$netns" && ip -n "$netns" link set lo up || fail "could not make namespace $netns"
+	ip netns add "$netns" && netns_track "$netns" && ip -n "$netns" link set lo up || fail "could not make namespace $netns"
 	printf '127.0.0.1 localhost derp.test\n127.0.0.2 derp2.test\n' >"$work/mesh-hosts"
 	mesh_psk "$work/mesh.key"
 	derper_certdir "$work/certs-m2" "$pki/derp-chain.pem" "$pki/derp.key" derp2.test

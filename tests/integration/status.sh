@@ -13,33 +13,14 @@ fx=tests/fixtures/status
 sock=$work/tailscaled.sock
 
 # --- the fake tailscaled -------------------------------------------------------------
-server_pid=""
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-		server_pid=""
-	fi
-	return 0
-}
-cleanup_hooks="stop_server"
+stop_server() { spawn_stop fake; }
 
-# start_server ARGS...: fake_localapi on $sock; waits for its "ready" line (deadline 5 s).
+# start_server ARGS...: fake_localapi on $sock (the one before is stopped); waits for its
+# "ready" line (deadline 5 s).
 start_server() {
 	stop_server
 	: >"$work/requests.log"
-	(cd "$root" && exec "$TOOLS/fake_localapi" --socket "$sock" --log "$work/requests.log" "$@" \
-		>"$work/server.out" 2>"$work/server.err") &
-	server_pid=$!
-	local deadline=$(($(date +%s) + 5))
-	until grep -qx ready "$work/server.out" 2>/dev/null; do
-		if ! kill -0 "$server_pid" 2>/dev/null || [ "$(date +%s)" -gt "$deadline" ]; then
-			fail "fake_localapi $* did not become ready"
-			cat "$work/server.err" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
+	spawn fake '^ready$' 5 env -C "$root" "$TOOLS/fake_localapi" --socket "$sock" --log "$work/requests.log" "$@"
 }
 
 # --- over the socket ------------------------------------------------------------------

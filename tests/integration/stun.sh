@@ -12,6 +12,7 @@ out=$lab_dir/out err=$lab_dir/err
 # dc ARGS...: run derpcheck (bounded), stdout in $out, stderr in $err, exit code in $rc,
 # wall time in $ms.
 dc() {
+	case_begin "stun $*"
 	t0=$(date +%s%N)
 	rc=0
 	NO_COLOR=1 timeout 30 "$DERPCHECK" "$@" >"$out" 2>"$err" || rc=$?

@@ -16,6 +16,7 @@ lab_topology || { echo "FAIL: could not build the lab topology" >&2; exit 1; }
 
 # dc ARGS...: derpcheck inside the client namespace, bounded.
 dc() {
+	case_begin "stun $*"
 	t0=$(date +%s%N)
 	rc=0
 	NO_COLOR=1 ip netns exec "$LAB_CLIENT" timeout 30 "$DERPCHECK" "$@" >"$out" 2>"$err" || rc=$?

@@ -26,41 +26,21 @@
 # test (running the teardown) if it takes longer. Traffic stays on loopback and inside
 # these namespaces.
 #
-# Assertions: t_pass, t_fail MSG, t_expect_exit NAME WANT GOT, t_has_line NAME FILE LINE,
-# t_has_match NAME FILE ERE, t_lacks_match NAME FILE ERE, t_finish.
+# The scratch directory, the teardown and the counting are tests/lib's (proc.sh, assert.sh;
+# $lab_dir is $work). Assertions under the lab's names: t_pass, t_fail MSG,
+# t_expect_exit NAME WANT GOT, t_has_line NAME FILE LINE, t_has_match NAME FILE ERE,
+# t_lacks_match NAME FILE ERE, t_finish.
 
-lab_dir=$(mktemp -d /tmp/derpcheck-lab.XXXXXX)
-lab_pids=""
-lab_namespaces=""
-lab_watchdog=""
-t_passes=0
-t_failures=0
+_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+WORK_PREFIX=derpcheck-lab
+. "$_lib/assert.sh"
+. "$_lib/proc.sh"
+lab_dir=$work
 
-lab_cleanup() {
-	for pid in $lab_pids; do kill "$pid" 2>/dev/null; done
-	for pid in $lab_pids; do wait "$pid" 2>/dev/null; done
-	for ns in $lab_namespaces; do ip netns del "$ns" 2>/dev/null; done
-	[ -n "$lab_watchdog" ] && kill "$lab_watchdog" 2>/dev/null
-	rm -rf "$lab_dir"
-}
-trap lab_cleanup EXIT
-trap 'exit 130' INT TERM
-trap 'echo "LAB TIMEOUT: $(basename "$0") ran longer than its deadline; tearing down" >&2; exit 124' USR1
-
-# The watchdog holds none of our output pipes (a reader would wait for it), and takes
-# its sleep with it when the teardown stops it.
-lab_deadline() {
-	(
-		sleep "$1" &
-		nap=$!
-		trap 'kill $nap 2>/dev/null; exit 0' TERM
-		wait $nap && kill -USR1 $$
-	) </dev/null >/dev/null 2>&1 &
-	lab_watchdog=$!
-}
+lab_deadline() { deadline "$@"; }
 
 # Lab tests need root for namespaces and iptables. CI runs as root, so there they must run.
-. "$(dirname "${BASH_SOURCE[0]}")/../lib/root.sh"
+. "$_lib/root.sh"
 lab_require_root() { require_root "$1"; }
 
 lab_in() {
@@ -70,32 +50,20 @@ lab_in() {
 }
 
 lab_spawn() {
-	name=$1 ns=$2
+	local name=$1 ns=$2
 	shift 2
-	# Started directly (ip netns exec execs): $! is the server itself, so kill reaches it.
-	if [ -n "$ns" ]; then
-		ip netns exec "$ns" "$@" >"$lab_dir/$name.out" 2>"$lab_dir/$name.err" &
-	else
-		"$@" >"$lab_dir/$name.out" 2>"$lab_dir/$name.err" &
-	fi
-	lab_pids="$lab_pids $!"
-	eval "lab_pid_$name=$!"
+	spawn_to "$lab_dir/$name.out" "$lab_dir/$name.err" ${ns:+ip netns exec "$ns"} "$@"
+	eval "lab_pid_$name=$SPAWN_PID"
 }
 
 lab_wait_ready() {
-	name=$1 secs=$2
-	end=$(($(date +%s%N) + secs * 1000000000))
-	while [ "$(date +%s%N)" -lt "$end" ]; do
-		grep -qx ready "$lab_dir/$name.out" 2>/dev/null && return 0
-		eval "pid=\$lab_pid_$name"
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "lab: $name exited before it was ready:" >&2
-			cat "$lab_dir/$name.err" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-	echo "lab: $name not ready after $secs s" >&2
+	local pid
+	eval "pid=\$lab_pid_$1"
+	wait_for_line "$lab_dir/$1.out" '^ready$' "$pid" "$2" && return 0
+	if kill -0 "$pid" 2>/dev/null; then echo "lab: $1 not ready after $2 s" >&2; else
+		echo "lab: $1 exited before it was ready:" >&2
+		cat "$lab_dir/$1.err" >&2
+	fi
 	return 1
 }
 
@@ -104,9 +72,9 @@ lab_ports() {
 }
 
 lab_wait_stun() {
-	ns=$1 addr=$2 secs=$3
-	end=$(($(date +%s%N) + secs * 1000000000))
-	while [ "$(date +%s%N)" -lt "$end" ]; do
+	local ns=$1 addr=$2 secs=$3 end
+	end=$(($(now_ms) + secs * 1000))
+	while [ "$(now_ms)" -lt "$end" ]; do
 		lab_in "$ns" "$DERPCHECK" stun --style rfc5389 --timeout 100ms -c 1 "$addr" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
@@ -114,23 +82,14 @@ lab_wait_stun() {
 	return 1
 }
 
-lab_free_port() {
-	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		# the port and the next one (stund and coturn use pairs) must both be free
-		if ! ss -Huan "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-}
+lab_free_port() { free_port udp; }
 
 lab_topology() {
 	id=$$
 	LAB_CLIENT=dc$id-client LAB_ROUTER=dc$id-router LAB_INET=dc$id-inet
 	for ns in $LAB_CLIENT $LAB_ROUTER $LAB_INET; do
 		ip netns add "$ns" || return 1
-		lab_namespaces="$lab_namespaces $ns"
+		netns_track "$ns"
 		ip -n "$ns" link set lo up
 		# No duplicate address detection: addresses (link-local ones too) work at once.
 		lab_in "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
@@ -191,35 +150,12 @@ lab_icmp_echo() {
 	lab_wait_ready "$name" 5
 }
 
-# ---- assertions ----------------------------------------------------------------------
+# ---- assertions (the names lab tests and benchmarks use; tests/lib/assert.sh) ----------
 
-t_pass() { t_passes=$((t_passes + 1)); }
-t_fail() {
-	echo "FAIL: $*" >&2
-	t_failures=$((t_failures + 1))
-}
-t_expect_exit() {
-	if [ "$3" = "$2" ]; then t_pass; else t_fail "$1: exit code $3, want $2"; fi
-}
-t_has_line() {
-	if grep -qxF -- "$3" "$2"; then t_pass; else
-		t_fail "$1: no line '$3' in output:"
-		sed 's/^/    | /' "$2" >&2
-	fi
-}
-t_has_match() {
-	if grep -qE -- "$3" "$2"; then t_pass; else
-		t_fail "$1: nothing matches /$3/ in output:"
-		sed 's/^/    | /' "$2" >&2
-	fi
-}
-t_lacks_match() {
-	if grep -qE -- "$3" "$2"; then
-		t_fail "$1: /$3/ should not match:"
-		sed 's/^/    | /' "$2" >&2
-	else t_pass; fi
-}
-t_finish() {
-	echo "$(basename "$0"): $t_passes passed, $t_failures failed"
-	[ "$t_failures" -eq 0 ]
-}
+t_pass() { pass; }
+t_fail() { fail "$@"; }
+t_expect_exit() { assert_exit "$@"; }
+t_has_line() { assert_line "$@"; }
+t_has_match() { assert_match "$@"; }
+t_lacks_match() { assert_no_match "$@"; }
+t_finish() { finish; }

@@ -25,17 +25,14 @@
 #   HINTS_LOG                        if set, every command run is appended with its
 #                                    exit status (make integration: build/hints.log)
 #
-# Needs pass and fail (or t_pass and t_fail) from the sourcing script, and DERPCHECK.
+# Needs assert.sh (pass, fail), proc.sh (work) and DERPCHECK.
 
 # Scratch space inside the sourcing script's own (removed with it).
-hints_dir=$(mktemp -d "${work:-${lab_dir:?source hints.sh after setting work or lab_dir}}/hints.XXXXXX")
+hints_dir=$(mktemp -d "${work:?source tests/lib/proc.sh before hints.sh}/hints.XXXXXX")
 printf 'nameserver 127.3.5.3\noptions timeout:1 attempts:1\n' >"$hints_dir/resolv.conf"
 hints_seen=$hints_dir/seen
 : >"$hints_seen"
 hints_warned_root=""
-
-_hints_pass() { if declare -F pass >/dev/null; then pass; else t_pass; fi; }
-_hints_fail() { if declare -F fail >/dev/null; then fail "$@"; else t_fail "$@"; fi; }
 
 # The backticked derpcheck commands in FILE..., one per line.
 hints_commands() {
@@ -75,7 +72,7 @@ _hints_map_foreign() {
 hints_run() {
 	local label=$1 cwd=$2 cmd=$3 args=() a i rc=0 need_map="" has_map="" sub="" skip_next="" isolate=""
 	if ! mapfile -d '' args < <(printf '%s\n' "${cmd#derpcheck }" | xargs printf '%s\0' 2>/dev/null) || [ ${#args[@]} -eq 0 ]; then
-		_hints_fail "$label: the printed command cannot be split into arguments: $cmd"
+		fail "$label: the printed command cannot be split into arguments: $cmd"
 		return
 	fi
 	for ((i = 0; i < ${#args[@]}; i++)); do
@@ -90,7 +87,7 @@ hints_run() {
 		--extra-stun) _hints_foreign_ip "${args[i + 1]%:*}" && isolate=1; skip_next=1 ;;
 		http://* | https://*)
 			case $a in http://127.* | https://127.* | http://\[::1\]* | https://\[::1\]* | http://localhost* | https://localhost*) ;;
-			*) _hints_fail "$label: refused to run, it names a URL that is not local: $cmd"; return ;;
+			*) fail "$label: refused to run, it names a URL that is not local: $cmd"; return ;;
 			esac ;;
 		-*) ;;
 		*)
@@ -106,11 +103,11 @@ hints_run() {
 	done
 	case $sub in diagnose | debug | netcheck) need_map=1 ;; esac
 	case $has_map in http://* | https://* | embedded:*)
-		_hints_fail "$label: refused to run, its map is not a local file ($has_map): $cmd"
+		fail "$label: refused to run, its map is not a local file ($has_map): $cmd"
 		return ;;
 	esac
 	if [ -n "$need_map" ] && [ -z "$has_map" ]; then
-		_hints_fail "$label: the printed command names no --derp-map, so it would check another map than the one given: $cmd"
+		fail "$label: the printed command names no --derp-map, so it would check another map than the one given: $cmd"
 		return
 	fi
 	[ -n "$has_map" ] && (cd "$cwd" && _hints_map_foreign "$has_map") && isolate=1
@@ -129,7 +126,7 @@ hints_run() {
 			echo "## hints: not root: printed commands that name other hosts are not run, and names are looked up with the system resolver (CI runs as root)" >&2
 		fi
 		if [ -n "$isolate" ]; then
-			_hints_pass
+			pass
 			return
 		fi
 	fi
@@ -150,9 +147,9 @@ hints_run() {
 	fi
 	[ -n "${HINTS_LOG:-}" ] && printf '%s\t%s\t%s\t%s\n' "$rc" "${isolate:+isolated}" "$(basename "$0"):$label" "$cmd" >>"$HINTS_LOG"
 	if [ "$verdict" = ok ]; then
-		_hints_pass
+		pass
 	else
-		_hints_fail "$label: the printed command \`$cmd\` ends in $verdict (run in $cwd${NETNS:+, namespace $NETNS}):"
+		fail "$label: the printed command \`$cmd\` ends in $verdict (run in $cwd${NETNS:+, namespace $NETNS}):"
 		sed 's/^/    | /' "$hints_dir/err" >&2
 	fi
 }
@@ -161,7 +158,7 @@ hints_check() {
 	local label=$1 cwd=$2 cmd line
 	shift 2
 	while IFS= read -r line; do
-		_hints_fail "$label: a derpcheck command printed without backticks (nothing can check it): $line"
+		fail "$label: a derpcheck command printed without backticks (nothing can check it): $line"
 	done < <(hints_unquoted "$@")
 	while IFS= read -r cmd; do
 		# Each command once per directory and namespace: the same hint comes from many runs.

@@ -1,11 +1,13 @@
 # Network namespaces for integration tests that need an isolated network (root only):
 # fixed ports (3478, 38893) nobody else on the machine can hold, UDP dropped without
 # touching the host, ICMP echo with injected delays, and the loopback-only namespace
-# Tailscale's netcheckjson insists on. Source it after tests/integration/lib/derp.sh
-# (work, fail, pass, server_pids, extra_cleanup); everything made here is removed at exit.
+# Tailscale's netcheckjson insists on. Source it after tests/lib/assert.sh and proc.sh
+# (tests/integration/lib/derp.sh sources them); everything made here is removed at exit.
 #
 #   netns_require_root WHAT         not root: skip loudly (exit 0); with CI set, fail
 #   netns_new                       a namespace with only loopback up; its name in NETNS_NEW
+#   netns_etc NS FILE TEXT          /etc/netns/NS/FILE (resolv.conf, hosts: what `ip netns
+#                                   exec` shows the programs in NS instead of /etc/FILE)
 #   netns_ipv4_iface NS ADDR/LEN    a non-loopback interface with an IPv4 address (a veth
 #                                   pair inside NS, leading nowhere; no default route):
 #                                   Tailscale's netcheck plans IPv4 probes only when some
@@ -25,12 +27,22 @@
 netns_require_root() { require_root "$1"; }
 
 _netns_count=0
+_netns_etc=""
 netns_new() {
 	_netns_count=$((_netns_count + 1))
 	NETNS_NEW=dc$$n$_netns_count
 	ip netns add "$NETNS_NEW" || return 1
-	extra_cleanup="${extra_cleanup:+$extra_cleanup; }ip netns del $NETNS_NEW 2>/dev/null"
+	netns_track "$NETNS_NEW"
 	ip -n "$NETNS_NEW" link set lo up
+}
+
+netns_etc() {
+	mkdir -p "/etc/netns/$1" || return 1
+	case " $_netns_etc " in *" $1 "*) ;; *)
+		_netns_etc="$_netns_etc $1"
+		on_exit "rm -rf /etc/netns/$1" ;;
+	esac
+	printf '%s\n' "$3" >"/etc/netns/$1/$2"
 }
 
 netns_ipv4_iface() {
@@ -56,15 +68,8 @@ netns_max_hold() {
 }
 
 netns_icmp_echo() {
-	local name=$1 ns=$2 pid deadline
+	local name=$1 ns=$2
 	shift 2
 	ip netns exec "$ns" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 || return 1
-	ip netns exec "$ns" "$TOOLS/icmpecho" --lifetime 120 --log-holds "$@" >"$work/$name.ready" 2>"$work/$name.log" &
-	pid=$!
-	server_pids="${server_pids:-} $pid"
-	wait_for_line "$work/$name.ready" '^ready$' "$pid" 5 || {
-		fail "$name: icmpecho did not get ready"
-		cat "$work/$name.log" >&2
-		return 1
-	}
+	spawn "$name" '^ready$' 5 ip netns exec "$ns" "$TOOLS/icmpecho" --lifetime 120 --log-holds "$@"
 }

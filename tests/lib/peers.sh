@@ -3,9 +3,8 @@
 # Tests of anything that speaks DERP, TLS to derper or Tailscale-style STUN run against
 # these as well as against our own misbehaving servers (tests/tools).
 #
-# Source it after a library that defines work (a scratch directory), fail and pass
-# (tests/integration/lib/derp.sh does). Every derper started here is stopped by its PID
-# on exit (through server_pids when the caller keeps that list, else our own trap hook).
+# Source it after tests/lib/assert.sh and tests/lib/proc.sh (tests/integration/lib/derp.sh
+# sources them). Every derper started here is stopped by its PID on exit (proc.sh).
 #
 #   peers_require                     the binaries must exist: a missing build is a
 #                                     failure, never a skip (CI must run this suite)
@@ -20,6 +19,7 @@
 #                                     e.g. -stun=false, -verify-clients, -mesh-with ...
 #                                     Optional, in the environment of the call:
 #                                       DERPER_TCP_PORT=N  this TCP port, not a free one
+#                                       DERPER_STUN_PORT=N this UDP port for STUN, not a free one
 #                                       DERPER_NETNS=NS    run it in network namespace NS
 #                                                          (ip netns exec; readiness checked there)
 #                                       DERPER_HOSTS=FILE  its /etc/hosts (bind-mounted in a
@@ -46,14 +46,12 @@
 #   derper_policy FILE NODE-JSON...   a tailnet policy file in HuJSON (comments, trailing
 #                                     commas) whose derpMap has region 900 "myvps" with these
 #                                     nodes and omits Tailscale's default regions
-#   pki_expired_leaf PKIDIR OUT       OUT.crt (leaf for derp.test and derp2.test, expired on
-#                                     2024-04-01, issued by PKIDIR's intermediate, followed
-#                                     by it) and OUT.key, made with openssl ca -startdate/-enddate
-#                                     (tls-diagnosis.md §7.2); PKIDIR from tests/tools/mkpki-derp.sh
+#   (certificates: tests/lib/pki.sh)
 #   mesh_psk FILE                     a mesh key file derper accepts (64 hex digits)
 
-: "${work:?source tests/integration/lib/derp.sh (or set work) before tests/lib/peers.sh}"
+: "${work:?source tests/lib/proc.sh (or tests/integration/lib/derp.sh) before tests/lib/peers.sh}"
 PEERS=${PEERS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/peers/bin}
+. "$(dirname "${BASH_SOURCE[0]}")/pki.sh"
 
 peers_require() {
 	local b
@@ -73,8 +71,6 @@ derper_certdir() {
 	cp "$key" "$dir/$host.key"
 }
 
-_peers_now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # The network namespace derper runs in: DERPER_NETNS, else the test's NETNS, else none.
 _peers_ns() { echo "${DERPER_NETNS:-${NETNS:-}}"; }
 
@@ -83,16 +79,6 @@ _peers_in() {
 	local ns
 	ns=$(_peers_ns)
 	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
-}
-
-# A port free on ADDR for TCP (proto t) or UDP (proto u); ss sees every socket of the host
-# (of the namespace, with NETNS).
-_peers_free_port() {
-	local proto=$1 p
-	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		_peers_in ss -H"$proto"an "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
 }
 
 # _peers_accepts ADDR PORT: a TCP connection to ADDR:PORT succeeds (in derper's namespace).
@@ -109,16 +95,16 @@ derper_start() {
 	[ -n "${DERPER_HOSTS:-}" ] && runner+=(unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$DERPER_HOSTS")
 	runner+=(env ${DERPER_CA:+SSL_CERT_FILE=$DERPER_CA SSL_CERT_DIR=/nonexistent})
 	for tries in 1 2 3; do
-		port=${DERPER_TCP_PORT:-$(_peers_free_port t)}
-		stun=$(_peers_free_port u)
+		port=${DERPER_TCP_PORT:-$(free_port tcp "$(_peers_ns)")}
+		stun=${DERPER_STUN_PORT:-$(free_port udp "$(_peers_ns)")}
 		"${runner[@]}" "$PEERS/derper" -a "$addr:$port" -http-port -1 -stun-port "$stun" -certmode manual \
 			-certdir "$certdir" -hostname derp.test -c "$work/derper-$name.state/derper.key" "$@" \
 			>"$log" 2>&1 </dev/null &
 		pid=$!
-		deadline=$(($(_peers_now_ms) + 10000))
+		deadline=$(($(now_ms) + 10000))
 		# Ready when the TLS port accepts and, unless STUN is off, derper has logged its
 		# bound STUN socket. A port taken in between makes derper exit: try another.
-		while kill -0 "$pid" 2>/dev/null && [ "$(_peers_now_ms)" -lt "$deadline" ]; do
+		while kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
 			if _peers_accepts "$addr" "$port" &&
 				{ [ "$stun_off" = 1 ] || grep -q 'running STUN server' "$log"; }; then
 				eval "derper_pid_${name//-/_}=$pid derper_port_${name//-/_}=$port derper_stun_${name//-/_}=$stun"
@@ -169,31 +155,15 @@ derper_policy() {
 	} >"$file"
 }
 
-pki_expired_leaf() {
-	local pki=$1 out=$2 ca
-	ca=$(mktemp -d "$work/expired-ca.XXXXXX")
-	mkdir -p "$ca/new"
-	: >"$ca/index.txt"
-	echo 1000 >"$ca/serial"
-	printf '[ca]\ndefault_ca=t\n[t]\ndatabase=%s/index.txt\nnew_certs_dir=%s/new\nserial=%s/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\ncopy_extensions=none\n[p]\ncommonName=supplied\n[leaf]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:derp.test,DNS:derp2.test,IP:127.0.0.1\n' \
-		"$ca" "$ca" "$ca" >"$ca/ca.cnf"
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=derp.test \
-		-keyout "$out.key" -out "$ca/leaf.csr" 2>/dev/null &&
-		openssl ca -batch -notext -config "$ca/ca.cnf" -cert "$pki/int.pem" -keyfile "$pki/int.key" \
-			-extensions leaf -startdate 20240101000000Z -enddate 20240401000000Z -in "$ca/leaf.csr" \
-			-out "$out.leaf" 2>/dev/null &&
-		cat "$out.leaf" "$pki/int.pem" >"$out.crt"
-}
-
 mesh_psk() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$1"; echo >>"$1"; }
 
 # derper_wait_log NAME TEXT [SECS]: until derper NAME's log has a line with TEXT (default 10 s).
 derper_wait_log() {
 	local log deadline
 	log=$(derper_log "$1")
-	deadline=$(($(_peers_now_ms) + ${3:-10} * 1000))
+	deadline=$(($(now_ms) + ${3:-10} * 1000))
 	until grep -qF -- "$2" "$log" 2>/dev/null; do
-		[ "$(_peers_now_ms)" -lt "$deadline" ] || return 1
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
 }

@@ -72,7 +72,7 @@ static void test_duration_units(void **state)
 		long long ms;
 	} cases[] = {
 		{"5s", 5000}, {"500ms", 500}, {"2m", 120000}, {"3", 3000}, {"0.5", 500}, {".5", 500},
-		{"1.5s", 1500}, {"1500ms", 1500}, {"0.25m", 15000}, {"0", 0},
+		{"1.5s", 1500}, {"1500ms", 1500}, {"0.25m", 15000}, {"0", 0}, {"1h", 3600000}, {"0.5h", 1800000},
 	};
 	for (size_t i = 0; i < DC_ARRAY_LEN(cases); i++) {
 		long long ms = -1;
@@ -110,7 +110,7 @@ static void test_duration_bounds_are_inclusive(void **state)
 static void test_duration_rejects_unknown_units_and_junk(void **state)
 {
 	(void)state;
-	static const char *const bad[] = {"", "abc", "s", "ms", "5h", "5S", "5 s", " 5s", "5s ", "-1s", "+1s",
+	static const char *const bad[] = {"", "abc", "s", "ms", "h", "5H", "5S", "5 s", " 5s", "5s ", "-1s", "+1s",
 					  "1e400", "nan", "inf", "5sec", "5m5s"};
 	for (size_t i = 0; i < DC_ARRAY_LEN(bad); i++) {
 		long long ms = 777;
