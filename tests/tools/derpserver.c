@@ -8,9 +8,10 @@
  * /robots.txt, fast start, the ServerKey/ClientInfo/ServerInfo handshake, relaying,
  * Ping/Pong, KeepAlive, PeerGone, DERP over WebSocket (GET /derp with Upgrade: websocket and
  * the derp subprotocol, as cmd/derper/websocket.go; --no-websocket answers it with the DERP
- * upgrade instead, as servers without that support do), and meshing: each --listen is one server instance with
- * its own key, and with --mesh-key every instance dials every other one as a mesh client
- * (WatchConns, PeerPresent/PeerGone, ForwardPacket), over real TLS on loopback.
+ * upgrade instead, as servers without that support do), and meshing: each --listen is one
+ * server instance with its own key, and with --mesh-key every instance dials every other
+ * one as a mesh client (WatchConns, PeerPresent/PeerGone, ForwardPacket), over real TLS on
+ * loopback.
  *
  * Misbehaviour on demand (--misbehave, --refuse-clients, --plain, --delay, --drop-every)
  * lets tests check that the client names each failure. Prints "ready ADDR..." on stdout
