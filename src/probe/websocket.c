@@ -366,7 +366,8 @@ static int on_frame(struct dc_ws_stream *s, struct dc_ws_frame *f, struct dc_err
 		s->pings++;
 		put(s, DC_WS_PONG, true, payload, (size_t)f->len);
 		if (s->out.len > DC_WS_MAX_PENDING) {
-			dc_error_set(err, NULL, "the server sent pings faster than their pongs could be written (%zu bytes queued)", s->out.len);
+			dc_error_set(err, NULL, "the %s sent pings faster than their pongs could be written (%zu bytes queued)",
+				     s->server ? "client" : "server", s->out.len);
 			return violation(s, 1008);
 		}
 		return 0;
@@ -380,7 +381,8 @@ static int on_frame(struct dc_ws_stream *s, struct dc_ws_frame *f, struct dc_err
 		dc_ws_stream_send_close(s, s->peer_close.has_code && s->peer_close.code_valid ? s->peer_close.code : 1000, NULL);
 		return 0;
 	case DC_WS_TEXT:
-		dc_error_set(err, NULL, "the server sent a WebSocket text message; DERP travels in binary messages only");
+		dc_error_set(err, NULL, "the %s sent a WebSocket text message; DERP travels in binary messages only",
+			     s->server ? "client" : "server");
 		return violation(s, 1003);
 	case DC_WS_BINARY:
 		if (s->in_message) {

@@ -42,7 +42,9 @@ dexpect() {
 }
 
 # ---- the self-hoster: derper on a custom port, STUN forwarded to 3478, map says 38893 ----------
-start_server selfhost --hostname derp.test --listen 127.0.0.21:0
+# Its derper predates DERP over WebSocket (--no-websocket: the WebSocket upgrade gets the
+# DERP upgrade's answer), which diagnose warns about.
+start_server selfhost --hostname derp.test --listen 127.0.0.21:0 --no-websocket
 self_port=$PORT
 start_stun stun3478 127.0.0.21 3478
 write_map self.json "$(dnode 900a 127.0.0.21 "$self_port" 38893)"
@@ -317,6 +319,16 @@ write_map mesh.json "$(dnode 900a 127.0.0.26 "$PORT" -1)" "$(dnode 900b 127.0.0.
 run mesh 0 8000 diagnose --derp-map mesh.json "${ca[@]}" 900
 contains mesh out "  ok   mesh               900a <-> 900b: 3/3 relayed, avg "
 contains mesh out "DERP path: ok (2 of 2 nodes relay)"
+# A server that speaks DERP over WebSocket as derper does: the check passes on its evidence.
+dmask mesh out
+contains mesh out "  ok   websocket          101 with the derp subprotocol; derper's ServerKey arrives in binary messages"
+bad=$(sed '/^region 900:/,$d' "$work/mesh.out" | grep -E '^  (warn|FAIL|insecure) ')
+[ -z "$bad" ] && pass || fail "a node of the healthy meshed region has a warning or failure: $bad"
+# ... and the whole diagnosis over WebSocket: handshake, relay and mesh in binary messages.
+run mesh-ws 0 8000 --format json diagnose --transport websocket --derp-map mesh.json "${ca[@]}" 900
+json mesh-ws '.ok and [.nodes[] | .transport] == ["websocket", "websocket"] and .verdicts.derp.verdict == "ok"'
+json mesh-ws '[.nodes[] | .checks[] | select(.check == "websocket" or .check == "relay" or .check == "derp-handshake") | .status] == ["ok","ok","ok","ok","ok","ok"]'
+json mesh-ws '[.region_checks[] | select(.check == "mesh") | .status] == ["ok"]'
 start_server nomesh --hostname derp.test --listen 127.0.0.26:0 --listen 127.0.0.27:0
 write_map nomesh.json "$(dnode 900a 127.0.0.26 "$PORT" -1)" "$(dnode 900b 127.0.0.27 "$PORT2" -1)"
 run nomesh 1 15000 diagnose --derp-map nomesh.json "${ca[@]}" -c 1 --timeout 1s 900

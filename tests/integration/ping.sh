@@ -31,6 +31,18 @@ server ping B (node 900a) min/avg/max = N/N/N ms, 3 of 3 answered
 EOF
 expect basic err </dev/null
 
+# Over WebSocket (GET /derp with Upgrade: websocket, the derp subprotocol), as derper's
+# cmd/derper/websocket.go serves it: the same relay, the DERP frames in binary messages.
+run basic-ws 0 5000 ping --transport websocket --derp-map map.json "${ca[@]}" -c 3 -i 50ms 900
+has_line basic-ws out "A: node 900a (derp.test) at 127.0.0.1:PORT, TLS 1.3, WebSocket, connected in Nms"
+has_line basic-ws out "B: node 900a (derp.test) at 127.0.0.1:PORT, TLS 1.3, WebSocket, connected in Nms"
+has_line basic-ws out "pong from B via DERP(test) in Nms (seq 3)"
+has_line basic-ws out "3 packets sent, 3 received, 0% packet loss, time Nms"
+has_line basic-ws out "server ping B (node 900a) min/avg/max = N/N/N ms, 3 of 3 answered"
+expect basic-ws err </dev/null
+run basic-ws-json 0 5000 --format json ping --transport websocket --derp-map map.json "${ca[@]}" -c 2 -i 50ms 900
+json basic-ws-json '.ok and .summary.received == 2 and ([.clients[] | .transport] == ["websocket", "websocket"])'
+
 # The test server's HTTP endpoints and TLS, as derper serves them (protocols.md §1.11).
 http() { curl -sS -i --max-time 5 --cacert "$work/pki/ca.pem" --resolve "derp.test:$PORT:127.0.0.1" "$@"; }
 http -H 'X-Tailscale-Challenge: abc.123' "https://derp.test:$PORT/generate_204" >"$work/gen204" 2>&1
@@ -294,7 +306,7 @@ failure() {
 	shift 2
 	start_server "$name" "$@" || return
 	write_map "$name.json" "$(node 900a "${HOSTNAME_IN_MAP:-derp.test}" 127.0.0.1 none "$PORT")"
-	run "$name" 1 "${MAX_MS:-3000}" ping --derp-map "$name.json" "${ca[@]}" -c 1 --timeout 1s 900
+	run "$name" 1 "${MAX_MS:-3000}" ping ${TRANSPORT:+--transport "$TRANSPORT"} --derp-map "$name.json" "${ca[@]}" -c 1 --timeout 1s 900
 	if [ "$ELAPSED" -ge "${MIN_MS:-0}" ]; then pass; else fail "$name: gave up after $ELAPSED ms, before its ${MIN_MS:-0} ms deadline"; fi
 	head -1 "$work/$name.err" | mask >"$work/$name.first"
 	if [ "$(cat "$work/$name.first")" = "$want" ]; then pass; else
@@ -315,6 +327,11 @@ MIN_MS=950 failure stall-frame-h1 'derpcheck: A: node 900a (derp.test) at 127.0.
 failure close-early 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the server closed the connection after ClientInfo without sending ServerInfo: it did not admit this client' --misbehave close-before-serverinfo
 failure refused-key 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the server closed the connection after ClientInfo without sending ServerInfo: it did not admit this client' --refuse-clients
 failure bad-info 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: ServerInfo does not open with the server'"'"'s key: it was not sealed by the server that sent the ServerKey' --misbehave bad-server-info
+# The same failures inside WebSocket messages; a server without DERP over WebSocket named.
+TRANSPORT=websocket failure bad-magic-ws 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the ServerKey frame starts with 4e 4f 54 44 45 52 50 21, not the DERP magic 44 45 52 50 f0 9f 94 91 ("DERP🔑")' --misbehave bad-magic --no-metacert
+TRANSPORT=websocket failure close-early-ws 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the server closed the connection after ClientInfo without sending ServerInfo: it did not admit this client' --misbehave close-before-serverinfo
+TRANSPORT=websocket failure derp-disabled-ws 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the server answered the WebSocket upgrade with HTTP 404 Not Found, not 101 Switching Protocols: "derp server disabled"' --misbehave derp-disabled
+TRANSPORT=websocket failure no-websocket 'derpcheck: A: node 900a (derp.test) at 127.0.0.1:PORT: the server answered the WebSocket upgrade with "Upgrade: DERP": derper did not see "Sec-WebSocket-Protocol: derp" and switched to plain DERP framing' --no-websocket
 contains refused-key err "hint: derper run with --verify-clients or --verify-client-url admits only nodes of its tailnet"
 contains wrong-sni err "hint: derper refuses a TLS name (SNI) that is not its --hostname"
 

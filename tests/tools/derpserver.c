@@ -6,9 +6,12 @@
  * --hostname refused with an internal_error alert), the HTTP endpoints /, /derp,
  * /derp/probe, /derp/latency-check, /generate_204 (with the challenge header) and
  * /robots.txt, fast start, the ServerKey/ClientInfo/ServerInfo handshake, relaying,
- * Ping/Pong, KeepAlive, PeerGone, and meshing: each --listen is one server instance with
- * its own key, and with --mesh-key every instance dials every other one as a mesh client
- * (WatchConns, PeerPresent/PeerGone, ForwardPacket), over real TLS on loopback.
+ * Ping/Pong, KeepAlive, PeerGone, DERP over WebSocket (GET /derp with Upgrade: websocket and
+ * the derp subprotocol, as cmd/derper/websocket.go; --no-websocket answers it with the DERP
+ * upgrade instead, as servers without that support do), and meshing: each --listen is one
+ * server instance with its own key, and with --mesh-key every instance dials every other
+ * one as a mesh client (WatchConns, PeerPresent/PeerGone, ForwardPacket), over real TLS on
+ * loopback.
  *
  * Misbehaviour on demand (--misbehave, --refuse-clients, --plain, --delay, --drop-every)
  * lets tests check that the client names each failure. Prints "ready ADDR..." on stdout
@@ -37,6 +40,7 @@
 #include "derpcheck/util/cursor.h"
 #include "derpcheck/probe/derp.h"
 #include "derpcheck/probe/derpconn.h"
+#include "derpcheck/probe/websocket.h"
 #include "derpcheck/util/util.h"
 
 #define MAX_INSTANCES 4
@@ -71,7 +75,7 @@ static const char *const misbehave_names[] = {
 static struct {
 	const char *cert_file, *key_file, *ca_file;
 	const char *hostname;
-	bool any_sni, plain, tls12, no_metacert, refuse_clients, tls_echo;
+	bool any_sni, plain, tls12, no_metacert, refuse_clients, tls_echo, no_websocket;
 	bool have_mesh_key;
 	uint8_t mesh_key[32];
 	enum misbehave misbehave;
@@ -83,6 +87,7 @@ struct outq {
 	struct dc_buf b;
 	size_t off;
 	size_t inflight; /* length of an SSL_write to repeat after WANT_WRITE */
+	size_t framed;   /* WebSocket clients: b[0..framed) is wire bytes, the rest DERP bytes to frame */
 };
 
 struct meshlink {
@@ -113,6 +118,7 @@ struct client {
 	uint8_t *in;
 	size_t inlen, incap;
 	struct outq out;
+	struct dc_ws_stream *ws; /* after a WebSocket upgrade: what is read and written travels in frames */
 	bool close_after_flush, dead;
 	bool flood; /* --misbehave *-flood: keep the output queue topped up */
 	uint64_t deadline, next_keepalive;
@@ -275,7 +281,7 @@ static int outq_flush(SSL *ssl, int fd, struct outq *q)
 		q->off += (size_t)rc;
 		q->inflight = 0;
 	}
-	q->b.len = q->off = 0;
+	q->b.len = q->off = q->framed = 0;
 	return 0;
 }
 
@@ -307,6 +313,75 @@ static void kill_client(struct client *c, const char *why)
 	if (c->registered)
 		dc_derp_key_short(c->key, short_key);
 	logf_(c->inst, "%s%s%s: closing: %s", c->peer, short_key[0] ? " " : "", short_key, why);
+}
+
+/* ---- DERP over WebSocket ------------------------------------------------------------------- */
+
+/*
+ * Every writer (the handshake, relaying, PeerGone, KeepAlive, the misbehaviours) appends
+ * DERP bytes to c->out.b; for a WebSocket client they are cut into unmasked binary
+ * messages here, just before they are written, with the stream's pongs and close. So no
+ * writer needs to know the transport, as derper's Server.Accept gets a net.Conn either way.
+ */
+static void ws_frame_output(struct client *c)
+{
+	struct outq *q = &c->out;
+	if (!c->ws)
+		return;
+	if (q->b.len > q->framed) {
+		dc_ws_stream_send(c->ws, q->b.data + q->framed, q->b.len - q->framed);
+		q->b.len = q->framed;
+	}
+	if (c->ws->out.len) {
+		dc_buf_append(&q->b, c->ws->out.data, c->ws->out.len);
+		c->ws->out.len = 0;
+	}
+	q->framed = q->b.len;
+}
+
+/* Make room for n more bytes in c->in. */
+static void reserve_input(struct client *c, size_t n)
+{
+	if (c->incap - c->inlen >= n)
+		return;
+	size_t cap = c->incap ? c->incap : 131072;
+	while (cap - c->inlen < n)
+		cap *= 2;
+	c->in = dc_xrealloc(c->in, cap);
+	c->incap = cap;
+}
+
+/*
+ * n bytes received from a WebSocket client (at c->in + c->inlen, not yet counted): the DERP
+ * bytes their binary messages carry replace them. The stream keeps a partial frame (at most
+ * DC_WS_MAX_FRAME, refused from its header beyond that) until the rest arrives.
+ */
+static void ws_unwrap_input(struct client *c, size_t n)
+{
+	struct dc_error err;
+	if (dc_ws_stream_ended(c->ws))
+		return; /* nothing after the close is read (RFC 6455 §5.5.1) */
+	if (dc_ws_stream_feed(c->ws, c->in + c->inlen, n, &err) < 0)
+		logf_(c->inst, "%s: websocket: %s", c->peer, err.what); /* the stream queued its close */
+	size_t have = dc_ws_stream_readable(c->ws);
+	reserve_input(c, have);
+	c->inlen += dc_ws_stream_read(c->ws, c->in + c->inlen, have);
+}
+
+/*
+ * After the DERP bytes read so far were handled: a violation, a text message or the
+ * client's close frame ends the connection once the close (or its echo) is written.
+ */
+static void ws_close_if_ended(struct client *c)
+{
+	if (c->ws && dc_ws_stream_ended(c->ws) && !c->close_after_flush) {
+		if (c->ws->peer_close.received) {
+			char why[200];
+			dc_ws_close_describe(&c->ws->peer_close, why, sizeof(why));
+			logf_(c->inst, "%s: websocket closed by the client: %s", c->peer, why);
+		}
+		c->close_after_flush = true;
+	}
 }
 
 static void note_sent_to(struct client *c, const uint8_t dst[32])
@@ -349,6 +424,10 @@ static void free_client(struct client *c)
 	close(c->fd);
 	free(c->in);
 	dc_buf_free(&c->out.b);
+	if (c->ws) {
+		dc_ws_stream_free(c->ws);
+		free(c->ws);
+	}
 	free(c);
 }
 
@@ -476,6 +555,77 @@ static bool valid_challenge(const char *s, size_t n)
 
 static void start_derp(struct client *c, bool fast);
 
+/* The headers of a WebSocket upgrade request (RFC 6455 §4.2.1). */
+struct ws_request {
+	char connection[128], key[64], version[16], protocol[128];
+};
+
+/* Whether the comma-separated list holds token, in any case (RFC 7230 §7). */
+static bool has_token(const char *list, const char *token)
+{
+	size_t tn = strlen(token);
+	for (const char *p = list; *p;) {
+		p += strspn(p, " \t,");
+		size_t n = strcspn(p, ",");
+		size_t k = n;
+		while (k && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+			k--;
+		if (k == tn && strncasecmp(p, token, tn) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
+ * GET /derp with Upgrade: websocket and "derp" among the subprotocols: derper hands it to
+ * its WebSocket library (cmd/derper/websocket.go), which checks the request, answers 101
+ * with the accept value and the subprotocol, and then carries the DERP stream (fast start:
+ * ServerKey comes at once) in binary messages. Without the derp token it closes with 1008.
+ */
+static void start_websocket(struct client *c, const char *method, const struct ws_request *r)
+{
+	static const char text[] = "Content-Type: text/plain; charset=utf-8\r\n";
+	if (!has_token(r->connection, "upgrade")) {
+		respond(c, 426, "Upgrade Required", text,
+			"WebSocket protocol violation: Connection header does not contain Upgrade\n", false);
+		return;
+	}
+	if (strcmp(method, "GET") != 0) {
+		respond(c, 405, "Method Not Allowed", text, "WebSocket protocol violation: handshake request method is not GET\n",
+			false);
+		return;
+	}
+	if (strcmp(r->version, "13") != 0) {
+		respond(c, 400, "Bad Request", "Sec-WebSocket-Version: 13\r\nContent-Type: text/plain; charset=utf-8\r\n",
+			"unsupported WebSocket protocol version (only 13 is supported)\n", false);
+		return;
+	}
+	if (!r->key[0]) {
+		respond(c, 400, "Bad Request", text, "WebSocket protocol violation: missing Sec-WebSocket-Key\n", false);
+		return;
+	}
+	bool derp = has_token(r->protocol, DC_WS_SUBPROTOCOL);
+	char accept[DC_WS_ACCEPT_LEN + 1];
+	dc_ws_accept_for(r->key, accept);
+	dc_buf_printf(&c->out.b, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s"
+				 "Upgrade: websocket\r\n\r\n",
+		      accept, derp ? "Sec-WebSocket-Protocol: " DC_WS_SUBPROTOCOL "\r\n" : "");
+	c->ws = dc_xmalloc(sizeof(*c->ws));
+	dc_ws_stream_init(c->ws, true);
+	c->out.framed = c->out.b.len; /* the 101 goes out as it is; all after it in frames */
+	if (!derp) {
+		dc_ws_stream_send_close(c->ws, 1008, "client must speak the derp subprotocol");
+		c->close_after_flush = true;
+		return;
+	}
+	/* Bytes after the request already belong to the WebSocket stream. */
+	size_t early = c->inlen;
+	c->inlen = 0;
+	ws_unwrap_input(c, early);
+	start_derp(c, true);
+}
+
 /* Parse one request from c->in; false while incomplete. */
 static bool handle_http(struct client *c)
 {
@@ -499,6 +649,7 @@ static bool handle_http(struct client *c)
 		return true;
 	}
 	char upgrade[64] = "", challenge[80] = "";
+	struct ws_request ws = {0};
 	bool fast = false, have_challenge = false;
 	while (dc_cursor_http_line(&cur, &line, &n) && n > 0) {
 		const char *colon = memchr(line, ':', n);
@@ -513,6 +664,14 @@ static bool handle_http(struct client *c)
 		}
 		if (name_len == 7 && strncasecmp(line, "Upgrade", 7) == 0)
 			snprintf(upgrade, sizeof(upgrade), "%.*s", (int)vn, v);
+		else if (name_len == 10 && strncasecmp(line, "Connection", 10) == 0)
+			snprintf(ws.connection, sizeof(ws.connection), "%.*s", (int)vn, v);
+		else if (name_len == 17 && strncasecmp(line, "Sec-WebSocket-Key", 17) == 0)
+			snprintf(ws.key, sizeof(ws.key), "%.*s", (int)vn, v);
+		else if (name_len == 21 && strncasecmp(line, "Sec-WebSocket-Version", 21) == 0)
+			snprintf(ws.version, sizeof(ws.version), "%.*s", (int)vn, v);
+		else if (name_len == 22 && strncasecmp(line, "Sec-WebSocket-Protocol", 22) == 0)
+			snprintf(ws.protocol, sizeof(ws.protocol), "%.*s", (int)vn, v);
 		else if (name_len == 15 && strncasecmp(line, "Derp-Fast-Start", 15) == 0)
 			fast = vn == 1 && v[0] == '1';
 		else if (name_len == 21 && strncasecmp(line, "X-Tailscale-Challenge", 21) == 0) {
@@ -530,6 +689,9 @@ static bool handle_http(struct client *c)
 	if (strcmp(path, "/derp") == 0) {
 		if (cfg.misbehave == MB_DERP_DISABLED) {
 			respond(c, 404, "Not Found", "Content-Type: text/plain; charset=utf-8\r\n", "derp server disabled\n", head);
+		} else if (strcasecmp(upgrade, "websocket") == 0 && strstr(ws.protocol, DC_WS_SUBPROTOCOL) && !cfg.no_websocket) {
+			/* derper looks for "derp" anywhere in the header: early clients said websocket but spoke DERP. */
+			start_websocket(c, method, &ws);
 		} else if (strcasecmp(upgrade, "derp") != 0 && strcasecmp(upgrade, "websocket") != 0) {
 			respond(c, 426, "Upgrade Required", "Content-Type: text/plain; charset=utf-8\r\n",
 				"DERP requires connection upgrade\n", head);
@@ -769,11 +931,7 @@ static void read_client(struct client *c)
 {
 	for (int rounds = 0; rounds < 16 && !c->dead; rounds++) {
 		/* Bounded: a frame over 1 MiB or a request header over 8 KiB ends the connection. */
-		if (c->incap - c->inlen < 65536) {
-			size_t cap = c->incap ? c->incap * 2 : 131072;
-			c->in = dc_xrealloc(c->in, cap);
-			c->incap = cap;
-		}
+		reserve_input(c, 65536);
 		size_t room = c->incap - c->inlen;
 		int rc;
 		if (c->ssl) {
@@ -796,11 +954,15 @@ static void read_client(struct client *c)
 			if (rc < 0)
 				return;
 		}
-		c->inlen += (size_t)rc;
+		if (c->ws)
+			ws_unwrap_input(c, (size_t)rc);
+		else
+			c->inlen += (size_t)rc;
 		if (c->st != CS_STALL && cfg.misbehave != MB_STALL_UPGRADE)
 			process_input(c);
 		else
 			c->inlen = 0;
+		ws_close_if_ended(c);
 		if (c->ssl && SSL_pending(c->ssl) == 0 && (size_t)rc < room)
 			return;
 	}
@@ -1017,7 +1179,7 @@ static void usage(void)
 		"usage: derpserver --cert FILE --key FILE [--listen ADDR:PORT]... [--hostname NAME]\n"
 		"       [--mesh-key HEX] [--ca-file FILE] [--any-sni] [--plain] [--tls12] [--no-metacert]\n"
 		"       [--refuse-clients] [--misbehave MODE] [--delay MS] [--drop-every N]\n"
-		"       [--keepalive MS] [--tls-echo]\n"
+		"       [--keepalive MS] [--tls-echo] [--no-websocket]\n"
 		"MODE: oversize-frame bad-magic stall-mid-frame close-before-serverinfo derp-disabled\n"
 		"      stall-upgrade bad-server-info chatty\n");
 	exit(2);
@@ -1039,7 +1201,7 @@ int main(int argc, char **argv)
 		{"mesh-key", 1, 0, 'm'}, {"ca-file", 1, 0, 'C'}, {"any-sni", 0, 0, 'A'}, {"plain", 0, 0, 'P'},
 		{"tls12", 0, 0, '2'}, {"no-metacert", 0, 0, 'N'}, {"refuse-clients", 0, 0, 'R'},
 		{"misbehave", 1, 0, 'M'}, {"delay", 1, 0, 'd'}, {"drop-every", 1, 0, 'D'}, {"keepalive", 1, 0, 'K'},
-		{"tls-echo", 0, 0, 'E'}, {0, 0, 0, 0},
+		{"tls-echo", 0, 0, 'E'}, {"no-websocket", 0, 0, 'W'}, {0, 0, 0, 0},
 	};
 	const char *listens[MAX_INSTANCES];
 	int nlisten = 0, opt;
@@ -1065,6 +1227,7 @@ int main(int argc, char **argv)
 		case 'N': cfg.no_metacert = true; break;
 		case 'R': cfg.refuse_clients = true; break;
 		case 'E': cfg.tls_echo = true; break;
+		case 'W': cfg.no_websocket = true; break;
 		case 'M': {
 			size_t i;
 			for (i = 0; i < DC_ARRAY_LEN(misbehave_names); i++)
@@ -1139,7 +1302,9 @@ int main(int argc, char **argv)
 		/* Flush, expire, and drop the dead. */
 		for (struct client **pp = &clients; *pp;) {
 			struct client *c = *pp;
-			if (!c->dead && outq_pending(&c->out) && outq_flush(c->ssl, c->fd, &c->out) < 0)
+			if (!c->dead)
+			ws_frame_output(c);
+		if (!c->dead && outq_pending(&c->out) && outq_flush(c->ssl, c->fd, &c->out) < 0)
 				kill_client(c, "write failed");
 			if (!c->dead && c->close_after_flush && !outq_pending(&c->out))
 				kill_client(c, "response sent");
