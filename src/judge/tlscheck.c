@@ -115,6 +115,7 @@ void dc_cert_report_free(struct dc_cert_report *r)
 	dc_findings_free(&r->findings);
 	if (r->fullchain)
 		dc_certs_free(r->fullchain);
+	free(r->staple);
 	memset(r, 0, sizeof(*r));
 }
 

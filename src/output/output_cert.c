@@ -176,6 +176,18 @@ static void print_result(FILE *out, const struct dc_cert_report *r, const struct
 	fprintf(out, "\n");
 }
 
+/* One line: the leaf's revocation status, where it came from, and the evidence. */
+static void print_revocation(FILE *out, const struct dc_revocation *v, const struct dc_style *st)
+{
+	const char *colour = v->status == DC_REVOCATION_GOOD ? GREEN : v->status == DC_REVOCATION_REVOKED ? RED : YELLOW;
+	fprintf(out, "revocation: %s%s%s", paint(st, colour), dc_revocation_status_name(v->status), paint(st, RESET));
+	if (v->source == DC_REVSRC_STAPLE)
+		fprintf(out, " (stapled OCSP response)");
+	else if (v->source == DC_REVSRC_OCSP)
+		fprintf(out, " (OCSP %s)", dc_term_safe(v->url));
+	fprintf(out, ": %s\n", dc_term_safe(v->detail));
+}
+
 static void print_report(FILE *out, const struct dc_cert_report *r, const char *chain_title, const struct dc_style *st,
 			 const char *written, const struct dc_trust_verdict *trust)
 {
@@ -184,6 +196,8 @@ static void print_report(FILE *out, const struct dc_cert_report *r, const char *
 		print_chain(out, r, chain_title);
 		if (r->chain_checked || r->conn.attempted)
 			print_clients(out, r, trust, st);
+		if (r->revocation.attempted)
+			print_revocation(out, &r->revocation, st);
 	}
 	if (r->findings.count) {
 		fprintf(out, "problems:\n");
@@ -402,6 +416,30 @@ static cJSON *connection_json(const struct dc_tls_facts *f)
 	return o;
 }
 
+static cJSON *epoch_json(int64_t t)
+{
+	return t ? time_json((time_t)t) : cJSON_CreateNull();
+}
+
+static cJSON *revocation_json(const struct dc_revocation *v)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", dc_revocation_status_name(v->status));
+	cJSON_AddItemToObject(o, "source", str_or_null(dc_revocation_source_name(v->source)));
+	cJSON_AddBoolToObject(o, "stapled", v->stapled);
+	cJSON_AddItemToObject(o, "ocsp_url", str_or_null(v->url));
+	cJSON_AddItemToObject(o, "reason", str_or_null(v->status == DC_REVOCATION_REVOKED ? v->reason_text : NULL));
+	cJSON_AddItemToObject(o, "revoked_at", epoch_json(v->status == DC_REVOCATION_REVOKED ? v->revoked_at : 0));
+	cJSON_AddItemToObject(o, "this_update", epoch_json(v->this_update));
+	cJSON_AddItemToObject(o, "next_update", epoch_json(v->next_update));
+	if (v->fetch_ms >= 0)
+		cJSON_AddNumberToObject(o, "fetch_ms", v->fetch_ms);
+	else
+		cJSON_AddNullToObject(o, "fetch_ms");
+	cJSON_AddStringToObject(o, "detail", v->detail);
+	return o;
+}
+
 static cJSON *report_json(const struct dc_cert_report *r, const char *written)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -422,6 +460,7 @@ static cJSON *report_json(const struct dc_cert_report *r, const char *written)
 		cJSON_AddStringToObject(x, "result", r->fetches[i].result);
 		cJSON_AddItemToArray(fetches, x);
 	}
+	cJSON_AddItemToObject(o, "revocation", r->revocation.attempted ? revocation_json(&r->revocation) : cJSON_CreateNull());
 	cJSON *clients = cJSON_AddObjectToObject(o, "clients");
 	for (int c = 0; c < DC_CLIENT_COUNT; c++) {
 		const struct dc_client_verdict *v = &r->clients[c];

@@ -1,0 +1,47 @@
+#!/bin/sh
+# A throw-away PKI whose leaves name an OCSP responder, for the revocation tests, in DIR:
+# mkpki-derp.sh's root and intermediate, then, issued by the intermediate with `openssl
+# ca` (so its index.txt is the responder's database) and carrying AIA OCSP;URI:URL:
+#   good.pem/.key, good-chain.pem        leaf for derp.test, 127.0.0.1: not revoked
+#   revoked.pem/.key, revoked-chain.pem  the same names, revoked (keyCompromise)
+#   index.txt                            for `openssl ocsp -index DIR/index.txt -CA DIR/int.pem
+#                                        -rsigner DIR/int.pem -rkey DIR/int.key`
+#   tests/tools/mkpki-ocsp.sh DIR URL
+set -eu
+dir=$1
+url=$2
+"$(dirname "$0")/mkpki-derp.sh" "$dir"
+cd "$dir"
+quiet() { "$@" 2>/dev/null; }
+mkdir -p issued
+: >index.txt
+echo 2000 >serial
+cat >ocsp-ca.cnf <<CNF
+[ca]
+default_ca=t
+[t]
+database=index.txt
+new_certs_dir=issued
+serial=serial
+default_md=sha256
+default_days=1
+policy=p
+unique_subject=no
+copy_extensions=none
+[p]
+commonName=supplied
+[leaf]
+basicConstraints=CA:FALSE
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:derp.test,DNS:derp2.test,IP:127.0.0.1
+authorityInfoAccess=OCSP;URI:$url
+CNF
+for name in good revoked; do
+	quiet openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=derp.test \
+		-keyout "$name.key" -out "$name.csr"
+	quiet openssl ca -batch -notext -config ocsp-ca.cnf -cert int.pem -keyfile int.key -extensions leaf \
+		-in "$name.csr" -out "$name.pem"
+	cat "$name.pem" int.pem >"$name-chain.pem"
+	rm -f "$name.csr"
+done
+quiet openssl ca -config ocsp-ca.cnf -cert int.pem -keyfile int.key -revoke revoked.pem -crl_reason keyCompromise
