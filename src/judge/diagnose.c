@@ -488,6 +488,53 @@ struct dc_diag_region_ctx {
 	const struct dc_diag_report *r;
 };
 
+/*
+ * The served leaf's revocation status (judge/revocation.h). Counted with the map's checks,
+ * not the DERP verdict: Tailscale on Linux relays through a revoked leaf all the same,
+ * but a revoked certificate is a fault to fix (FAIL), an unknown status a warning, and
+ * no evidence (no responder, no answer) a skip, never a pass.
+ */
+static void check_revocation(struct dc_diag_node *dn, const struct dc_cert_report *rep, const char *cmd, const char *skip)
+{
+	struct dc_diag_check *c = node_check(dn, DC_DIAG_REVOCATION, DC_PATH_MAP);
+	const struct dc_revocation *v = &rep->revocation;
+	if (!v->attempted) {
+		set(c, DC_CHECK_SKIP, NULL);
+		SUMMARY(c, "%s", skip);
+		return;
+	}
+	dn->revocation = *v;
+	char src[300];
+	if (v->source == DC_REVSRC_STAPLE)
+		dc_textf(src, sizeof(src), "the server's stapled OCSP response");
+	else
+		dc_textf(src, sizeof(src), "OCSP %s", v->url);
+	switch (v->status) {
+	case DC_REVOCATION_GOOD:
+		set(c, DC_CHECK_OK, NULL);
+		c->ms = v->fetch_ms;
+		SUMMARY(c, "good, says %s (%s)", src, v->detail);
+		return;
+	case DC_REVOCATION_REVOKED:
+		set(c, DC_CHECK_FAIL, "cert-revoked");
+		SUMMARY(c, "revoked, says %s", src);
+		CAUSE(c, "the CA revoked the served certificate %s", v->detail);
+		FIX(c, "get a new certificate (and key, after keyCompromise), install it and restart derper; Tailscale on "
+		       "Linux still connects, macOS, iOS and Windows clients may refuse it; details: `%s`", cmd);
+		return;
+	case DC_REVOCATION_UNKNOWN:
+		set(c, DC_CHECK_WARN, "revocation-unknown");
+		SUMMARY(c, "unknown, from %s", src);
+		CAUSE(c, "%s", v->detail);
+		FIX(c, "ask the CA why its OCSP responder has no verdict for this certificate; details: `%s`", cmd);
+		return;
+	case DC_REVOCATION_NOT_CHECKED:
+		set(c, DC_CHECK_SKIP, NULL);
+		SUMMARY(c, "not checked: %s", v->detail);
+		return;
+	}
+}
+
 static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addrs, const struct dc_diag_region_ctx *ctx,
 		      const struct dc_diag_opts *o, struct tls_outcome *out)
 {
@@ -516,6 +563,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		struct dc_tlscheck_opts to = {
 			.host_name = n->host_name, .cert_name = call.cert_name, .ca_file = o->ca_file, .no_aia = true,
 			.timeout_ms = o->timeout_ms, .command = cmd, .soon_days = o->cert_warn_days,
+			.revocation = true,
 		};
 		struct dc_cert_report rep;
 		struct dc_error err;
@@ -545,6 +593,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		SUMMARY(tls, "no TCP connection");
 		set(cert, DC_CHECK_SKIP, NULL);
 		SUMMARY(cert, "no TCP connection");
+		check_revocation(dn, &chosen, cmd, "no TCP connection");
 		return;
 	}
 	if (!chosen.conn.handshake) {
@@ -567,6 +616,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		one_line(tls->cause, sizeof(tls->cause));
 		set(cert, DC_CHECK_SKIP, NULL);
 		SUMMARY(cert, "no TLS handshake");
+		check_revocation(dn, &chosen, cmd, "no TLS handshake");
 		dc_cert_report_free(&chosen);
 		return;
 	}
@@ -586,6 +636,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		dn->have_leaf = true;
 		dn->leaf_not_after = (int64_t)chosen.certs[0].info.not_after;
 	}
+	check_revocation(dn, &chosen, cmd, "no leaf certificate was served");
 	out->cert_ok = tv.state != DC_TRUST_REJECTED;
 	if (tv.state == DC_TRUST_REJECTED || tv.state == DC_TRUST_INSECURE) {
 		set(cert, tv.state == DC_TRUST_REJECTED ? DC_CHECK_FAIL : DC_CHECK_INSECURE, tv.code);

@@ -271,10 +271,6 @@ void dc_revocation_check(X509 *leaf, X509 *issuer, const unsigned char *staple, 
 		}
 		dc_textf(staple_said, sizeof(staple_said), "%s", out->detail);
 	}
-	if (!issuer) {
-		verdict(out, DC_REVOCATION_NOT_CHECKED, "the leaf's issuer was not served, so no OCSP request can be built");
-		return;
-	}
 	if (!have_url) {
 		if (out->stapled) {
 			out->source = DC_REVSRC_STAPLE;
@@ -284,6 +280,10 @@ void dc_revocation_check(X509 *leaf, X509 *issuer, const unsigned char *staple, 
 		}
 		verdict(out, DC_REVOCATION_NOT_CHECKED, "the leaf names no OCSP responder (no AIA OCSP URL) and the server "
 			"staples no OCSP response");
+		return;
+	}
+	if (!issuer) {
+		verdict(out, DC_REVOCATION_NOT_CHECKED, "the leaf's issuer was not served, so no OCSP request can be built");
 		return;
 	}
 	if (!scheme_ok(out->url)) {

@@ -103,6 +103,12 @@ static void region_series(struct dc_buf *b, const struct dc_diag_report *r)
 		       "What clients make of the node's certificate: 1 for its state, 0 for the others (verified, rejected, "
 		       "insecure: accepted only because InsecureForTests turns checks off, unchecked: InsecureForTests over "
 		       "a good chain, unknown: not judged).");
+	dc_prom_family(b, "derpcheck_cert_revocation", "gauge",
+		       "The served leaf's revocation status by OCSP (stapled, else the leaf's responder): 1 for its status, "
+		       "0 for the others (good, revoked, unknown: an answer without a verdict, not-checked: no responder, "
+		       "no issuer or no answer); absent when no leaf was served.");
+	static const enum dc_revocation_status revocations[] = {DC_REVOCATION_GOOD, DC_REVOCATION_REVOKED,
+								 DC_REVOCATION_UNKNOWN, DC_REVOCATION_NOT_CHECKED};
 	static const enum dc_trust trusts[] = {DC_TRUST_VERIFIED, DC_TRUST_REJECTED, DC_TRUST_INSECURE,
 					       DC_TRUST_UNCHECKED, DC_TRUST_UNKNOWN};
 	for (size_t i = 0; i < r->node_count; i++) {
@@ -153,6 +159,12 @@ static void region_series(struct dc_buf *b, const struct dc_diag_report *r)
 				series(b, "derpcheck_cert_trust", rg, name);
 				dc_prom_label(b, "state", dc_trust_name(trusts[t]), false);
 				value(b, dn->trust == trusts[t]);
+			}
+		if (dn->revocation.attempted)
+			for (size_t k = 0; k < DC_ARRAY_LEN(revocations); k++) {
+				series(b, "derpcheck_cert_revocation", rg, name);
+				dc_prom_label(b, "status", dc_revocation_status_name(revocations[k]), false);
+				value(b, dn->revocation.status == revocations[k]);
 			}
 		/*
 		 * Extension point: the transport a node was reached over (DERP upgrade or WebSocket)

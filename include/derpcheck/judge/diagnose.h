@@ -18,6 +18,7 @@
 
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
+#include "derpcheck/judge/revocation.h"
 #include "derpcheck/probe/derpconn.h"
 #include "derpcheck/judge/trust.h"
 #include "derpcheck/probe/stunguess.h"
@@ -47,6 +48,7 @@ enum dc_diag_path {
 #define DC_DIAG_TCP6 "tcp-ipv6"
 #define DC_DIAG_TLS "tls"
 #define DC_DIAG_CERT "certificate"
+#define DC_DIAG_REVOCATION "revocation"
 #define DC_DIAG_HTTP_HOME "http-home"
 #define DC_DIAG_HTTP_PROBE "http-probe"
 #define DC_DIAG_HTTP_204 "http-generate-204"
@@ -93,6 +95,7 @@ struct dc_diag_node {
 	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
 	bool have_leaf;              /* a leaf certificate was served (monitoring: its expiry) */
 	int64_t leaf_not_after;      /* its notAfter, Unix seconds */
+	struct dc_revocation revocation; /* the leaf's OCSP status (attempted: a chain was captured) */
 	struct dc_stun_guess stun_guess[2]; /* [0] IPv4, [1] IPv6: ports tried when STUNPort failed (nports 0: none) */
 };
 
