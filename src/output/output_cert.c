@@ -416,30 +416,6 @@ static cJSON *connection_json(const struct dc_tls_facts *f)
 	return o;
 }
 
-static cJSON *epoch_json(int64_t t)
-{
-	return t ? time_json((time_t)t) : cJSON_CreateNull();
-}
-
-static cJSON *revocation_json(const struct dc_revocation *v)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "status", dc_revocation_status_name(v->status));
-	cJSON_AddItemToObject(o, "source", str_or_null(dc_revocation_source_name(v->source)));
-	cJSON_AddBoolToObject(o, "stapled", v->stapled);
-	cJSON_AddItemToObject(o, "ocsp_url", str_or_null(v->url));
-	cJSON_AddItemToObject(o, "reason", str_or_null(v->status == DC_REVOCATION_REVOKED ? v->reason_text : NULL));
-	cJSON_AddItemToObject(o, "revoked_at", epoch_json(v->status == DC_REVOCATION_REVOKED ? v->revoked_at : 0));
-	cJSON_AddItemToObject(o, "this_update", epoch_json(v->this_update));
-	cJSON_AddItemToObject(o, "next_update", epoch_json(v->next_update));
-	if (v->fetch_ms >= 0)
-		cJSON_AddNumberToObject(o, "fetch_ms", v->fetch_ms);
-	else
-		cJSON_AddNullToObject(o, "fetch_ms");
-	cJSON_AddStringToObject(o, "detail", v->detail);
-	return o;
-}
-
 static cJSON *report_json(const struct dc_cert_report *r, const char *written)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -460,7 +436,7 @@ static cJSON *report_json(const struct dc_cert_report *r, const char *written)
 		cJSON_AddStringToObject(x, "result", r->fetches[i].result);
 		cJSON_AddItemToArray(fetches, x);
 	}
-	cJSON_AddItemToObject(o, "revocation", r->revocation.attempted ? revocation_json(&r->revocation) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "revocation", r->revocation.attempted ? dc_output_revocation_json(&r->revocation) : cJSON_CreateNull());
 	cJSON *clients = cJSON_AddObjectToObject(o, "clients");
 	for (int c = 0; c < DC_CLIENT_COUNT; c++) {
 		const struct dc_client_verdict *v = &r->clients[c];

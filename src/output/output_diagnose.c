@@ -227,6 +227,8 @@ struct cJSON *dc_output_diagnose_json_doc(const struct dc_diag_report *r, const 
 		cJSON_AddItemToObject(o, "certificate_trust", dn->trust == DC_TRUST_UNKNOWN
 								 ? cJSON_CreateNull()
 								 : cJSON_CreateString(dc_trust_name(dn->trust)));
+		cJSON_AddItemToObject(o, "revocation", dn->revocation.attempted ? dc_output_revocation_json(&dn->revocation)
+									      : cJSON_CreateNull());
 		cJSON *tried = cJSON_AddObjectToObject(o, "stun_ports_tried");
 		cJSON_AddItemToObject(tried, "ipv4", dc_output_stun_guess_json(&dn->stun_guess[0]));
 		cJSON_AddItemToObject(tried, "ipv6", dc_output_stun_guess_json(&dn->stun_guess[1]));

@@ -4,13 +4,17 @@
 # ca` (so its index.txt is the responder's database) and carrying AIA OCSP;URI:URL:
 #   good.pem/.key, good-chain.pem        leaf for derp.test, 127.0.0.1: not revoked
 #   revoked.pem/.key, revoked-chain.pem  the same names, revoked (keyCompromise)
+#   stranger.pem/.key, stranger-chain.pem the same names and responder, issued outside `openssl
+#                                        ca`: the responder does not know it (status unknown)
 #   index.txt                            for `openssl ocsp -index DIR/index.txt -CA DIR/int.pem
 #                                        -rsigner DIR/int.pem -rkey DIR/int.key`
+# Leaves are valid DAYS days (default 90), so no expiry warning gets in the way.
 #   tests/tools/mkpki-ocsp.sh DIR URL
 set -eu
 dir=$1
 url=$2
-"$(dirname "$0")/mkpki-derp.sh" "$dir"
+days=${DAYS:-90}
+DAYS=$days "$(dirname "$0")/mkpki-derp.sh" "$dir"
 cd "$dir"
 quiet() { "$@" 2>/dev/null; }
 mkdir -p issued
@@ -24,7 +28,7 @@ database=index.txt
 new_certs_dir=issued
 serial=serial
 default_md=sha256
-default_days=1
+default_days=$days
 policy=p
 unique_subject=no
 copy_extensions=none
@@ -45,3 +49,10 @@ for name in good revoked; do
 	rm -f "$name.csr"
 done
 quiet openssl ca -config ocsp-ca.cnf -cert int.pem -keyfile int.key -revoke revoked.pem -crl_reason keyCompromise
+printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:derp.test,DNS:derp2.test,IP:127.0.0.1\nauthorityInfoAccess=OCSP;URI:%s\n' "$url" >stranger.ext
+quiet openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=derp.test \
+	-keyout stranger.key -out stranger.csr
+quiet openssl x509 -req -in stranger.csr -CA int.pem -CAkey int.key -set_serial 7777 -days "$days" \
+	-extfile stranger.ext -out stranger.pem
+cat stranger.pem int.pem >stranger-chain.pem
+rm -f stranger.csr stranger.ext
