@@ -1122,6 +1122,119 @@ static void verdicts(struct dc_diag_report *r)
 	}
 }
 
+/* ---- the mesh with the mesh key ---------------------------------------------------------------- */
+
+static void short_key(const uint8_t key[DC_DERP_KEY_LEN], char out[16])
+{
+	char hex[65];
+	dc_derp_key_hex(key, hex);
+	snprintf(out, 16, "%.8s\u2026", hex);
+}
+
+/* "A does not list B's mesh client: ..." for one direction; the cause and fix texts. */
+static void missing_direction(const struct dc_mesh_watch *seer, const struct dc_mesh_watch *peer, char *cause, size_t nc,
+			      char *fix, size_t nf)
+{
+	char k[16];
+	short_key(peer->server_key, k);
+	dc_textf(cause, nc, "WatchConns on %s lists %zu client%s, none with %s's server key nodekey:%s: %s's derper is not "
+		 "connected to %s as a mesh client, so %s cannot forward to clients on %s", seer->node->name, seer->present_count,
+		 seer->present_count == 1 ? "" : "s", peer->node->name, k, peer->node->name, seer->node->name, seer->node->name,
+		 peer->node->name);
+	dc_textf(fix, nf, "run %s's derper with --mesh-with naming %s (%s) and the same --mesh-psk-file, and let it reach %s "
+		 "on DERPPort (derper logs mesh(\"%s\") errors)", peer->node->name, seer->node->name, seer->node->host_name,
+		 seer->node->name, seer->node->host_name);
+}
+
+void dc_diag_mesh_presence_judge(const struct dc_mesh_watch *a, const struct dc_mesh_watch *b, const char *key_file,
+				 struct dc_diag_check *c)
+{
+	char pair[200];
+	snprintf(pair, sizeof(pair), "%s \u2194 %s", a->node->name, b->node->name);
+	c->pair[0] = a->node->name;
+	c->pair[1] = b->node->name;
+	const char *file = key_file ? key_file : "the mesh key file";
+	bool ra = a->result == DC_MESH_WATCH_REFUSED, rb = b->result == DC_MESH_WATCH_REFUSED;
+	if (ra || rb) {
+		set(c, DC_CHECK_FAIL, "mesh-key-refused");
+		SUMMARY(c, "%s: the mesh key was refused by %s%s%s", pair, ra ? a->node->name : b->node->name,
+			ra && rb ? " and " : "", ra && rb ? b->node->name : "");
+		CAUSE(c, "%s closed the connection on WatchConns (%s): it runs with another --mesh-psk-file than %s, or "
+		      "with none", ra ? a->node->name : b->node->name, ra ? a->error : b->error, file);
+		FIX(c, "give every derper of the region -mesh-psk-file with the key in %s (derper compares the text exactly), "
+		    "or run derpcheck with the file the derpers use", file);
+		return;
+	}
+	if (a->result != DC_MESH_WATCH_OK || b->result != DC_MESH_WATCH_OK) {
+		const struct dc_mesh_watch *x = a->result != DC_MESH_WATCH_OK ? a : b;
+		set(c, DC_CHECK_SKIP, NULL);
+		SUMMARY(c, "%s: not asked, %s: %s", pair, x->node->name,
+			x->result == DC_MESH_WATCH_NOT_RUN ? "STUNOnly" : x->error);
+		return;
+	}
+	bool a_sees_b = dc_mesh_watch_sees(a, b->server_key), b_sees_a = dc_mesh_watch_sees(b, a->server_key);
+	if (a_sees_b && b_sees_a) {
+		set(c, DC_CHECK_OK, NULL);
+		SUMMARY(c, "%s: each lists the other's mesh client (%s: %zu client%s, %s: %zu)", pair, a->node->name,
+			a->present_count, a->present_count == 1 ? "" : "s", b->node->name, b->present_count);
+		return;
+	}
+	set(c, DC_CHECK_FAIL, "mesh-split");
+	char cause1[350], fix1[350], cause2[350], fix2[350];
+	if (!a_sees_b && !b_sees_a) {
+		SUMMARY(c, "%s: neither lists the other's mesh client", pair);
+		missing_direction(a, b, cause1, sizeof(cause1), fix1, sizeof(fix1));
+		missing_direction(b, a, cause2, sizeof(cause2), fix2, sizeof(fix2));
+		CAUSE(c, "%s; and %s", cause1, cause2);
+		FIX(c, "%s; and %s", fix1, fix2);
+		return;
+	}
+	const struct dc_mesh_watch *seer = a_sees_b ? b : a, *peer = a_sees_b ? a : b;
+	SUMMARY(c, "%s: %s does not list %s's mesh client (%s lists %s's)", pair, seer->node->name, peer->node->name,
+		peer->node->name, seer->node->name);
+	missing_direction(seer, peer, cause1, sizeof(cause1), fix1, sizeof(fix1));
+	CAUSE(c, "%s", cause1);
+	FIX(c, "%s", fix1);
+}
+
+/* Each node watched with the mesh key, then every pair judged (region checks, path map). */
+static void check_mesh_presence(const struct dc_derp_region *region, struct dc_diag_report *r, const struct dc_diag_opts *o,
+				const bool *insecure)
+{
+	size_t n = r->node_count;
+	struct dc_mesh_watch *w = dc_xcalloc(n + 1, sizeof(*w));
+	r->mesh_sees = dc_xcalloc(n * n + 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		w[i].node = r->nodes[i].node;
+		if (r->nodes[i].node->stun_only)
+			continue;
+		struct dc_mesh_watch_opts mo = {
+			.mesh_key = o->mesh_key, .ca_file = o->ca_file, .insecure = insecure[i], .family = o->family,
+			.timeout_ms = o->timeout_ms, .transport = o->transport,
+		};
+		dc_mesh_watch_node(region, r->nodes[i].node, &mo, &w[i]);
+		r->nodes[i].mesh_watch = w[i].result;
+		r->nodes[i].mesh_clients = w[i].present_count;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			r->mesh_sees[i * n + j] = i == j || w[i].result != DC_MESH_WATCH_OK || !w[j].have_server_key
+							  ? -1
+							  : dc_mesh_watch_sees(&w[i], w[j].server_key);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			if (r->nodes[i].node->stun_only || r->nodes[j].node->stun_only)
+				continue;
+			struct dc_diag_check *c = add_check(r->region_checks, &r->region_count, DC_DIAG_MESH_PRESENCE, DC_PATH_MAP);
+			if (!c)
+				break;
+			dc_diag_mesh_presence_judge(&w[i], &w[j], o->mesh_key_file, c);
+		}
+	for (size_t i = 0; i < n; i++)
+		dc_mesh_watch_free(&w[i]);
+	free(w);
+}
+
 /* ---- the run --------------------------------------------------------------------------------- */
 
 void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *region, const struct dc_diag_opts *opts,
@@ -1239,6 +1352,9 @@ void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *
 			dc_ping_result_free(&pr);
 		}
 
+	if (o.mesh_key)
+		check_mesh_presence(region, r, &o, insecure);
+
 	verdicts(r);
 	free(relays);
 	free(insecure);
@@ -1263,6 +1379,8 @@ size_t dc_diag_count(const struct dc_diag_report *r, enum dc_check_status st)
 
 void dc_diag_report_free(struct dc_diag_report *r)
 {
+	free(r->mesh_sees);
+	r->mesh_sees = NULL;
 	free(r->nodes);
 	r->nodes = NULL;
 	r->node_count = 0;

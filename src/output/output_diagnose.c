@@ -227,6 +227,17 @@ struct cJSON *dc_output_diagnose_json_doc(const struct dc_diag_report *r, const 
 		cJSON_AddItemToObject(o, "certificate_trust", dn->trust == DC_TRUST_UNKNOWN
 								 ? cJSON_CreateNull()
 								 : cJSON_CreateString(dc_trust_name(dn->trust)));
+		if (r->mesh_sees) {
+			cJSON *mw = cJSON_AddObjectToObject(o, "mesh_watch");
+			cJSON_AddStringToObject(mw, "result", dc_mesh_watch_result_name(dn->mesh_watch));
+			cJSON_AddNumberToObject(mw, "clients", (double)dn->mesh_clients);
+			cJSON *sees = cJSON_AddArrayToObject(mw, "lists_mesh_clients_of");
+			for (size_t j = 0; j < r->node_count; j++)
+				if (r->mesh_sees[i * r->node_count + j] == 1)
+					cJSON_AddItemToArray(sees, cJSON_CreateString(r->nodes[j].node->name));
+		} else {
+			cJSON_AddNullToObject(o, "mesh_watch");
+		}
 		cJSON_AddItemToObject(o, "revocation", dn->revocation.attempted ? dc_output_revocation_json(&dn->revocation)
 									      : cJSON_CreateNull());
 		cJSON *tried = cJSON_AddObjectToObject(o, "stun_ports_tried");

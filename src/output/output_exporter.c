@@ -189,6 +189,30 @@ static void region_series(struct dc_buf *b, const struct dc_diag_report *r)
 			value(b, c->ms / 1000.0);
 		}
 	}
+	if (!r->mesh_sees)
+		return;
+	/* --mesh-psk-file: n * (n - 1) series per region, like derpcheck_mesh_ok's pairs both ways. */
+	dc_prom_family(b, "derpcheck_mesh_key_ok", "gauge",
+		       "With --mesh-psk-file: 1 when the node accepted the mesh key (it answered WatchConns), 0 when it "
+		       "closed the connection on it; absent when it could not be asked.");
+	dc_prom_family(b, "derpcheck_mesh_sees", "gauge",
+		       "With --mesh-psk-file: 1 when the node lists the peer's mesh client among its clients (the peer "
+		       "meshes into it), 0 when not; absent when either was not watched.");
+	size_t n = r->node_count;
+	for (size_t i = 0; i < n; i++) {
+		const struct dc_diag_node *dn = &r->nodes[i];
+		if (dn->mesh_watch == DC_MESH_WATCH_OK || dn->mesh_watch == DC_MESH_WATCH_REFUSED) {
+			series(b, "derpcheck_mesh_key_ok", rg, dn->node->name);
+			value(b, dn->mesh_watch == DC_MESH_WATCH_OK);
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (r->mesh_sees[i * n + j] < 0)
+				continue;
+			series(b, "derpcheck_mesh_sees", rg, dn->node->name);
+			dc_prom_label(b, "peer", r->nodes[j].node->name, false);
+			value(b, r->mesh_sees[i * n + j] == 1);
+		}
+	}
 }
 
 /* The region's `diagnose --format prometheus` exposition, then its monitoring series. */
