@@ -237,13 +237,7 @@ int dc_ocsp_get_url(const char *responder, X509 *leaf, X509 *issuer, char **url,
 static int curl_fetch(void *user, const char *url, long timeout_ms, struct dc_buf *body, struct dc_error *err)
 {
 	(void)user;
-	struct dc_http_opts o = {.timeout_ms = timeout_ms, .max_bytes = DC_OCSP_MAX_BYTES};
-	long status = 0;
-	if (dc_http_get(url, &o, body, &status, err) < 0)
-		return -1;
-	if (status != 200)
-		return dc_error_set(err, url, "HTTP status %ld", status);
-	return 0;
+	return dc_http_get_200(url, timeout_ms, DC_OCSP_MAX_BYTES, body, err);
 }
 
 static bool scheme_ok(const char *url)
