@@ -1122,6 +1122,85 @@ static void verdicts(struct dc_diag_report *r)
 	}
 }
 
+/* ---- load through one node (--load-rate) ------------------------------------------------------- */
+
+#define LOAD_PACKET_SIZE 1200 /* about a WireGuard packet at a 1280 MTU: what relayed traffic is */
+
+/*
+ * One second of --load-rate packets/s from A to B through the node (ping's load mode,
+ * probe/derpping.h): what arrives, at what rate, and the one-way delay. The spread from
+ * the fastest packet to the 99th percentile is time spent in queues (derper's per-client
+ * queue, socket buffers). Counted with the map's checks: a measurement, not the verdict.
+ */
+static void check_load(struct dc_diag_node *dn, const struct dc_derp_region *region, const struct dc_diag_opts *o,
+		       bool insecure)
+{
+	struct dc_diag_check *c = node_check(dn, DC_DIAG_RELAY_LOAD, DC_PATH_MAP);
+	unsigned rate = o->load_rate_pps;
+	struct dc_ping_opts po = {
+		.region = region, .node = dn->node->name, .count = rate < 50 ? 50 : rate, .size = LOAD_PACKET_SIZE,
+		.rate_pps = rate, .reply_timeout_ms = o->timeout_ms, .connect_timeout_ms = o->timeout_ms,
+		.family = o->family, .ca_file = o->ca_file, .insecure = insecure, .transport = o->transport,
+	};
+	struct dc_ping_result pr;
+	memset(&pr, 0, sizeof(pr));
+	dc_ping_run(&po, &pr);
+	if (!pr.load.step_count || pr.stage == DC_PING_SETUP_FAILED || pr.stage == DC_PING_NOT_RELAYING) {
+		set(c, DC_CHECK_WARN, "relay-load-failed");
+		SUMMARY(c, "%u packets/s of %d B: no load step ran", rate, LOAD_PACKET_SIZE);
+		CAUSE(c, "%s", pr.err.what[0] ? pr.err.what : "the load clients did not get going");
+		FIX(c, "%s", pr.err.hint[0] ? pr.err.hint : "see the relay check; try a lower --load-rate");
+		dc_ping_result_free(&pr);
+		return;
+	}
+	const struct dc_load_step *s = &pr.load.steps[0];
+	dn->load_ran = true;
+	dn->load = *s;
+	dn->load_size = LOAD_PACKET_SIZE;
+	c->sent = s->sent;
+	c->received = s->delivered;
+	c->ms = s->delivered ? s->delay_avg_ms : -1;
+	double mbit = s->delivered_pps * LOAD_PACKET_SIZE * 8 / 1e6;
+	unsigned lost = s->sent - s->delivered;
+	if (s->delivered)
+		SUMMARY(c, "%u of %u packets of %d B delivered at %.0f/s (%.1f Mbit/s), one-way delay min %.2f avg %.2f p99 "
+			   "%.2f ms: queuing %.2f ms at p99%s", s->delivered, s->sent, LOAD_PACKET_SIZE, s->delivered_pps, mbit,
+			s->delay_min_ms, s->delay_avg_ms, s->delay_p99_ms, s->delay_p99_ms - s->delay_min_ms,
+			s->sender_behind ? "; derpcheck could not send faster (the limit is here)" : "");
+	else
+		SUMMARY(c, "0 of %u packets of %d B delivered at %u/s offered", s->sent, LOAD_PACKET_SIZE, rate);
+	if (!lost && !pr.stage) {
+		set(c, DC_CHECK_OK, NULL);
+	} else {
+		set(c, DC_CHECK_WARN, "relay-load-loss");
+		CAUSE(c, "%u of %u packets were lost at %.0f packets/s offered (%.1f Mbit/s): derper drops what overflows a "
+			 "client's 32-packet send queue (protocols.md \u00a71.7): the node, its host or its link does not "
+			 "keep up with this rate", lost, s->sent, s->sent_pps, s->sent_pps * LOAD_PACKET_SIZE * 8 / 1e6);
+		char cmd[900] = "";
+		const char *spec = dc_map_spec_for_command(o->map_name);
+		if (spec) {
+			char id[32];
+			snprintf(id, sizeof(id), "%lld", (long long)region->id);
+			dc_textf(cmd, sizeof(cmd), "derpcheck ping --flood --node");
+			dc_shell_append(cmd, sizeof(cmd), dn->node->name);
+			dc_shell_append(cmd, sizeof(cmd), "--derp-map");
+			dc_shell_append(cmd, sizeof(cmd), spec);
+			if (o->map_format) {
+				dc_shell_append(cmd, sizeof(cmd), "--map-format");
+				dc_shell_append(cmd, sizeof(cmd), o->map_format);
+			}
+			if (o->ca_file) {
+				dc_shell_append(cmd, sizeof(cmd), "--ca-file");
+				dc_shell_append(cmd, sizeof(cmd), o->ca_file);
+			}
+			dc_shell_append(cmd, sizeof(cmd), id);
+		}
+		FIX(c, "find the rate it does carry with a lower --load-rate%s%s%s; give derper more CPU or bandwidth if "
+		       "clients need more", spec ? " or with `" : "", cmd, spec ? "`" : "");
+	}
+	dc_ping_result_free(&pr);
+}
+
 /* ---- the mesh with the mesh key ---------------------------------------------------------------- */
 
 static void short_key(const uint8_t key[DC_DERP_KEY_LEN], char out[16])
@@ -1320,6 +1399,8 @@ void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *
 		judge_server_keys(c, dn, &pr, &ev, have_ev, kind);
 		relays[i] = c->status != DC_CHECK_FAIL;
 		dc_ping_result_free(&pr);
+		if (o.load_rate_pps && relays[i])
+			check_load(dn, region, &o, insecure[i]);
 		if (have_ev)
 			dc_proxy_evidence_free(&ev);
 	}

@@ -227,6 +227,27 @@ struct cJSON *dc_output_diagnose_json_doc(const struct dc_diag_report *r, const 
 		cJSON_AddItemToObject(o, "certificate_trust", dn->trust == DC_TRUST_UNKNOWN
 								 ? cJSON_CreateNull()
 								 : cJSON_CreateString(dc_trust_name(dn->trust)));
+		if (dn->load_ran) {
+			const struct dc_load_step *ls = &dn->load;
+			cJSON *lj = cJSON_AddObjectToObject(o, "relay_load");
+			cJSON_AddNumberToObject(lj, "packet_bytes", (double)dn->load_size);
+			cJSON_AddNumberToObject(lj, "offered_pps", ls->rate_pps);
+			cJSON_AddNumberToObject(lj, "sent", ls->sent);
+			cJSON_AddNumberToObject(lj, "delivered", ls->delivered);
+			cJSON_AddNumberToObject(lj, "sent_pps", ls->sent_pps);
+			cJSON_AddNumberToObject(lj, "delivered_pps", ls->delivered_pps);
+			cJSON_AddNumberToObject(lj, "delivered_mbit_per_s", ls->delivered_pps * (double)dn->load_size * 8 / 1e6);
+			if (ls->delivered) {
+				cJSON_AddNumberToObject(lj, "delay_min_ms", ls->delay_min_ms);
+				cJSON_AddNumberToObject(lj, "delay_avg_ms", ls->delay_avg_ms);
+				cJSON_AddNumberToObject(lj, "delay_p99_ms", ls->delay_p99_ms);
+				cJSON_AddNumberToObject(lj, "delay_max_ms", ls->delay_max_ms);
+				cJSON_AddNumberToObject(lj, "queuing_p99_ms", ls->delay_p99_ms - ls->delay_min_ms);
+			}
+			cJSON_AddBoolToObject(lj, "sender_limited", ls->sender_behind);
+		} else {
+			cJSON_AddNullToObject(o, "relay_load");
+		}
 		if (r->mesh_sees) {
 			cJSON *mw = cJSON_AddObjectToObject(o, "mesh_watch");
 			cJSON_AddStringToObject(mw, "result", dc_mesh_watch_result_name(dn->mesh_watch));

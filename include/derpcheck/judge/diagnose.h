@@ -20,6 +20,7 @@
 #include "derpcheck/judge/findings.h"
 #include "derpcheck/judge/revocation.h"
 #include "derpcheck/probe/derpconn.h"
+#include "derpcheck/probe/derpping.h"
 #include "derpcheck/probe/meshwatch.h"
 #include "derpcheck/judge/trust.h"
 #include "derpcheck/probe/stunguess.h"
@@ -57,6 +58,7 @@ enum dc_diag_path {
 #define DC_DIAG_HANDSHAKE "derp-handshake"
 #define DC_DIAG_RELAY "relay"
 #define DC_DIAG_MESH "mesh"
+#define DC_DIAG_RELAY_LOAD "relay-load" /* with --load-rate: one second of load through the node */
 #define DC_DIAG_MESH_PRESENCE "mesh-presence" /* with --mesh-psk-file: who lists whose mesh client */
 
 struct dc_diag_check {
@@ -102,6 +104,10 @@ struct dc_diag_node {
 	/* with --mesh-psk-file: what WatchConns with the mesh key gave (probe/meshwatch.h) */
 	enum dc_mesh_watch_result mesh_watch; /* NOT_RUN without a mesh key */
 	size_t mesh_clients;         /* clients it listed, derpcheck's own excluded */
+	/* with --load-rate: the load step through the node, A to B, one way (probe/derpping.h) */
+	bool load_ran;
+	struct dc_load_step load;    /* its steps pointer is not kept */
+	size_t load_size;            /* bytes per packet */
 };
 
 enum dc_verdict {
@@ -126,6 +132,7 @@ struct dc_diag_opts {
 	size_t stun_port_guess_count;
 	const char *mesh_key;        /* --mesh-psk-file's key (trimmed): watch each node's clients; NULL: not */
 	const char *mesh_key_file;   /* its path, for the texts */
+	unsigned load_rate_pps;      /* --load-rate: relay this many packets/s for one second per node; 0: not */
 };
 
 struct dc_diag_report {
