@@ -563,7 +563,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		struct dc_tlscheck_opts to = {
 			.host_name = n->host_name, .cert_name = call.cert_name, .ca_file = o->ca_file, .no_aia = true,
 			.timeout_ms = o->timeout_ms, .command = cmd, .soon_days = o->cert_warn_days,
-			.revocation = true,
+			.revocation = !have_chosen, /* only the report kept below is shown: one OCSP request per node */
 		};
 		struct dc_cert_report rep;
 		struct dc_error err;
