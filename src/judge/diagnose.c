@@ -507,6 +507,8 @@ static void check_revocation(struct dc_diag_node *dn, const struct dc_cert_repor
 	char src[300];
 	if (v->source == DC_REVSRC_STAPLE)
 		dc_textf(src, sizeof(src), "the server's stapled OCSP response");
+	else if (v->source == DC_REVSRC_CRL)
+		dc_textf(src, sizeof(src), "the CRL %s", v->crl_url);
 	else
 		dc_textf(src, sizeof(src), "OCSP %s", v->url);
 	switch (v->status) {
@@ -526,7 +528,7 @@ static void check_revocation(struct dc_diag_node *dn, const struct dc_cert_repor
 		set(c, DC_CHECK_WARN, "revocation-unknown");
 		SUMMARY(c, "unknown, from %s", src);
 		CAUSE(c, "%s", v->detail);
-		FIX(c, "ask the CA why its OCSP responder has no verdict for this certificate; details: `%s`", cmd);
+		FIX(c, "ask the CA why its revocation service has no verdict for this certificate; details: `%s`", cmd);
 		return;
 	case DC_REVOCATION_NOT_CHECKED:
 		set(c, DC_CHECK_SKIP, NULL);

@@ -261,6 +261,7 @@ cJSON *dc_output_revocation_json(const struct dc_revocation *v)
 	cJSON_AddItemToObject(o, "source", revocation_str(dc_revocation_source_name(v->source)));
 	cJSON_AddBoolToObject(o, "stapled", v->stapled);
 	cJSON_AddItemToObject(o, "ocsp_url", revocation_str(v->url));
+	cJSON_AddItemToObject(o, "crl_url", revocation_str(v->crl_url));
 	cJSON_AddItemToObject(o, "reason", revocation_str(v->status == DC_REVOCATION_REVOKED ? v->reason_text : NULL));
 	cJSON_AddItemToObject(o, "revoked_at", epoch_json(v->status == DC_REVOCATION_REVOKED ? v->revoked_at : 0));
 	cJSON_AddItemToObject(o, "this_update", epoch_json(v->this_update));

@@ -185,6 +185,8 @@ static void print_revocation(FILE *out, const struct dc_revocation *v, const str
 		fprintf(out, " (stapled OCSP response)");
 	else if (v->source == DC_REVSRC_OCSP)
 		fprintf(out, " (OCSP %s)", dc_term_safe(v->url));
+	else if (v->source == DC_REVSRC_CRL)
+		fprintf(out, " (CRL %s)", dc_term_safe(v->crl_url));
 	fprintf(out, ": %s\n", dc_term_safe(v->detail));
 }
 

@@ -104,9 +104,10 @@ static void region_series(struct dc_buf *b, const struct dc_diag_report *r)
 		       "insecure: accepted only because InsecureForTests turns checks off, unchecked: InsecureForTests over "
 		       "a good chain, unknown: not judged).");
 	dc_prom_family(b, "derpcheck_cert_revocation", "gauge",
-		       "The served leaf's revocation status by OCSP (stapled, else the leaf's responder): 1 for its status, "
-		       "0 for the others (good, revoked, unknown: an answer without a verdict, not-checked: no responder, "
-		       "no issuer or no answer); absent when no leaf was served.");
+		       "The served leaf's revocation status (stapled OCSP, else the leaf's OCSP responder, else its CRL): 1 for "
+		       "its status, "
+		       "0 for the others (good, revoked, unknown: an answer without a verdict, not-checked: no responder or "
+		       "CRL, no issuer or no answer); absent when no leaf was served.");
 	static const enum dc_revocation_status revocations[] = {DC_REVOCATION_GOOD, DC_REVOCATION_REVOKED,
 								 DC_REVOCATION_UNKNOWN, DC_REVOCATION_NOT_CHECKED};
 	static const enum dc_trust trusts[] = {DC_TRUST_VERIFIED, DC_TRUST_REJECTED, DC_TRUST_INSECURE,

@@ -339,16 +339,19 @@ static void check_revocation(const struct dc_tlscheck_opts *o, struct dc_cert_re
 		x = dc_tlscheck_issue(r, DC_SEV_ERROR, "cert-revoked", "chain[0]", "the served certificate is revoked",
 				      "the served certificate (CN \"%s\") was revoked by its CA on %s, reason %s (%s%s)",
 				      r->certs[0].info.common_name, when, v->reason_text[0] ? v->reason_text : "not given",
-				      v->source == DC_REVSRC_STAPLE ? "the server's own stapled OCSP response" : "OCSP responder ",
-				      v->source == DC_REVSRC_STAPLE ? "" : v->url);
+				      v->source == DC_REVSRC_STAPLE ? "the server's own stapled OCSP response"
+				      : v->source == DC_REVSRC_CRL   ? "on the CRL at "
+								     : "OCSP responder ",
+				      v->source == DC_REVSRC_STAPLE ? "" : v->source == DC_REVSRC_CRL ? v->crl_url : v->url);
 		dc_finding_hint(x, "get a new certificate (and a new key if the reason is keyCompromise), install it, restart "
 				   "derper, then run `%s` again; Tailscale on Linux does not check revocation and still "
 				   "connects, but macOS, iOS, Windows clients and browsers may refuse it", cmd);
 	} else if (v->status == DC_REVOCATION_UNKNOWN) {
 		x = dc_tlscheck_issue(r, DC_SEV_WARNING, "revocation-unknown", "chain[0]", NULL,
 				      "the revocation status of the served certificate is unknown: %s", v->detail);
-		dc_finding_hint(x, "ask the CA why its OCSP responder (%s) has no verdict for this certificate; a client that "
-				   "insists on one may refuse the connection", v->url[0] ? v->url : "the stapled response");
+		dc_finding_hint(x, "ask the CA why its revocation service (%s) has no verdict for this certificate; a client "
+				   "that insists on one may refuse the connection",
+				v->source == DC_REVSRC_CRL ? v->crl_url : v->url[0] ? v->url : "the stapled response");
 	}
 }
 

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the revocation judgement: bytes as they come from an OCSP
- * responder or a server's stapled status (DER, junk) -> dc_ocsp_judge against a fixed
- * leaf and issuer made at start-up -> the JSON renderer of the result.
+ * responder, a server's stapled status or a CRL distribution point (DER, PEM, junk) ->
+ * dc_ocsp_judge and dc_crl_judge against a fixed leaf and issuer made at start-up -> the
+ * JSON renderer of each result.
  */
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
@@ -39,13 +40,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		EVP_PKEY_free(ik);
 		EVP_PKEY_free(lk);
 	}
-	struct dc_revocation v;
-	memset(&v, 0, sizeof(v));
-	v.attempted = true;
-	dc_ocsp_judge(data, size, leaf, issuer, time(NULL), &v);
-	cJSON *j = dc_output_revocation_json(&v);
-	char *text = cJSON_PrintUnformatted(j);
-	free(text);
-	cJSON_Delete(j);
+	for (int crl = 0; crl < 2; crl++) {
+		struct dc_revocation v;
+		memset(&v, 0, sizeof(v));
+		v.attempted = true;
+		if (crl)
+			dc_crl_judge(data, size, leaf, issuer, time(NULL), &v);
+		else
+			dc_ocsp_judge(data, size, leaf, issuer, time(NULL), &v);
+		cJSON *j = dc_output_revocation_json(&v);
+		char *text = cJSON_PrintUnformatted(j);
+		free(text);
+		cJSON_Delete(j);
+	}
 	return 0;
 }

@@ -63,7 +63,7 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUNPort 38893
   skip tcp-ipv6           IPv6 is "none" in the map: Tailscale does not use it
   ok   tls                TLSv1.3, TLS_AES_256_GCM_SHA384, SNI derp.test in Nms
   ok   certificate        valid for derp.test, issued by CN = derpcheck test intermediate CA
-  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and the server staples no OCSP response
+  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and no CRL distribution point, and the server staples no OCSP response
   ok   http-home          GET / is derper's home page
   ok   http-probe         GET /derp/probe answered 200
   ok   http-generate-204  /generate_204 answered 204 with the challenge response
@@ -177,7 +177,7 @@ diff -u - "$work/leafonly-cert.masked" <<'EOF2' >"$work/leafonly.diff" && pass |
   FAIL certificate        Tailscale clients reject it
        cause: the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain (Tailscale on Linux: x509: certificate signed by unknown authority; curl: unable to get local issuer certificate)
        fix:   serve the full chain, leaf first, as <certdir>/derp.test.crt and restart derper (it reads manual certificates only at start-up) (details: `derpcheck cert --derp-map leaf.json --region 900 --ca-file pki/ca.pem`)
-  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and the server staples no OCSP response
+  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and no CRL distribution point, and the server staples no OCSP response
 EOF2
 contains leafonly out "  ok   derp-handshake     admitted, server key nodekey:KEY..., protocol 2 (certificate ignored for this check)"
 # Its own relay test passes with the certificate ignored; clients still cannot use it.
@@ -219,7 +219,7 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUN off
   skip tcp-ipv6           IPv6 is "none" in the map: Tailscale does not use it
   ok   tls                TLSv1.3, TLS_AES_256_GCM_SHA384, SNI derp.test in Nms
   ok   certificate        valid for derp.test, issued by CN = derpcheck test intermediate CA
-  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and the server staples no OCSP response
+  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and no CRL distribution point, and the server staples no OCSP response
   ok   http-home          GET / is derper's home page
   ok   http-probe         GET /derp/probe answered 200
   ok   http-generate-204  /generate_204 answered 204 with the challenge response

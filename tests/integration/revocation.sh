@@ -18,7 +18,12 @@ peers_require
 ocsp_port=$(free_port tcp)
 ocsp_url=http://127.0.0.1:$ocsp_port
 opki=$work/opki
-pki_ocsp "$opki" "$ocsp_url" || { fail "tests/tools/mkpki-ocsp.sh failed"; finish; exit 1; }
+# The CA's CRL, served by tests/tools/httpfiles (its URL goes into the leaves).
+mkdir -p "$work/crl"
+spawn httpfiles listening 5 "$TOOLS/httpfiles" "$work/crl" || exit 1
+crl_url=http://127.0.0.1:$(sed -n 's/^listening 127.0.0.1://p' "$work/httpfiles.ready")/int.crl
+pki_ocsp "$opki" "$ocsp_url" "$crl_url" || { fail "tests/tools/mkpki-ocsp.sh failed"; finish; exit 1; }
+cp "$opki/int.crl" "$work/crl/int.crl"
 ca=(--ca-file opki/ca.pem)
 
 start_responder() {
@@ -39,12 +44,14 @@ serve() {
 serve good
 serve revoked
 serve stranger
+serve crl-good
+serve crl-revoked
 
 # the revocation line of `derpcheck cert`, with the responder's port and the times masked
 rev_line() {
 	local got
 	got=$(sed -n 's/^revocation: //p' "$work/$1.out" | sed -E -e "s/127\.0\.0\.1:$ocsp_port/127.0.0.1:OCSP/g" \
-		-e 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC/TIME/g')
+		-e "s#$crl_url#CRL-URL#g" -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC/TIME/g')
 	[ "$got" = "$2" ] && pass || fail "$1: revocation line '$got', want '$2'"
 }
 
@@ -72,10 +79,21 @@ contains cert-stranger out "  warning: revocation-unknown: the revocation status
 # and no finding for it.
 start_server nourl --listen 127.0.0.1:0 || exit 1
 run cert-no-url 0 10000 cert --servername derp.test --ca-file pki/ca.pem "127.0.0.1:$PORT"
-rev_line cert-no-url "not-checked: the leaf names no OCSP responder (no AIA OCSP URL) and the server staples no OCSP response"
+rev_line cert-no-url "not-checked: the leaf names no OCSP responder (no AIA OCSP URL) and no CRL distribution point, and the server staples no OCSP response"
 run cert-no-url-json 0 10000 cert --servername derp.test --ca-file pki/ca.pem "127.0.0.1:$PORT" --format json
 json cert-no-url-json '.targets[0].revocation | .status == "not-checked" and .source == null and .ocsp_url == null and .fetch_ms == null'
 json cert-no-url-json '.targets[0].findings == []'
+
+# ---- CRL: a leaf that names only a CRL distribution point ------------------------------------
+run cert-crl-good 0 10000 cert --derp-map crl-good.hujson "${ca[@]}" --region 900
+rev_line cert-crl-good "good (CRL CRL-URL): not on the CRL (thisUpdate TIME, nextUpdate TIME)"
+run cert-crl-revoked 1 10000 cert --derp-map crl-revoked.hujson "${ca[@]}" --region 900
+rev_line cert-crl-revoked "revoked (CRL CRL-URL): on TIME, reason keyCompromise (thisUpdate TIME)"
+contains cert-crl-revoked out ", reason keyCompromise (on the CRL at $crl_url)"
+run cert-crl-revoked-json 1 10000 cert --derp-map crl-revoked.hujson "${ca[@]}" --region 900 --format json
+json cert-crl-revoked-json ".targets[0].revocation | .status == \"revoked\" and .source == \"crl\" and .crl_url == \"$crl_url\" and .ocsp_url == null and .reason == \"keyCompromise\""
+run diag-crl-revoked 1 15000 diagnose --derp-map crl-revoked.hujson "${ca[@]}" 900
+contains diag-crl-revoked out "  FAIL revocation         revoked, says the CRL $crl_url"
 
 # ---- diagnose ------------------------------------------------------------------------------
 run diag-good 0 15000 diagnose --derp-map good.hujson "${ca[@]}" 900

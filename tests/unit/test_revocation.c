@@ -201,6 +201,107 @@ static void test_bytes_that_are_not_ocsp_are_unknown(void **state)
 	assert_string_equal(v.detail, "the answer (6 bytes) is not an OCSP response");
 }
 
+/* ---- CRLs --------------------------------------------------------------------------- */
+
+/* A DER CRL by signer/key listing revoked (may be NULL) with reason (-1: none). */
+static struct dc_buf make_crl(X509 *signer, EVP_PKEY *key, X509 *revoked, int reason, long last_s, long next_s)
+{
+	X509_CRL *crl = X509_CRL_new();
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(signer));
+	ASN1_TIME *last = ASN1_TIME_set(NULL, TP_NOW + last_s), *next = ASN1_TIME_set(NULL, TP_NOW + next_s);
+	X509_CRL_set1_lastUpdate(crl, last);
+	X509_CRL_set1_nextUpdate(crl, next);
+	if (revoked) {
+		X509_REVOKED *r = X509_REVOKED_new();
+		X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked));
+		ASN1_TIME *when = ASN1_TIME_set(NULL, TP_NOW - 2 * TP_DAY);
+		X509_REVOKED_set_revocationDate(r, when);
+		ASN1_TIME_free(when);
+		if (reason >= 0) {
+			ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
+			ASN1_ENUMERATED_set(e, reason);
+			X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, e, 0, 0);
+			ASN1_ENUMERATED_free(e);
+		}
+		X509_CRL_add0_revoked(crl, r);
+	}
+	X509_CRL_sort(crl);
+	X509_CRL_sign(crl, key, EVP_sha256());
+	unsigned char *der = NULL;
+	int len = i2d_X509_CRL(crl, &der);
+	assert_true(len > 0);
+	struct dc_buf out = {0};
+	dc_buf_append(&out, der, (size_t)len);
+	OPENSSL_free(der);
+	X509_CRL_free(crl);
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(next);
+	return out;
+}
+
+static struct dc_revocation judge_crl(struct dc_buf crl)
+{
+	struct dc_revocation v;
+	memset(&v, 0, sizeof(v));
+	dc_crl_judge((const unsigned char *)crl.data, crl.len, pki.leaf, pki.inter, TP_NOW, &v);
+	dc_buf_free(&crl);
+	return v;
+}
+
+static void test_crl_without_the_leaf_is_good(void **state)
+{
+	(void)state;
+	struct dc_revocation v = judge_crl(make_crl(pki.inter, pki.int_key, NULL, -1, -3600, 7 * TP_DAY));
+	assert_int_equal(v.status, DC_REVOCATION_GOOD);
+	assert_string_equal(v.detail, "not on the CRL (thisUpdate 2026-05-31 23:00:00 UTC, nextUpdate 2026-06-08 00:00:00 UTC)");
+}
+
+static void test_crl_listing_the_leaf_is_revoked_with_reason(void **state)
+{
+	(void)state;
+	struct dc_revocation v = judge_crl(make_crl(pki.inter, pki.int_key, pki.leaf, 1 /* keyCompromise */, -60, TP_DAY));
+	assert_int_equal(v.status, DC_REVOCATION_REVOKED);
+	assert_string_equal(v.reason_text, "keyCompromise");
+	assert_int_equal(v.revoked_at, TP_NOW - 2 * TP_DAY);
+}
+
+static void test_crl_signed_by_another_key_proves_nothing(void **state)
+{
+	(void)state;
+	EVP_PKEY *k = tp_key();
+	struct dc_revocation v = judge_crl(make_crl(pki.inter, k, pki.leaf, -1, -60, TP_DAY)); /* right name, wrong key */
+	assert_int_equal(v.status, DC_REVOCATION_UNKNOWN);
+	assert_non_null(strstr(v.detail, "signature does not verify"));
+	v = judge_crl(make_crl(pki.root, pki.root_key, NULL, -1, -60, TP_DAY)); /* another issuer's CRL */
+	assert_int_equal(v.status, DC_REVOCATION_UNKNOWN);
+	assert_string_equal(v.detail, "the CRL is not issued by the leaf's issuer: it proves nothing");
+	EVP_PKEY_free(k);
+}
+
+static void test_stale_crl_is_unknown(void **state)
+{
+	(void)state;
+	struct dc_revocation v = judge_crl(make_crl(pki.inter, pki.int_key, NULL, -1, -8 * TP_DAY, -TP_DAY));
+	assert_int_equal(v.status, DC_REVOCATION_UNKNOWN);
+	assert_string_equal(v.detail, "the CRL is stale: its nextUpdate 2026-05-31 00:00:00 UTC has passed");
+}
+
+static void test_crl_distribution_point_is_read_from_the_leaf(void **state)
+{
+	(void)state;
+	EVP_PKEY *k = tp_key();
+	X509 *leaf = tp_cert("derp.test", k, pki.inter, pki.int_key, &(struct tp_opts){.serial = 555});
+	tp_ext(leaf, pki.inter, NID_crl_distribution_points, "URI:ldap://x.test/crl,URI:http://crl.test/int.crl");
+	X509_sign(leaf, pki.int_key, EVP_sha256());
+	char url[256];
+	assert_true(dc_crl_distribution_point(leaf, url, sizeof(url)));
+	assert_string_equal(url, "http://crl.test/int.crl"); /* the first http(s) one */
+	assert_false(dc_crl_distribution_point(pki.leaf, url, sizeof(url)));
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+}
+
 /* ---- the whole check, with a fake responder ---------------------------------------- */
 
 struct fake_responder {
@@ -282,6 +383,48 @@ static void test_unreachable_responder_is_not_checked(void **state)
 	assert_string_equal(v.detail, "the OCSP responder " OCSP_URL " gave no answer: connection refused");
 }
 
+/* A fake that answers the OCSP GET with nothing and the CRL URL with a CRL. */
+struct fake_crl_server {
+	struct dc_buf crl;
+	int ocsp_calls, crl_calls;
+};
+
+static int fake_crl_fetch(void *user, const char *url, long timeout_ms, struct dc_buf *body, struct dc_error *err)
+{
+	struct fake_crl_server *f = user;
+	(void)timeout_ms;
+	if (strcmp(url, "http://crl.test/int.crl") == 0) {
+		f->crl_calls++;
+		dc_buf_append(body, f->crl.data, f->crl.len);
+		return 0;
+	}
+	f->ocsp_calls++;
+	return dc_error_set(err, url, "connection refused");
+}
+
+static void test_crl_is_asked_when_ocsp_gives_no_answer(void **state)
+{
+	(void)state;
+	EVP_PKEY *k = tp_key();
+	X509 *leaf = tp_cert("derp.test", k, pki.inter, pki.int_key, &(struct tp_opts){.serial = 556, .ocsp = OCSP_URL});
+	tp_ext(leaf, pki.inter, NID_crl_distribution_points, "URI:http://crl.test/int.crl");
+	X509_sign(leaf, pki.int_key, EVP_sha256());
+	struct fake_crl_server f = {.crl = make_crl(pki.inter, pki.int_key, leaf, -1, -60, TP_DAY)};
+	struct dc_revocation_opts o = {.now = TP_NOW, .fetch = fake_crl_fetch, .fetch_user = &f};
+	struct dc_revocation v;
+	dc_revocation_check(leaf, pki.inter, NULL, 0, &o, &v);
+	assert_int_equal(v.status, DC_REVOCATION_REVOKED);
+	assert_int_equal(v.source, DC_REVSRC_CRL);
+	assert_string_equal(v.crl_url, "http://crl.test/int.crl");
+	assert_int_equal(f.ocsp_calls, 1);
+	assert_int_equal(f.crl_calls, 1);
+	assert_non_null(strstr(v.detail, "; the OCSP responder gave none: the OCSP responder " OCSP_URL " gave no answer: connection refused"));
+	assert_string_equal(dc_revocation_source_name(DC_REVSRC_CRL), "crl");
+	dc_buf_free(&f.crl);
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+}
+
 static void test_leaf_without_responder_is_not_checked(void **state)
 {
 	(void)state;
@@ -329,6 +472,12 @@ int main(void)
 		cmocka_unit_test(test_unreachable_responder_is_not_checked),
 		cmocka_unit_test(test_leaf_without_responder_is_not_checked),
 		cmocka_unit_test(test_status_names_are_stable),
+		cmocka_unit_test(test_crl_without_the_leaf_is_good),
+		cmocka_unit_test(test_crl_listing_the_leaf_is_revoked_with_reason),
+		cmocka_unit_test(test_crl_signed_by_another_key_proves_nothing),
+		cmocka_unit_test(test_stale_crl_is_unknown),
+		cmocka_unit_test(test_crl_distribution_point_is_read_from_the_leaf),
+		cmocka_unit_test(test_crl_is_asked_when_ocsp_gives_no_answer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -173,7 +173,21 @@
 	X(X509_email_free) \
 	X(EVP_EncodeBlock) \
 	X(X509_STORE_set_flags) \
-	X(X509_STORE_get0_param)
+	X(X509_STORE_get0_param) \
+	X(d2i_X509_CRL) \
+	X(PEM_read_bio_X509_CRL) \
+	X(X509_CRL_free) \
+	X(X509_CRL_verify) \
+	X(X509_CRL_get_issuer) \
+	X(X509_CRL_get0_lastUpdate) \
+	X(X509_CRL_get0_nextUpdate) \
+	X(X509_CRL_get0_by_serial) \
+	X(X509_REVOKED_get0_revocationDate) \
+	X(X509_REVOKED_get_ext_d2i) \
+	X(ASN1_ENUMERATED_get) \
+	X(ASN1_ENUMERATED_free) \
+	X(X509_NAME_cmp) \
+	X(CRL_DIST_POINTS_free)
 
 struct dc_ossl_table {
 #define DC_OSSL_POINTER(name) __typeof__(name) *name;
@@ -333,6 +347,20 @@ bool dc_ossl_loaded(void);
 #define EVP_EncodeBlock (*dc_ossl.EVP_EncodeBlock)
 #define X509_STORE_set_flags (*dc_ossl.X509_STORE_set_flags)
 #define X509_STORE_get0_param (*dc_ossl.X509_STORE_get0_param)
+#define d2i_X509_CRL (*dc_ossl.d2i_X509_CRL)
+#define PEM_read_bio_X509_CRL (*dc_ossl.PEM_read_bio_X509_CRL)
+#define X509_CRL_free (*dc_ossl.X509_CRL_free)
+#define X509_CRL_verify (*dc_ossl.X509_CRL_verify)
+#define X509_CRL_get_issuer (*dc_ossl.X509_CRL_get_issuer)
+#define X509_CRL_get0_lastUpdate (*dc_ossl.X509_CRL_get0_lastUpdate)
+#define X509_CRL_get0_nextUpdate (*dc_ossl.X509_CRL_get0_nextUpdate)
+#define X509_CRL_get0_by_serial (*dc_ossl.X509_CRL_get0_by_serial)
+#define X509_REVOKED_get0_revocationDate (*dc_ossl.X509_REVOKED_get0_revocationDate)
+#define X509_REVOKED_get_ext_d2i (*dc_ossl.X509_REVOKED_get_ext_d2i)
+#define ASN1_ENUMERATED_get (*dc_ossl.ASN1_ENUMERATED_get)
+#define ASN1_ENUMERATED_free (*dc_ossl.ASN1_ENUMERATED_free)
+#define X509_NAME_cmp (*dc_ossl.X509_NAME_cmp)
+#define CRL_DIST_POINTS_free (*dc_ossl.CRL_DIST_POINTS_free)
 #endif
 
 #endif
