@@ -461,6 +461,7 @@ static const struct dc_finding *first_of(const struct dc_findings *f, enum dc_se
 struct tls_outcome {
 	bool tcp_ok;      /* TCP to DERPPort connected (addr is the address) */
 	bool tls_ok;      /* a TLS handshake completed */
+	bool not_tls;     /* ... or the port answered something that is not TLS (plain HTTP?) */
 	bool cert_ok;     /* Tailscale clients accept the certificate (checked, or with checks off) */
 	struct dc_endpoint addr;
 };
@@ -599,6 +600,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		return;
 	}
 	if (!chosen.conn.handshake) {
+		out->not_tls = chosen.conn.failure == DC_CONN_NOT_TLS;
 		const struct dc_finding *x = find_code(&chosen.findings, chosen.brief_code);
 		set(tls, DC_CHECK_FAIL, chosen.brief_code ? chosen.brief_code : "handshake-failed");
 		SUMMARY(tls, "%s: no TLS handshake", chosen.where);
@@ -818,11 +820,19 @@ static void check_proxy(struct dc_diag_node *dn, const struct tls_outcome *tls, 
 {
 	const struct dc_derp_node *n = dn->node;
 	*have_ev = false;
-	if (!tls->tcp_ok) {
+	/*
+	 * A handshake that failed (timeout, alert, closed) leaves the proxy probe nothing to
+	 * learn, and a second wait on a silent port would double the time: only a port that
+	 * answers something else than TLS (plain HTTP) is asked further.
+	 */
+	const char *skip = !tls->tcp_ok ? "no TCP connection"
+			 : !tls->tls_ok && !tls->not_tls ? "no TLS handshake (see tls)"
+							  : NULL;
+	if (skip) {
 		for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++) {
 			struct dc_diag_check *c = node_check(dn, dc_proxy_item_id((enum dc_proxy_item)i), DC_PATH_DERP);
 			set(c, DC_CHECK_SKIP, NULL);
-			SUMMARY(c, "no TCP connection");
+			SUMMARY(c, "%s", skip);
 		}
 		return;
 	}
