@@ -41,6 +41,8 @@ _derpcheck()
 	--style) COMPREPLY=($(compgen -W "tailscale rfc5389" -- "$cur")); return ;;
 	--bind-address|--bind-port|--stun-port-guess) return ;;
 	--listen|--parallel|--probe-limit|--cert-warn-days) return ;;
+	--load-rate) COMPREPLY=($(compgen -W "100 1000 5000" -- "$cur")); return ;;
+	--mesh-psk-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--deadline|--probe-timeout) COMPREPLY=($(compgen -W "10s 30s 1m 5m" -- "$cur")); return ;;
 	esac
 
@@ -63,12 +65,12 @@ _derpcheck()
 	help)
 		COMPREPLY=($(compgen -W "${commands% help}" -- "$cur")) ;;
 	diagnose)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--all --parallel --deadline --cert-warn-days --count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--all --parallel --deadline --cert-warn-days --mesh-psk-file --load-rate --count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur")) ;;
 	exporter)
-		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--listen --interval --parallel --probe-limit --probe-timeout --cert-warn-days --count -c $net_opts $global_opts" -- "$cur")) ;;
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--listen --interval --parallel --probe-limit --probe-timeout --cert-warn-days --mesh-psk-file --count -c $net_opts $global_opts" -- "$cur")) ;;
 	debug)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--all --parallel --deadline --cert-warn-days --count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur"))
+			COMPREPLY=($(compgen -W "--all --parallel --deadline --cert-warn-days --mesh-psk-file --load-rate --count -c --every --output -o --stun-port-guess --transport $net_opts $global_opts" -- "$cur"))
 		elif [[ $prev == debug ]]; then
 			COMPREPLY=($(compgen -W "derp" -- "$cur"))
 		fi ;;

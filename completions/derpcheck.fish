@@ -73,6 +73,8 @@ complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l all -d 
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l deadline -x -a '10s 30s 1m 5m' -d 'start no region after DURATION'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug exporter" -l parallel -x -a '1 4 8 32' -d 'check at most N regions at a time'
 complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug exporter" -l cert-warn-days -x -a '7 14 30' -d 'warn when a certificate expires within DAYS'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug" -l load-rate -x -a '100 1000 5000' -d 'relay PPS packets/s of 1200 bytes for one second through each node'
+complete -c derpcheck -n "__fish_seen_subcommand_from diagnose debug exporter" -l mesh-psk-file -r -F -d "derper's mesh key: check that every node lists the other nodes' mesh clients"
 
 # exporter
 complete -c derpcheck -n "__fish_seen_subcommand_from exporter" -l listen -x -d 'serve HTTP on ADDR:PORT'

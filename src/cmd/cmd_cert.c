@@ -446,6 +446,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 	struct dc_tlscheck_opts base = {
 		.derper_hostname = opts.hostname, .certdir = opts.certdir, .ca_file = cli->ca_file, .no_aia = opts.no_aia,
 		.timeout_ms = cli->timeout_ms, .command = command, .cache = cache,
+		.revocation = true, .revocation_findings = true,
 	};
 	struct dc_cert_output out = {0};
 	struct dc_certfiles files;

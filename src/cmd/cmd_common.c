@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "derpcheck/net/localapi.h"
@@ -14,6 +15,7 @@
 #include "derpcheck/input/mapchoice.h"
 #include "derpcheck/net/netaddr.h"
 #include "derpcheck/output/term.h"
+#include "derpcheck/util/file.h"
 
 void dc_command_warn_plain_http(const char *spec)
 {
@@ -197,5 +199,40 @@ int dc_command_cert_warn_days(const char *arg, int *out, struct dc_error *err)
 		return -1;
 	}
 	*out = (int)v;
+	return 0;
+}
+
+int dc_command_mesh_psk_file(const char *path, char out[DC_MESH_KEY_MAX + 1], struct dc_error *err)
+{
+	int fd = dc_file_open_regular(path, err);
+	if (fd < 0)
+		return -1;
+	struct dc_buf b = {0};
+	int rc = dc_file_read_fd(fd, path, 4096, &b, err);
+	close(fd);
+	if (rc < 0) {
+		dc_buf_free(&b);
+		return -1;
+	}
+	const char *p = b.data ? b.data : "";
+	size_t len = b.len;
+	while (len && strchr(" \t\r\n\v\f", *p)) {
+		p++;
+		len--;
+	}
+	while (len && strchr(" \t\r\n\v\f", p[len - 1]))
+		len--;
+	bool hex = len >= 64 && len <= DC_MESH_KEY_MAX;
+	for (size_t i = 0; hex && i < len; i++)
+		hex = strchr("0123456789abcdefABCDEF", p[i]) != NULL;
+	if (!hex) {
+		dc_buf_free(&b);
+		dc_error_set(err, path, "not a mesh key: derper wants 64 or more hex digits (up to %d here)", DC_MESH_KEY_MAX);
+		dc_error_hint(err, "give the file derper reads with -mesh-psk-file");
+		return -1;
+	}
+	memcpy(out, p, len);
+	out[len] = '\0';
+	dc_buf_free(&b);
 	return 0;
 }

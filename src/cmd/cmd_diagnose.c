@@ -16,7 +16,8 @@
 #include "derpcheck/util/file.h"
 #include "derpcheck/output/output_regions.h"
 
-enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT, OPT_STUN_PORT_GUESS, OPT_ALL, OPT_PARALLEL, OPT_DEADLINE, OPT_CERT_WARN_DAYS };
+enum { OPT_EVERY = 1, OPT_OUTPUT, OPT_COUNT, OPT_STUN_PORT_GUESS, OPT_ALL, OPT_PARALLEL, OPT_DEADLINE, OPT_CERT_WARN_DAYS,
+       OPT_MESH_PSK_FILE, OPT_LOAD_RATE };
 
 static const struct dc_option diagnose_options[] = {
 	{"all", 0, NULL, OPT_ALL, "check every region of the map, at the same time (also: several REGIONs)"},
@@ -24,6 +25,10 @@ static const struct dc_option diagnose_options[] = {
 	{"deadline", 0, "DURATION", OPT_DEADLINE, "start no region after DURATION; those are reported as not checked"},
 	{"cert-warn-days", 0, "DAYS", OPT_CERT_WARN_DAYS, "warn when a certificate expires within DAYS (default 14)"},
 	{"count", 'c', "N", OPT_COUNT, "relayed test pings per node and per mesh pair (default 3)"},
+	{"mesh-psk-file", 0, "FILE", OPT_MESH_PSK_FILE,
+	 "derper's mesh key: check that every node lists the other nodes' mesh clients"},
+	{"load-rate", 0, "PPS", OPT_LOAD_RATE,
+	 "relay PPS packets/s of 1200 bytes for one second through each node: delivered rate, one-way delay, queuing"},
 	{"every", 0, "DURATION", OPT_EVERY, "run again every DURATION (e.g. 5m) until interrupted"},
 	{"output", 'o', "FILE", OPT_OUTPUT, "write each report to FILE atomically (temporary file + rename)"},
 	{"stun-port-guess", 0, "PORT[,PORT...]", OPT_STUN_PORT_GUESS,
@@ -76,6 +81,9 @@ struct diag_args {
 	int cert_warn_days;
 	uint16_t guess[DC_STUN_GUESS_MAX_USER];
 	size_t nguess;
+	const char *mesh_key_file;
+	char mesh_key[DC_MESH_KEY_MAX + 1];
+	unsigned load_rate_pps;
 };
 
 static int on_option(void *user, int id, const char *arg, struct dc_error *err)
@@ -116,6 +124,17 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 		return 0;
 	case OPT_CERT_WARN_DAYS:
 		return dc_command_cert_warn_days(arg, &a->cert_warn_days, err);
+	case OPT_MESH_PSK_FILE:
+		a->mesh_key_file = arg;
+		return dc_command_mesh_psk_file(arg, a->mesh_key, err);
+	case OPT_LOAD_RATE:
+		if (dc_parse_int(arg, 10, 100000, &v) < 0) {
+			dc_error_set(err, NULL, "invalid --load-rate '%s'", arg);
+			dc_error_hint(err, "give packets per second from 10 to 100000 (1000 is about 10 Mbit/s)");
+			return -1;
+		}
+		a->load_rate_pps = (unsigned)v;
+		return 0;
 	case OPT_COUNT:
 		if (dc_parse_int(arg, 1, 100, &v) < 0) {
 			dc_error_set(err, NULL, "invalid --count '%s'", arg);
@@ -180,6 +199,9 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 		.cert_warn_days = a->cert_warn_days,
 		.stun_port_guess = a->guess,
 		.stun_port_guess_count = a->nguess,
+		.mesh_key = a->mesh_key_file ? a->mesh_key : NULL,
+		.mesh_key_file = a->mesh_key_file,
+		.load_rate_pps = a->load_rate_pps,
 	};
 	const struct dc_derpmap *rules_map = maps->have_doc && maps->doc.decoded ? &maps->doc.map : maps->map;
 	struct dc_diag_job *jobs = dc_xcalloc(rl->count, sizeof(*jobs));

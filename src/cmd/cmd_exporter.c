@@ -19,7 +19,8 @@
 #include "derpcheck/output/output_exporter.h"
 #include "derpcheck/output/promtext.h"
 
-enum { OPT_LISTEN = 1, OPT_INTERVAL, OPT_PARALLEL, OPT_PROBE_LIMIT, OPT_PROBE_TIMEOUT, OPT_CERT_WARN_DAYS, OPT_COUNT };
+enum { OPT_LISTEN = 1, OPT_INTERVAL, OPT_PARALLEL, OPT_PROBE_LIMIT, OPT_PROBE_TIMEOUT, OPT_CERT_WARN_DAYS, OPT_COUNT,
+       OPT_MESH_PSK_FILE };
 
 static const struct dc_option exporter_options[] = {
 	{"listen", 0, "ADDR:PORT", OPT_LISTEN, "serve HTTP on this address (default 127.0.0.1:9479; :PORT for every address)"},
@@ -29,6 +30,8 @@ static const struct dc_option exporter_options[] = {
 	{"probe-timeout", 0, "DURATION", OPT_PROBE_TIMEOUT, "answer a /probe that takes longer with 503 (default 30s)"},
 	{"cert-warn-days", 0, "DAYS", OPT_CERT_WARN_DAYS, "warn when a certificate expires within DAYS (default 14)"},
 	{"count", 'c', "N", OPT_COUNT, "relayed test pings per node and per mesh pair (default 3)"},
+	{"mesh-psk-file", 0, "FILE", OPT_MESH_PSK_FILE,
+	 "derper's mesh key: check that every node lists the other nodes' mesh clients"},
 	{0},
 };
 
@@ -64,6 +67,8 @@ struct exporter_args {
 	long long probe_timeout_ms;
 	int cert_warn_days;
 	unsigned count;
+	const char *mesh_key_file;
+	char mesh_key[DC_MESH_KEY_MAX + 1];
 };
 
 static int on_option(void *user, int id, const char *arg, struct dc_error *err)
@@ -109,6 +114,9 @@ static int on_option(void *user, int id, const char *arg, struct dc_error *err)
 		return 0;
 	case OPT_CERT_WARN_DAYS:
 		return dc_command_cert_warn_days(arg, &a->cert_warn_days, err);
+	case OPT_MESH_PSK_FILE:
+		a->mesh_key_file = arg;
+		return dc_command_mesh_psk_file(arg, a->mesh_key, err);
 	}
 	return 0;
 }
@@ -354,6 +362,8 @@ int dc_cmd_exporter(struct dc_cli *cli, int argc, char **argv)
 		.ping_count = a.count,
 		.defaults = &maps.defaults,
 		.cert_warn_days = a.cert_warn_days,
+		.mesh_key = a.mesh_key_file ? a.mesh_key : NULL,
+		.mesh_key_file = a.mesh_key_file,
 	};
 	struct dc_httpd_opts ho = {
 		.listen = a.listen, .wait_timeout_ms = (long)a.probe_timeout_ms, .handler = handle, .user = &x,

@@ -70,6 +70,13 @@ int dc_command_regions(const struct dc_cli *cli, const struct dc_map_choice *map
 /* --cert-warn-days DAYS (diagnose, exporter): 1 to 3650. */
 int dc_command_cert_warn_days(const char *arg, int *out, struct dc_error *err);
 
+/*
+ * --mesh-psk-file FILE (diagnose, exporter): the key as derper reads it (whitespace
+ * trimmed, 64 or more hex digits: cmd/derper/derper.go), into out (NUL-terminated).
+ */
+#define DC_MESH_KEY_MAX 512
+int dc_command_mesh_psk_file(const char *path, char out[DC_MESH_KEY_MAX + 1], struct dc_error *err);
+
 extern const struct dc_command_spec dc_validate_spec;
 int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv);
 

@@ -489,6 +489,55 @@ struct dc_diag_region_ctx {
 	const struct dc_diag_report *r;
 };
 
+/*
+ * The served leaf's revocation status (judge/revocation.h). Counted with the map's checks,
+ * not the DERP verdict: Tailscale on Linux relays through a revoked leaf all the same,
+ * but a revoked certificate is a fault to fix (FAIL), an unknown status a warning, and
+ * no evidence (no responder, no answer) a skip, never a pass.
+ */
+static void check_revocation(struct dc_diag_node *dn, const struct dc_cert_report *rep, const char *cmd, const char *skip)
+{
+	struct dc_diag_check *c = node_check(dn, DC_DIAG_REVOCATION, DC_PATH_MAP);
+	const struct dc_revocation *v = &rep->revocation;
+	if (!v->attempted) {
+		set(c, DC_CHECK_SKIP, NULL);
+		SUMMARY(c, "%s", skip);
+		return;
+	}
+	dn->revocation = *v;
+	char src[300];
+	if (v->source == DC_REVSRC_STAPLE)
+		dc_textf(src, sizeof(src), "the server's stapled OCSP response");
+	else if (v->source == DC_REVSRC_CRL)
+		dc_textf(src, sizeof(src), "the CRL %s", v->crl_url);
+	else
+		dc_textf(src, sizeof(src), "OCSP %s", v->url);
+	switch (v->status) {
+	case DC_REVOCATION_GOOD:
+		set(c, DC_CHECK_OK, NULL);
+		c->ms = v->fetch_ms;
+		SUMMARY(c, "good, says %s (%s)", src, v->detail);
+		return;
+	case DC_REVOCATION_REVOKED:
+		set(c, DC_CHECK_FAIL, "cert-revoked");
+		SUMMARY(c, "revoked, says %s", src);
+		CAUSE(c, "the CA revoked the served certificate %s", v->detail);
+		FIX(c, "get a new certificate (and key, after keyCompromise), install it and restart derper; Tailscale on "
+		       "Linux still connects, macOS, iOS and Windows clients may refuse it; details: `%s`", cmd);
+		return;
+	case DC_REVOCATION_UNKNOWN:
+		set(c, DC_CHECK_WARN, "revocation-unknown");
+		SUMMARY(c, "unknown, from %s", src);
+		CAUSE(c, "%s", v->detail);
+		FIX(c, "ask the CA why its revocation service has no verdict for this certificate; details: `%s`", cmd);
+		return;
+	case DC_REVOCATION_NOT_CHECKED:
+		set(c, DC_CHECK_SKIP, NULL);
+		SUMMARY(c, "not checked: %s", v->detail);
+		return;
+	}
+}
+
 static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addrs, const struct dc_diag_region_ctx *ctx,
 		      const struct dc_diag_opts *o, struct tls_outcome *out)
 {
@@ -517,6 +566,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		struct dc_tlscheck_opts to = {
 			.host_name = n->host_name, .cert_name = call.cert_name, .ca_file = o->ca_file, .no_aia = true,
 			.timeout_ms = o->timeout_ms, .command = cmd, .soon_days = o->cert_warn_days,
+			.revocation = !have_chosen, /* only the report kept below is shown: one OCSP request per node */
 		};
 		struct dc_cert_report rep;
 		struct dc_error err;
@@ -546,6 +596,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		SUMMARY(tls, "no TCP connection");
 		set(cert, DC_CHECK_SKIP, NULL);
 		SUMMARY(cert, "no TCP connection");
+		check_revocation(dn, &chosen, cmd, "no TCP connection");
 		return;
 	}
 	if (!chosen.conn.handshake) {
@@ -569,6 +620,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		one_line(tls->cause, sizeof(tls->cause));
 		set(cert, DC_CHECK_SKIP, NULL);
 		SUMMARY(cert, "no TLS handshake");
+		check_revocation(dn, &chosen, cmd, "no TLS handshake");
 		dc_cert_report_free(&chosen);
 		return;
 	}
@@ -588,6 +640,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		dn->have_leaf = true;
 		dn->leaf_not_after = (int64_t)chosen.certs[0].info.not_after;
 	}
+	check_revocation(dn, &chosen, cmd, "no leaf certificate was served");
 	out->cert_ok = tv.state != DC_TRUST_REJECTED;
 	if (tv.state == DC_TRUST_REJECTED || tv.state == DC_TRUST_INSECURE) {
 		set(cert, tv.state == DC_TRUST_REJECTED ? DC_CHECK_FAIL : DC_CHECK_INSECURE, tv.code);
@@ -1081,6 +1134,198 @@ static void verdicts(struct dc_diag_report *r)
 	}
 }
 
+/* ---- load through one node (--load-rate) ------------------------------------------------------- */
+
+#define LOAD_PACKET_SIZE 1200 /* about a WireGuard packet at a 1280 MTU: what relayed traffic is */
+
+/*
+ * One second of --load-rate packets/s from A to B through the node (ping's load mode,
+ * probe/derpping.h): what arrives, at what rate, and the one-way delay. The spread from
+ * the fastest packet to the 99th percentile is time spent in queues (derper's per-client
+ * queue, socket buffers). Counted with the map's checks: a measurement, not the verdict.
+ */
+static void check_load(struct dc_diag_node *dn, const struct dc_derp_region *region, const struct dc_diag_opts *o,
+		       bool insecure)
+{
+	struct dc_diag_check *c = node_check(dn, DC_DIAG_RELAY_LOAD, DC_PATH_MAP);
+	unsigned rate = o->load_rate_pps;
+	struct dc_ping_opts po = {
+		.region = region, .node = dn->node->name, .count = rate < 50 ? 50 : rate, .size = LOAD_PACKET_SIZE,
+		.rate_pps = rate, .reply_timeout_ms = o->timeout_ms, .connect_timeout_ms = o->timeout_ms,
+		.family = o->family, .ca_file = o->ca_file, .insecure = insecure, .transport = o->transport,
+	};
+	struct dc_ping_result pr;
+	memset(&pr, 0, sizeof(pr));
+	dc_ping_run(&po, &pr);
+	if (!pr.load.step_count || pr.stage == DC_PING_SETUP_FAILED || pr.stage == DC_PING_NOT_RELAYING) {
+		set(c, DC_CHECK_WARN, "relay-load-failed");
+		SUMMARY(c, "%u packets/s of %d B: no load step ran", rate, LOAD_PACKET_SIZE);
+		CAUSE(c, "%s", pr.err.what[0] ? pr.err.what : "the load clients did not get going");
+		FIX(c, "%s", pr.err.hint[0] ? pr.err.hint : "see the relay check; try a lower --load-rate");
+		dc_ping_result_free(&pr);
+		return;
+	}
+	const struct dc_load_step *s = &pr.load.steps[0];
+	dn->load_ran = true;
+	dn->load = *s;
+	dn->load_size = LOAD_PACKET_SIZE;
+	c->sent = s->sent;
+	c->received = s->delivered;
+	c->ms = s->delivered ? s->delay_avg_ms : -1;
+	double mbit = s->delivered_pps * LOAD_PACKET_SIZE * 8 / 1e6;
+	unsigned lost = s->sent - s->delivered;
+	if (s->delivered)
+		SUMMARY(c, "%u of %u packets of %d B delivered at %.0f/s (%.1f Mbit/s), one-way delay min %.2f avg %.2f p99 "
+			   "%.2f ms: queuing %.2f ms at p99%s", s->delivered, s->sent, LOAD_PACKET_SIZE, s->delivered_pps, mbit,
+			s->delay_min_ms, s->delay_avg_ms, s->delay_p99_ms, s->delay_p99_ms - s->delay_min_ms,
+			s->sender_behind ? "; derpcheck could not send faster (the limit is here)" : "");
+	else
+		SUMMARY(c, "0 of %u packets of %d B delivered at %u/s offered", s->sent, LOAD_PACKET_SIZE, rate);
+	if (!lost && !pr.stage) {
+		set(c, DC_CHECK_OK, NULL);
+	} else {
+		set(c, DC_CHECK_WARN, "relay-load-loss");
+		CAUSE(c, "%u of %u packets were lost at %.0f packets/s offered (%.1f Mbit/s): derper drops what overflows a "
+			 "client's 32-packet send queue (protocols.md \u00a71.7): the node, its host or its link does not "
+			 "keep up with this rate", lost, s->sent, s->sent_pps, s->sent_pps * LOAD_PACKET_SIZE * 8 / 1e6);
+		char cmd[900] = "";
+		const char *spec = dc_map_spec_for_command(o->map_name);
+		if (spec) {
+			char id[32];
+			snprintf(id, sizeof(id), "%lld", (long long)region->id);
+			dc_textf(cmd, sizeof(cmd), "derpcheck ping --flood --node");
+			dc_shell_append(cmd, sizeof(cmd), dn->node->name);
+			dc_shell_append(cmd, sizeof(cmd), "--derp-map");
+			dc_shell_append(cmd, sizeof(cmd), spec);
+			if (o->map_format) {
+				dc_shell_append(cmd, sizeof(cmd), "--map-format");
+				dc_shell_append(cmd, sizeof(cmd), o->map_format);
+			}
+			if (o->ca_file) {
+				dc_shell_append(cmd, sizeof(cmd), "--ca-file");
+				dc_shell_append(cmd, sizeof(cmd), o->ca_file);
+			}
+			dc_shell_append(cmd, sizeof(cmd), id);
+		}
+		FIX(c, "find the rate it does carry with a lower --load-rate%s%s%s; give derper more CPU or bandwidth if "
+		       "clients need more", spec ? " or with `" : "", cmd, spec ? "`" : "");
+	}
+	dc_ping_result_free(&pr);
+}
+
+/* ---- the mesh with the mesh key ---------------------------------------------------------------- */
+
+static void short_key(const uint8_t key[DC_DERP_KEY_LEN], char out[16])
+{
+	char hex[65];
+	dc_derp_key_hex(key, hex);
+	snprintf(out, 16, "%.8s\u2026", hex);
+}
+
+/* "A does not list B's mesh client: ..." for one direction; the cause and fix texts. */
+static void missing_direction(const struct dc_mesh_watch *seer, const struct dc_mesh_watch *peer, char *cause, size_t nc,
+			      char *fix, size_t nf)
+{
+	char k[16];
+	short_key(peer->server_key, k);
+	dc_textf(cause, nc, "WatchConns on %s lists %zu client%s, none with %s's server key nodekey:%s: %s's derper is not "
+		 "connected to %s as a mesh client, so %s cannot forward to clients on %s", seer->node->name, seer->present_count,
+		 seer->present_count == 1 ? "" : "s", peer->node->name, k, peer->node->name, seer->node->name, seer->node->name,
+		 peer->node->name);
+	dc_textf(fix, nf, "run %s's derper with --mesh-with naming %s (%s) and the same --mesh-psk-file, and let it reach %s "
+		 "on DERPPort (derper logs mesh(\"%s\") errors)", peer->node->name, seer->node->name, seer->node->host_name,
+		 seer->node->name, seer->node->host_name);
+}
+
+void dc_diag_mesh_presence_judge(const struct dc_mesh_watch *a, const struct dc_mesh_watch *b, const char *key_file,
+				 struct dc_diag_check *c)
+{
+	char pair[200];
+	snprintf(pair, sizeof(pair), "%s \u2194 %s", a->node->name, b->node->name);
+	c->pair[0] = a->node->name;
+	c->pair[1] = b->node->name;
+	const char *file = key_file ? key_file : "the mesh key file";
+	bool ra = a->result == DC_MESH_WATCH_REFUSED, rb = b->result == DC_MESH_WATCH_REFUSED;
+	if (ra || rb) {
+		set(c, DC_CHECK_FAIL, "mesh-key-refused");
+		SUMMARY(c, "%s: the mesh key was refused by %s%s%s", pair, ra ? a->node->name : b->node->name,
+			ra && rb ? " and " : "", ra && rb ? b->node->name : "");
+		CAUSE(c, "%s closed the connection on WatchConns (%s): it runs with another --mesh-psk-file than %s, or "
+		      "with none", ra ? a->node->name : b->node->name, ra ? a->error : b->error, file);
+		FIX(c, "give every derper of the region -mesh-psk-file with the key in %s (derper compares the text exactly), "
+		    "or run derpcheck with the file the derpers use", file);
+		return;
+	}
+	if (a->result != DC_MESH_WATCH_OK || b->result != DC_MESH_WATCH_OK) {
+		const struct dc_mesh_watch *x = a->result != DC_MESH_WATCH_OK ? a : b;
+		set(c, DC_CHECK_SKIP, NULL);
+		SUMMARY(c, "%s: not asked, %s: %s", pair, x->node->name,
+			x->result == DC_MESH_WATCH_NOT_RUN ? "STUNOnly" : x->error);
+		return;
+	}
+	bool a_sees_b = dc_mesh_watch_sees(a, b->server_key), b_sees_a = dc_mesh_watch_sees(b, a->server_key);
+	if (a_sees_b && b_sees_a) {
+		set(c, DC_CHECK_OK, NULL);
+		SUMMARY(c, "%s: each lists the other's mesh client (%s: %zu client%s, %s: %zu)", pair, a->node->name,
+			a->present_count, a->present_count == 1 ? "" : "s", b->node->name, b->present_count);
+		return;
+	}
+	set(c, DC_CHECK_FAIL, "mesh-split");
+	char cause1[350], fix1[350], cause2[350], fix2[350];
+	if (!a_sees_b && !b_sees_a) {
+		SUMMARY(c, "%s: neither lists the other's mesh client", pair);
+		missing_direction(a, b, cause1, sizeof(cause1), fix1, sizeof(fix1));
+		missing_direction(b, a, cause2, sizeof(cause2), fix2, sizeof(fix2));
+		CAUSE(c, "%s; and %s", cause1, cause2);
+		FIX(c, "%s; and %s", fix1, fix2);
+		return;
+	}
+	const struct dc_mesh_watch *seer = a_sees_b ? b : a, *peer = a_sees_b ? a : b;
+	SUMMARY(c, "%s: %s does not list %s's mesh client (%s lists %s's)", pair, seer->node->name, peer->node->name,
+		peer->node->name, seer->node->name);
+	missing_direction(seer, peer, cause1, sizeof(cause1), fix1, sizeof(fix1));
+	CAUSE(c, "%s", cause1);
+	FIX(c, "%s", fix1);
+}
+
+/* Each node watched with the mesh key, then every pair judged (region checks, path map). */
+static void check_mesh_presence(const struct dc_derp_region *region, struct dc_diag_report *r, const struct dc_diag_opts *o,
+				const bool *insecure)
+{
+	size_t n = r->node_count;
+	struct dc_mesh_watch *w = dc_xcalloc(n + 1, sizeof(*w));
+	r->mesh_sees = dc_xcalloc(n * n + 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		w[i].node = r->nodes[i].node;
+		if (r->nodes[i].node->stun_only)
+			continue;
+		struct dc_mesh_watch_opts mo = {
+			.mesh_key = o->mesh_key, .ca_file = o->ca_file, .insecure = insecure[i], .family = o->family,
+			.timeout_ms = o->timeout_ms, .transport = o->transport,
+		};
+		dc_mesh_watch_node(region, r->nodes[i].node, &mo, &w[i]);
+		r->nodes[i].mesh_watch = w[i].result;
+		r->nodes[i].mesh_clients = w[i].present_count;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			r->mesh_sees[i * n + j] = i == j || w[i].result != DC_MESH_WATCH_OK || !w[j].have_server_key
+							  ? -1
+							  : dc_mesh_watch_sees(&w[i], w[j].server_key);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			if (r->nodes[i].node->stun_only || r->nodes[j].node->stun_only)
+				continue;
+			struct dc_diag_check *c = add_check(r->region_checks, &r->region_count, DC_DIAG_MESH_PRESENCE, DC_PATH_MAP);
+			if (!c)
+				break;
+			dc_diag_mesh_presence_judge(&w[i], &w[j], o->mesh_key_file, c);
+		}
+	for (size_t i = 0; i < n; i++)
+		dc_mesh_watch_free(&w[i]);
+	free(w);
+}
+
 /* ---- the run --------------------------------------------------------------------------------- */
 
 void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *region, const struct dc_diag_opts *opts,
@@ -1166,6 +1411,8 @@ void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *
 		judge_server_keys(c, dn, &pr, &ev, have_ev, kind);
 		relays[i] = c->status != DC_CHECK_FAIL;
 		dc_ping_result_free(&pr);
+		if (o.load_rate_pps && relays[i])
+			check_load(dn, region, &o, insecure[i]);
 		if (have_ev)
 			dc_proxy_evidence_free(&ev);
 	}
@@ -1198,6 +1445,9 @@ void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *
 			dc_ping_result_free(&pr);
 		}
 
+	if (o.mesh_key)
+		check_mesh_presence(region, r, &o, insecure);
+
 	verdicts(r);
 	free(relays);
 	free(insecure);
@@ -1222,6 +1472,8 @@ size_t dc_diag_count(const struct dc_diag_report *r, enum dc_check_status st)
 
 void dc_diag_report_free(struct dc_diag_report *r)
 {
+	free(r->mesh_sees);
+	r->mesh_sees = NULL;
 	free(r->nodes);
 	r->nodes = NULL;
 	r->node_count = 0;

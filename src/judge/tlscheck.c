@@ -115,6 +115,7 @@ void dc_cert_report_free(struct dc_cert_report *r)
 	dc_findings_free(&r->findings);
 	if (r->fullchain)
 		dc_certs_free(r->fullchain);
+	free(r->staple);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -204,13 +205,7 @@ void dc_aia_cache_free(struct dc_aia_cache *cache)
 static int curl_fetch(void *user, const char *url, long timeout_ms, struct dc_buf *body, struct dc_error *err)
 {
 	(void)user;
-	struct dc_http_opts o = {.timeout_ms = timeout_ms, .max_bytes = DC_AIA_MAX_BYTES};
-	long status = 0;
-	if (dc_http_get(url, &o, body, &status, err) < 0)
-		return -1;
-	if (status != 200)
-		return dc_error_set(err, url, "HTTP status %ld", status);
-	return 0;
+	return dc_http_get_200(url, timeout_ms, DC_AIA_MAX_BYTES, body, err);
 }
 
 /* ---- one verification pass ----------------------------------------------------------- */

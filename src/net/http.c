@@ -437,6 +437,17 @@ int dc_http_get(const char *url, const struct dc_http_opts *opts, struct dc_buf 
 	return rc;
 }
 
+int dc_http_get_200(const char *url, long timeout_ms, size_t max_bytes, struct dc_buf *body, struct dc_error *err)
+{
+	struct dc_http_opts o = {.timeout_ms = timeout_ms, .max_bytes = max_bytes};
+	long status = 0;
+	if (dc_http_get(url, &o, body, &status, err) < 0)
+		return -1;
+	if (status != 200)
+		return dc_error_set(err, url, "HTTP status %ld", status);
+	return 0;
+}
+
 int dc_http_fetch_all(const struct dc_http_request *reqs, struct dc_http_response *resps, size_t n,
 		      struct dc_error *err)
 {

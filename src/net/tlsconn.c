@@ -275,6 +275,8 @@ static int tls_handshake(struct dc_tls_conn *c, const struct dc_tls_opts *opts, 
 	SSL_set_fd(c->ssl, c->fd);
 	if (opts->sni && *opts->sni && !is_ip_literal(opts->sni))
 		SSL_set_tlsext_host_name(c->ssl, opts->sni);
+	if (opts->ocsp_status)
+		SSL_set_tlsext_status_type(c->ssl, TLSEXT_STATUSTYPE_ocsp);
 	if (opts->alpn && set_alpn(c->ssl, opts->alpn) < 0) {
 		fail(c, DC_CONN_TLS_FAILED, err, "the ALPN list \"%s\" cannot be offered", opts->alpn);
 		goto fail;
@@ -493,6 +495,20 @@ STACK_OF(X509) *dc_tls_peer_chain(const struct dc_tls_conn *c)
 {
 	dc_ossl_need();
 	return c->ssl ? SSL_get_peer_cert_chain(c->ssl) : NULL;
+}
+
+size_t dc_tls_ocsp_staple(const struct dc_tls_conn *c, const unsigned char **der)
+{
+	dc_ossl_need();
+	*der = NULL;
+	if (!c->ssl)
+		return 0;
+	unsigned char *p = NULL;
+	long n = SSL_get_tlsext_status_ocsp_resp(c->ssl, &p);
+	if (n <= 0 || !p)
+		return 0;
+	*der = p;
+	return (size_t)n;
 }
 
 /* ---- verification ------------------------------------------------------------ */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "derpcheck/judge/certinfo.h"
+#include "derpcheck/judge/revocation.h"
 #include "derpcheck/output/term.h"
 
 /* The colour table and dc_paint are in src/output/term.c. */
@@ -236,4 +238,38 @@ cJSON *dc_output_stun_guess_json(const struct dc_stun_guess *g)
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
+}
+
+static cJSON *revocation_str(const char *s)
+{
+	return s && *s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *epoch_json(int64_t t)
+{
+	char buf[32];
+	if (!t)
+		return cJSON_CreateNull();
+	dc_time_format_go((time_t)t, buf, sizeof(buf));
+	return cJSON_CreateString(buf);
+}
+
+cJSON *dc_output_revocation_json(const struct dc_revocation *v)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", dc_revocation_status_name(v->status));
+	cJSON_AddItemToObject(o, "source", revocation_str(dc_revocation_source_name(v->source)));
+	cJSON_AddBoolToObject(o, "stapled", v->stapled);
+	cJSON_AddItemToObject(o, "ocsp_url", revocation_str(v->url));
+	cJSON_AddItemToObject(o, "crl_url", revocation_str(v->crl_url));
+	cJSON_AddItemToObject(o, "reason", revocation_str(v->status == DC_REVOCATION_REVOKED ? v->reason_text : NULL));
+	cJSON_AddItemToObject(o, "revoked_at", epoch_json(v->status == DC_REVOCATION_REVOKED ? v->revoked_at : 0));
+	cJSON_AddItemToObject(o, "this_update", epoch_json(v->this_update));
+	cJSON_AddItemToObject(o, "next_update", epoch_json(v->next_update));
+	if (v->fetch_ms >= 0)
+		cJSON_AddNumberToObject(o, "fetch_ms", v->fetch_ms);
+	else
+		cJSON_AddNullToObject(o, "fetch_ms");
+	cJSON_AddStringToObject(o, "detail", v->detail);
+	return o;
 }

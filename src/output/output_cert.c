@@ -176,6 +176,20 @@ static void print_result(FILE *out, const struct dc_cert_report *r, const struct
 	fprintf(out, "\n");
 }
 
+/* One line: the leaf's revocation status, where it came from, and the evidence. */
+static void print_revocation(FILE *out, const struct dc_revocation *v, const struct dc_style *st)
+{
+	const char *colour = v->status == DC_REVOCATION_GOOD ? GREEN : v->status == DC_REVOCATION_REVOKED ? RED : YELLOW;
+	fprintf(out, "revocation: %s%s%s", paint(st, colour), dc_revocation_status_name(v->status), paint(st, RESET));
+	if (v->source == DC_REVSRC_STAPLE)
+		fprintf(out, " (stapled OCSP response)");
+	else if (v->source == DC_REVSRC_OCSP)
+		fprintf(out, " (OCSP %s)", dc_term_safe(v->url));
+	else if (v->source == DC_REVSRC_CRL)
+		fprintf(out, " (CRL %s)", dc_term_safe(v->crl_url));
+	fprintf(out, ": %s\n", dc_term_safe(v->detail));
+}
+
 static void print_report(FILE *out, const struct dc_cert_report *r, const char *chain_title, const struct dc_style *st,
 			 const char *written, const struct dc_trust_verdict *trust)
 {
@@ -184,6 +198,8 @@ static void print_report(FILE *out, const struct dc_cert_report *r, const char *
 		print_chain(out, r, chain_title);
 		if (r->chain_checked || r->conn.attempted)
 			print_clients(out, r, trust, st);
+		if (r->revocation.attempted)
+			print_revocation(out, &r->revocation, st);
 	}
 	if (r->findings.count) {
 		fprintf(out, "problems:\n");
@@ -422,6 +438,7 @@ static cJSON *report_json(const struct dc_cert_report *r, const char *written)
 		cJSON_AddStringToObject(x, "result", r->fetches[i].result);
 		cJSON_AddItemToArray(fetches, x);
 	}
+	cJSON_AddItemToObject(o, "revocation", r->revocation.attempted ? dc_output_revocation_json(&r->revocation) : cJSON_CreateNull());
 	cJSON *clients = cJSON_AddObjectToObject(o, "clients");
 	for (int c = 0; c < DC_CLIENT_COUNT; c++) {
 		const struct dc_client_verdict *v = &r->clients[c];

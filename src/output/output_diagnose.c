@@ -227,6 +227,40 @@ struct cJSON *dc_output_diagnose_json_doc(const struct dc_diag_report *r, const 
 		cJSON_AddItemToObject(o, "certificate_trust", dn->trust == DC_TRUST_UNKNOWN
 								 ? cJSON_CreateNull()
 								 : cJSON_CreateString(dc_trust_name(dn->trust)));
+		if (dn->load_ran) {
+			const struct dc_load_step *ls = &dn->load;
+			cJSON *lj = cJSON_AddObjectToObject(o, "relay_load");
+			cJSON_AddNumberToObject(lj, "packet_bytes", (double)dn->load_size);
+			cJSON_AddNumberToObject(lj, "offered_pps", ls->rate_pps);
+			cJSON_AddNumberToObject(lj, "sent", ls->sent);
+			cJSON_AddNumberToObject(lj, "delivered", ls->delivered);
+			cJSON_AddNumberToObject(lj, "sent_pps", ls->sent_pps);
+			cJSON_AddNumberToObject(lj, "delivered_pps", ls->delivered_pps);
+			cJSON_AddNumberToObject(lj, "delivered_mbit_per_s", ls->delivered_pps * (double)dn->load_size * 8 / 1e6);
+			if (ls->delivered) {
+				cJSON_AddNumberToObject(lj, "delay_min_ms", ls->delay_min_ms);
+				cJSON_AddNumberToObject(lj, "delay_avg_ms", ls->delay_avg_ms);
+				cJSON_AddNumberToObject(lj, "delay_p99_ms", ls->delay_p99_ms);
+				cJSON_AddNumberToObject(lj, "delay_max_ms", ls->delay_max_ms);
+				cJSON_AddNumberToObject(lj, "queuing_p99_ms", ls->delay_p99_ms - ls->delay_min_ms);
+			}
+			cJSON_AddBoolToObject(lj, "sender_limited", ls->sender_behind);
+		} else {
+			cJSON_AddNullToObject(o, "relay_load");
+		}
+		if (r->mesh_sees) {
+			cJSON *mw = cJSON_AddObjectToObject(o, "mesh_watch");
+			cJSON_AddStringToObject(mw, "result", dc_mesh_watch_result_name(dn->mesh_watch));
+			cJSON_AddNumberToObject(mw, "clients", (double)dn->mesh_clients);
+			cJSON *sees = cJSON_AddArrayToObject(mw, "lists_mesh_clients_of");
+			for (size_t j = 0; j < r->node_count; j++)
+				if (r->mesh_sees[i * r->node_count + j] == 1)
+					cJSON_AddItemToArray(sees, cJSON_CreateString(r->nodes[j].node->name));
+		} else {
+			cJSON_AddNullToObject(o, "mesh_watch");
+		}
+		cJSON_AddItemToObject(o, "revocation", dn->revocation.attempted ? dc_output_revocation_json(&dn->revocation)
+									      : cJSON_CreateNull());
 		cJSON *tried = cJSON_AddObjectToObject(o, "stun_ports_tried");
 		cJSON_AddItemToObject(tried, "ipv4", dc_output_stun_guess_json(&dn->stun_guess[0]));
 		cJSON_AddItemToObject(tried, "ipv6", dc_output_stun_guess_json(&dn->stun_guess[1]));

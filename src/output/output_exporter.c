@@ -103,6 +103,13 @@ static void region_series(struct dc_buf *b, const struct dc_diag_report *r)
 		       "What clients make of the node's certificate: 1 for its state, 0 for the others (verified, rejected, "
 		       "insecure: accepted only because InsecureForTests turns checks off, unchecked: InsecureForTests over "
 		       "a good chain, unknown: not judged).");
+	dc_prom_family(b, "derpcheck_cert_revocation", "gauge",
+		       "The served leaf's revocation status (stapled OCSP, else the leaf's OCSP responder, else its CRL): 1 for "
+		       "its status, "
+		       "0 for the others (good, revoked, unknown: an answer without a verdict, not-checked: no responder or "
+		       "CRL, no issuer or no answer); absent when no leaf was served.");
+	static const enum dc_revocation_status revocations[] = {DC_REVOCATION_GOOD, DC_REVOCATION_REVOKED,
+								 DC_REVOCATION_UNKNOWN, DC_REVOCATION_NOT_CHECKED};
 	static const enum dc_trust trusts[] = {DC_TRUST_VERIFIED, DC_TRUST_REJECTED, DC_TRUST_INSECURE,
 					       DC_TRUST_UNCHECKED, DC_TRUST_UNKNOWN};
 	for (size_t i = 0; i < r->node_count; i++) {
@@ -154,6 +161,12 @@ static void region_series(struct dc_buf *b, const struct dc_diag_report *r)
 				dc_prom_label(b, "state", dc_trust_name(trusts[t]), false);
 				value(b, dn->trust == trusts[t]);
 			}
+		if (dn->revocation.attempted)
+			for (size_t k = 0; k < DC_ARRAY_LEN(revocations); k++) {
+				series(b, "derpcheck_cert_revocation", rg, name);
+				dc_prom_label(b, "status", dc_revocation_status_name(revocations[k]), false);
+				value(b, dn->revocation.status == revocations[k]);
+			}
 		/*
 		 * Extension point: the transport a node was reached over (DERP upgrade or WebSocket)
 		 * becomes derpcheck_node_transport_info{...,transport="derp|websocket"} 1 here once
@@ -175,6 +188,30 @@ static void region_series(struct dc_buf *b, const struct dc_diag_report *r)
 			series(b, "derpcheck_mesh_rtt_seconds", rg, c->pair[0]);
 			dc_prom_label(b, "peer", c->pair[1], false);
 			value(b, c->ms / 1000.0);
+		}
+	}
+	if (!r->mesh_sees)
+		return;
+	/* --mesh-psk-file: n * (n - 1) series per region, like derpcheck_mesh_ok's pairs both ways. */
+	dc_prom_family(b, "derpcheck_mesh_key_ok", "gauge",
+		       "With --mesh-psk-file: 1 when the node accepted the mesh key (it answered WatchConns), 0 when it "
+		       "closed the connection on it; absent when it could not be asked.");
+	dc_prom_family(b, "derpcheck_mesh_sees", "gauge",
+		       "With --mesh-psk-file: 1 when the node lists the peer's mesh client among its clients (the peer "
+		       "meshes into it), 0 when not; absent when either was not watched.");
+	size_t n = r->node_count;
+	for (size_t i = 0; i < n; i++) {
+		const struct dc_diag_node *dn = &r->nodes[i];
+		if (dn->mesh_watch == DC_MESH_WATCH_OK || dn->mesh_watch == DC_MESH_WATCH_REFUSED) {
+			series(b, "derpcheck_mesh_key_ok", rg, dn->node->name);
+			value(b, dn->mesh_watch == DC_MESH_WATCH_OK);
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (r->mesh_sees[i * n + j] < 0)
+				continue;
+			series(b, "derpcheck_mesh_sees", rg, dn->node->name);
+			dc_prom_label(b, "peer", r->nodes[j].node->name, false);
+			value(b, r->mesh_sees[i * n + j] == 1);
 		}
 	}
 }

@@ -353,7 +353,9 @@ char *dc_derp_client_info_json(const struct dc_derp_client_info *ci)
 		cJSON_AddBoolToObject(o, "IsProber", true);
 	if (ci->app_name && *ci->app_name)
 		cJSON_AddStringToObject(o, "AppName", ci->app_name);
-	if (ci->mesh_key) {
+	if (ci->mesh_key_text && *ci->mesh_key_text) {
+		cJSON_AddStringToObject(o, "meshKey", ci->mesh_key_text);
+	} else if (ci->mesh_key) {
 		char hex[65];
 		dc_derp_key_hex(ci->mesh_key, hex);
 		cJSON_AddStringToObject(o, "meshKey", hex);

@@ -268,6 +268,11 @@ void dc_derp_queue_note_preferred(struct dc_derp_conn *c, bool preferred)
 	dc_derp_put_note_preferred(&c->wbuf, preferred);
 }
 
+void dc_derp_queue_watch_conns(struct dc_derp_conn *c)
+{
+	dc_derp_put_watch_conns(&c->wbuf);
+}
+
 int dc_derp_flush(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_error *err)
 {
 	if (c->wbuf.len == 0)
@@ -412,6 +417,7 @@ static int send_client_info(struct dc_derp_conn *c, const struct dc_derp_dial_op
 		.is_prober = o->is_prober,
 		.app_name = o->app_name,
 		.mesh_key = o->mesh_key,
+		.mesh_key_text = o->mesh_key_text,
 	};
 	char *json = dc_derp_client_info_json(&ci);
 	uint8_t nonce[DC_DERP_NONCE_LEN];

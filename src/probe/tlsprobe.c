@@ -174,6 +174,7 @@ static bool sni_alert(const char *alert)
 
 static void capture(struct dc_tls_conn *conn, struct dc_tls_facts *f, STACK_OF(X509) **chain)
 {
+	dc_ossl_need();
 	f->handshake = true;
 	dc_tlscheck_textf(f->version, sizeof(f->version), "%s", SSL_get_version(conn->ssl));
 	const SSL_CIPHER *cipher = SSL_get_current_cipher(conn->ssl);
@@ -307,6 +308,53 @@ static void explain_handshake_failure(const struct sockaddr *addr, socklen_t add
 	}
 }
 
+/* The certificate that issued leaf, among those served or fetched; NULL when none did. */
+static X509 *issuer_of(const struct dc_cert_report *r, X509 *leaf)
+{
+	for (size_t i = 0; i < r->count; i++) {
+		X509 *c = r->certs[i].cert;
+		if (c != leaf && !r->certs[i].info.metacert && X509_check_issued(c, leaf) == X509_V_OK)
+			return c;
+	}
+	return NULL;
+}
+
+/* The leaf's revocation status (judge/revocation.h), and with revocation_findings what it means. */
+static void check_revocation(const struct dc_tlscheck_opts *o, struct dc_cert_report *r, uint64_t deadline, time_t now)
+{
+	if (!r->count || r->certs[0].role != DC_ROLE_LEAF)
+		return;
+	X509 *leaf = r->certs[0].cert;
+	long left = (long)((deadline > dc_now_ns() ? deadline - dc_now_ns() : 0) / 1000000);
+	struct dc_revocation_opts ro = {.now = now, .timeout_ms = left > 0 ? left : 1};
+	struct dc_revocation *v = &r->revocation;
+	dc_revocation_check(leaf, issuer_of(r, leaf), r->staple, r->staple_len, &ro, v);
+	if (!o->revocation_findings)
+		return;
+	const char *cmd = o->command ? o->command : "derpcheck cert";
+	struct dc_finding *x;
+	if (v->status == DC_REVOCATION_REVOKED) {
+		char when[32];
+		dc_time_format((time_t)v->revoked_at, when, sizeof(when));
+		x = dc_tlscheck_issue(r, DC_SEV_ERROR, "cert-revoked", "chain[0]", "the served certificate is revoked",
+				      "the served certificate (CN \"%s\") was revoked by its CA on %s, reason %s (%s%s)",
+				      r->certs[0].info.common_name, when, v->reason_text[0] ? v->reason_text : "not given",
+				      v->source == DC_REVSRC_STAPLE ? "the server's own stapled OCSP response"
+				      : v->source == DC_REVSRC_CRL   ? "on the CRL at "
+								     : "OCSP responder ",
+				      v->source == DC_REVSRC_STAPLE ? "" : v->source == DC_REVSRC_CRL ? v->crl_url : v->url);
+		dc_finding_hint(x, "get a new certificate (and a new key if the reason is keyCompromise), install it, restart "
+				   "derper, then run `%s` again; Tailscale on Linux does not check revocation and still "
+				   "connects, but macOS, iOS, Windows clients and browsers may refuse it", cmd);
+	} else if (v->status == DC_REVOCATION_UNKNOWN) {
+		x = dc_tlscheck_issue(r, DC_SEV_WARNING, "revocation-unknown", "chain[0]", NULL,
+				      "the revocation status of the served certificate is unknown: %s", v->detail);
+		dc_finding_hint(x, "ask the CA why its revocation service (%s) has no verdict for this certificate; a client "
+				   "that insists on one may refuse the connection",
+				v->source == DC_REVSRC_CRL ? v->crl_url : v->url[0] ? v->url : "the stapled response");
+	}
+}
+
 int dc_tlscheck_connect(const struct sockaddr *addr, socklen_t addrlen, const struct dc_tlscheck_opts *o,
 			struct dc_cert_report *r, struct dc_error *err)
 {
@@ -324,7 +372,8 @@ int dc_tlscheck_connect(const struct sockaddr *addr, socklen_t addrlen, const st
 	if (host && !dc_tlscheck_is_ip(host))
 		dc_tlscheck_textf(f->sni, sizeof(f->sni), "%s", host);
 
-	struct dc_tls_opts to = {.sni = host, .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000};
+	struct dc_tls_opts to = {.sni = host, .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000,
+				 .ocsp_status = o->revocation};
 	struct dc_tls_conn conn;
 	struct dc_error cerr;
 	dc_error_clear(&cerr);
@@ -362,6 +411,15 @@ int dc_tlscheck_connect(const struct sockaddr *addr, socklen_t addrlen, const st
 		return 0;
 	}
 	capture(&conn, f, &chain);
+	if (o->revocation) {
+		const unsigned char *staple;
+		size_t n = dc_tls_ocsp_staple(&conn, &staple);
+		if (n && n <= DC_OCSP_MAX_BYTES) {
+			r->staple = dc_xmalloc(n);
+			memcpy(r->staple, staple, n);
+			r->staple_len = n;
+		}
+	}
 	read_server_date(&conn, host && !dc_tlscheck_is_ip(host) ? host : f->peer, deadline, now, f);
 	dc_tls_close(&conn);
 
@@ -380,6 +438,8 @@ int dc_tlscheck_connect(const struct sockaddr *addr, socklen_t addrlen, const st
 					     "the server's clock (HTTP Date: %s) differs from this machine's by %+lld s", sd, f->skew_s);
 		dc_finding_hint(x, "a certificate looks expired or not yet valid to any machine whose clock is wrong: turn on NTP where the clock is off (timedatectl set-ntp true)");
 	}
+	if (o->revocation)
+		check_revocation(o, r, deadline, now);
 	return 0;
 }
 

@@ -65,6 +65,7 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUNPort 38893
   skip tcp-ipv6           IPv6 is "none" in the map: Tailscale does not use it
   ok   tls                TLSv1.3, TLS_AES_256_GCM_SHA384, SNI derp.test in Nms
   ok   certificate        valid for derp.test, issued by CN = derpcheck test intermediate CA
+  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and no CRL distribution point, and the server staples no OCSP response
   ok   http-home          GET / is derper's home page
   ok   http-probe         GET /derp/probe answered 200
   ok   http-generate-204  /generate_204 answered 204 with the challenge response
@@ -133,7 +134,7 @@ EOF2
 run good-json 0 5000 --format json diagnose --derp-map good.json "${ca[@]}" 900
 json good-json '.ok == true and .region.id == 900 and .region.code == "test" and .verdicts.stun.verdict == "ok" and .verdicts.derp.verdict == "ok"'
 json good-json '.nodes[0].name == "900a" and (.nodes[0].server_key | startswith("nodekey:")) and .counts.fail == 0'
-json good-json '[.nodes[0].checks[] | .check] == ["map","dns-ipv4","dns-ipv6","stun-ipv4","stun-ipv6","tcp-ipv4","tcp-ipv6","tls","certificate","http-home","http-probe","http-generate-204","proxy","proxy-alpn","http-derp","derp-upgrade","websocket","http-latency-check","derp-handshake","relay"]'
+json good-json '[.nodes[0].checks[] | .check] == ["map","dns-ipv4","dns-ipv6","stun-ipv4","stun-ipv6","tcp-ipv4","tcp-ipv6","tls","certificate","revocation","http-home","http-probe","http-generate-204","proxy","proxy-alpn","http-derp","derp-upgrade","websocket","http-latency-check","derp-handshake","relay"]'
 json good-json '(.nodes[0].checks[] | select(.check == "relay") | .status == "ok" and .ms > 0 and .cause == null)'
 run good-prom 0 5000 --format prometheus diagnose --derp-map good.json "${ca[@]}" 900
 contains good-prom out '# TYPE derpcheck_diagnose_check_ok gauge'
@@ -178,6 +179,7 @@ diff -u - "$work/leafonly-cert.masked" <<'EOF2' >"$work/leafonly.diff" && pass |
   FAIL certificate        Tailscale clients reject it
        cause: the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain (Tailscale on Linux: x509: certificate signed by unknown authority; curl: unable to get local issuer certificate)
        fix:   serve the full chain, leaf first, as <certdir>/derp.test.crt and restart derper (it reads manual certificates only at start-up) (details: `derpcheck cert --derp-map leaf.json --region 900 --ca-file pki/ca.pem`)
+  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and no CRL distribution point, and the server staples no OCSP response
 EOF2
 contains leafonly out "  ok   derp-handshake     admitted, server key nodekey:KEY..., protocol 2 (certificate ignored for this check)"
 # Its own relay test passes with the certificate ignored; clients still cannot use it.
@@ -219,6 +221,7 @@ node 900a (derp.test): IPv4 127.0.0.21, IPv6 none, DERPPort PORT, STUN off
   skip tcp-ipv6           IPv6 is "none" in the map: Tailscale does not use it
   ok   tls                TLSv1.3, TLS_AES_256_GCM_SHA384, SNI derp.test in Nms
   ok   certificate        valid for derp.test, issued by CN = derpcheck test intermediate CA
+  skip revocation         not checked: the leaf names no OCSP responder (no AIA OCSP URL) and no CRL distribution point, and the server staples no OCSP response
   ok   http-home          GET / is derper's home page
   ok   http-probe         GET /derp/probe answered 200
   ok   http-generate-204  /generate_204 answered 204 with the challenge response
@@ -245,6 +248,7 @@ node 900b (derp.test): IPv4 127.0.0.25, IPv6 none, DERPPort PORT, STUN off
   skip tcp-ipv6           IPv6 is "none" in the map: Tailscale does not use it
   skip tls                no TCP connection
   skip certificate        no TCP connection
+  skip revocation         no TCP connection
   skip http-home          no TLS connection
   skip http-probe         no TLS connection
   skip http-generate-204  no TLS connection

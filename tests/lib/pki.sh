@@ -11,6 +11,13 @@
 #                                 localhost and 127.0.0.1 (HTTPS map servers)
 #   pki_cert_variants DIR AIA-URL tests/tools/mkcertpki.sh: one variant per certificate
 #                                 failure mode for `derpcheck cert` (tls-diagnosis.md §7.4)
+#   pki_ocsp DIR URL [CRL-URL]    tests/tools/mkpki-ocsp.sh: pki_derp's CAs, then leaves for
+#                                 derp.test whose AIA names the OCSP responder URL: good,
+#                                 revoked (keyCompromise) and stranger (unknown to the
+#                                 responder), each with -chain.pem; DIR/index.txt is the
+#                                 database of `openssl ocsp -index` (the intermediate signs);
+#                                 with CRL-URL also crl-good and crl-revoked, which name only
+#                                 that CRL distribution point, and DIR/int.crl to serve there
 #   pki_expired_leaf PKIDIR OUT   OUT.crt (leaf for derp.test and derp2.test, expired on
 #                                 2024-04-01, issued by PKIDIR's intermediate, followed
 #                                 by it) and OUT.key, made with openssl ca -startdate/-enddate
@@ -26,6 +33,7 @@ _pki_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)
 pki_derp() { DAYS=${2:-${DAYS:-1}} "$_pki_tools/mkpki-derp.sh" "$1"; }
 pki_localhost() { "$_pki_tools/mkpki.sh" "$1"; }
 pki_cert_variants() { "$_pki_tools/mkcertpki.sh" "$1" "$2"; }
+pki_ocsp() { "$_pki_tools/mkpki-ocsp.sh" "$@"; }
 
 _pki_certdir() {
 	local crt=$1 key=$2 dir=$3 host=${4:-derp.test}

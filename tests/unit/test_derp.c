@@ -424,6 +424,19 @@ static void test_client_info_json_as_go_writes_it(void **state)
 	free(s);
 }
 
+/* derper compares the meshKey text with its file's (derp_server.go): sent as the file holds it. */
+static void test_client_info_sends_the_mesh_key_text_verbatim(void **state)
+{
+	(void)state;
+	uint8_t mesh[32];
+	key_of(mesh, 0);
+	const char *text = "ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789ff";
+	struct dc_derp_client_info ci = {.version = 2, .can_ack_pings = true, .mesh_key = mesh, .mesh_key_text = text};
+	char *s = dc_derp_client_info_json(&ci);
+	assert_string_equal(s, "{\"version\":2,\"CanAckPings\":true,\"meshKey\":\"ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789ff\"}");
+	free(s);
+}
+
 static void test_client_info_parse_rules_of_the_server(void **state)
 {
 	(void)state;
@@ -608,6 +621,7 @@ int main(void)
 		cmocka_unit_test(test_client_info_seal_matches_nacl_vector),
 		cmocka_unit_test(test_server_info_round_trip_and_wrong_key),
 		cmocka_unit_test(test_client_info_json_as_go_writes_it),
+		cmocka_unit_test(test_client_info_sends_the_mesh_key_text_verbatim),
 		cmocka_unit_test(test_client_info_parse_rules_of_the_server),
 		cmocka_unit_test(test_server_info_token_bucket),
 		cmocka_unit_test(test_key_text_forms),

@@ -22,6 +22,7 @@ struct tp_opts {
 	const char *sans;  /* "DNS:derp.test,IP:127.0.0.1"; NULL: no SAN extension */
 	const char *eku;   /* "serverAuth", "clientAuth"; NULL: no EKU */
 	const char *aia;   /* caIssuers URL or NULL */
+	const char *ocsp;  /* OCSP responder URL (AIA id-ad-ocsp) or NULL */
 	long from_days;    /* notBefore relative to TP_NOW (default -1) */
 	long to_days;      /* notAfter relative to TP_NOW (default 90) */
 	const EVP_MD *md;  /* default SHA-256 */
@@ -67,9 +68,10 @@ static inline X509 *tp_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKE
 		tp_ext(cert, signer, NID_subject_alt_name, o->sans);
 	if (o->eku)
 		tp_ext(cert, signer, NID_ext_key_usage, o->eku);
-	if (o->aia) {
-		char value[300];
-		snprintf(value, sizeof(value), "caIssuers;URI:%s", o->aia);
+	if (o->aia || o->ocsp) {
+		char value[600];
+		snprintf(value, sizeof(value), "%s%s%s%s%s", o->aia ? "caIssuers;URI:" : "", o->aia ? o->aia : "",
+			 o->aia && o->ocsp ? "," : "", o->ocsp ? "OCSP;URI:" : "", o->ocsp ? o->ocsp : "");
 		tp_ext(cert, signer, NID_info_access, value);
 	}
 	X509_sign(cert, issuer_key ? issuer_key : key, o->md ? o->md : EVP_sha256());

@@ -18,7 +18,10 @@
 
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/findings.h"
+#include "derpcheck/judge/revocation.h"
 #include "derpcheck/probe/derpconn.h"
+#include "derpcheck/probe/derpping.h"
+#include "derpcheck/probe/meshwatch.h"
 #include "derpcheck/judge/trust.h"
 #include "derpcheck/probe/stunguess.h"
 
@@ -47,6 +50,7 @@ enum dc_diag_path {
 #define DC_DIAG_TCP6 "tcp-ipv6"
 #define DC_DIAG_TLS "tls"
 #define DC_DIAG_CERT "certificate"
+#define DC_DIAG_REVOCATION "revocation"
 #define DC_DIAG_HTTP_HOME "http-home"
 #define DC_DIAG_HTTP_PROBE "http-probe"
 #define DC_DIAG_HTTP_204 "http-generate-204"
@@ -54,6 +58,8 @@ enum dc_diag_path {
 #define DC_DIAG_HANDSHAKE "derp-handshake"
 #define DC_DIAG_RELAY "relay"
 #define DC_DIAG_MESH "mesh"
+#define DC_DIAG_RELAY_LOAD "relay-load" /* with --load-rate: one second of load through the node */
+#define DC_DIAG_MESH_PRESENCE "mesh-presence" /* with --mesh-psk-file: who lists whose mesh client */
 
 struct dc_diag_check {
 	const char *id;              /* DC_DIAG_* */
@@ -93,7 +99,15 @@ struct dc_diag_node {
 	enum dc_trust trust;         /* what clients make of the certificate (unknown: not judged) */
 	bool have_leaf;              /* a leaf certificate was served (monitoring: its expiry) */
 	int64_t leaf_not_after;      /* its notAfter, Unix seconds */
+	struct dc_revocation revocation; /* the leaf's OCSP status (attempted: a chain was captured) */
 	struct dc_stun_guess stun_guess[2]; /* [0] IPv4, [1] IPv6: ports tried when STUNPort failed (nports 0: none) */
+	/* with --mesh-psk-file: what WatchConns with the mesh key gave (probe/meshwatch.h) */
+	enum dc_mesh_watch_result mesh_watch; /* NOT_RUN without a mesh key */
+	size_t mesh_clients;         /* clients it listed, derpcheck's own excluded */
+	/* with --load-rate: the load step through the node, A to B, one way (probe/derpping.h) */
+	bool load_ran;
+	struct dc_load_step load;    /* its steps pointer is not kept */
+	size_t load_size;            /* bytes per packet */
 };
 
 enum dc_verdict {
@@ -116,6 +130,9 @@ struct dc_diag_opts {
 	int cert_warn_days;          /* warn when a certificate expires within this many days (0: 14) */
 	const uint16_t *stun_port_guess;   /* --stun-port-guess: more ports to try when STUNPort fails */
 	size_t stun_port_guess_count;
+	const char *mesh_key;        /* --mesh-psk-file's key (trimmed): watch each node's clients; NULL: not */
+	const char *mesh_key_file;   /* its path, for the texts */
+	unsigned load_rate_pps;      /* --load-rate: relay this many packets/s for one second per node; 0: not */
 };
 
 struct dc_diag_report {
@@ -128,6 +145,12 @@ struct dc_diag_report {
 	char stun_reason[300], derp_reason[300];
 	uint64_t elapsed_ns;
 	int64_t finished_unix;       /* wall clock when the run ended (Prometheus, JSON) */
+	/*
+	 * With --mesh-psk-file: mesh_sees[i * node_count + j] is 1 when node i lists node j's
+	 * mesh client (j meshes into i), 0 when it does not, -1 when unknown (i or j not
+	 * watched); NULL without a mesh key.
+	 */
+	signed char *mesh_sees;
 };
 
 /*
@@ -137,6 +160,15 @@ struct dc_diag_report {
 void dc_diagnose_run(const struct dc_derpmap *map, const struct dc_derp_region *region, const struct dc_diag_opts *opts,
 		     struct dc_diag_report *r);
 void dc_diag_report_free(struct dc_diag_report *r);
+
+/*
+ * The mesh-presence check of the pair a, b (both watched with the mesh key): ok when each
+ * lists the other's mesh client; fail "mesh-key-refused" when either closed on WatchConns
+ * (key_file names the key given); fail "mesh-split" naming who does not see whom; skip
+ * when either could not be asked. c is a fresh check (id, path set).
+ */
+void dc_diag_mesh_presence_judge(const struct dc_mesh_watch *a, const struct dc_mesh_watch *b, const char *key_file,
+				 struct dc_diag_check *c);
 
 /* Checks with this status over the whole report. */
 size_t dc_diag_count(const struct dc_diag_report *r, enum dc_check_status st);

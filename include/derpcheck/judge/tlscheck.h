@@ -25,6 +25,7 @@
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/certinfo.h"
 #include "derpcheck/judge/findings.h"
+#include "derpcheck/judge/revocation.h"
 #include "derpcheck/net/tlsconn.h"
 
 enum dc_client {
@@ -109,6 +110,14 @@ struct dc_tlscheck_opts {
 	struct dc_aia_cache *cache;  /* NULL: nothing is shared between checks */
 	dc_aia_fetch_fn fetch;       /* NULL: libcurl */
 	void *fetch_user;
+	/*
+	 * dc_tlscheck_connect only: ask for a stapled OCSP response and check the leaf's
+	 * revocation status (judge/revocation.h) into the report's revocation; with
+	 * revocation_findings a revoked leaf is also an error finding and an unknown status
+	 * a warning (`derpcheck cert`; diagnose makes its own check of it instead).
+	 */
+	bool revocation;
+	bool revocation_findings;
 };
 
 /* What the connection itself showed, before any certificate was looked at. */
@@ -152,6 +161,9 @@ struct dc_cert_report {
 	STACK_OF(X509) *fullchain; /* leaf + intermediates in order, no root; NULL if none found */
 	bool fullchain_differs;    /* it is not what is served */
 	bool fullchain_verifies;   /* served as is, Tailscale on Linux would accept it */
+	unsigned char *staple;     /* the OCSP response stapled to the handshake (DER, owned); NULL: none */
+	size_t staple_len;
+	struct dc_revocation revocation; /* attempted only when dc_tlscheck_opts.revocation */
 };
 
 /*

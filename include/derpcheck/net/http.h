@@ -29,6 +29,12 @@ int dc_http_get(const char *url, const struct dc_http_opts *opts, struct dc_buf 
 		struct dc_error *err);
 
 /*
+ * GET url with the system trust store, within timeout_ms and max_bytes, where only a 200
+ * counts (an AIA issuer, an OCSP answer): any other status is an error naming it.
+ */
+int dc_http_get_200(const char *url, long timeout_ms, size_t max_bytes, struct dc_buf *body, struct dc_error *err);
+
+/*
  * One request with the extra knobs probes need. Every field's zero value behaves like
  * dc_http_get, so a request is written as a designated initializer naming only what
  * differs.

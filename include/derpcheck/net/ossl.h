@@ -24,6 +24,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/ssl.h>
@@ -152,7 +153,41 @@
 	X(X509_verify_cert_error_string) \
 	X(d2i_PKCS7) \
 	X(d2i_X509) \
-	X(d2i_X509_AUX)
+	X(d2i_X509_AUX) \
+	X(OCSP_cert_to_id) \
+	X(OCSP_REQUEST_new) \
+	X(OCSP_REQUEST_free) \
+	X(OCSP_request_add0_id) \
+	X(i2d_OCSP_REQUEST) \
+	X(d2i_OCSP_RESPONSE) \
+	X(OCSP_RESPONSE_free) \
+	X(OCSP_response_status) \
+	X(OCSP_response_status_str) \
+	X(OCSP_response_get1_basic) \
+	X(OCSP_BASICRESP_free) \
+	X(OCSP_basic_verify) \
+	X(OCSP_resp_find_status) \
+	X(OCSP_crl_reason_str) \
+	X(OCSP_CERTID_free) \
+	X(X509_get1_ocsp) \
+	X(X509_email_free) \
+	X(EVP_EncodeBlock) \
+	X(X509_STORE_set_flags) \
+	X(X509_STORE_get0_param) \
+	X(d2i_X509_CRL) \
+	X(PEM_read_bio_X509_CRL) \
+	X(X509_CRL_free) \
+	X(X509_CRL_verify) \
+	X(X509_CRL_get_issuer) \
+	X(X509_CRL_get0_lastUpdate) \
+	X(X509_CRL_get0_nextUpdate) \
+	X(X509_CRL_get0_by_serial) \
+	X(X509_REVOKED_get0_revocationDate) \
+	X(X509_REVOKED_get_ext_d2i) \
+	X(ASN1_ENUMERATED_get) \
+	X(ASN1_ENUMERATED_free) \
+	X(X509_NAME_cmp) \
+	X(CRL_DIST_POINTS_free)
 
 struct dc_ossl_table {
 #define DC_OSSL_POINTER(name) __typeof__(name) *name;
@@ -292,6 +327,40 @@ bool dc_ossl_loaded(void);
 #define d2i_PKCS7 (*dc_ossl.d2i_PKCS7)
 #define d2i_X509 (*dc_ossl.d2i_X509)
 #define d2i_X509_AUX (*dc_ossl.d2i_X509_AUX)
+#define OCSP_cert_to_id (*dc_ossl.OCSP_cert_to_id)
+#define OCSP_REQUEST_new (*dc_ossl.OCSP_REQUEST_new)
+#define OCSP_REQUEST_free (*dc_ossl.OCSP_REQUEST_free)
+#define OCSP_request_add0_id (*dc_ossl.OCSP_request_add0_id)
+#define i2d_OCSP_REQUEST (*dc_ossl.i2d_OCSP_REQUEST)
+#define d2i_OCSP_RESPONSE (*dc_ossl.d2i_OCSP_RESPONSE)
+#define OCSP_RESPONSE_free (*dc_ossl.OCSP_RESPONSE_free)
+#define OCSP_response_status (*dc_ossl.OCSP_response_status)
+#define OCSP_response_status_str (*dc_ossl.OCSP_response_status_str)
+#define OCSP_response_get1_basic (*dc_ossl.OCSP_response_get1_basic)
+#define OCSP_BASICRESP_free (*dc_ossl.OCSP_BASICRESP_free)
+#define OCSP_basic_verify (*dc_ossl.OCSP_basic_verify)
+#define OCSP_resp_find_status (*dc_ossl.OCSP_resp_find_status)
+#define OCSP_crl_reason_str (*dc_ossl.OCSP_crl_reason_str)
+#define OCSP_CERTID_free (*dc_ossl.OCSP_CERTID_free)
+#define X509_get1_ocsp (*dc_ossl.X509_get1_ocsp)
+#define X509_email_free (*dc_ossl.X509_email_free)
+#define EVP_EncodeBlock (*dc_ossl.EVP_EncodeBlock)
+#define X509_STORE_set_flags (*dc_ossl.X509_STORE_set_flags)
+#define X509_STORE_get0_param (*dc_ossl.X509_STORE_get0_param)
+#define d2i_X509_CRL (*dc_ossl.d2i_X509_CRL)
+#define PEM_read_bio_X509_CRL (*dc_ossl.PEM_read_bio_X509_CRL)
+#define X509_CRL_free (*dc_ossl.X509_CRL_free)
+#define X509_CRL_verify (*dc_ossl.X509_CRL_verify)
+#define X509_CRL_get_issuer (*dc_ossl.X509_CRL_get_issuer)
+#define X509_CRL_get0_lastUpdate (*dc_ossl.X509_CRL_get0_lastUpdate)
+#define X509_CRL_get0_nextUpdate (*dc_ossl.X509_CRL_get0_nextUpdate)
+#define X509_CRL_get0_by_serial (*dc_ossl.X509_CRL_get0_by_serial)
+#define X509_REVOKED_get0_revocationDate (*dc_ossl.X509_REVOKED_get0_revocationDate)
+#define X509_REVOKED_get_ext_d2i (*dc_ossl.X509_REVOKED_get_ext_d2i)
+#define ASN1_ENUMERATED_get (*dc_ossl.ASN1_ENUMERATED_get)
+#define ASN1_ENUMERATED_free (*dc_ossl.ASN1_ENUMERATED_free)
+#define X509_NAME_cmp (*dc_ossl.X509_NAME_cmp)
+#define CRL_DIST_POINTS_free (*dc_ossl.CRL_DIST_POINTS_free)
 #endif
 
 #endif

@@ -36,6 +36,7 @@ struct dc_tls_opts {
 	 * whatever terminates TLS picks HTTP/2, where the /derp upgrade cannot happen.
 	 */
 	const char *alpn;
+	bool ocsp_status; /* send status_request, so the server may staple an OCSP response (RFC 6066 §8) */
 };
 
 struct dc_tls_conn {
@@ -91,6 +92,9 @@ long dc_tls_read(struct dc_tls_conn *conn, void *buf, size_t n, uint64_t deadlin
 int dc_tls_pending(const struct dc_tls_conn *conn);
 
 void dc_tls_close(struct dc_tls_conn *conn);
+
+/* The OCSP response the server stapled (DER, not owned; valid until close); 0 when none. */
+size_t dc_tls_ocsp_staple(const struct dc_tls_conn *conn, const unsigned char **der);
 
 /* The chain exactly as served, leaf first (derper's metacert included). Not owned. */
 STACK_OF(X509) *dc_tls_peer_chain(const struct dc_tls_conn *conn);

@@ -29,6 +29,13 @@ struct cJSON *dc_output_finding_json(const struct dc_finding *x);
  */
 struct cJSON *dc_output_stun_guess_json(const struct dc_stun_guess *g);
 
+/*
+ * The served leaf's revocation status (docs/json.md, "revocation"): {status, source,
+ * stapled, ocsp_url, reason, revoked_at, this_update, next_update, fetch_ms, detail}.
+ */
+struct dc_revocation;
+struct cJSON *dc_output_revocation_json(const struct dc_revocation *v);
+
 /* What `derpcheck validate` knows about one input once it has been checked. */
 struct dc_validate_result {
 	const struct dc_map_doc *doc;

@@ -161,6 +161,11 @@ struct dc_derp_client_info {
 	bool is_prober;
 	const char *app_name; /* NULL: omitted */
 	const uint8_t *mesh_key;
+	/*
+	 * The mesh key exactly as derper's --mesh-psk-file holds it (trimmed): derper compares
+	 * the strings (derp_server.go), so case and length matter. Wins over mesh_key.
+	 */
+	const char *mesh_key_text;
 };
 
 /* What the server says; token bucket 0 means no client-side limit. */

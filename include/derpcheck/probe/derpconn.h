@@ -100,6 +100,7 @@ struct dc_derp_dial_opts {
 	long timeout_ms;            /* the whole connection (default 10 s, as Tailscale) */
 	long node_timeout_ms;       /* TCP per node (default 1.5 s, as Tailscale) */
 	const uint8_t *mesh_key;    /* 32 bytes, or NULL: omitted (never sent empty) */
+	const char *mesh_key_text;  /* the key as --mesh-psk-file holds it; wins over mesh_key */
 	const uint8_t *private_key; /* NULL: a fresh key pair, never written anywhere */
 	bool is_prober;
 	const char *app_name;
@@ -194,6 +195,8 @@ void dc_derp_close(struct dc_derp_conn *conn);
 void dc_derp_queue_packet(struct dc_derp_conn *c, const uint8_t dst[DC_DERP_KEY_LEN], const void *data, size_t n);
 void dc_derp_queue_ping(struct dc_derp_conn *c, const uint8_t data[8]);
 void dc_derp_queue_note_preferred(struct dc_derp_conn *c, bool preferred);
+/* WatchConns (mesh clients only): the server then sends PeerPresent for every client it has. */
+void dc_derp_queue_watch_conns(struct dc_derp_conn *c);
 /* Write everything queued, or fail at deadline_ns. */
 int dc_derp_flush(struct dc_derp_conn *c, uint64_t deadline_ns, struct dc_error *err);
 
