@@ -3,6 +3,7 @@
  * run in the order a client depends on them; a step that cannot run because an earlier
  * one failed is recorded as skipped with the reason, never left out silently.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,31 @@ static void one_line(char *s, size_t n)
 	free(copy);
 }
 
+/*
+ * One line of evidence under a check: what was sent and what came back, for -v and JSON.
+ * Lines that no longer fit are dropped whole, and the last one kept says so.
+ */
+static void evidence(struct dc_diag_check *c, const char *fmt, ...) DC_PRINTF(2, 3);
+static void evidence(struct dc_diag_check *c, const char *fmt, ...)
+{
+	static const char more[] = "(more evidence left out)";
+	char line[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (char *p = line; (p = strchr(p, '\n')) != NULL;)
+		*p = ' '; /* '\n' separates the lines: one a server sent cannot forge a line of evidence */
+	size_t used = strlen(c->evidence), room = sizeof(c->evidence) - sizeof(more) - 1;
+	if (used && strstr(c->evidence, more))
+		return;
+	if (used + 1 + strlen(line) > room) {
+		snprintf(c->evidence + used, sizeof(c->evidence) - used, "%s%s", used ? "\n" : "", more);
+		return;
+	}
+	snprintf(c->evidence + used, sizeof(c->evidence) - used, "%s%s", used ? "\n" : "", line);
+}
+
 #define SUMMARY(c, ...) dc_textf((c)->summary, sizeof((c)->summary), __VA_ARGS__)
 #define CAUSE(c, ...) dc_textf((c)->cause, sizeof((c)->cause), __VA_ARGS__)
 #define FIX(c, ...) dc_textf((c)->fix, sizeof((c)->fix), __VA_ARGS__)
@@ -110,6 +136,7 @@ static void judge_findings(struct dc_diag_check *c, const struct dc_findings *f,
 			skip = skip || path_under(x->path, exclude[k]);
 		if (skip)
 			continue;
+		evidence(c, "%s %s at %s", x->severity == DC_SEV_ERROR ? "error" : "warning", x->code, x->path);
 		if (x->severity == DC_SEV_ERROR) {
 			errors++;
 			first_err = first_err ? first_err : x;
@@ -197,6 +224,10 @@ static void check_dns(struct dc_diag_node *dn, int fam, const struct dc_resolve_
 		SUMMARY(c, "turned off in the map (%s \"%s\")", fam_field(fam), value ? value : "");
 		return;
 	case DC_ADDR_DNS: {
+		if (a->origin == DC_ORIGIN_DNS)
+			evidence(c, "DNS %s %s: %s", fam_record(fam), n->host_name, dc_ip_format(&a->addr, ip, sizeof(ip)));
+		else
+			evidence(c, "DNS %s %s: %s", fam_record(fam), n->host_name, a->note[0] ? a->note : "no answer");
 		if (a->origin == DC_ORIGIN_DNS) {
 			set(c, DC_CHECK_OK, NULL);
 			SUMMARY(c, "%s resolves to %s (the map leaves %s empty: clients ask DNS)", n->host_name,
@@ -221,6 +252,14 @@ static void check_dns(struct dc_diag_node *dn, int fam, const struct dc_resolve_
 		break;
 	}
 	dc_ip_format(&a->addr, ip, sizeof(ip));
+	evidence(c, "the map's %s: %s", fam_field(fam), ip);
+	if (dns) {
+		const struct dc_resolved *looked = dc_resolved_family(dns, fam);
+		if (looked->origin == DC_ORIGIN_DNS)
+			evidence(c, "DNS %s %s: %s", fam_record(fam), n->host_name, dc_ip_format(&looked->addr, other, sizeof(other)));
+		else
+			evidence(c, "DNS %s %s: %s", fam_record(fam), n->host_name, looked->note[0] ? looked->note : "no record");
+	}
 	if (is_ip_literal(n->host_name)) {
 		set(c, DC_CHECK_OK, NULL);
 		SUMMARY(c, "the map gives %s (HostName is an address: no DNS involved)", ip);
@@ -264,6 +303,30 @@ static const struct dc_finding *stun_finding(const struct dc_stun_report *rep, c
 	return NULL;
 }
 
+/* Every probe to a target as the prober saw it: datagrams sent, what answered, in what time. */
+static void stun_probe_evidence(struct dc_diag_check *c, const struct dc_stun_report *rep, const struct dc_stun_target *t)
+{
+	char ep[DC_ENDPOINT_STRLEN], from[DC_ENDPOINT_STRLEN] = "";
+	if (t->has_local)
+		dc_endpoint_format(&t->local, from, sizeof(from));
+	for (size_t k = 0; k <= t->nprobes; k++) {
+		const struct dc_probe_result *p = k < t->nprobes ? dc_stun_probe(rep, t, k) : t->has_cross ? dc_stun_cross(rep, t) : NULL;
+		if (!p)
+			break;
+		char what[48];
+		if (k < t->nprobes)
+			snprintf(what, sizeof(what), "probe %zu", k + 1);
+		else
+			snprintf(what, sizeof(what), "cross-check (the other request style)");
+		if (p->status == DC_PROBE_OK)
+			evidence(c, "%s: %u datagram%s%s%s, answered in %.3fms: mapped %s", what, p->sent, p->sent == 1 ? "" : "s",
+				 from[0] ? " from " : "", from, (double)p->rtt_ns / 1e6, dc_endpoint_format(&p->mapped, ep, sizeof(ep)));
+		else
+			evidence(c, "%s: %u datagram%s%s%s: %s%s%s", what, p->sent, p->sent == 1 ? "" : "s", from[0] ? " from " : "",
+				 from, dc_probe_status_name(p->status), p->detail[0] ? ", " : "", p->detail);
+	}
+}
+
 /* Answered, skipped or plain-only; a silent target only gets its summary here (see stun_failure). */
 static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep, const struct dc_stun_target *t)
 {
@@ -274,6 +337,7 @@ static void judge_stun(struct dc_diag_check *c, const struct dc_stun_report *rep
 		SUMMARY(c, "%s", t->skip_reason);
 		return;
 	}
+	stun_probe_evidence(c, rep, t);
 	if (t->answered == 0) {
 		if (t->kind == DC_STUN_KIND_PLAIN_ONLY) {
 			set(c, DC_CHECK_FAIL, "stun-only-plain");
@@ -488,6 +552,52 @@ struct dc_diag_region_ctx {
 	const struct dc_diag_report *r;
 };
 
+/* The TLS connection as it went: the name sent, the protocol, the server's clock, any alert or plain HTTP. */
+static void tls_evidence(struct dc_diag_check *c, const struct dc_cert_report *rep)
+{
+	const struct dc_tls_facts *f = &rep->conn;
+	evidence(c, "ClientHello to %s with %s%s", f->peer, f->sni[0] ? "SNI " : "no SNI", f->sni);
+	if (f->handshake)
+		evidence(c, "handshake: %s, %s in %.3fms", f->version, f->cipher, f->tls_ms);
+	if (f->sni_retried)
+		evidence(c, "refused with the name; without SNI the handshake %s", f->no_sni_ok ? "completed" : "failed too");
+	if (f->alert[0])
+		evidence(c, "TLS alert: %s", f->alert);
+	if (f->plain_http)
+		evidence(c, "the port answered plain HTTP: %s", f->http_status);
+	if (!f->handshake && f->error[0])
+		evidence(c, "%s", f->error);
+	if (f->have_date) {
+		char date[40];
+		dc_time_format(f->server_date, date, sizeof(date));
+		evidence(c, "the server's clock (HTTP Date): %s, %+lld s from ours", date, f->skew_s);
+	}
+}
+
+/* The chain as served and every kind of client's verdict on it. */
+static void cert_evidence(struct dc_diag_check *c, const struct dc_cert_report *rep)
+{
+	for (size_t i = 0; i < rep->count; i++) {
+		const struct dc_chain_cert *x = &rep->certs[i];
+		if (x->origin != DC_ORIGIN_SERVED)
+			continue;
+		if (x->role == DC_ROLE_METACERT) {
+			evidence(c, "[%d] derper's key certificate (protocol %d): not part of the chain", x->index,
+				 x->info.derp_version);
+			continue;
+		}
+		char until[40];
+		dc_time_format(x->info.not_after, until, sizeof(until));
+		evidence(c, "[%d] %s %s, issued by %s, valid until %s, sha256 %.16s…", x->index, dc_cert_role_name(x->role),
+			 x->info.subject, x->info.self_signed ? "itself" : x->info.issuer, until, x->info.sha256);
+	}
+	for (int k = 0; k < DC_CLIENT_COUNT; k++) {
+		const struct dc_client_verdict *v = &rep->clients[k];
+		if (v->checked)
+			evidence(c, "%s %s: %s", dc_client_label((enum dc_client)k), v->ok ? "ok" : "FAIL", v->says);
+	}
+}
+
 static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addrs, const struct dc_diag_region_ctx *ctx,
 		      const struct dc_diag_opts *o, struct tls_outcome *out)
 {
@@ -522,6 +632,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		dc_cert_report_init(&rep);
 		if (dc_tlscheck_connect((struct sockaddr *)&ss, sl, &to, &rep, &err) < 0) {
 			SUMMARY(c, "%s: no connection", dst);
+			evidence(c, "TCP to %s (DERPPort %d of %s): %s", dst, port, fam_field(fam), err.what);
 			tcp_fix(c, &rep, &err, port);
 			dc_cert_report_free(&rep);
 			continue;
@@ -529,6 +640,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		set(c, DC_CHECK_OK, NULL);
 		c->ms = rep.conn.tcp_ms;
 		SUMMARY(c, "%s: connected in %.1fms", dst, rep.conn.tcp_ms);
+		evidence(c, "TCP to %s (DERPPort %d of %s): connected in %.3fms", dst, port, fam_field(fam), rep.conn.tcp_ms);
 		if (!have_chosen) {
 			chosen = rep;
 			have_chosen = true;
@@ -547,6 +659,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		SUMMARY(cert, "no TCP connection");
 		return;
 	}
+	tls_evidence(tls, &chosen);
 	if (!chosen.conn.handshake) {
 		const struct dc_finding *x = find_code(&chosen.findings, chosen.brief_code);
 		set(tls, DC_CHECK_FAIL, chosen.brief_code ? chosen.brief_code : "handshake-failed");
@@ -586,6 +699,7 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 		dn->have_leaf = true;
 		dn->leaf_not_after = (int64_t)chosen.certs[0].info.not_after;
 	}
+	cert_evidence(cert, &chosen);
 	out->cert_ok = tv.state != DC_TRUST_REJECTED;
 	if (tv.state == DC_TRUST_REJECTED || tv.state == DC_TRUST_INSECURE) {
 		set(cert, tv.state == DC_TRUST_REJECTED ? DC_CHECK_FAIL : DC_CHECK_INSECURE, tv.code);
@@ -619,6 +733,36 @@ static void check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addr
 }
 
 /* ---- 5. derper's HTTP endpoints ---------------------------------------------------------- */
+
+/* Up to n-1 bytes of a header line, printable ASCII only (it comes from the server). */
+static void printable(char *out, size_t n, const char *s, size_t len)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < len && k + 1 < n && s[i] != '\r' && s[i] != '\n'; i++)
+		out[k++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[k] = '\0';
+}
+
+/* The request and the server's status line as received, with the headers that identify it. */
+static void http_evidence(struct dc_diag_check *c, const char *url, const struct dc_http_response *resp)
+{
+	if (resp->failure != DC_HTTP_OK || !resp->headers.data) {
+		evidence(c, "GET %s: %s", url, resp->error.what[0] ? resp->error.what : "no response");
+		return;
+	}
+	char line[200];
+	printable(line, sizeof(line), resp->headers.data, resp->headers.len);
+	evidence(c, "GET %s: \"%s\" in %.3fms, %zu bytes", url, line, (double)resp->elapsed_ns / 1e6, resp->body.len);
+	static const char *const names[] = {"Server", "X-Tailscale-Response", "Location"};
+	for (size_t i = 0; i < DC_ARRAY_LEN(names); i++) {
+		const char *v;
+		size_t vn;
+		if (dc_http_header(resp, names[i], &v, &vn)) {
+			printable(line, sizeof(line), v, vn);
+			evidence(c, "%s: %s", names[i], line);
+		}
+	}
+}
 
 static void check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, const struct dc_diag_opts *o)
 {
@@ -684,6 +828,10 @@ static void check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, c
 			dc_http_response_free(&resps[i]);
 		return;
 	}
+	struct dc_diag_check *checks[] = {home, probe, g204, p80};
+	const char *const urls[] = {url_home, url_probe, url_204, url_80};
+	for (size_t i = 0; i < nreq; i++)
+		http_evidence(checks[i], urls[i], &resps[i]);
 	/* / : derper's home page */
 	home->ms = (double)resps[0].elapsed_ns / 1e6;
 	if (resps[0].failure != DC_HTTP_OK) {
@@ -812,6 +960,23 @@ static void check_proxy(struct dc_diag_node *dn, const struct tls_outcome *tls, 
 
 /* ---- 7. the DERP handshake, relaying, mesh ----------------------------------------------- */
 
+/* A DERP connection phase by phase, and what the server said in its handshake. */
+static void derp_conn_evidence(struct dc_diag_check *c, const struct dc_derp_conn *conn)
+{
+	evidence(c, "%s%s%.3fms TCP, %.3fms TLS, %.3fms certificate, %.3fms HTTP upgrade (%s), %.3fms DERP handshake",
+		 conn->tls.peer[0] ? conn->tls.peer : "", conn->tls.peer[0] ? ": " : "", (double)conn->tcp_ns / 1e6,
+		 (double)conn->tls_ns / 1e6, (double)conn->verify_ns / 1e6, (double)conn->upgrade_ns / 1e6,
+		 conn->fast_start ? "fast start, no 101" : "101 Switching Protocols", (double)conn->handshake_ns / 1e6);
+	if (conn->http_derp_version >= 0)
+		evidence(c, "Derp-Version header: %d", conn->http_derp_version);
+	if (conn->failure == DC_DERP_OK)
+		evidence(c, "ServerInfo: protocol %d%s", conn->info.version, conn->metacert ? ", key also in derper's key certificate" : "");
+	else
+		evidence(c, "stopped at %s: %s", dc_derp_phase_name(conn->phase), dc_derp_failure_name(conn->failure));
+	if (conn->health_set)
+		evidence(c, "the server's health message: %s", conn->health);
+}
+
 static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region *region, const struct tls_outcome *tls,
 			    const struct dc_diag_opts *o, bool *admitted, bool *insecure_used)
 {
@@ -831,7 +996,9 @@ static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region
 	};
 	struct dc_derp_conn conn;
 	struct dc_error err;
-	if (dc_derp_connect(&d, &conn, &err) < 0) {
+	int rc = dc_derp_connect(&d, &conn, &err);
+	derp_conn_evidence(c, &conn);
+	if (rc < 0) {
 		c->ms = (double)conn.connect_ns / 1e6;
 		SUMMARY(c, "failed at %s: %s", dc_derp_phase_name(conn.phase), dc_derp_failure_name(conn.failure));
 		if (conn.failure == DC_DERP_NOT_ADMITTED) {
@@ -884,9 +1051,31 @@ static void check_handshake(struct dc_diag_node *dn, const struct dc_derp_region
 	dc_derp_close(&conn);
 }
 
+/* Which node each client reached, and every packet's round trip (A to B and back). */
+static void ping_evidence(struct dc_diag_check *c, const struct dc_ping_result *pr)
+{
+	for (int k = 0; k < 2; k++) {
+		const struct dc_ping_client *cl = &pr->clients[k];
+		if (cl->connected)
+			evidence(c, "%c: node %s at %s, connected in %.3fms", cl->name ? cl->name : 'A' + k,
+				 cl->conn.node && cl->conn.node->name ? cl->conn.node->name : "?", cl->conn.tls.peer,
+				 (double)cl->conn.connect_ns / 1e6);
+		else if (cl->attempted)
+			evidence(c, "%c: not connected: %s", cl->name ? cl->name : 'A' + k, cl->err.what);
+	}
+	for (unsigned i = 0; pr->packets && i < pr->sent; i++) {
+		const struct dc_ping_packet *p = &pr->packets[i];
+		if (p->replied)
+			evidence(c, "seq %u: %.3fms (A to B %.3fms, B to A %.3fms)", p->seq, p->rtt_ms, p->there_ms, p->back_ms);
+		else
+			evidence(c, "seq %u: %s", p->seq, p->corrupted ? "corrupted" : "lost");
+	}
+}
+
 static void judge_ping(struct dc_diag_check *c, const struct dc_ping_result *pr, unsigned count, const char *what)
 {
 	bool mesh = strcmp(c->id, DC_DIAG_MESH) == 0;
+	ping_evidence(c, pr);
 	if (pr->stage == DC_PING_SETUP_FAILED) {
 		set(c, DC_CHECK_FAIL, mesh ? "mesh-failed" : "relay-failed");
 		SUMMARY(c, "client %c could not connect", pr->failed_client ? 'B' : 'A');
