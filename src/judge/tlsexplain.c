@@ -307,197 +307,326 @@ static void aia_sentence(struct check *k, char *aia, size_t n)
 		aia[0] = '\0';
 }
 
+/* What every explanation starts from: the problem's certificate and the names in the fix. */
+struct why {
+	struct check *k;
+	const struct found *f;
+	X509 *cert;              /* the certificate the problem is about (the leaf when OpenSSL names none) */
+	struct dc_cert_info info; /* cert, described */
+	char path[32];           /* "chain[N]", or "chain" */
+	const char *name;        /* the name the first client to meet it checks */
+	char crt[PATH_MAX + 64]; /* derper's certificate file */
+	char who[200];           /* the clients that meet it, in words */
+};
+
+static void explain_chain_incomplete_why(const struct why *w)
+{
+	explain_chain_incomplete(w->k, w->f);
+}
+
+static void explain_wrong_intermediate(const struct why *w)
+{
+	struct check *k = w->k;
+	struct dc_cert_report *r = w->k->r;
+	const struct dc_cert_info *next = r->count > 1 ? &r->certs[1].info : &w->info;
+	for (size_t i = 1; i < r->count; i++)
+		if (r->certs[i].origin != DC_ORIGIN_AIA && !r->certs[i].info.metacert) {
+			next = &r->certs[i].info;
+			break;
+		}
+	char aia[1200];
+	aia_sentence(k, aia, sizeof(aia));
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, "chain[1]", "the certificate sent after the leaf is not its issuer (wrong intermediate)",
+		  "the certificate sent after the leaf (\"%s\") did not issue it; the leaf's issuer is \"%s\". Clients fail "
+		  "exactly as if the intermediate were missing%s", next->subject, r->certs[0].info.issuer, aia);
+	fix_fullchain(k, x);
+}
+
+static void explain_unknown_issuer(const struct why *w)
+{
+	struct check *k = w->k;
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, "the chain ends at a certificate whose issuer is unknown",
+		  "the chain ends at \"%s\", whose issuer \"%s\" is neither sent nor in the trust store: an intermediate is "
+		  "missing, or it is a private CA%s%s", w->info.subject, w->info.issuer, k->aia_note[0] ? "; AIA: " : "",
+		  k->aia_note);
+	dc_finding_hint(x, "if the issuer is an intermediate, serve the full chain as %s and restart derper\n"
+			   "if it is your own CA, install its root on every client%s%s%s",
+			w->crt, k->o->ca_file ? "" : ", and check against it with: ", k->o->ca_file ? "" : command(k),
+			k->o->ca_file ? " (it is not in --ca-file)" : " --ca-file <its root certificate>");
+}
+
+static void explain_untrusted_root(const struct why *w)
+{
+	struct check *k = w->k;
+	struct dc_cert_report *r = w->k->r;
+	char brief[400];
+	X509 *root = w->f->p->code == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ? w->cert : dc_tlsverify_fetched_issuer(k, w->cert);
+	struct dc_cert_info ri;
+	dc_tlscheck_describe(k, root ? root : w->cert, &ri);
+	bool baked = root && dc_baked_roots_contains(root);
+	dc_tlscheck_textf(brief, sizeof(brief), "the certificate comes from a CA this machine does not trust (\"%s\")", ri.subject);
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, brief,
+		  "the chain leads to the root \"%s\", which the trust store%s%s%s does not have: a private CA, or a root "
+		  "too new for it%s",
+		  ri.subject, k->o->ca_file ? " (--ca-file " : "", k->o->ca_file ? k->o->ca_file : "",
+		  k->o->ca_file ? ")" : "",
+		  baked ? ". Tailscale 1.102 and newer accept it through their built-in Let's Encrypt roots; curl and browsers do not yet" : "");
+	if (baked)
+		dc_finding_hint(x, "serve the chain with the cross-signed root (the ACME client's default chain, not --preferred-chain \"%s\") as %s and restart derper",
+				ri.common_name, w->crt);
+	else
+		dc_finding_hint(x, "use a certificate from a public CA (Let's Encrypt), or install \"%s\" as a trusted root on every client (a browser-only install is not enough):\n"
+				   "Linux: copy it to /usr/local/share/ca-certificates/, run update-ca-certificates and restart tailscaled\n"
+				   "macOS: System keychain, always trust; Windows: Local Machine, Trusted Root Certification Authorities; Android: user CA (Tailscale 1.98+)\n"
+				   "%s%s%s",
+				ri.subject, k->o->ca_file ? "--ca-file holds no such root either" : "check the chain against it: ",
+				k->o->ca_file ? "" : command(k), k->o->ca_file ? "" : " --ca-file <its root certificate>");
+}
+
+static void explain_self_signed(const struct why *w)
+{
+	struct check *k = w->k;
+	struct dc_cert_report *r = w->k->r;
+	bool pinned_ok = dc_tlscheck_is_pin(k->o->cert_name) && r->clients[DC_CLIENT_TS_GO].ok;
+	struct dc_finding *x = dc_tlscheck_issue(r, pinned_ok ? DC_SEV_WARNING : DC_SEV_ERROR, w->f->code, w->path, "the certificate is self-signed",
+		  "the certificate \"%s\" is self-signed: %s", w->info.subject,
+		  pinned_ok ? "Tailscale accepts it through the sha256-raw: CertName pin, but curl and browsers trust it only if told to"
+			    : "no client trusts it unless told to");
+	/*
+	 * Clients send no TLS name for an IP HostName, and derper refuses a ClientHello
+	 * without its --hostname unless that is an IP itself (1.78+; tls-diagnosis.md §1.4).
+	 */
+	const char *ip = k->o->host_name && dc_tlscheck_is_ip(k->o->host_name) ? k->o->host_name : "<the node's IP address>";
+	dc_finding_hint(x, "get a certificate from a public CA: derper --certmode=letsencrypt on port 443, or acme.sh/certbot with --certmode=manual\n"
+			   "or, for a node whose HostName is an IP address, pin it in the DERP map: \"CertName\": \"sha256-raw:%s\" "
+			   "(Tailscale 1.84+; %s must hold only this certificate), and run derper with --hostname=%s (the same IP as "
+			   "HostName: clients send no TLS name to an IP, which derper 1.78+ accepts only then; 1.82+ also makes the "
+			   "self-signed certificate itself)\n"
+			   "or install it as a trusted root on every client",
+			w->info.sha256, w->crt, ip);
+}
+
+static void explain_expired(const struct why *w)
+{
+	struct check *k = w->k;
+	struct dc_cert_report *r = w->k->r;
+	char brief[400];
+	char when[32];
+	dc_time_format(w->info.not_after, when, sizeof(when));
+	dc_tlscheck_textf(brief, sizeof(brief), "the certificate expired on %s", when);
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, brief,
+		  "the certificate expired on %s, %ld day%s ago%s", when, -w->info.days_left, w->info.days_left == -1 ? "" : "s",
+		  r->from_files ? "" : ". If the file on disk was renewed, derper still serves the old one from memory: "
+				       "it reads manual certificates only at start-up");
+	/* With --certdir the served and stored leaves were compared already (served-differs-from-disk). */
+	bool compare = !r->from_files && !k->o->certdir;
+	char disk[400] = "";
+	if (compare)
+		dc_tlscheck_textf(disk, sizeof(disk), " --certdir <derper's certdir> --hostname %s", derper_name(k));
+	dc_finding_hint(x, "renew it and restart derper; make renewals restart it: acme.sh --reloadcmd \"docker restart derper\", "
+			   "certbot --deploy-hook \"systemctl restart derper\"%s%s%s",
+			compare ? "\ncompare with the file on disk: " : "", compare ? command(k) : "", disk);
+}
+
+static void explain_intermediate_expired(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	char brief[400];
+	char when[32];
+	dc_time_format(w->info.not_after, when, sizeof(when));
+	dc_tlscheck_textf(brief, sizeof(brief), "the intermediate certificate \"%s\" expired on %s", w->info.common_name, when);
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, brief,
+		  "the intermediate \"%s\" expired on %s; the leaf itself is still valid, which makes curl's \"certificate "
+		  "has expired\" misleading", w->info.subject, when);
+	dc_finding_hint(x, "install the current chain from the ACME client (acme.sh --fullchain-file, certbot fullchain.pem) "
+			   "instead of a hand-made bundle as %s, and restart derper", w->crt);
+}
+
+static void explain_not_yet_valid(const struct why *w)
+{
+	struct check *k = w->k;
+	struct dc_cert_report *r = w->k->r;
+	char brief[400];
+	char when[32];
+	dc_time_format(w->info.not_before, when, sizeof(when));
+	char server[400] = "";
+	if (r->conn.have_date) {
+		char sd[32];
+		dc_time_format(r->conn.server_date, sd, sizeof(sd));
+		dc_tlscheck_textf(server, sizeof(server), ". The server's clock says %s (%+lld s from this machine's)%s", sd,
+			 r->conn.skew_s, r->conn.server_date >= w->info.not_before ? "; by its clock the certificate is valid, so this machine's clock is probably wrong" : "");
+	}
+	dc_tlscheck_textf(brief, sizeof(brief), "the certificate is not valid until %s: check the clocks", when);
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, brief, "\"%s\" is valid only from %s, %ld day%s from now by this machine's clock%s",
+		  w->info.subject, when, (long)((w->info.not_before - k->now) / 86400),
+		  (w->info.not_before - k->now) / 86400 == 1 ? "" : "s", server);
+	dc_finding_hint(x, "check the clock of this machine and of the clients (timedatectl; turn on NTP with timedatectl set-ntp true); "
+			   "if the clocks are right, the certificate was issued with a future start date: reissue it");
+}
+
+static void explain_name_mismatch(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	char brief[400];
+	const struct dc_cert_info *leaf = &r->certs[0].info;
+	bool wildcard = strstr(leaf->sans, "DNS:*.") != NULL;
+	bool other = strcmp(w->f->code, "wrong-domain") == 0;
+	dc_tlscheck_textf(brief, sizeof(brief), "the certificate is for %s, not %s", leaf->sans[0] ? leaf->sans : leaf->subject, w->name);
+	char derper[200] = "";
+	if (r->from_files)
+		dc_tlscheck_textf(derper, sizeof(derper), ". derper refuses to start with it: cert invalid for hostname \"%s\"", w->name);
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, "chain[0]", brief, "%s %s, not for %s%s%s",
+		  other ? "the certificate is for another domain:" : "the certificate is valid for",
+		  leaf->sans[0] ? leaf->sans : "no names at all", w->name,
+		  other ? (r->from_files ? "" : "; the port serves some other site's certificate")
+			: wildcard ? ". A wildcard covers exactly one label: *.example.com matches a.example.com, not example.com or a.b.example.com" : "",
+		  derper);
+	if (other && r->from_files)
+		dc_finding_hint(x, "put the certificate for %s in %s and restart derper", w->name, w->crt);
+	else if (other)
+		dc_finding_hint(x, "derper serves %s: put the certificate for %s there and restart derper; if another service (a proxy, a web server) answers on this port, point DERPPort at derper",
+				w->crt, w->name);
+	else
+		dc_finding_hint(x, "make the DERP map's HostName, derper's --hostname and a name in the certificate the same: reissue it for %s (acme.sh --issue -d %s), or set \"HostName\" (or \"CertName\") to a name it has",
+				w->name, w->name);
+}
+
+static void explain_cn_only(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, "chain[0]", "the certificate has no subjectAltName (Common Name only): Tailscale rejects it",
+		  "the certificate has no subjectAltName; \"%s\" is only its Common Name. curl accepts that, but Go, Tailscale "
+		  "and browsers ignore the Common Name%s", r->certs[0].info.common_name,
+		  r->from_files ? "; derper refuses to start with it (cert invalid for hostname)" : "");
+	dc_finding_hint(x, "reissue it with a subjectAltName: openssl req ... -addext \"subjectAltName=DNS:%s\" (ACME clients always add one)", w->name);
+}
+
+static void explain_ip_san_missing(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	bool tailscale_ok = r->clients[DC_CLIENT_TS_GO].ok;
+	struct dc_finding *x = dc_tlscheck_issue(r, tailscale_ok ? DC_SEV_WARNING : DC_SEV_ERROR, w->f->code, "chain[0]",
+		  "the certificate has no IP address entry for the IP HostName",
+		  "%s is an IP address and the certificate has no IP entry for it (it has %s). Tailscale checks no name for an "
+		  "IP HostName, but %s %s", w->name, r->certs[0].info.sans[0] ? r->certs[0].info.sans : "no names", w->who,
+		  w->f->clients == (1u << DC_CLIENT_CURL) ? "does" : "do");
+	dc_finding_hint(x, "reissue it with \"subjectAltName=IP:%s\", or give the node a DNS HostName with a matching certificate", w->name);
+}
+
+static void explain_no_server_auth(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, "the certificate is not for TLS servers (no serverAuth)",
+		  "\"%s\" is not for TLS servers: its extended key usage lacks serverAuth", w->info.subject);
+	dc_finding_hint(x, "reissue it with extendedKeyUsage=serverAuth (or with no extendedKeyUsage at all)");
+}
+
+static void explain_weak_signature(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, "a certificate is signed with SHA-1",
+		  "\"%s\" is signed with %s (SHA-1), which OpenSSL, Go and browsers reject", w->info.subject, w->info.signature);
+	dc_finding_hint(x, "reissue it signed with SHA-256 (openssl ... -sha256; every ACME CA already does)");
+}
+
+static void explain_weak_key(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, "the certificate's key is too small",
+		  "the key of \"%s\" is %s: rejected by %s (OpenSSL at security level 2 wants RSA 2048 or more); Go "
+		  "and Tailscale still accept it", w->info.subject, w->info.key, w->who);
+	dc_finding_hint(x, "reissue it with an EC P-256 key (acme.sh --keylength ec-256) or RSA 2048 or more");
+}
+
+static void explain_bad_signature(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, w->path, "a certificate signature does not verify",
+		  "the signature on \"%s\" does not verify with its issuer's key: the certificate was altered, or the chain mixes "
+		  "two CAs with the same name", w->info.subject);
+	dc_finding_hint(x, "reinstall the certificate and chain from the CA as %s and restart derper", w->crt);
+}
+
+static void explain_pin_mismatch(const struct why *w)
+{
+	struct check *k = w->k;
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, "chain[0]", "the certificate is not the one CertName pins",
+		  "CertName pins %s, but the served certificate's SHA-256 is %s", k->o->cert_name, r->certs[0].info.sha256);
+	dc_finding_hint(x, "set \"CertName\": \"sha256-raw:%s\" (lowercase hex, no colons: openssl x509 -in %s -outform DER | sha256sum)",
+			r->certs[0].info.sha256, w->crt);
+}
+
+static void explain_pin_multiple_certs(const struct why *w)
+{
+	struct check *k = w->k;
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, "chain", "a sha256-raw: CertName needs exactly one certificate, the server sends more",
+		  "with a sha256-raw: CertName Tailscale wants exactly one certificate, but the server sends %zu", k->served_real + 1);
+	dc_finding_hint(x, "put only the pinned certificate in %s and restart derper", w->crt);
+}
+
+static void explain_no_certificate(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, w->f->code, "chain", "the server presents no certificate",
+		  "the server presented no certificate of its own (only derper's key certificate)");
+	dc_finding_hint(x, "put the certificate in %s and restart derper", w->crt);
+}
+
+static void explain_verify_failed(const struct why *w)
+{
+	struct dc_cert_report *r = w->k->r;
+	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, "verify-failed", w->path, NULL, "\"%s\" does not verify: %s (OpenSSL error %d at depth %d)",
+		  w->info.subject, X509_verify_cert_error_string(w->f->p->code), w->f->p->code, w->f->p->depth);
+	dc_finding_hint(x, "reinstall the certificate and chain from the CA as %s and restart derper", w->crt);
+}
+
+/* Finding codes (tlsverify.c) and who words them; any other code is "verify-failed". */
+static const struct {
+	const char *code;
+	void (*explain)(const struct why *w);
+} explainers[] = {
+	{"chain-incomplete", explain_chain_incomplete_why},
+	{"wrong-intermediate", explain_wrong_intermediate},
+	{"unknown-issuer", explain_unknown_issuer},
+	{"untrusted-root", explain_untrusted_root},
+	{"self-signed", explain_self_signed},
+	{"expired", explain_expired},
+	{"intermediate-expired", explain_intermediate_expired},
+	{"not-yet-valid", explain_not_yet_valid},
+	{"name-mismatch", explain_name_mismatch},
+	{"wrong-domain", explain_name_mismatch},
+	{"cn-only", explain_cn_only},
+	{"ip-san-missing", explain_ip_san_missing},
+	{"no-server-auth", explain_no_server_auth},
+	{"weak-signature", explain_weak_signature},
+	{"weak-key", explain_weak_key},
+	{"bad-signature", explain_bad_signature},
+	{"pin-mismatch", explain_pin_mismatch},
+	{"pin-multiple-certs", explain_pin_multiple_certs},
+	{"no-certificate", explain_no_certificate},
+};
+
 static void explain(struct check *k, const struct found *f)
 {
+	struct why w = {.k = k, .f = f, .cert = f->p->cert ? f->p->cert : k->leaf};
 	struct dc_cert_report *r = k->r;
-	X509 *cert = f->p->cert ? f->p->cert : k->leaf;
-	struct dc_chain_cert *cc = dc_tlscheck_report_find(r, cert);
-	struct dc_cert_info info;
-	dc_tlscheck_describe(k, cert, &info);
-	char path[32] = "chain";
+	struct dc_chain_cert *cc = dc_tlscheck_report_find(r, w.cert);
+	dc_tlscheck_describe(k, w.cert, &w.info);
+	dc_tlscheck_textf(w.path, sizeof(w.path), "chain");
 	if (cc)
-		dc_tlscheck_textf(path, sizeof(path), "chain[%d]", (int)(cc - r->certs));
-	const char *name = f->first == DC_CLIENT_TS_GO || f->first == DC_CLIENT_TS_PLATFORM ? dc_tlscheck_go_name(k->o) : k->o->host_name;
-	char brief[400], when[32], crt[PATH_MAX + 64], who[200];
-	crt_path(k, "crt", crt, sizeof(crt));
-	clients_text(f->clients, who, sizeof(who));
-	struct dc_finding *x;
-	const char *code = f->code;
-
-	if (strcmp(code, "chain-incomplete") == 0) {
-		explain_chain_incomplete(k, f);
-	} else if (strcmp(code, "wrong-intermediate") == 0) {
-		const struct dc_cert_info *next = r->count > 1 ? &r->certs[1].info : &info;
-		for (size_t i = 1; i < r->count; i++)
-			if (r->certs[i].origin != DC_ORIGIN_AIA && !r->certs[i].info.metacert) {
-				next = &r->certs[i].info;
-				break;
-			}
-		char aia[1200];
-		aia_sentence(k, aia, sizeof(aia));
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain[1]", "the certificate sent after the leaf is not its issuer (wrong intermediate)",
-			  "the certificate sent after the leaf (\"%s\") did not issue it; the leaf's issuer is \"%s\". Clients fail "
-			  "exactly as if the intermediate were missing%s", next->subject, r->certs[0].info.issuer, aia);
-		fix_fullchain(k, x);
-	} else if (strcmp(code, "unknown-issuer") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "the chain ends at a certificate whose issuer is unknown",
-			  "the chain ends at \"%s\", whose issuer \"%s\" is neither sent nor in the trust store: an intermediate is "
-			  "missing, or it is a private CA%s%s", info.subject, info.issuer, k->aia_note[0] ? "; AIA: " : "",
-			  k->aia_note);
-		dc_finding_hint(x, "if the issuer is an intermediate, serve the full chain as %s and restart derper\n"
-				   "if it is your own CA, install its root on every client%s%s%s",
-				crt, k->o->ca_file ? "" : ", and check against it with: ", k->o->ca_file ? "" : command(k),
-				k->o->ca_file ? " (it is not in --ca-file)" : " --ca-file <its root certificate>");
-	} else if (strcmp(code, "untrusted-root") == 0) {
-		X509 *root = f->p->code == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ? cert : dc_tlsverify_fetched_issuer(k, cert);
-		struct dc_cert_info ri;
-		dc_tlscheck_describe(k, root ? root : cert, &ri);
-		bool baked = root && dc_baked_roots_contains(root);
-		dc_tlscheck_textf(brief, sizeof(brief), "the certificate comes from a CA this machine does not trust (\"%s\")", ri.subject);
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief,
-			  "the chain leads to the root \"%s\", which the trust store%s%s%s does not have: a private CA, or a root "
-			  "too new for it%s",
-			  ri.subject, k->o->ca_file ? " (--ca-file " : "", k->o->ca_file ? k->o->ca_file : "",
-			  k->o->ca_file ? ")" : "",
-			  baked ? ". Tailscale 1.102 and newer accept it through their built-in Let's Encrypt roots; curl and browsers do not yet" : "");
-		if (baked)
-			dc_finding_hint(x, "serve the chain with the cross-signed root (the ACME client's default chain, not --preferred-chain \"%s\") as %s and restart derper",
-					ri.common_name, crt);
-		else
-			dc_finding_hint(x, "use a certificate from a public CA (Let's Encrypt), or install \"%s\" as a trusted root on every client (a browser-only install is not enough):\n"
-					   "Linux: copy it to /usr/local/share/ca-certificates/, run update-ca-certificates and restart tailscaled\n"
-					   "macOS: System keychain, always trust; Windows: Local Machine, Trusted Root Certification Authorities; Android: user CA (Tailscale 1.98+)\n"
-					   "%s%s%s",
-					ri.subject, k->o->ca_file ? "--ca-file holds no such root either" : "check the chain against it: ",
-					k->o->ca_file ? "" : command(k), k->o->ca_file ? "" : " --ca-file <its root certificate>");
-	} else if (strcmp(code, "self-signed") == 0) {
-		bool pinned_ok = dc_tlscheck_is_pin(k->o->cert_name) && r->clients[DC_CLIENT_TS_GO].ok;
-		x = dc_tlscheck_issue(r, pinned_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, path, "the certificate is self-signed",
-			  "the certificate \"%s\" is self-signed: %s", info.subject,
-			  pinned_ok ? "Tailscale accepts it through the sha256-raw: CertName pin, but curl and browsers trust it only if told to"
-				    : "no client trusts it unless told to");
-		/*
-		 * Clients send no TLS name for an IP HostName, and derper refuses a ClientHello
-		 * without its --hostname unless that is an IP itself (1.78+; tls-diagnosis.md §1.4).
-		 */
-		const char *ip = k->o->host_name && dc_tlscheck_is_ip(k->o->host_name) ? k->o->host_name : "<the node's IP address>";
-		dc_finding_hint(x, "get a certificate from a public CA: derper --certmode=letsencrypt on port 443, or acme.sh/certbot with --certmode=manual\n"
-				   "or, for a node whose HostName is an IP address, pin it in the DERP map: \"CertName\": \"sha256-raw:%s\" "
-				   "(Tailscale 1.84+; %s must hold only this certificate), and run derper with --hostname=%s (the same IP as "
-				   "HostName: clients send no TLS name to an IP, which derper 1.78+ accepts only then; 1.82+ also makes the "
-				   "self-signed certificate itself)\n"
-				   "or install it as a trusted root on every client",
-				info.sha256, crt, ip);
-	} else if (strcmp(code, "expired") == 0) {
-		dc_time_format(info.not_after, when, sizeof(when));
-		dc_tlscheck_textf(brief, sizeof(brief), "the certificate expired on %s", when);
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief,
-			  "the certificate expired on %s, %ld day%s ago%s", when, -info.days_left, info.days_left == -1 ? "" : "s",
-			  r->from_files ? "" : ". If the file on disk was renewed, derper still serves the old one from memory: "
-					       "it reads manual certificates only at start-up");
-		/* With --certdir the served and stored leaves were compared already (served-differs-from-disk). */
-		bool compare = !r->from_files && !k->o->certdir;
-		char disk[400] = "";
-		if (compare)
-			dc_tlscheck_textf(disk, sizeof(disk), " --certdir <derper's certdir> --hostname %s", derper_name(k));
-		dc_finding_hint(x, "renew it and restart derper; make renewals restart it: acme.sh --reloadcmd \"docker restart derper\", "
-				   "certbot --deploy-hook \"systemctl restart derper\"%s%s%s",
-				compare ? "\ncompare with the file on disk: " : "", compare ? command(k) : "", disk);
-	} else if (strcmp(code, "intermediate-expired") == 0) {
-		dc_time_format(info.not_after, when, sizeof(when));
-		dc_tlscheck_textf(brief, sizeof(brief), "the intermediate certificate \"%s\" expired on %s", info.common_name, when);
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief,
-			  "the intermediate \"%s\" expired on %s; the leaf itself is still valid, which makes curl's \"certificate "
-			  "has expired\" misleading", info.subject, when);
-		dc_finding_hint(x, "install the current chain from the ACME client (acme.sh --fullchain-file, certbot fullchain.pem) "
-				   "instead of a hand-made bundle as %s, and restart derper", crt);
-	} else if (strcmp(code, "not-yet-valid") == 0) {
-		dc_time_format(info.not_before, when, sizeof(when));
-		char server[400] = "";
-		if (r->conn.have_date) {
-			char sd[32];
-			dc_time_format(r->conn.server_date, sd, sizeof(sd));
-			dc_tlscheck_textf(server, sizeof(server), ". The server's clock says %s (%+lld s from this machine's)%s", sd,
-				 r->conn.skew_s, r->conn.server_date >= info.not_before ? "; by its clock the certificate is valid, so this machine's clock is probably wrong" : "");
+		dc_tlscheck_textf(w.path, sizeof(w.path), "chain[%d]", (int)(cc - r->certs));
+	w.name = f->first == DC_CLIENT_TS_GO || f->first == DC_CLIENT_TS_PLATFORM ? dc_tlscheck_go_name(k->o) : k->o->host_name;
+	crt_path(k, "crt", w.crt, sizeof(w.crt));
+	clients_text(f->clients, w.who, sizeof(w.who));
+	for (size_t i = 0; i < DC_ARRAY_LEN(explainers); i++)
+		if (strcmp(explainers[i].code, f->code) == 0) {
+			explainers[i].explain(&w);
+			return;
 		}
-		dc_tlscheck_textf(brief, sizeof(brief), "the certificate is not valid until %s: check the clocks", when);
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, brief, "\"%s\" is valid only from %s, %ld day%s from now by this machine's clock%s",
-			  info.subject, when, (long)((info.not_before - k->now) / 86400),
-			  (info.not_before - k->now) / 86400 == 1 ? "" : "s", server);
-		dc_finding_hint(x, "check the clock of this machine and of the clients (timedatectl; turn on NTP with timedatectl set-ntp true); "
-				   "if the clocks are right, the certificate was issued with a future start date: reissue it");
-	} else if (strcmp(code, "name-mismatch") == 0 || strcmp(code, "wrong-domain") == 0) {
-		const struct dc_cert_info *leaf = &r->certs[0].info;
-		bool wildcard = strstr(leaf->sans, "DNS:*.") != NULL;
-		bool other = strcmp(code, "wrong-domain") == 0;
-		dc_tlscheck_textf(brief, sizeof(brief), "the certificate is for %s, not %s", leaf->sans[0] ? leaf->sans : leaf->subject, name);
-		char derper[200] = "";
-		if (r->from_files)
-			dc_tlscheck_textf(derper, sizeof(derper), ". derper refuses to start with it: cert invalid for hostname \"%s\"", name);
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain[0]", brief, "%s %s, not for %s%s%s",
-			  other ? "the certificate is for another domain:" : "the certificate is valid for",
-			  leaf->sans[0] ? leaf->sans : "no names at all", name,
-			  other ? (r->from_files ? "" : "; the port serves some other site's certificate")
-				: wildcard ? ". A wildcard covers exactly one label: *.example.com matches a.example.com, not example.com or a.b.example.com" : "",
-			  derper);
-		if (other && r->from_files)
-			dc_finding_hint(x, "put the certificate for %s in %s and restart derper", name, crt);
-		else if (other)
-			dc_finding_hint(x, "derper serves %s: put the certificate for %s there and restart derper; if another service (a proxy, a web server) answers on this port, point DERPPort at derper",
-					crt, name);
-		else
-			dc_finding_hint(x, "make the DERP map's HostName, derper's --hostname and a name in the certificate the same: reissue it for %s (acme.sh --issue -d %s), or set \"HostName\" (or \"CertName\") to a name it has",
-					name, name);
-	} else if (strcmp(code, "cn-only") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain[0]", "the certificate has no subjectAltName (Common Name only): Tailscale rejects it",
-			  "the certificate has no subjectAltName; \"%s\" is only its Common Name. curl accepts that, but Go, Tailscale "
-			  "and browsers ignore the Common Name%s", r->certs[0].info.common_name,
-			  r->from_files ? "; derper refuses to start with it (cert invalid for hostname)" : "");
-		dc_finding_hint(x, "reissue it with a subjectAltName: openssl req ... -addext \"subjectAltName=DNS:%s\" (ACME clients always add one)", name);
-	} else if (strcmp(code, "ip-san-missing") == 0) {
-		bool tailscale_ok = r->clients[DC_CLIENT_TS_GO].ok;
-		x = dc_tlscheck_issue(r, tailscale_ok ? DC_SEV_WARNING : DC_SEV_ERROR, code, "chain[0]",
-			  "the certificate has no IP address entry for the IP HostName",
-			  "%s is an IP address and the certificate has no IP entry for it (it has %s). Tailscale checks no name for an "
-			  "IP HostName, but %s %s", name, r->certs[0].info.sans[0] ? r->certs[0].info.sans : "no names", who,
-			  f->clients == (1u << DC_CLIENT_CURL) ? "does" : "do");
-		dc_finding_hint(x, "reissue it with \"subjectAltName=IP:%s\", or give the node a DNS HostName with a matching certificate", name);
-	} else if (strcmp(code, "no-server-auth") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "the certificate is not for TLS servers (no serverAuth)",
-			  "\"%s\" is not for TLS servers: its extended key usage lacks serverAuth", info.subject);
-		dc_finding_hint(x, "reissue it with extendedKeyUsage=serverAuth (or with no extendedKeyUsage at all)");
-	} else if (strcmp(code, "weak-signature") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "a certificate is signed with SHA-1",
-			  "\"%s\" is signed with %s (SHA-1), which OpenSSL, Go and browsers reject", info.subject, info.signature);
-		dc_finding_hint(x, "reissue it signed with SHA-256 (openssl ... -sha256; every ACME CA already does)");
-	} else if (strcmp(code, "weak-key") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "the certificate's key is too small",
-			  "the key of \"%s\" is %s: rejected by %s (OpenSSL at security level 2 wants RSA 2048 or more); Go "
-			  "and Tailscale still accept it", info.subject, info.key, who);
-		dc_finding_hint(x, "reissue it with an EC P-256 key (acme.sh --keylength ec-256) or RSA 2048 or more");
-	} else if (strcmp(code, "bad-signature") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, path, "a certificate signature does not verify",
-			  "the signature on \"%s\" does not verify with its issuer's key: the certificate was altered, or the chain mixes "
-			  "two CAs with the same name", info.subject);
-		dc_finding_hint(x, "reinstall the certificate and chain from the CA as %s and restart derper", crt);
-	} else if (strcmp(code, "pin-mismatch") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain[0]", "the certificate is not the one CertName pins",
-			  "CertName pins %s, but the served certificate's SHA-256 is %s", k->o->cert_name, r->certs[0].info.sha256);
-		dc_finding_hint(x, "set \"CertName\": \"sha256-raw:%s\" (lowercase hex, no colons: openssl x509 -in %s -outform DER | sha256sum)",
-				r->certs[0].info.sha256, crt);
-	} else if (strcmp(code, "pin-multiple-certs") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain", "a sha256-raw: CertName needs exactly one certificate, the server sends more",
-			  "with a sha256-raw: CertName Tailscale wants exactly one certificate, but the server sends %zu", k->served_real + 1);
-		dc_finding_hint(x, "put only the pinned certificate in %s and restart derper", crt);
-	} else if (strcmp(code, "no-certificate") == 0) {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, code, "chain", "the server presents no certificate",
-			  "the server presented no certificate of its own (only derper's key certificate)");
-		dc_finding_hint(x, "put the certificate in %s and restart derper", crt);
-	} else {
-		x = dc_tlscheck_issue(r, DC_SEV_ERROR, "verify-failed", path, NULL, "\"%s\" does not verify: %s (OpenSSL error %d at depth %d)",
-			  info.subject, X509_verify_cert_error_string(f->p->code), f->p->code, f->p->depth);
-		dc_finding_hint(x, "reinstall the certificate and chain from the CA as %s and restart derper", crt);
-	}
+	explain_verify_failed(&w);
 }
 
 static int compare_found(const void *a, const void *b)
