@@ -1215,6 +1215,165 @@ static bool os_has_ipv6(void)
 	return ok;
 }
 
+/* The threads beside the STUN phase: port mapping now, the captive check 200 ms in. */
+struct side_threads {
+	pthread_t pm, cp;
+	bool pm_started, cp_started;
+};
+
+/* Port mapping starts before t0 (it is not STUN time); the captive check's clock is t0. */
+static void start_side_checks(struct run *R, struct side *sd, struct side_threads *t)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	if (!o->no_portmap) {
+		res->report.portmap_checked = true;
+		res->report.upnp = res->report.pmp = res->report.pcp = DC_OPT_FALSE;
+		t->pm_started = pthread_create(&t->pm, NULL, portmap_thread, R) == 0;
+	} else {
+		snprintf(x->portmap_note, sizeof(x->portmap_note), "not checked (--no-portmap)");
+	}
+	R->t0 = dc_now_ns();
+	sd->t0 = R->t0;
+	if (!o->no_captive && o->map) {
+		struct dc_captive_select sel = {.port = o->captive_port};
+		/* Only DERP nodes: derpcheck never asks Tailscale's public endpoints. */
+		sd->neps = dc_captive_endpoints(o->map, &sel, sd->eps);
+		if (sd->neps) {
+			R->captive_cancel = &sd->cancel;
+			t->cp_started = pthread_create(&t->cp, NULL, captive_thread, sd) == 0;
+		} else {
+			snprintf(x->captive_note, sizeof(x->captive_note),
+				 "not checked: no node of the map has an IPv4 address and CanPort80");
+		}
+	} else {
+		snprintf(x->captive_note, sizeof(x->captive_note), "not checked");
+	}
+}
+
+static void finish_side_checks(struct run *R, struct side *sd, struct side_threads *t)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	if (t->pm_started) {
+		pthread_join(t->pm, NULL);
+		if (x->portmap_ran) {
+			res->report.upnp = x->portmap.upnp ? DC_OPT_TRUE : DC_OPT_FALSE;
+			res->report.pmp = x->portmap.pmp ? DC_OPT_TRUE : DC_OPT_FALSE;
+			res->report.pcp = x->portmap.pcp ? DC_OPT_TRUE : DC_OPT_FALSE;
+			if (!x->portmap.probed)
+				copy_text(x->portmap_note, sizeof(x->portmap_note), x->portmap.skip_reason);
+		}
+	}
+	if (t->cp_started) {
+		/* Not started yet and UDP answered: Tailscale cancels it (CaptivePortal stays null). */
+		if (res->report.udp && !o->measure_all)
+			atomic_store(&sd->cancel, true);
+		pthread_join(t->cp, NULL);
+		if (x->captive_ran)
+			res->report.captive_portal = x->captive.captive ? DC_OPT_TRUE : DC_OPT_FALSE;
+		else if (!x->captive_note[0])
+			snprintf(x->captive_note, sizeof(x->captive_note),
+				 "not checked: STUN answered before the check was due (Tailscale skips it then)");
+	}
+}
+
+/* The STUN phase's timings and counters, the mapping rule, and what each node's probe found. */
+static void conclude_stun(struct run *R, uint64_t start)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	x->stun_phase_ns = dc_now_ns() - R->t0;
+	x->planning_ns = R->t0 - start;
+	const struct dc_prober_stats *ps = dc_prober_stats(R->p);
+	x->first_probe_ns = ps->first_send_ns > R->t0 ? ps->first_send_ns - R->t0 : 0;
+	x->stopped_early = R->timer_armed && R->sets_done < R->nsets;
+	x->enough_regions = o->measure_all ? DC_NETCHECK_ENOUGH_REGIONS_VERBOSE : DC_NETCHECK_ENOUGH_REGIONS;
+	x->stats = *dc_prober_stats(R->p);
+	res->report.mapping_varies_by_dest_ip = dc_netcheck_mapping_varies(R->v4maps, R->nv4maps);
+	conclude_nodes(R);
+	classify_nat(R);
+}
+
+/* HTTPS per region (the fallback when UDP is blocked, or --check-derp); one pass can serve both. */
+static void https_phase(struct run *R, bool fallback, uint64_t deadline)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	logf_(o, fallback ? "UDP is blocked, trying HTTPS" : "checking every region's DERP port over HTTPS");
+	run_https(R, fallback && !o->check_derp, deadline);
+	x->https_fallback_ran = fallback;
+	x->check_derp_ran = o->check_derp;
+	if (!fallback || !o->check_derp)
+		return;
+	for (size_t i = 0; i < x->https_count; i++) /* one pass served both: feed the report */
+		if (x->https[i].ok) {
+			dc_latency_map_add(&res->report.latency, x->https[i].region_id, (int64_t)x->https[i].latency_ns);
+			if (x->https[i].family == 6)
+				res->report.ipv6 = true;
+			else
+				res->report.ipv4 = true;
+		}
+}
+
+/*
+ * After the STUN phase, until the report's deadline: the other ports of failed nodes and
+ * ICMP when UDP is blocked (threads), beside the HTTPS checks; then hairpin if asked.
+ */
+static void after_stun(struct run *R, uint64_t start)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	uint64_t deadline = start + o->report_timeout_ns;
+	bool fallback = !res->report.udp && !o->no_https_fallback && o->map;
+	struct guess_job gj;
+	struct icmp_job ij = {0};
+	pthread_t g_th, i_th;
+	bool g_started = false, i_started = false;
+	plan_guesses(R, &gj, deadline);
+	if (gj.n && dc_now_ns() < deadline) {
+		x->guess_ran = true;
+		g_started = pthread_create(&g_th, NULL, guess_thread, &gj) == 0;
+		if (!g_started)
+			guess_thread(&gj);
+	}
+	if (fallback && dc_now_ns() < deadline) {
+		plan_icmp(R, &ij, deadline);
+		if (ij.n) {
+			i_started = pthread_create(&i_th, NULL, icmp_thread, &ij) == 0;
+			if (!i_started)
+				icmp_thread(&ij);
+		}
+	}
+	if ((fallback || o->check_derp) && o->map && dc_now_ns() < deadline)
+		https_phase(R, fallback, deadline);
+	if (g_started)
+		pthread_join(g_th, NULL);
+	if (i_started)
+		pthread_join(i_th, NULL);
+	if (ij.n)
+		apply_icmp(R, &ij);
+	if (o->hairpin)
+		hairpin(R);
+}
+
+static void run_free(struct run *R)
+{
+	dc_prober_free(R->p);
+	free(R->info);
+	free(R->sets);
+	free(R->has_probe);
+	free(R->region_node);
+	free(R->plan_first);
+	free(R->plan_answer);
+	free(R->v4maps);
+}
+
 int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_result *res, struct dc_error *err)
 {
 	struct dc_netcheck_opts o = *opts;
@@ -1226,7 +1385,6 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	dc_netreport_init(&res->report);
 	res->extra.hairpin = DC_OPT_UNSET;
 	struct run R = {.o = &o, .res = res};
-	struct dc_netcheck_extra *x = &res->extra;
 	uint64_t start = dc_now_ns();
 	res->report.os_has_ipv6 = os_has_ipv6();
 
@@ -1245,34 +1403,9 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	want[1] = want[1] && !dc_prober_family_error(R.p, 6);
 	build_nodes(&R, want);
 
-	/* Beside the STUN phase: port mapping now, the captive check 200 ms in. */
-	pthread_t pm_th, cp_th;
-	bool pm_started = false, cp_started = false;
 	struct side sd = {.R = &R};
-	if (!o.no_portmap) {
-		res->report.portmap_checked = true;
-		res->report.upnp = res->report.pmp = res->report.pcp = DC_OPT_FALSE;
-		pm_started = pthread_create(&pm_th, NULL, portmap_thread, &R) == 0;
-	} else {
-		snprintf(x->portmap_note, sizeof(x->portmap_note), "not checked (--no-portmap)");
-	}
-	R.t0 = dc_now_ns();
-	sd.t0 = R.t0;
-	if (!o.no_captive && o.map) {
-		struct dc_captive_select sel = {.port = o.captive_port};
-		/* Only DERP nodes: derpcheck never asks Tailscale's public endpoints. */
-		sd.neps = dc_captive_endpoints(o.map, &sel, sd.eps);
-		if (sd.neps) {
-			R.captive_cancel = &sd.cancel;
-			cp_started = pthread_create(&cp_th, NULL, captive_thread, &sd) == 0;
-		} else {
-			snprintf(x->captive_note, sizeof(x->captive_note),
-				 "not checked: no node of the map has an IPv4 address and CanPort80");
-		}
-	} else {
-		snprintf(x->captive_note, sizeof(x->captive_note), "not checked");
-	}
-
+	struct side_threads side = {0};
+	start_side_checks(&R, &sd, &side);
 	schedule(&R);
 	logf_(&o, "full report: %zu probe sets over %zu regions, %zu node probes", R.nsets,
 	      o.map ? o.map->region_count : 0, R.nodes_open);
@@ -1282,98 +1415,16 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	} else if (dc_prober_run(R.p, R.t0 + o.stun_phase_ns, on_done, &R, err) < 0) {
 		rc = -1;
 	}
-	x->stun_phase_ns = dc_now_ns() - R.t0;
-	x->planning_ns = R.t0 - start;
-	const struct dc_prober_stats *ps = dc_prober_stats(R.p);
-	x->first_probe_ns = ps->first_send_ns > R.t0 ? ps->first_send_ns - R.t0 : 0;
-	x->stopped_early = R.timer_armed && R.sets_done < R.nsets;
-	x->enough_regions = o.measure_all ? DC_NETCHECK_ENOUGH_REGIONS_VERBOSE : DC_NETCHECK_ENOUGH_REGIONS;
-	x->stats = *dc_prober_stats(R.p);
-	res->report.mapping_varies_by_dest_ip = dc_netcheck_mapping_varies(R.v4maps, R.nv4maps);
-	conclude_nodes(&R);
-	classify_nat(&R);
-	if (rc == 0) {
-		uint64_t deadline = start + o.report_timeout_ns;
-		bool fallback = !res->report.udp && !o.no_https_fallback && o.map;
-		/* Beside the HTTPS checks: the other ports of failed nodes, and ICMP when UDP is blocked. */
-		struct guess_job gj;
-		struct icmp_job ij = {0};
-		pthread_t g_th, i_th;
-		bool g_started = false, i_started = false;
-		plan_guesses(&R, &gj, deadline);
-		if (gj.n && dc_now_ns() < deadline) {
-			x->guess_ran = true;
-			g_started = pthread_create(&g_th, NULL, guess_thread, &gj) == 0;
-			if (!g_started)
-				guess_thread(&gj);
-		}
-		if (fallback && dc_now_ns() < deadline) {
-			plan_icmp(&R, &ij, deadline);
-			if (ij.n) {
-				i_started = pthread_create(&i_th, NULL, icmp_thread, &ij) == 0;
-				if (!i_started)
-					icmp_thread(&ij);
-			}
-		}
-		if ((fallback || o.check_derp) && o.map && dc_now_ns() < deadline) {
-			logf_(&o, fallback ? "UDP is blocked, trying HTTPS" : "checking every region's DERP port over HTTPS");
-			run_https(&R, fallback && !o.check_derp, deadline);
-			x->https_fallback_ran = fallback;
-			x->check_derp_ran = o.check_derp;
-			if (fallback && o.check_derp) /* one pass served both: feed the report */
-				for (size_t i = 0; i < x->https_count; i++)
-					if (x->https[i].ok) {
-						dc_latency_map_add(&res->report.latency, x->https[i].region_id,
-								   (int64_t)x->https[i].latency_ns);
-						if (x->https[i].family == 6)
-							res->report.ipv6 = true;
-						else
-							res->report.ipv4 = true;
-					}
-		}
-		if (g_started)
-			pthread_join(g_th, NULL);
-		if (i_started)
-			pthread_join(i_th, NULL);
-		if (ij.n)
-			apply_icmp(&R, &ij);
-		if (o.hairpin)
-			hairpin(&R);
-	}
+	conclude_stun(&R, start);
+	if (rc == 0)
+		after_stun(&R, start);
 	dc_netcheck_judge_udp(res, o.stun_phase_ns);
-	if (pm_started) {
-		pthread_join(pm_th, NULL);
-		if (x->portmap_ran) {
-			res->report.upnp = x->portmap.upnp ? DC_OPT_TRUE : DC_OPT_FALSE;
-			res->report.pmp = x->portmap.pmp ? DC_OPT_TRUE : DC_OPT_FALSE;
-			res->report.pcp = x->portmap.pcp ? DC_OPT_TRUE : DC_OPT_FALSE;
-			if (!x->portmap.probed)
-				copy_text(x->portmap_note, sizeof(x->portmap_note), x->portmap.skip_reason);
-		}
-	}
-	if (cp_started) {
-		/* Not started yet and UDP answered: Tailscale cancels it (CaptivePortal stays null). */
-		if (res->report.udp && !o.measure_all)
-			atomic_store(&sd.cancel, true);
-		pthread_join(cp_th, NULL);
-		if (x->captive_ran)
-			res->report.captive_portal = x->captive.captive ? DC_OPT_TRUE : DC_OPT_FALSE;
-		else if (!x->captive_note[0])
-			snprintf(x->captive_note, sizeof(x->captive_note),
-				 "not checked: STUN answered before the check was due (Tailscale skips it then)");
-	}
+	finish_side_checks(&R, &sd, &side);
 	res->report.preferred_derp = dc_netcheck_pick_home(&res->report, o.map, o.previous_home);
 	clock_gettime(CLOCK_REALTIME, &res->report.now);
 	dc_netcheck_judge(&o, res);
-	x->elapsed_ns = dc_now_ns() - start;
-	dc_prober_free(R.p);
-	free(R.info);
-	free(R.sets);
-	free(R.has_probe);
-	free(R.region_node);
-	free(R.plan_first);
-	free(R.plan_answer);
-	free(R.v4maps);
+	res->extra.elapsed_ns = dc_now_ns() - start;
+	run_free(&R);
 	if (rc < 0) {
 		dc_netcheck_result_free(res);
 		return -1;
