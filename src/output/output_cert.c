@@ -33,7 +33,7 @@ static void print_extensions(FILE *out, const struct dc_cert_info *i)
 		{"CRL", i->crl},
 	};
 	for (size_t k = 0; k < DC_ARRAY_LEN(rows); k++)
-		fprintf(out, "       %-13s %s\n", rows[k].label, rows[k].value[0] ? rows[k].value : "absent");
+		fprintf(out, "       %-13s %s\n", rows[k].label, rows[k].value[0] ? dc_term_safe(rows[k].value) : "absent");
 }
 
 static void print_cert(FILE *out, const struct dc_chain_cert *c, const char *tag, bool verbose)
