@@ -414,9 +414,7 @@ void dc_cli_print_command_help(FILE *out, const struct dc_command_spec *spec)
 		return;
 	}
 	fprintf(out, "\nExit status:\n");
-	for (int code = 0; code < 3; code++) {
-		char lead[8];
-		snprintf(lead, sizeof(lead), "  %d  ", code);
-		print_wrapped(out, lead, spec->exit_status[code]);
-	}
+	static const char *const leads[3] = {"  0  ", "  1  ", "  2  "};
+	for (int code = 0; code < 3; code++)
+		print_wrapped(out, leads[code], spec->exit_status[code]);
 }

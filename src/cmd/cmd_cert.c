@@ -186,6 +186,11 @@ static void check_server(const char *host, int port, int family, struct dc_tlsch
 				topts->host_name && !is_ip(topts->host_name) ? topts->host_name : "(none: an IP address)");
 		if (dc_tlscheck_connect(ai->ai_addr, ai->ai_addrlen, topts, &t->report, &t->err) == 0) {
 			t->failed = false;
+			/* A failed handshake leaves the proxy probe nothing to learn (and a silent
+			 * port would be waited for twice); plain HTTP on the port is worth asking. */
+			const struct dc_tls_facts *f = &t->report.conn;
+			if (!f->handshake && f->failure != DC_CONN_NOT_TLS)
+				break;
 			/* What is in front of derper on this port: the same address, the same TLS name. */
 			struct dc_proxy_probe_opts po = {
 				.addr = ai->ai_addr, .addrlen = ai->ai_addrlen, .host_name = topts->host_name ? topts->host_name : host,

@@ -29,6 +29,7 @@
 struct tls_outcome {
 	bool tcp_ok;      /* TCP to DERPPort connected (addr is the address) */
 	bool tls_ok;      /* a TLS handshake completed */
+	bool not_tls;     /* ... or the port answered something that is not TLS (plain HTTP?) */
 	bool cert_ok;     /* Tailscale clients accept the certificate (checked, or with checks off) */
 	struct dc_endpoint addr;
 };

@@ -97,6 +97,7 @@ void dc_diag_check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *add
 	}
 	dc_diag_tls_evidence(tls, &chosen);
 	if (!chosen.conn.handshake) {
+		out->not_tls = chosen.conn.failure == DC_CONN_NOT_TLS;
 		const struct dc_finding *x = dc_diag_find_code(&chosen.findings, chosen.brief_code);
 		dc_diag_set(tls, DC_CHECK_FAIL, chosen.brief_code ? chosen.brief_code : "handshake-failed");
 		SUMMARY(tls, "%s: no TLS handshake", chosen.where);
@@ -317,11 +318,19 @@ void dc_diag_check_proxy(struct dc_diag_node *dn, const struct tls_outcome *tls,
 {
 	const struct dc_derp_node *n = dn->node;
 	*have_ev = false;
-	if (!tls->tcp_ok) {
+	/*
+	 * A handshake that failed (timeout, alert, closed) leaves the proxy probe nothing to
+	 * learn, and a second wait on a silent port would double the time: only a port that
+	 * answers something else than TLS (plain HTTP) is asked further.
+	 */
+	const char *skip = !tls->tcp_ok ? "no TCP connection"
+			 : !tls->tls_ok && !tls->not_tls ? "no TLS handshake (see tls)"
+							  : NULL;
+	if (skip) {
 		for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++) {
 			struct dc_diag_check *c = dc_diag_node_check(dn, dc_proxy_item_id((enum dc_proxy_item)i), DC_PATH_DERP);
 			dc_diag_set(c, DC_CHECK_SKIP, NULL);
-			SUMMARY(c, "no TCP connection");
+			SUMMARY(c, "%s", skip);
 		}
 		return;
 	}

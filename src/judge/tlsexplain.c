@@ -180,7 +180,8 @@ void dc_tlsexplain_verdicts(struct check *k)
 		else if (c == DC_CLIENT_TS_GO)
 			go_says(k, p, cv->says, sizeof(cv->says));
 		else if (k->o->no_aia && strcmp(cv->code, "chain-incomplete") == 0)
-			dc_tlscheck_textf(cv->says, sizeof(cv->says), "rejects unless it fetches the missing intermediate (not tried: --no-aia)");
+			dc_tlscheck_textf(cv->says, sizeof(cv->says), "rejects unless it fetches the missing intermediate (not tried%s)",
+					  k->r->from_files ? ": AIA is not followed for files" : ": --no-aia");
 		else
 			dc_tlscheck_textf(cv->says, sizeof(cv->says), "rejects: %s", reason_text(cv->code));
 	}
@@ -272,7 +273,11 @@ static void explain_chain_incomplete(struct check *k, const struct found *f)
 	struct dc_cert_info info;
 	dc_tlscheck_describe(k, top, &info);
 	char what[700], aia[1200];
-	if (f->p->depth == 0)
+	/* Files on disk (derpcheck server, cert --cert-file) are what derper will serve, not what it served. */
+	if (f->p->depth == 0 && r->from_files)
+		dc_tlscheck_textf(what, sizeof(what), "the certificate file holds the certificate without the intermediate that "
+			 "issued it (\"%s\"), and derper serves the file as it is", info.issuer);
+	else if (f->p->depth == 0)
 		dc_tlscheck_textf(what, sizeof(what), "the server sends its certificate without the intermediate that issued it (\"%s\")",
 			 info.issuer);
 	else
@@ -280,7 +285,9 @@ static void explain_chain_incomplete(struct check *k, const struct found *f)
 			 info.subject, info.issuer);
 	aia_sentence(k, aia, sizeof(aia));
 	struct dc_finding *x = dc_tlscheck_issue(r, DC_SEV_ERROR, "chain-incomplete", "chain",
-				     "the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain",
+				     r->from_files ? "the certificate file lacks its intermediate certificate: curl and Tailscale on "
+						     "Linux/Android reject the chain derper serves from it"
+						   : "the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain",
 				     "%s%s", what, aia);
 	fix_fullchain(k, x);
 }
@@ -300,7 +307,8 @@ static void aia_sentence(struct check *k, char *aia, size_t n)
 	else if (fetched[0])
 		dc_tlscheck_textf(aia, n, ". Missing: %s (fetched through AIA)", fetched);
 	else if (k->o->no_aia)
-		dc_tlscheck_textf(aia, n, ". AIA was not followed (--no-aia), so whether clients that fetch it succeed is unknown");
+		dc_tlscheck_textf(aia, n, ". AIA was not followed (%s), so whether clients that fetch it succeed is unknown",
+				  r->from_files ? "not for files" : "--no-aia");
 	else if (k->aia_note[0])
 		dc_tlscheck_textf(aia, n, ". Not even clients that follow AIA can complete it: %s", k->aia_note);
 	else

@@ -69,7 +69,17 @@ struct pset {
 	int family;
 	bool done, ok;
 	size_t count, open; /* its probes, and those not finished */
+	unsigned tries;     /* of the plan's PLAN_TRIES, how many are behind it (sent or skipped) */
 };
+
+/*
+ * Tailscale's plan has three tries per set, to Nodes[0], Nodes[1 mod n], Nodes[2 mod n]; a
+ * try to a node without STUN is skipped when it is due. A set is over when every try is
+ * behind it and none is waiting: a first try that failed at once (an ICMP error, STUN off
+ * on Nodes[0]) does not end it before the others have had their turn.
+ */
+#define PLAN_TRIES 3u
+
 
 struct run {
 	const struct dc_netcheck_opts *o;
@@ -282,6 +292,14 @@ static uint64_t probe_deadline(const struct run *R, enum pkind kind)
 	return end;
 }
 
+static void set_done(struct run *R, struct pset *s)
+{
+	if (!s->done) {
+		s->done = true;
+		R->sets_done++;
+	}
+}
+
 static size_t add_now(struct run *R, enum pkind kind, size_t i, enum dc_stun_style style, unsigned tries,
 		      unsigned group, size_t set)
 {
@@ -301,8 +319,12 @@ static void plan_try(struct run *R, size_t si, unsigned i)
 	const struct dc_derp_region *rg = s->region;
 	size_t ri = (size_t)(rg - R->o->map->regions);
 	struct dc_netcheck_node *n = node_entry(R, ri, i % rg->node_count, s->family);
-	if (!probed(n)) /* Tailscale skips it at send time */
+	s->tries++;
+	if (!probed(n)) { /* Tailscale skips it at send time */
+		if (s->tries == PLAN_TRIES && s->open == 0)
+			set_done(R, s);
 		return;
+	}
 	size_t ni = (size_t)(n - R->res->extra.nodes);
 	size_t id = add_now(R, P_PLAN, ni, DC_STUN_STYLE_TAILSCALE, 1, (unsigned)si + 1, si);
 	s->count++;
@@ -399,11 +421,16 @@ static void schedule(struct run *R)
 			node_probe(R, i);
 	for (unsigned k = 1; k <= 2; k++)
 		dc_prober_wake_at(R->p, R->t0 + (uint64_t)k * DC_NETCHECK_PROBE_SPACING_MS * 1000000u);
-	for (size_t si = 0; si < R->nsets; si++)
-		if (!R->sets[si].count) {
-			R->sets[si].done = true;
-			R->sets_done++;
-		}
+	/* A set none of whose tries can be sent is over at once. */
+	for (size_t si = 0; si < R->nsets; si++) {
+		struct pset *s = &R->sets[si];
+		size_t ri = (size_t)(s->region - o->map->regions);
+		bool any = false;
+		for (unsigned k = 0; k < PLAN_TRIES && !any; k++)
+			any = probed(node_entry(R, ri, k % s->region->node_count, s->family));
+		if (!any)
+			set_done(R, s);
+	}
 }
 
 /* Move every open probe's deadline to at (only ever earlier). */
@@ -525,10 +552,8 @@ static void on_done(struct dc_prober *p, size_t id, const struct dc_probe_result
 			       r->status == DC_PROBE_ERROR_RESPONSE;
 		if (settled && R->plan_answer[pi.node] == SIZE_MAX && !R->has_probe[pi.node])
 			R->plan_answer[pi.node] = id;
-		if (--s->open == 0 && !s->done) {
-			s->done = true;
-			R->sets_done++;
-		}
+		if (--s->open == 0 && s->tries == PLAN_TRIES)
+			set_done(R, s);
 	} else if (pi.kind == P_NODE) {
 		R->nodes_open--;
 		if (r->status == DC_PROBE_OK)

@@ -87,6 +87,7 @@ struct dc_prober {
 	uint32_t *group_heads; /* group id -> last probe added to it + 1; 0: none */
 	size_t cap_groups;
 	unsigned wakes_due;    /* dc_prober_wake_at times reached, not yet delivered */
+	unsigned wakes_armed;  /* dc_prober_wake_at times not reached yet: the run waits for them too */
 
 	uint8_t random_pool[1024];
 	size_t random_left;
@@ -842,6 +843,7 @@ void dc_prober_set_deadline(struct dc_prober *p, size_t id, uint64_t deadline_ns
 void dc_prober_wake_at(struct dc_prober *p, uint64_t when)
 {
 	heap_push(p, when, NONE);
+	p->wakes_armed++;
 }
 
 void dc_prober_stop(struct dc_prober *p)
@@ -885,6 +887,7 @@ static unsigned fire_due(struct dc_prober *p, uint64_t now)
 		struct timer t = heap_pop(p);
 		if (t.probe == NONE) {
 			p->wakes_due++;
+			p->wakes_armed--;
 			continue;
 		}
 		if (p->probes[t.probe].next_ns != t.when)
@@ -901,7 +904,8 @@ static unsigned fire_due(struct dc_prober *p, uint64_t now)
 int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn done, void *user, struct dc_error *err)
 {
 	p->stop = false;
-	while (p->open > 0 && !p->stop) {
+	/* A wake-up the caller asked for may add probes: the run is not over before it. */
+	while ((p->open > 0 || p->wakes_armed > 0) && !p->stop) {
 		uint64_t now = dc_now_ns();
 		if (now >= deadline_ns) {
 			end_all(p, true);
@@ -909,7 +913,7 @@ int dc_prober_run(struct dc_prober *p, uint64_t deadline_ns, dc_probe_done_fn do
 		}
 		fire_due(p, now);
 		deliver(p, done, user);
-		if (p->open == 0 || p->stop)
+		if ((p->open == 0 && p->wakes_armed == 0) || p->stop)
 			break;
 
 		uint64_t wake = deadline_ns;

@@ -19,7 +19,7 @@
 #define DEFAULT_KEY_CONNS 4u
 #define HEAD_MAX DC_DERP_UPGRADE_MAX
 #define BODY_MAX 2048u
-#define BODY_WAIT_MS 300u
+#define BODY_WAIT_MS 300u /* for all the bodies of one probe (body_wait_left_ns) */
 #define ALPN_OFFER "h2,http/1.1"
 
 const char *dc_proxy_req_name(enum dc_proxy_req r)
@@ -219,7 +219,8 @@ void dc_proxy_answer_classify(struct dc_proxy_answer *a, enum dc_proxy_req r, co
 }
 
 /* The body's start: up to its length (capped), or what comes before the close or a short wait. */
-static void read_body(struct stream *s, struct dc_proxy_answer *a, const uint8_t *have, size_t have_len, uint64_t deadline)
+static void read_body(struct dc_proxy_evidence *e, struct stream *s, struct dc_proxy_answer *a, const uint8_t *have,
+		      size_t have_len, uint64_t deadline)
 {
 	uint8_t buf[BODY_MAX];
 	size_t len = have_len < sizeof(buf) ? have_len : sizeof(buf);
@@ -227,7 +228,8 @@ static void read_body(struct stream *s, struct dc_proxy_answer *a, const uint8_t
 	size_t want = a->head.content_length >= 0 ? (size_t)a->head.content_length : sizeof(buf);
 	if (want > sizeof(buf))
 		want = sizeof(buf);
-	uint64_t until = after_ms(BODY_WAIT_MS);
+	uint64_t start = dc_now_ns();
+	uint64_t until = start + e->body_wait_left_ns;
 	if (until > deadline)
 		until = deadline;
 	bool closed = false;
@@ -239,6 +241,8 @@ static void read_body(struct stream *s, struct dc_proxy_answer *a, const uint8_t
 		}
 		len += (size_t)k;
 	}
+	uint64_t spent = dc_now_ns() - start;
+	e->body_wait_left_ns = spent < e->body_wait_left_ns ? e->body_wait_left_ns - spent : 0;
 	a->empty_body = a->head.content_length == 0 || (len == 0 && closed);
 	/* the first line that has text (HTML pages start with tags on their own lines) */
 	size_t k = 0;
@@ -397,7 +401,7 @@ static void request(const struct dc_proxy_probe_opts *o, struct dc_proxy_evidenc
 	} else {
 		if (r == DC_PROXY_UPGRADE_WS)
 			a->ws = DC_WS_ANSWER_STATUS;
-		read_body(&s, a, (const uint8_t *)rest.data, rest.len, deadline);
+		read_body(e, &s, a, (const uint8_t *)rest.data, rest.len, deadline);
 	}
 	dc_buf_free(&rest);
 	dc_proxy_answer_classify(a, r, e->challenge);
@@ -440,6 +444,7 @@ int dc_proxy_probe_run(const struct dc_proxy_probe_opts *o, struct dc_proxy_evid
 	dc_sockaddr_format(o->addr, e->peer, sizeof(e->peer));
 	text_copy(e->host_name, sizeof(e->host_name), o->host_name ? o->host_name : "");
 	e->port = o->port;
+	e->body_wait_left_ns = (uint64_t)BODY_WAIT_MS * 1000000u;
 	uint8_t rnd[8];
 	randombytes_buf(rnd, sizeof(rnd));
 	snprintf(e->challenge, sizeof(e->challenge), "derpcheck-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],

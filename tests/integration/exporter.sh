@@ -158,7 +158,7 @@ took=$(($(now_ms) - start))
 [ "$took" -ge 4500 ] && [ "$took" -le 9000 ] && pass || fail "a stalled request was cut off after $took ms, not about 5 s"
 
 # ---- Prometheus: the example rules with every `for` at 0s, scraping and evaluating every second -----
-ppt=$(_peers_free_port t)
+ppt=$(free_port tcp)
 mkdir -p "$work/prom-data"
 sed -E 's/^( +for:) .*/\1 0s/' "$root/examples/prometheus/derpcheck-alerts.yml" >"$work/rules.yml"
 cat >"$work/prometheus.yml" <<EOF2

@@ -340,4 +340,17 @@ dc --derp-map "$work/empty.json"
 expect_rc empty 1 $rc
 has empty $'\t* Nearest DERP: unknown (no response to latency probes)'
 
+# --- a region whose Nodes[0] has STUN off: Tailscale's second try goes to Nodes[1] ---------
+# (found merging the scale work: the set ended with its first sent probe, the prober run
+# with its last open probe, so a STUNOnly second node never counted and UDP read false)
+cat >"$work/second.json" <<EOF
+{"Regions":{$(r 6 fff "Region F" "" "$(n 6a 6 127.0.0.1 none -1)" "$(n 6s 6 127.0.0.1 none "$pa" '"STUNOnly":true')")}}
+EOF
+dc --derp-map "$work/second.json"
+expect_rc second-node 0 $rc
+has second-node $'\t* UDP: true'
+has second-node $'\t* Nearest DERP: Region F'
+has_re second-node $'^\t\t- fff: [0-9.]+ms +\\(Region F\\)$'
+has second-node $'\t\t- fff 6a IPv4: skipped: STUNPort is -1: STUN is off for this node'
+
 finish

@@ -45,7 +45,7 @@ tls2=127.0.0.63:$DERPER_PORT
 proxy_start() {
 	local name=$1 fixture=$2 dir=$work/proxy-$1 port pid deadline conf
 	mkdir -p "$dir"
-	port=$(_peers_free_port t)
+	port=$(free_port tcp)
 	conf=$dir/${fixture}
 	sed -e "s|@WORK@|$dir|g" -e "s|@LISTEN@|$bind:$port|g" -e "s|@BIND@|$bind|g" -e "s|@PORT@|$port|g" \
 		-e "s|@PLAIN@|$plain|g" -e "s|@TLS2@|$tls2|g" -e "s|@TLS@|$tls|g" -e "s|@CERT@|$pki/derp-chain.pem|g" \

@@ -61,7 +61,8 @@ statuses leaf "certificate=fail/chain-incomplete listen-derp=warn/loopback-only 
 line leaf "  ✓ addresses       the map's IPv4 127.0.0.1 is an address of this machine"
 line leaf "  ! listen-derp     derper's DERP listens on 127.0.0.1:$DERPER_PORT only"
 line leaf "  ! listen-stun     derper's STUN is bound to 127.0.0.1:$DERPER_STUN only"
-line leaf "  ✗ certificate     the server omits its intermediate certificate: curl and Tailscale on Linux/Android reject the chain"
+line leaf "  ✗ certificate     the certificate file lacks its intermediate certificate: curl and Tailscale on Linux/Android reject the chain derper serves from it"
+line leaf "    cause: the certificate file holds the certificate without the intermediate that issued it (\"CN = derpcheck test intermediate CA\"), and derper serves the file as it is. AIA was not followed (not for files), so whether clients that fetch it succeed is unknown"
 grep -q "^           acme.sh: acme.sh --install-cert -d derp.test --fullchain-file $work/leaf/derp.test.crt --key-file $work/leaf/derp.test.key" "$work/leaf.txt" \
 	&& pass || fail "leaf: no acme.sh --fullchain-file fix"
 grep -q "^  ✓ probe-stun      STUN binding request to 127.0.0.1:$DERPER_STUN answered in [0-9.]*ms (mapped 127.0.0.1:[0-9]*)$" "$work/leaf.txt" \

@@ -20,8 +20,7 @@ static void load(struct dc_map_doc *doc, int regions)
 	fputs("}}\n", f);
 	fclose(f);
 	struct dc_error err;
-	assert_int_equal(dc_map_doc_load(path, NULL, doc, &err), 0);
-	dc_map_doc_parse(doc);
+	assert_int_equal(dc_map_doc_load(path, NULL, doc, &err), 0); /* reads and decodes */
 	unlink(path);
 	assert_true(doc->decoded);
 	assert_int_equal(doc->map.region_count, (size_t)regions);

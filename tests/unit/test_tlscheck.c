@@ -111,6 +111,33 @@ static void test_full_chain_is_accepted_by_every_client(void **state)
 	sk_X509_free(chain);
 }
 
+/* Files on disk are what derper will serve: worded as the file, never as "the server". */
+static void test_leaf_only_file_is_worded_as_the_file(void **state)
+{
+	(void)state;
+	struct fake_aia aia = {0};
+	struct dc_tlscheck_opts o = base_opts(&aia);
+	o.no_aia = true;
+	STACK_OF(X509) *chain = tp_chain(pki.leaf, NULL, NULL);
+	struct dc_cert_report r;
+	struct dc_error err;
+	dc_cert_report_init(&r);
+	assert_int_equal(dc_tlscheck_chain(chain, true, &o, &r, &err), 0);
+	assert_string_equal(r.brief, "the certificate file lacks its intermediate certificate: curl and Tailscale on "
+				     "Linux/Android reject the chain derper serves from it");
+	const struct dc_finding *f = NULL;
+	for (size_t i = 0; i < r.findings.count && !f; i++)
+		if (strcmp(r.findings.items[i].code, "chain-incomplete") == 0)
+			f = &r.findings.items[i];
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "the certificate file holds the certificate without the intermediate"));
+	assert_non_null(strstr(f->message, "AIA was not followed (not for files)"));
+	assert_null(strstr(f->message, "--no-aia"));
+	assert_null(strstr(f->message, "the server"));
+	dc_cert_report_free(&r);
+	sk_X509_free(chain);
+}
+
 static void test_leaf_only_completes_through_aia_once_per_url(void **state)
 {
 	(void)state;
@@ -454,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_http_date_header_is_parsed_strictly),
 		cmocka_unit_test(test_command_quotes_what_the_shell_would_split),
 		cmocka_unit_test(test_brief_for_a_chain_and_for_connection_failures),
+		cmocka_unit_test(test_leaf_only_file_is_worded_as_the_file),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

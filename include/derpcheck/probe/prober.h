@@ -161,8 +161,9 @@ void dc_prober_cancel_group(struct dc_prober *p, unsigned group);
 void dc_prober_set_deadline(struct dc_prober *p, size_t id, uint64_t deadline_ns);
 /*
  * Have the running loop call back (DC_PROBER_WAKE) at when (CLOCK_MONOTONIC), to add
- * probes only when they are due and still needed. The run still ends when no probe is
- * open: a wake never keeps it going by itself.
+ * probes only when they are due and still needed. The run goes on until every wake-up
+ * asked for has come (it may add probes: Tailscale's later tries go to other nodes), the
+ * deadline, or dc_prober_stop.
  */
 void dc_prober_wake_at(struct dc_prober *p, uint64_t when);
 /* End the current run after the callback returns; open probes become cancelled. */

@@ -83,6 +83,9 @@ struct dc_proxy_evidence {
 	char alpn_offered[32], alpn_chosen[32];
 	char alpn_error[300];
 	char challenge[40];
+	/* Time left for waiting on response bodies, over the whole probe: a server that
+	 * promises bodies and stalls costs it once, not once per request. */
+	uint64_t body_wait_left_ns;
 	struct dc_proxy_answer answers[DC_PROXY_REQ_COUNT];
 	/* server keys met over several connections in a row */
 	unsigned key_conns;      /* connections made for it */
