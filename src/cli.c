@@ -31,7 +31,7 @@ enum {
 static const struct dc_option global_options[] = {
 	{"format", 0, "text|json|json-line|prometheus", OPT_FORMAT, "output format (default text; json-line: netcheck only; prometheus: diagnose only)"},
 	{"color", 0, "auto|always|never", OPT_COLOR, "colour text output (default auto: only on a terminal, never with NO_COLOR)"},
-	{"verbose", 'v', NULL, OPT_VERBOSE, "say more about what is being done"},
+	{"verbose", 'v', NULL, OPT_VERBOSE, "say more (the command's --help says what)"},
 	{"quiet", 'q', NULL, OPT_QUIET, "print only problems"},
 	{"help", 'h', NULL, OPT_HELP, "show help and exit"},
 	{0},
@@ -405,6 +405,10 @@ void dc_cli_print_command_help(FILE *out, const struct dc_command_spec *spec)
 	}
 	fprintf(out, "\nGlobal options:\n");
 	dc_cli_print_global_options(out);
+	if (spec->verbose) {
+		fprintf(out, "\nWith -v:\n");
+		print_wrapped(out, "  ", spec->verbose);
+	}
 	if (!spec->exit_status[0]) {
 		fprintf(out, "\nExit status: 0 healthy, 1 problems found, 2 usage or input error.\n");
 		return;

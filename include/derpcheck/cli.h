@@ -67,6 +67,8 @@ struct dc_command_spec {
 	 * (tests/integration/exit_codes.sh holds all three to the code).
 	 */
 	const char *exit_status[3];
+	/* What -v adds for this command, one sentence (--help "With -v:", derpcheck(1), README). */
+	const char *verbose;
 };
 
 typedef int (*dc_option_handler)(void *user, int id, const char *arg, struct dc_error *err);

@@ -54,6 +54,7 @@ const struct dc_command_spec dc_cert_spec = {
 		"is always checked in full.",
 	.shared = DC_SHARED_ALL,
 	.options = cert_options,
+	.verbose = "each certificate's serial number, key usage, extended key usage, basic constraints, key identifiers and issuer URLs; each connection's address and TLS name, on standard error",
 	.exit_status = {
 		"every client accepts the chain and the files pass derper's checks (warnings are allowed)",
 		"a problem was found: a client rejects the chain, the port speaks plain HTTP or refuses "
@@ -448,7 +449,7 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 		.timeout_ms = cli->timeout_ms, .command = command, .cache = cache,
 		.revocation = true, .revocation_findings = true,
 	};
-	struct dc_cert_output out = {0};
+	struct dc_cert_output out = {.verbose = cli->verbose > 0};
 	struct dc_certfiles files;
 	struct dc_cert_report files_report;
 	bool have_files = false, have_files_report = false, input_error = false;

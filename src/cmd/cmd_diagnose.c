@@ -46,6 +46,11 @@ static const struct dc_option diagnose_options[] = {
 		"written",                                                                                     \
 	}
 
+#define DIAGNOSE_VERBOSE                                                                                       \
+	"the evidence under each check: the addresses and ports tried, every STUN probe, the chain as served, "  \
+	"each client's verdict, the HTTP status lines, the DERP connection's phases and every relayed "          \
+	"packet's round trip"
+
 const struct dc_command_spec dc_diagnose_spec = {
 	.name = "diagnose",
 	.args = "REGION... | --all",
@@ -68,6 +73,7 @@ const struct dc_command_spec dc_diagnose_spec = {
 	.prometheus = true,
 	.options = diagnose_options,
 	.exit_status = DIAGNOSE_EXIT_STATUS,
+	.verbose = DIAGNOSE_VERBOSE,
 };
 
 struct diag_args {
@@ -228,6 +234,7 @@ static int run_once(struct dc_cli *cli, const struct diag_args *a, const struct 
 			.utf8 = utf8,
 			.map_desc = map_desc,
 			.map_note = maps->note,
+			.verbose = cli->verbose > 0,
 		};
 		render(mem, cli, rl, jobs, &run, &v);
 		fclose(mem);
@@ -377,6 +384,7 @@ const struct dc_command_spec dc_debug_spec = {
 	.prometheus = true,
 	.options = diagnose_options,
 	.exit_status = DIAGNOSE_EXIT_STATUS,
+	.verbose = DIAGNOSE_VERBOSE,
 };
 
 int dc_cmd_debug(struct dc_cli *cli, int argc, char **argv)

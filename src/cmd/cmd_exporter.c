@@ -18,6 +18,7 @@
 #include "derpcheck/net/httpserver.h"
 #include "derpcheck/output/output_exporter.h"
 #include "derpcheck/output/promtext.h"
+#include "derpcheck/output/term.h"
 
 enum { OPT_LISTEN = 1, OPT_INTERVAL, OPT_PARALLEL, OPT_PROBE_LIMIT, OPT_PROBE_TIMEOUT, OPT_CERT_WARN_DAYS, OPT_COUNT,
        OPT_MESH_PSK_FILE };
@@ -52,6 +53,8 @@ const struct dc_command_spec dc_exporter_spec = {
 		"SIGTERM or SIGINT stop it.",
 	.shared = DC_SHARED_ALL,
 	.options = exporter_options,
+	.verbose = "every HTTP request on standard error, with the status it was answered with; a /probe also when its "
+		   "diagnosis is done, with how long it took and its STUN and DERP verdicts",
 	.exit_status = {
 		"stopped by SIGTERM or SIGINT after serving",
 		"never: the problems it finds are served in /metrics, not told by its exit status",
@@ -142,6 +145,7 @@ struct exporter {
 	pthread_mutex_t lock; /* the probe counters */
 	unsigned probes_running;
 	uint64_t probes_run, probes_refused;
+	bool verbose; /* -v: every request and its answer on standard error */
 };
 
 struct render_ctx {
@@ -196,6 +200,10 @@ static void *probe_thread(void *arg)
 	dc_diagnose_run(x->rules_map, j->region, &x->diag, &r);
 	struct dc_httpd_response resp = {.status = 200, .content_type = DC_PROM_CONTENT_TYPE};
 	dc_output_exporter_probe(&resp.body, &r, (double)(dc_now_ns() - start) / 1e9);
+	if (x->verbose)
+		fprintf(stderr, "derpcheck: exporter: /probe region %lld answered 200 after %.2fs: STUN %s, DERP %s\n",
+			(long long)j->region->id, (double)(dc_now_ns() - start) / 1e9, dc_verdict_name(r.stun),
+			dc_verdict_name(r.derp));
 	dc_diag_report_free(&r);
 	dc_httpd_answer(x->httpd, j->id, &resp);
 	pthread_mutex_lock(&x->lock);
@@ -263,9 +271,8 @@ static bool handle_probe(struct exporter *x, const struct dc_httpd_request *req,
 	return false;
 }
 
-static bool handle(void *user, const struct dc_httpd_request *req, uint64_t id, struct dc_httpd_response *resp)
+static bool route(struct exporter *x, const struct dc_httpd_request *req, uint64_t id, struct dc_httpd_response *resp)
 {
-	struct exporter *x = user;
 	if (strcmp(req->path, "/metrics") == 0 || strcmp(req->path, "/") == 0) {
 		bool html = strcmp(req->path, "/") == 0;
 		struct render_ctx c = {.x = x, .out = &resp->body, .html = html};
@@ -282,6 +289,23 @@ static bool handle(void *user, const struct dc_httpd_request *req, uint64_t id, 
 	}
 	dc_httpd_text(resp, 404, "not found: try /metrics, /probe?region=ID, /healthz or /");
 	return true;
+}
+
+/* -v: the request as sent (the path and query are the client's: through the sanitiser) and what it got. */
+static bool handle(void *user, const struct dc_httpd_request *req, uint64_t id, struct dc_httpd_response *resp)
+{
+	struct exporter *x = user;
+	bool answered = route(x, req, id, resp);
+	if (x->verbose) {
+		char status[48];
+		if (answered)
+			snprintf(status, sizeof(status), "%d", resp->status);
+		else
+			snprintf(status, sizeof(status), "diagnosing the region now");
+		fprintf(stderr, "derpcheck: exporter: %s %s%s%s: %s\n", req->method == DC_HTTPD_HEAD ? "HEAD" : "GET",
+			dc_term_safe(req->path), req->query[0] ? "?" : "", dc_term_safe(req->query), status);
+	}
+	return answered;
 }
 
 /* Probes on demand still running after stop: wait a little for them (they use the server). */
@@ -340,7 +364,7 @@ int dc_cmd_exporter(struct dc_cli *cli, int argc, char **argv)
 		return DC_EXIT_USAGE;
 	}
 	dc_command_map_origin(cli, &maps);
-	struct exporter x = {.a = &a, .maps = &maps};
+	struct exporter x = {.a = &a, .maps = &maps, .verbose = cli->verbose > 0};
 	pthread_mutex_init(&x.lock, NULL);
 	dc_map_choice_describe(&maps, x.map_desc, sizeof(x.map_desc));
 	x.rules_map = maps.have_doc && maps.doc.decoded ? &maps.doc.map : maps.map;

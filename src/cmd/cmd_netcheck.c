@@ -43,6 +43,7 @@ const struct dc_command_spec dc_netcheck_spec = {
 		"snapshot; the report says which. --timeout bounds the report (default 5s).",
 	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.options = netcheck_options,
+	.verbose = "every probe as it is sent and answered, on standard error; the report waits for every region (Tailscale stops once enough have answered) and names regions derpID as tailscale netcheck -v does",
 	.exit_status = {
 		"UDP works and a home region was found (a hard NAT is only a warning)",
 		"UDP does not work here (no STUN server answered), no region could be reached, or a DERP "

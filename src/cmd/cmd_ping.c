@@ -48,6 +48,7 @@ const struct dc_command_spec dc_ping_spec = {
 		"carries each packet once).",
 	.shared = DC_SHARED_ALL | DC_SHARED_TRANSPORT,
 	.options = ping_options,
+	.verbose = "the map used, which node forwards to which, and the server's own frames (pings answered, peers gone, keep-alives)",
 	.exit_status = {
 		"every packet came back through the relay and every certificate is verified (--rate: "
 		"the rate was delivered without loss; --flood: some rate was)",

@@ -37,6 +37,7 @@ const struct dc_command_spec dc_server_spec = {
 		"Nothing is modified and nothing is sent off the machine (unless --resolve).",
 	.shared = DC_SHARED_DERP_MAP | DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = server_options,
+	.verbose = "derper's flags as derper reads them, every one with its value and whether it was written or is derper's default",
 	.exit_status = {
 		"no check fails (warnings are allowed)",
 		"a check fails: the deployment disagrees with the map's node or with itself (published "
@@ -215,6 +216,7 @@ int dc_cmd_server(struct dc_cli *cli, int argc, char **argv)
 		.utf8 = dc_command_locale_utf8(),
 		.map_name = cli->derp_map,
 		.opts = &o,
+		.verbose = cli->verbose > 0,
 	};
 	if (cli->format == DC_FORMAT_JSON)
 		dc_output_server_json(stdout, &r, &v);

@@ -40,6 +40,7 @@ const struct dc_command_spec dc_status_spec = {
 		"UDP and NAT mapping in the same run, so the reasons say what was measured.",
 	.shared = DC_SHARED_DERP_MAP | DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT,
 	.options = status_options,
+	.verbose = "the LocalAPI requests sent to tailscaled, on standard error",
 	.exit_status = {
 		"tailscaled runs a session and every active peer shown goes direct (idle and offline "
 		"peers do not count)",

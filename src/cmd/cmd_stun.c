@@ -33,6 +33,7 @@ const struct dc_command_spec dc_stun_spec = {
 		"--timeout is the wait per probe, retransmissions included (default 2s).",
 	.shared = DC_SHARED_ALL,
 	.options = stun_options,
+	.verbose = "the prober's counters, on standard error: requests sent, datagrams received, and why any were ignored",
 	.exit_status = {
 		"every address answered (warnings, such as a lost probe, are allowed)",
 		"an address did not answer, answered wrongly or only to plain RFC 5389 requests, or saw "

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "derpcheck/input/mapload.h"
 #include "derpcheck/output/output.h"
+#include "derpcheck/output/output_map.h"
 #include "derpcheck/judge/hscheck.h"
 #include "derpcheck/judge/validate.h"
 
@@ -27,6 +28,7 @@ const struct dc_command_spec dc_validate_spec = {
 		"a hint.",
 	.shared = DC_SHARED_MAP_FORMAT | DC_SHARED_CA_FILE | DC_SHARED_INSECURE | DC_SHARED_TIMEOUT | DC_SHARED_FAMILY,
 	.options = validate_options,
+	.verbose = "each input's DERP map as decoded, after its summary: every region and node with the values Tailscale uses (default ports filled in); the file read, on standard error",
 	.exit_status = {
 		"every input was read and none has an error (warnings are allowed, unless --strict)",
 		"an input has an error (with --strict, any finding)",
@@ -141,6 +143,8 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 		if (cli->format == DC_FORMAT_TEXT) {
 			dc_output_findings_text(stdout, &doc.findings, &style);
 			dc_output_validate_summary(stdout, &res, &style);
+			if (cli->verbose && res.effective)
+				dc_output_derpmap_text(stdout, res.effective, &style);
 		}
 		collect(&all, &doc.findings);
 		if (have_effective) {

@@ -125,6 +125,90 @@ static void describe_aia(X509 *cert, struct dc_cert_info *info)
 	AUTHORITY_INFO_ACCESS_free(aia);
 }
 
+static void hex_colons(const unsigned char *b, size_t len, char *out, size_t n)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < len && k + 4 < n; i++)
+		k += (size_t)snprintf(out + k, n - k, "%s%02X", i ? ":" : "", b[i]);
+}
+
+/* Names for the bits that are set, ", "-separated, in a fixed order. */
+static void bit_names(uint32_t bits, const uint32_t *flags, const char *const *names, size_t count, char *out,
+		      size_t n)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < count; i++)
+		if (bits & flags[i])
+			snprintf(out + strlen(out), n - strlen(out), "%s%s", out[0] ? ", " : "", names[i]);
+}
+
+/* The first URI among general names, as printable text. */
+static void first_uri(const GENERAL_NAMES *names, char *out, size_t n)
+{
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !out[0]; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		if (g->type == GEN_URI)
+			copy_printable(out, n, ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
+				       (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier));
+	}
+}
+
+/* The extensions people look at when a chain is questioned (RFC 5280 §4.2). */
+static void describe_extensions(X509 *cert, uint32_t flags, struct dc_cert_info *info)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	if (hex)
+		copy_printable(info->serial, sizeof(info->serial), (const unsigned char *)hex, strlen(hex));
+	OPENSSL_free(hex);
+	BN_free(bn);
+	static const uint32_t ku_flags[] = {KU_DIGITAL_SIGNATURE, KU_NON_REPUDIATION, KU_KEY_ENCIPHERMENT,
+					    KU_DATA_ENCIPHERMENT, KU_KEY_AGREEMENT, KU_KEY_CERT_SIGN, KU_CRL_SIGN};
+	static const char *const ku_names[] = {"digitalSignature", "nonRepudiation", "keyEncipherment",
+					       "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign"};
+	if (flags & EXFLAG_KUSAGE)
+		bit_names(X509_get_key_usage(cert), ku_flags, ku_names, DC_ARRAY_LEN(ku_flags), info->key_usage,
+			  sizeof(info->key_usage));
+	static const uint32_t xku_flags[] = {XKU_SSL_SERVER, XKU_SSL_CLIENT, XKU_CODE_SIGN, XKU_SMIME,
+					     XKU_OCSP_SIGN, XKU_TIMESTAMP, XKU_ANYEKU};
+	static const char *const xku_names[] = {"serverAuth", "clientAuth", "codeSigning", "emailProtection",
+						"OCSPSigning", "timeStamping", "anyExtendedKeyUsage"};
+	if (flags & EXFLAG_XKUSAGE)
+		bit_names(X509_get_extended_key_usage(cert), xku_flags, xku_names, DC_ARRAY_LEN(xku_flags),
+			  info->ext_key_usage, sizeof(info->ext_key_usage));
+	if (flags & EXFLAG_BCONS) {
+		long pathlen = X509_get_pathlen(cert);
+		if (!(flags & EXFLAG_CA))
+			snprintf(info->basic_constraints, sizeof(info->basic_constraints), "not a CA");
+		else if (pathlen >= 0)
+			snprintf(info->basic_constraints, sizeof(info->basic_constraints), "CA, pathlen %ld", pathlen);
+		else
+			snprintf(info->basic_constraints, sizeof(info->basic_constraints), "CA");
+	}
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cert);
+	if (ski)
+		hex_colons(ASN1_STRING_get0_data(ski), (size_t)ASN1_STRING_length(ski), info->ski, sizeof(info->ski));
+	const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(cert);
+	if (aki)
+		hex_colons(ASN1_STRING_get0_data(aki), (size_t)ASN1_STRING_length(aki), info->aki, sizeof(info->aki));
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
+	for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia) && !info->ocsp[0]; i++) {
+		const ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		if (OBJ_obj2nid(ad->method) == NID_ad_OCSP && ad->location->type == GEN_URI)
+			copy_printable(info->ocsp, sizeof(info->ocsp), ASN1_STRING_get0_data(ad->location->d.uniformResourceIdentifier),
+				       (size_t)ASN1_STRING_length(ad->location->d.uniformResourceIdentifier));
+	}
+	AUTHORITY_INFO_ACCESS_free(aia);
+	CRL_DIST_POINTS *crls = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+	for (int i = 0; crls && i < sk_DIST_POINT_num(crls) && !info->crl[0]; i++) {
+		const DIST_POINT *dp = sk_DIST_POINT_value(crls, i);
+		if (dp->distpoint && dp->distpoint->type == 0)
+			first_uri(dp->distpoint->name.fullname, info->crl, sizeof(info->crl));
+	}
+	CRL_DIST_POINTS_free(crls);
+}
+
 static const char *curve_short_name(const char *group)
 {
 	if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
@@ -258,6 +342,7 @@ void dc_cert_describe(X509 *cert, time_t now, struct dc_cert_info *info)
 	info->has_eku = (flags & EXFLAG_XKUSAGE) != 0;
 	info->server_auth = !info->has_eku || (X509_get_extended_key_usage(cert) & XKU_SSL_SERVER) != 0;
 	describe_aia(cert, info);
+	describe_extensions(cert, flags, info);
 	if (dc_tls_is_metacert(cert)) {
 		STACK_OF(X509) *one = sk_X509_new_null();
 		uint8_t key[32];

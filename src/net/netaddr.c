@@ -61,6 +61,16 @@ bool dc_endpoint_equal(const struct dc_endpoint *a, const struct dc_endpoint *b)
 	return dc_ip_equal(a, b) && a->port == b->port;
 }
 
+int dc_endpoint_compare(const struct dc_endpoint *a, const struct dc_endpoint *b, bool with_port)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int c = memcmp(a->ip, b->ip, a->family == 4 ? 4 : 16);
+	if (c || !with_port)
+		return c;
+	return a->port < b->port ? -1 : a->port > b->port;
+}
+
 void dc_endpoint_unmap(struct dc_endpoint *e)
 {
 	if (e->family != 6 || memcmp(e->ip, v4_mapped_prefix, 12) != 0)

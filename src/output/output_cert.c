@@ -17,7 +17,26 @@ static const char *plural(size_t n, const char *one, const char *many)
 
 /* ---- text ---------------------------------------------------------------------------- */
 
-static void print_cert(FILE *out, const struct dc_chain_cert *c, const char *tag)
+/* -v: the extensions, each on a line of its own ("absent" when not written). */
+static void print_extensions(FILE *out, const struct dc_cert_info *i)
+{
+	const struct {
+		const char *label, *value;
+	} rows[] = {
+		{"serial", i->serial},
+		{"key usage", i->key_usage},
+		{"ext. key use", i->ext_key_usage},
+		{"constraints", i->basic_constraints},
+		{"subject key", i->ski},
+		{"authority key", i->aki},
+		{"OCSP", i->ocsp},
+		{"CRL", i->crl},
+	};
+	for (size_t k = 0; k < DC_ARRAY_LEN(rows); k++)
+		fprintf(out, "       %-13s %s\n", rows[k].label, rows[k].value[0] ? dc_term_safe(rows[k].value) : "absent");
+}
+
+static void print_cert(FILE *out, const struct dc_chain_cert *c, const char *tag, bool verbose)
 {
 	const struct dc_cert_info *i = &c->info;
 	if (c->role == DC_ROLE_METACERT) {
@@ -47,6 +66,8 @@ static void print_cert(FILE *out, const struct dc_chain_cert *c, const char *tag
 	fprintf(out, "       %-13s %s\n", "sha256", i->sha256);
 	for (size_t k = 0; k < i->aia_count; k++)
 		fprintf(out, "       %-13s %s\n", k ? "" : "issuer URL", dc_term_safe(i->aia[k]));
+	if (verbose)
+		print_extensions(out, i);
 }
 
 static void print_hint(FILE *out, const char *hint, const struct dc_style *st)
@@ -113,7 +134,7 @@ static void print_connection(FILE *out, const struct dc_cert_target *t, const st
 	fprintf(out, "\n");
 }
 
-static void print_chain(FILE *out, const struct dc_cert_report *r, const char *title)
+static void print_chain(FILE *out, const struct dc_cert_report *r, const char *title, bool verbose)
 {
 	size_t own = 0, meta = 0, fetched = 0;
 	for (size_t i = 0; i < r->count; i++) {
@@ -133,7 +154,7 @@ static void print_chain(FILE *out, const struct dc_cert_report *r, const char *t
 			continue;
 		char tag[16];
 		snprintf(tag, sizeof(tag), "[%d]", r->certs[i].index);
-		print_cert(out, &r->certs[i], tag);
+		print_cert(out, &r->certs[i], tag, verbose);
 	}
 	if (r->fetch_count || fetched) {
 		fprintf(out, "fetched through AIA (caIssuers):\n");
@@ -142,7 +163,7 @@ static void print_chain(FILE *out, const struct dc_cert_report *r, const char *t
 				r->fetches[i].cached ? " (cached)" : "");
 		for (size_t i = 0; i < r->count; i++)
 			if (r->certs[i].origin == DC_ORIGIN_AIA)
-				print_cert(out, &r->certs[i], "[+]");
+				print_cert(out, &r->certs[i], "[+]", verbose);
 	}
 }
 
@@ -191,11 +212,11 @@ static void print_revocation(FILE *out, const struct dc_revocation *v, const str
 }
 
 static void print_report(FILE *out, const struct dc_cert_report *r, const char *chain_title, const struct dc_style *st,
-			 const char *written, const struct dc_trust_verdict *trust)
+			 const char *written, const struct dc_trust_verdict *trust, bool verbose)
 {
 	bool quiet = st && st->quiet;
 	if (!quiet) {
-		print_chain(out, r, chain_title);
+		print_chain(out, r, chain_title, verbose);
 		if (r->chain_checked || r->conn.attempted)
 			print_clients(out, r, trust, st);
 		if (r->revocation.attempted)
@@ -235,7 +256,7 @@ static void print_files(FILE *out, const struct dc_cert_output *o, const struct 
 	}
 	if (o->files_report) {
 		const char *title = f->key_cert_index > 0 ? "chain in the file, leaf moved first" : "chain in the file";
-		print_report(out, o->files_report, title, st, o->files_written, NULL);
+		print_report(out, o->files_report, title, st, o->files_written, NULL, o->verbose);
 	} else if (!f->loadable) {
 		fprintf(out, "result: %sderper would not start%s\n", paint(st, RED), paint(st, RESET));
 	}
@@ -312,7 +333,8 @@ void dc_output_cert_text(FILE *out, const struct dc_cert_output *o, const struct
 			continue; /* reported on standard error */
 		if (!(st && st->quiet) || t->report.findings.count)
 			print_connection(out, t, st);
-		print_report(out, &t->report, "chain as served", st, t->written, t->trust_judged ? &t->trust : NULL);
+		print_report(out, &t->report, "chain as served", st, t->written, t->trust_judged ? &t->trust : NULL,
+			     o->verbose);
 		print_proxy(out, t, st);
 	}
 }

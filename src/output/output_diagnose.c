@@ -51,6 +51,21 @@ static int mark(FILE *out, enum dc_check_status st, const struct dc_diag_view *v
 	return v->utf8 ? 1 : (int)strlen(ascii[st]);
 }
 
+/* -v: the evidence, a line each, indented under the check (before its cause and fix). */
+static void evidence_lines(FILE *out, const char *evidence, const char *pad, const struct dc_diag_view *v)
+{
+	while (*evidence) {
+		size_t n = strcspn(evidence, "\n");
+		char *line = dc_xstrndup(evidence, n);
+		fprintf(out, "%s  %s", pad, paint(v, DIM));
+		put_text(out, line, v);
+		fprintf(out, "%s\n", paint(v, RESET));
+		free(line);
+		evidence += n;
+		evidence += *evidence == '\n';
+	}
+}
+
 static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc_diag_view *v)
 {
 	if (v->style.quiet && (c->status == DC_CHECK_OK || c->status == DC_CHECK_SKIP))
@@ -60,9 +75,11 @@ static void check_line(FILE *out, const struct dc_diag_check *c, const struct dc
 	fprintf(out, " %-*s ", 18 - wide > 0 ? 18 - wide : 0, c->id);
 	put_text(out, c->summary, v);
 	fputc('\n', out);
+	const char *pad = v->utf8 ? "    " : "       ";
+	if (v->verbose)
+		evidence_lines(out, c->evidence, pad, v);
 	if (c->status != DC_CHECK_FAIL && c->status != DC_CHECK_WARN && c->status != DC_CHECK_INSECURE)
 		return;
-	const char *pad = v->utf8 ? "    " : "       ";
 	if (c->cause[0]) {
 		fprintf(out, "%scause: ", pad);
 		put_text(out, c->cause, v);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "derpcheck/judge/netjudge.h"
 #include "derpcheck/output/term.h"
 
 /* The colour table and dc_paint are in src/output/term.c. */

@@ -152,6 +152,46 @@ static void command_line(FILE *out, const struct dc_deployment *d, const struct 
 	fputc('\n', out);
 }
 
+/* -v: derper's flags as derper.go reads them, each with its value and where it came from. */
+static void flags_block(FILE *out, const struct dc_server_report *r, const struct dc_server_view *v)
+{
+	const struct dc_derper_flags *f = &r->flags;
+	char port[16], stun_port[16];
+	snprintf(port, sizeof(port), "%d", f->http_port);
+	snprintf(stun_port, sizeof(stun_port), "%d", f->stun_port);
+	const struct {
+		const char *name;
+		enum dc_derper_flag which;
+		const char *value;
+	} rows[] = {
+		{"-a", DC_DF_A, f->addr},
+		{"-hostname", DC_DF_HOSTNAME, f->hostname},
+		{"-certmode", DC_DF_CERTMODE, f->certmode},
+		{"-certdir", DC_DF_CERTDIR, f->certdir},
+		{"-http-port", DC_DF_HTTP_PORT, port},
+		{"-stun", DC_DF_STUN, f->stun ? "true" : "false"},
+		{"-stun-port", DC_DF_STUN_PORT, stun_port},
+		{"-derp", DC_DF_DERP, f->derp ? "true" : "false"},
+		{"-dev", DC_DF_DEV, f->dev ? "true" : "false"},
+		{"-verify-clients", DC_DF_VERIFY_CLIENTS, f->verify_clients ? "true" : "false"},
+		{"-verify-client-url", DC_DF_VERIFY_CLIENT_URL, f->verify_client_url},
+		{"-c", DC_DF_C, f->config},
+		{"-mesh-with", DC_DF_MESH_WITH, f->mesh_with},
+		{"-mesh-psk-file", DC_DF_MESH_PSK_FILE, f->mesh_psk_file},
+	};
+	fputs("derper's flags as derper reads them:\n", out);
+	for (size_t i = 0; i < DC_ARRAY_LEN(rows); i++) {
+		fprintf(out, "  %-19s ", rows[i].name);
+		put_text(out, rows[i].value[0] ? rows[i].value : "\"\"", v, "");
+		fprintf(out, " %s(%s)%s\n", paint(v, DIM), DC_DF_IS_SET(f, rows[i].which) ? "written" : "default",
+			paint(v, RESET));
+	}
+	fprintf(out, "  so: %s on ", f->serve_tls ? "TLS" : "plain HTTP (no TLS)");
+	put_text(out, f->addr, v, "");
+	fprintf(out, "%s\n", f->http_listener ? ", and plain HTTP on -http-port" : "");
+	fputc('\n', out);
+}
+
 void dc_output_server_text(FILE *out, const struct dc_server_report *r, const struct dc_server_view *v)
 {
 	const struct dc_server_opts *o = v->opts;
@@ -200,6 +240,8 @@ void dc_output_server_text(FILE *out, const struct dc_server_report *r, const st
 			fputc('\n', out);
 		}
 		fputc('\n', out);
+		if (v->verbose && r->flags_known)
+			flags_block(out, r, v);
 	}
 	for (size_t i = 0; i < r->count; i++)
 		check_line(out, &r->checks[i], v);

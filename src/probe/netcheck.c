@@ -22,6 +22,9 @@
  * get at most max(2 x slowest latency, 50 ms) after the last set is done), the "enough
  * regions" timer (3 regions, 100 with measure_all; lasts 2 x the slowest latency seen),
  * or 3 s.
+ *
+ * What the measurements mean (the home region, the NAT, the verdict on UDP, the findings)
+ * is judged in judge/netjudge.c, called at the end of the run.
  */
 #include "derpcheck/probe/netcheck.h"
 
@@ -41,6 +44,7 @@
 #include <unistd.h>
 
 #include "derpcheck/input/mapload.h"
+#include "derpcheck/judge/netjudge.h"
 #include "derpcheck/net/tlsconn.h"
 #include "derpcheck/net/udp.h"
 
@@ -140,211 +144,6 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-/* ---- pure parts (unit-tested) -------------------------------------------------------- */
-
-enum dc_optbool dc_netcheck_mapping_varies(const struct dc_endpoint *mapped, size_t n)
-{
-	if (n < 2)
-		return DC_OPT_UNSET;
-	for (size_t i = 1; i < n; i++)
-		if (!dc_endpoint_equal(&mapped[0], &mapped[i]))
-			return DC_OPT_TRUE;
-	return DC_OPT_FALSE;
-}
-
-static double region_score(const struct dc_derpmap *map, int64_t id)
-{
-	for (size_t i = 0; map && i < map->score_count; i++)
-		if (map->scores[i].region_id == id && map->scores[i].score > 0)
-			return map->scores[i].score;
-	return 1.0;
-}
-
-int64_t dc_netcheck_pick_home(const struct dc_netreport *r, const struct dc_derpmap *map, int64_t previous_home)
-{
-	int64_t best = 0;
-	double best_v = 0;
-	for (size_t i = 0; i < r->latency.count; i++) {
-		double v = (double)r->latency.items[i].ns * region_score(map, r->latency.items[i].region_id);
-		int64_t id = r->latency.items[i].region_id;
-		if (!best || v < best_v || (v == best_v && id < best)) {
-			best = id;
-			best_v = v;
-		}
-	}
-	if (!best || !previous_home || previous_home == best)
-		return best;
-	int64_t prev_ns;
-	if (!dc_latency_map_get(&r->latency, previous_home, &prev_ns))
-		return best;
-	double prev_v = (double)prev_ns * region_score(map, previous_home);
-	/* Tailscale keeps the old home unless the new one is 10 ms and a third faster. */
-	if (prev_v - best_v < 10e6 || best_v > prev_v * 2.0 / 3.0)
-		return previous_home;
-	return best;
-}
-
-/* Order of addresses (family, IP, port), for sorting large sets instead of comparing pairs. */
-static int compare_endpoints(const struct dc_endpoint *a, const struct dc_endpoint *b, bool with_port)
-{
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	int c = memcmp(a->ip, b->ip, a->family == 4 ? 4 : 16);
-	if (c || !with_port)
-		return c;
-	return a->port < b->port ? -1 : a->port > b->port;
-}
-
-struct server_view {
-	const struct dc_endpoint *servers, *mapped;
-	size_t index;
-};
-
-/* By server IP, then the order given. */
-static int compare_by_ip(const void *pa, const void *pb)
-{
-	const struct server_view *a = pa, *b = pb;
-	int c = compare_endpoints(&a->servers[a->index], &b->servers[b->index], false);
-	return c ? c : (a->index < b->index ? -1 : a->index > b->index);
-}
-
-/* By mapping, then server port. */
-static int compare_by_mapping(const void *pa, const void *pb)
-{
-	const struct server_view *a = pa, *b = pb;
-	int c = compare_endpoints(&a->mapped[a->index], &b->mapped[b->index], true);
-	if (c)
-		return c;
-	uint16_t pa_ = a->servers[a->index].port, pb_ = b->servers[b->index].port;
-	return pa_ < pb_ ? -1 : pa_ > pb_;
-}
-
-/*
- * Within one server IP (g[0..n), in the order given): a pair on two ports with different
- * mappings. The first server is paired with the first that differs in both; if it has
- * none, any pair that exists is the first server of another mapping and the first server
- * on another port than that one.
- */
-static bool port_pair(const struct server_view *g, size_t n, const struct dc_endpoint *s, const struct dc_endpoint *m,
-		      size_t *pi, size_t *pj)
-{
-	size_t i0 = g[0].index;
-	for (size_t k = 1; k < n; k++)
-		if (s[g[k].index].port != s[i0].port && !dc_endpoint_equal(&m[g[k].index], &m[i0])) {
-			*pi = i0;
-			*pj = g[k].index;
-			return true;
-		}
-	size_t k1 = 1;
-	while (k1 < n && dc_endpoint_equal(&m[g[k1].index], &m[i0]))
-		k1++;
-	for (size_t k = 1; k1 < n && k < n; k++)
-		if (s[g[k].index].port != s[g[k1].index].port && !dc_endpoint_equal(&m[g[k].index], &m[g[k1].index])) {
-			*pi = g[k < k1 ? k : k1].index;
-			*pj = g[k < k1 ? k1 : k].index;
-			return true;
-		}
-	return false;
-}
-
-enum dc_nat_mapping dc_netcheck_classify(const struct dc_endpoint *servers, const struct dc_endpoint *mapped, size_t n,
-					 const struct dc_endpoint *local, char *detail, size_t dn)
-{
-	char a[DC_ENDPOINT_STRLEN], b[DC_ENDPOINT_STRLEN], c[DC_ENDPOINT_STRLEN], d[DC_ENDPOINT_STRLEN];
-	/* Servers grouped by IP (sorted, so thousands of them stay cheap). */
-	struct server_view *v = dc_xcalloc(n + 1, sizeof(*v));
-	for (size_t i = 0; i < n; i++)
-		v[i] = (struct server_view){servers, mapped, i};
-	qsort(v, n, sizeof(*v), compare_by_ip);
-	size_t distinct_ip = 0;
-	bool same_all = true;
-	for (size_t i = 1; i < n; i++)
-		same_all = same_all && dc_endpoint_equal(&mapped[0], &mapped[i]);
-	/* Two ports of one server address: tells address from address-and-port dependence. */
-	bool port_varies = false, port_same = false;
-	size_t pi = 0, pj = 0;
-	for (size_t g = 0; g < n;) {
-		size_t e = g + 1;
-		while (e < n && dc_ip_equal(&servers[v[g].index], &servers[v[e].index]))
-			e++;
-		distinct_ip++;
-		size_t xi, xj;
-		if (port_pair(v + g, e - g, servers, mapped, &xi, &xj) && (!port_varies || xi < pi || (xi == pi && xj < pj))) {
-			port_varies = true;
-			pi = xi;
-			pj = xj;
-		}
-		/* One mapping seen on two ports of this address? */
-		qsort(v + g, e - g, sizeof(*v), compare_by_mapping);
-		for (size_t k = g + 1; k < e && !port_same; k++)
-			port_same = dc_endpoint_equal(&mapped[v[k].index], &mapped[v[k - 1].index]) &&
-				    servers[v[k].index].port != servers[v[k - 1].index].port;
-		g = e;
-	}
-	free(v);
-	if (port_varies) {
-		snprintf(detail, dn, "%s saw %s but %s saw %s: the mapping changes with the destination port",
-			 dc_endpoint_format(&servers[pi], a, sizeof(a)), dc_endpoint_format(&mapped[pi], b, sizeof(b)),
-			 dc_endpoint_format(&servers[pj], c, sizeof(c)), dc_endpoint_format(&mapped[pj], d, sizeof(d)));
-		return DC_NAT_ADDRESS_PORT_DEPENDENT;
-	}
-	if (n == 0 || distinct_ip < 2) {
-		snprintf(detail, dn, "%s: two different server addresses are needed to tell; add one with --extra-stun HOST:PORT",
-			 n == 0 ? "no IPv4 server answered" : "only one server address answered");
-		return DC_NAT_UNKNOWN;
-	}
-	if (same_all) {
-		if (local && local->family && dc_endpoint_equal(local, &mapped[0])) {
-			snprintf(detail, dn, "%zu server addresses saw this machine's own address %s: no NAT on the way",
-				 distinct_ip, dc_endpoint_format(&mapped[0], a, sizeof(a)));
-			return DC_NAT_NONE;
-		}
-		snprintf(detail, dn, "%zu server addresses saw the same mapping %s", distinct_ip,
-			 dc_endpoint_format(&mapped[0], a, sizeof(a)));
-		return DC_NAT_ENDPOINT_INDEPENDENT;
-	}
-	size_t k = 1;
-	while (k < n && dc_endpoint_equal(&mapped[0], &mapped[k]))
-		k++;
-	snprintf(detail, dn, "%s saw %s but %s saw %s", dc_endpoint_format(&servers[0], a, sizeof(a)),
-		 dc_endpoint_format(&mapped[0], b, sizeof(b)), dc_endpoint_format(&servers[k], c, sizeof(c)),
-		 dc_endpoint_format(&mapped[k], d, sizeof(d)));
-	return port_same ? DC_NAT_ADDRESS_DEPENDENT : DC_NAT_DEPENDENT;
-}
-
-const char *dc_nat_mapping_key(enum dc_nat_mapping m)
-{
-	switch (m) {
-	case DC_NAT_NONE: return "no-nat";
-	case DC_NAT_ENDPOINT_INDEPENDENT: return "endpoint-independent";
-	case DC_NAT_ADDRESS_DEPENDENT: return "address-dependent";
-	case DC_NAT_ADDRESS_PORT_DEPENDENT: return "address-and-port-dependent";
-	case DC_NAT_DEPENDENT: return "destination-dependent";
-	case DC_NAT_UNKNOWN: break;
-	}
-	return "unknown";
-}
-
-const char *dc_nat_mapping_text(enum dc_nat_mapping m)
-{
-	switch (m) {
-	case DC_NAT_NONE: return "no NAT (the servers see this machine's own address)";
-	case DC_NAT_ENDPOINT_INDEPENDENT:
-		return "endpoint-independent (RFC 4787 \"easy NAT\"): peers can reach this machine directly";
-	case DC_NAT_ADDRESS_DEPENDENT:
-		return "address-dependent (RFC 4787 \"hard NAT\"): peers behind this NAT can only reach each other through DERP "
-		       "unless the other side has an easy NAT or port mapping";
-	case DC_NAT_ADDRESS_PORT_DEPENDENT:
-		return "address-and-port-dependent (RFC 4787 \"hard NAT\"): peers behind this NAT can only reach each other "
-		       "through DERP unless the other side has an easy NAT or port mapping";
-	case DC_NAT_DEPENDENT:
-		return "address- or address-and-port-dependent (RFC 4787 \"hard NAT\"): peers behind this NAT can only reach "
-		       "each other through DERP unless the other side has an easy NAT or port mapping";
-	case DC_NAT_UNKNOWN: break;
-	}
-	return "cannot be decided";
-}
-
 /* ---- probe plan ---------------------------------------------------------------------- */
 
 static size_t add_probe(struct run *R, const struct dc_probe_spec *s, struct pinfo pi)
@@ -362,7 +161,7 @@ static size_t add_probe(struct run *R, const struct dc_probe_spec *s, struct pin
 	return id;
 }
 
-static bool region_measured(const struct dc_derp_region *rg)
+bool dc_netcheck_region_measured(const struct dc_derp_region *rg)
 {
 	return !rg->removed && rg->node_count > 0 && !rg->no_measure_no_home;
 }
@@ -377,14 +176,14 @@ static void build_nodes(struct run *R, bool want[2])
 	/* Exactly sized: a 10,000-node map has 20,000 entries, copied by no reallocation. */
 	size_t cap = 2 * o->extra_count + 1;
 	for (size_t ri = 0; o->map && ri < o->map->region_count; ri++)
-		if (region_measured(&o->map->regions[ri]))
+		if (dc_netcheck_region_measured(&o->map->regions[ri]))
 			cap += 2 * o->map->regions[ri].node_count;
 	x->nodes = dc_xcalloc(cap, sizeof(*x->nodes));
 	R->region_node = dc_xcalloc(o->map ? o->map->region_count + 1 : 1, sizeof(*R->region_node));
 	for (size_t ri = 0; o->map && ri < o->map->region_count; ri++) {
 		const struct dc_derp_region *rg = &o->map->regions[ri];
 		R->region_node[ri] = SIZE_MAX;
-		if (!region_measured(rg))
+		if (!dc_netcheck_region_measured(rg))
 			continue;
 		R->region_node[ri] = x->node_count; /* its nodes follow: node ni, family f at + 2 ni + (f == 6) */
 		for (size_t ni = 0; ni < rg->node_count; ni++)
@@ -869,7 +668,7 @@ struct node_addr {
 static int compare_node_addr(const void *pa, const void *pb)
 {
 	const struct node_addr *a = pa, *b = pb;
-	int c = compare_endpoints(a->addr, b->addr, true);
+	int c = dc_endpoint_compare(a->addr, b->addr, true);
 	return c ? c : (a->node < b->node ? -1 : a->node > b->node);
 }
 
@@ -1007,7 +806,7 @@ static void plan_icmp(struct run *R, struct icmp_job *j, uint64_t deadline)
 	x->icmp_targets = dc_xcalloc(o->map->region_count + 1, sizeof(*x->icmp_targets));
 	for (size_t ri = 0; ri < o->map->region_count; ri++) {
 		const struct dc_derp_region *rg = &o->map->regions[ri];
-		if (!region_measured(rg) || rg->avoid || !first_derp_node(rg) ||
+		if (!dc_netcheck_region_measured(rg) || rg->avoid || !first_derp_node(rg) ||
 		    dc_latency_map_get(&R->res->report.latency, rg->id, &(int64_t){0}))
 			continue;
 		struct dc_netcheck_icmp *it = &x->icmp_targets[x->icmp_count++];
@@ -1064,43 +863,6 @@ static void apply_icmp(struct run *R, struct icmp_job *j)
 		R->res->report.icmpv4 = true;
 	}
 	free(j->targets);
-}
-
-static void evidence_of(const struct dc_netcheck_node *n, struct dc_udp_evidence *e)
-{
-	*e = (struct dc_udp_evidence){
-		.name = n->name, .addr = n->addr.addr, .status = n->status, .sent = n->sent,
-		.waited_ns = 0, .port_closed = n->port_closed, .icmp_from = n->icmp_from,
-		.detail = n->plain_only ? n->why : n->detail, .other_reply = n->plain_only || n->status == DC_PROBE_ERROR_RESPONSE,
-		.guess = n->guess && n->guess->ran ? n->guess : NULL,
-	};
-}
-
-/* The nodes' failure words from the evidence, then derpcheck's verdict on UDP. */
-static void udp_verdict(struct run *R, uint64_t phase_ns)
-{
-	struct dc_netcheck_extra *x = &R->res->extra;
-	struct dc_udp_evidence *ev = dc_xcalloc(x->node_count + 1, sizeof(*ev));
-	size_t n = 0;
-	for (size_t i = 0; i < x->node_count; i++) {
-		struct dc_netcheck_node *nd = &x->nodes[i];
-		if (nd->skipped || nd->stopped_early || !nd->node)
-			continue;
-		evidence_of(nd, &ev[n]);
-		ev[n].waited_ns = phase_ns;
-		if (nd->status == DC_PROBE_TIMEOUT || nd->status == DC_PROBE_UNREACHABLE || nd->status == DC_PROBE_SEND_FAILED)
-			if (!nd->plain_only)
-				dc_udp_failure_text(&ev[n], R->res->report.udp, nd->why, sizeof(nd->why));
-		n++;
-	}
-	struct dc_udp_summary sum;
-	dc_udp_summarize(ev, n, &sum);
-	x->udp_verdict = sum.verdict;
-	dc_udp_verdict_text(&sum, x->udp_detail, sizeof(x->udp_detail));
-	dc_udp_verdict_hint(&sum, x->udp_hint, sizeof(x->udp_hint));
-	memcpy(x->stun_ports, sum.port_list, sizeof(x->stun_ports));
-	x->stun_port_count = sum.nport_list;
-	free(ev);
 }
 
 /* ---- hairpin (opt-in) ---------------------------------------------------------------- */
@@ -1380,7 +1142,7 @@ static void run_https(struct run *R, bool fallback, uint64_t deadline)
 	for (size_t ri = 0; ri < o->map->region_count; ri++) {
 		const struct dc_derp_region *rg = &o->map->regions[ri];
 		const struct dc_derp_node *node = first_derp_node(rg);
-		if (!region_measured(rg) || !node)
+		if (!dc_netcheck_region_measured(rg) || !node)
 			continue;
 		if (fallback && (rg->avoid || dc_latency_map_get(&R->res->report.latency, rg->id, &(int64_t){0})))
 			continue;
@@ -1465,203 +1227,6 @@ static void *captive_thread(void *arg)
 	return NULL;
 }
 
-/* ---- findings ------------------------------------------------------------------------ */
-
-static const struct dc_srcpos nopos;
-
-static const char *validate_hint(const struct dc_netcheck_opts *o, char *out, size_t n)
-{
-	dc_map_validate_hint(o->map_spec, o->map_format, out, n);
-	return out;
-}
-
-/* The map as the commands in hints name it: a shell-quoted path, URL or embedded:, and its format. */
-static const char *map_arg(const struct dc_netcheck_opts *o, char *out, size_t n)
-{
-	out[0] = '\0';
-	if (o->map_spec)
-		dc_shell_append(out, n, o->map_spec);
-	if (o->map_spec && o->map_format) {
-		dc_shell_append(out, n, "--map-format");
-		dc_shell_append(out, n, o->map_format);
-	}
-	return out;
-}
-
-/*
- * A region's DERP port (--check-derp, or the HTTPS fallback): a certificate clients
- * reject, or accept only with checks off, is an error (judge/trust.h); another failure
- * while STUN answers is a warning, as before.
- */
-static void derp_port_finding(struct run *R, const struct dc_netcheck_https *h)
-{
-	struct dc_netcheck_extra *x = &R->res->extra;
-	const char *node = h->node->name ? h->node->name : "";
-	struct dc_finding *fd;
-	if (h->trust_judged && h->trust.state != DC_TRUST_VERIFIED && h->trust.state != DC_TRUST_UNKNOWN) {
-		fd = dc_findings_add(&x->findings, DC_SEV_ERROR,
-				     h->trust.state == DC_TRUST_REJECTED ? "netcheck-derp-certificate" : "netcheck-derp-insecure",
-				     h->node->path ? h->node->path : "", nopos, "region %lld node %s: certificate %s: %s: %s",
-				     (long long)h->region_id, node, dc_trust_name(h->trust.state), h->trust.summary, h->trust.cause);
-		dc_finding_hint(fd, "%s", h->trust.fix);
-		return;
-	}
-	if (x->check_derp_ran && h->derp_ok && R->o->transport == DC_DERP_TRANSPORT_AUTO && h->transport &&
-	    strcmp(h->transport, "websocket") == 0) {
-		fd = dc_findings_add(&x->findings, DC_SEV_WARNING, "netcheck-derp-websocket-only", h->node->path ? h->node->path : "",
-				     nopos, "region %lld node %s relays only over WebSocket: the DERP upgrade tailscaled uses fails there",
-				     (long long)h->region_id, node);
-		dc_finding_hint(fd, "a proxy in front of derper passes only WebSocket upgrades: diagnose this region with the same "
-				    "map for what it does and the lines to change");
-		return;
-	}
-	if (x->check_derp_ran && h->ok && h->derp_tried && !h->derp_ok) {
-		fd = dc_findings_add(&x->findings, DC_SEV_WARNING, "netcheck-derp-handshake", h->node->path ? h->node->path : "",
-				     nopos, "region %lld node %s: TLS and /derp/latency-check work, but the DERP handshake over %s fails: %s",
-				     (long long)h->region_id, node, dc_derp_transport_name(R->o->transport), h->derp_error);
-		dc_finding_hint(fd, "a proxy in front of derper that refuses the upgrade is the usual cause: diagnose this region "
-				    "with the same map for what it does and the lines to change");
-		return;
-	}
-	if (!x->check_derp_ran || h->ok || !dc_latency_map_get(&R->res->report.latency, h->region_id, &(int64_t){0}))
-		return;
-	fd = dc_findings_add(&x->findings, DC_SEV_WARNING, "netcheck-derp-port", "", nopos,
-			     "region %lld answers STUN but its DERP port does not work (%s): %s", (long long)h->region_id, node,
-			     h->error);
-	/* ping names every DERP failure, TCP to handshake, and the cert command for a certificate. */
-	if (R->o->map_spec) {
-		char ca[PATH_MAX + 16] = "";
-		if (R->o->ca_file) {
-			dc_shell_append(ca, sizeof(ca), "--ca-file");
-			dc_shell_append(ca, sizeof(ca), R->o->ca_file);
-		}
-		dc_finding_hint(fd, "`derpcheck ping --derp-map%s%s %lld` says where the connection fails and what to do",
-				map_arg(R->o, (char[600]){0}, 600), ca, (long long)h->region_id);
-	} else {
-		dc_finding_hint(fd, "derpcheck ping --derp-map FILE %lld says where the connection fails and what to do",
-				(long long)h->region_id);
-	}
-}
-
-static void findings(struct run *R)
-{
-	struct dc_netreport *rep = &R->res->report;
-	struct dc_netcheck_extra *x = &R->res->extra;
-	struct dc_findings *f = &x->findings;
-	struct dc_finding *fd;
-	if (!rep->udp) {
-		/* Tailscale only says "UDP: false"; the evidence says which of these it is. */
-		static const char *const codes[] = {
-			[DC_UDP_NOT_PROBED] = "netcheck-no-stun", [DC_UDP_WORKS] = "netcheck-udp-loss",
-			[DC_UDP_STUN_ELSEWHERE] = "netcheck-stun-wrong-port", [DC_UDP_STUN_CLOSED] = "netcheck-stun-closed",
-			[DC_UDP_REJECTED] = "netcheck-udp-rejected", [DC_UDP_SEND_FAILED] = "netcheck-udp-send-failed",
-			[DC_UDP_BLOCKED] = "netcheck-udp-blocked",
-		};
-		fd = dc_findings_add(f, DC_SEV_ERROR, codes[x->udp_verdict], "", nopos,
-				     "%s; Tailscale reports UDP: false, so peers will only talk through DERP relays", x->udp_detail);
-		if (x->udp_verdict == DC_UDP_WORKS) /* our retransmitted node probes got through, its single ones did not */
-			dc_finding_hint(fd, "Tailscale's single-shot probes were lost while derpcheck's retransmitted ones got "
-					    "answers: UDP is lossy or rate-limited here; run netcheck again to see whether it lasts");
-		else if (x->udp_hint[0])
-			dc_finding_hint(fd, "%s", x->udp_hint);
-		if (x->icmp_ran && x->icmp.socket == DC_ICMP_SOCKET_NONE && x->icmp.skipped[0]) {
-			fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-icmp-skipped", "", nopos,
-					     "ICMP latency was not measured: %s", x->icmp.skipped);
-			dc_finding_hint(fd, "Tailscale running as root measures it and may pick another home region; run as "
-					    "root, or let this user's group use ICMP sockets (sysctl net.ipv4.ping_group_range)");
-		}
-	}
-	if (!rep->latency.count) {
-		fd = dc_findings_add(f, DC_SEV_ERROR, "netcheck-no-region", "", nopos,
-				     "no DERP region could be reached (neither STUN nor HTTPS): Tailscale cannot pick a home "
-				     "region");
-		dc_finding_hint(fd, "check the DERP map (%s) and that the nodes are reachable from here",
-				validate_hint(R->o, (char[700]){0}, 700));
-	}
-	if (rep->mapping_varies_by_dest_ip == DC_OPT_TRUE || x->nat == DC_NAT_ADDRESS_DEPENDENT ||
-	    x->nat == DC_NAT_ADDRESS_PORT_DEPENDENT || x->nat == DC_NAT_DEPENDENT) {
-		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-hard-nat", "", nopos,
-				     "this machine's NAT maps per destination (hard NAT): %s", x->nat_detail);
-		dc_finding_hint(fd, "enable UPnP, NAT-PMP or PCP on the router, or give the machine a static port forward "
-				    "(UDP 41641) so peers can connect directly");
-	}
-	if (rep->global_v4[0]) {
-		struct dc_endpoint g;
-		char *colon = strrchr(rep->global_v4, ':');
-		char ip[64];
-		snprintf(ip, sizeof(ip), "%.*s", colon ? (int)(colon - rep->global_v4) : 0, rep->global_v4);
-		if (dc_ip_parse(ip, 4, &g) == 0) {
-			enum dc_ip_class c = dc_ip_classify(&g);
-			if (c == DC_IP_PRIVATE || c == DC_IP_CGNAT || c == DC_IP_DOCKER_BRIDGE) {
-				fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-mapped-inner", "", nopos,
-						     "the STUN servers see this machine as %s (%s): a server on the same "
-						     "inner network, or a further NAT (CGNAT, Docker) behind which peers "
-						     "cannot reach this address",
-						     rep->global_v4, dc_ip_class_name(c));
-				dc_finding_hint(fd, "run the STUN server on the public side, or expect relayed paths");
-			}
-		}
-	}
-	/* Regions that answered no STUN while others did, and nodes that failed in regions that answered. */
-	for (size_t ri = 0; rep->udp && rep->latency.count && ri < R->o->map->region_count; ri++) {
-		const struct dc_derp_region *rg = &R->o->map->regions[ri];
-		if (!region_measured(rg) || dc_latency_map_get(&rep->latency, rg->id, &(int64_t){0}))
-			continue;
-		/* Evidence only: every node of the region asked and none answered, none cut short. */
-		bool early = false, probed = false, answered = false;
-		for (size_t i = R->region_node[ri]; i < R->region_node[ri] + 2 * rg->node_count; i++)
-			if (!x->nodes[i].skipped) {
-				probed = true;
-				early = early || x->nodes[i].stopped_early;
-				answered = answered || x->nodes[i].status == DC_PROBE_OK;
-			}
-		if (!probed || early || answered)
-			continue;
-		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-region-unreachable", rg->path ? rg->path : "", nopos,
-				     "region %lld (%s) did not answer while others did", (long long)rg->id,
-				     rg->code ? rg->code : "");
-		dc_finding_hint(fd, "see the node lines for why; %s%s --region %lld%s probes it alone",
-				R->o->map_spec ? "`derpcheck stun --derp-map" : "derpcheck stun --derp-map FILE",
-				R->o->map_spec ? map_arg(R->o, (char[600]){0}, 600) : "", (long long)rg->id,
-				R->o->map_spec ? "`" : "");
-	}
-	for (size_t i = 0; rep->udp && i < x->node_count; i++) {
-		const struct dc_netcheck_node *n = &x->nodes[i];
-		if (n->skipped || n->stopped_early || n->status == DC_PROBE_OK)
-			continue;
-		bool elsewhere = n->guess && n->guess->ran && n->guess->answered >= 0 && !n->plain_only;
-		bool closed = !elsewhere && !n->plain_only && n->port_closed &&
-			      (!n->icmp_from.family || dc_ip_equal(&n->icmp_from, &n->addr.addr));
-		bool silent = !elsewhere && !n->plain_only && n->status == DC_PROBE_TIMEOUT;
-		const char *code = elsewhere ? "netcheck-stun-wrong-port"
-				   : closed  ? "netcheck-stun-closed"
-				   : silent  ? "netcheck-node-silent"
-					     : "netcheck-node-failed";
-		fd = dc_findings_add(f, DC_SEV_WARNING, code, n->node && n->node->path ? n->node->path : "", nopos,
-				     "%s (IPv%d, %s): %s", n->name, n->family,
-				     dc_endpoint_format(&n->addr.addr, (char[DC_ENDPOINT_STRLEN]){0}, DC_ENDPOINT_STRLEN),
-				     n->why);
-		if (n->plain_only)
-			dc_finding_hint(fd, "Tailscale clients only get answers from derper's STUN server (or one that "
-					    "answers any binding request): run derper's STUN on this port");
-		else {
-			struct dc_udp_evidence e;
-			char fix[400];
-			evidence_of(n, &e);
-			dc_udp_failure_fix(&e, fix, sizeof(fix));
-			dc_finding_hint(fd, "%s", fix);
-		}
-	}
-	for (size_t i = 0; i < x->https_count; i++)
-		derp_port_finding(R, &x->https[i]);
-	if (rep->captive_portal == DC_OPT_TRUE) {
-		fd = dc_findings_add(f, DC_SEV_WARNING, "netcheck-captive-portal", "", nopos,
-				     "a captive portal answers in the DERP servers' place: %s",
-				     x->captive.count ? x->captive.probes[0].reason : "");
-		dc_finding_hint(fd, "log in to the network's portal in a browser, then run netcheck again");
-	}
-}
-
 /* ---- the run ------------------------------------------------------------------------- */
 
 static bool os_has_ipv6(void)
@@ -1675,6 +1240,165 @@ static bool os_has_ipv6(void)
 	return ok;
 }
 
+/* The threads beside the STUN phase: port mapping now, the captive check 200 ms in. */
+struct side_threads {
+	pthread_t pm, cp;
+	bool pm_started, cp_started;
+};
+
+/* Port mapping starts before t0 (it is not STUN time); the captive check's clock is t0. */
+static void start_side_checks(struct run *R, struct side *sd, struct side_threads *t)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	if (!o->no_portmap) {
+		res->report.portmap_checked = true;
+		res->report.upnp = res->report.pmp = res->report.pcp = DC_OPT_FALSE;
+		t->pm_started = pthread_create(&t->pm, NULL, portmap_thread, R) == 0;
+	} else {
+		snprintf(x->portmap_note, sizeof(x->portmap_note), "not checked (--no-portmap)");
+	}
+	R->t0 = dc_now_ns();
+	sd->t0 = R->t0;
+	if (!o->no_captive && o->map) {
+		struct dc_captive_select sel = {.port = o->captive_port};
+		/* Only DERP nodes: derpcheck never asks Tailscale's public endpoints. */
+		sd->neps = dc_captive_endpoints(o->map, &sel, sd->eps);
+		if (sd->neps) {
+			R->captive_cancel = &sd->cancel;
+			t->cp_started = pthread_create(&t->cp, NULL, captive_thread, sd) == 0;
+		} else {
+			snprintf(x->captive_note, sizeof(x->captive_note),
+				 "not checked: no node of the map has an IPv4 address and CanPort80");
+		}
+	} else {
+		snprintf(x->captive_note, sizeof(x->captive_note), "not checked");
+	}
+}
+
+static void finish_side_checks(struct run *R, struct side *sd, struct side_threads *t)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	if (t->pm_started) {
+		pthread_join(t->pm, NULL);
+		if (x->portmap_ran) {
+			res->report.upnp = x->portmap.upnp ? DC_OPT_TRUE : DC_OPT_FALSE;
+			res->report.pmp = x->portmap.pmp ? DC_OPT_TRUE : DC_OPT_FALSE;
+			res->report.pcp = x->portmap.pcp ? DC_OPT_TRUE : DC_OPT_FALSE;
+			if (!x->portmap.probed)
+				copy_text(x->portmap_note, sizeof(x->portmap_note), x->portmap.skip_reason);
+		}
+	}
+	if (t->cp_started) {
+		/* Not started yet and UDP answered: Tailscale cancels it (CaptivePortal stays null). */
+		if (res->report.udp && !o->measure_all)
+			atomic_store(&sd->cancel, true);
+		pthread_join(t->cp, NULL);
+		if (x->captive_ran)
+			res->report.captive_portal = x->captive.captive ? DC_OPT_TRUE : DC_OPT_FALSE;
+		else if (!x->captive_note[0])
+			snprintf(x->captive_note, sizeof(x->captive_note),
+				 "not checked: STUN answered before the check was due (Tailscale skips it then)");
+	}
+}
+
+/* The STUN phase's timings and counters, the mapping rule, and what each node's probe found. */
+static void conclude_stun(struct run *R, uint64_t start)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	x->stun_phase_ns = dc_now_ns() - R->t0;
+	x->planning_ns = R->t0 - start;
+	const struct dc_prober_stats *ps = dc_prober_stats(R->p);
+	x->first_probe_ns = ps->first_send_ns > R->t0 ? ps->first_send_ns - R->t0 : 0;
+	x->stopped_early = R->timer_armed && R->sets_done < R->nsets;
+	x->enough_regions = o->measure_all ? DC_NETCHECK_ENOUGH_REGIONS_VERBOSE : DC_NETCHECK_ENOUGH_REGIONS;
+	x->stats = *dc_prober_stats(R->p);
+	res->report.mapping_varies_by_dest_ip = dc_netcheck_mapping_varies(R->v4maps, R->nv4maps);
+	conclude_nodes(R);
+	classify_nat(R);
+}
+
+/* HTTPS per region (the fallback when UDP is blocked, or --check-derp); one pass can serve both. */
+static void https_phase(struct run *R, bool fallback, uint64_t deadline)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	logf_(o, fallback ? "UDP is blocked, trying HTTPS" : "checking every region's DERP port over HTTPS");
+	run_https(R, fallback && !o->check_derp, deadline);
+	x->https_fallback_ran = fallback;
+	x->check_derp_ran = o->check_derp;
+	if (!fallback || !o->check_derp)
+		return;
+	for (size_t i = 0; i < x->https_count; i++) /* one pass served both: feed the report */
+		if (x->https[i].ok) {
+			dc_latency_map_add(&res->report.latency, x->https[i].region_id, (int64_t)x->https[i].latency_ns);
+			if (x->https[i].family == 6)
+				res->report.ipv6 = true;
+			else
+				res->report.ipv4 = true;
+		}
+}
+
+/*
+ * After the STUN phase, until the report's deadline: the other ports of failed nodes and
+ * ICMP when UDP is blocked (threads), beside the HTTPS checks; then hairpin if asked.
+ */
+static void after_stun(struct run *R, uint64_t start)
+{
+	const struct dc_netcheck_opts *o = R->o;
+	struct dc_netcheck_result *res = R->res;
+	struct dc_netcheck_extra *x = &res->extra;
+	uint64_t deadline = start + o->report_timeout_ns;
+	bool fallback = !res->report.udp && !o->no_https_fallback && o->map;
+	struct guess_job gj;
+	struct icmp_job ij = {0};
+	pthread_t g_th, i_th;
+	bool g_started = false, i_started = false;
+	plan_guesses(R, &gj, deadline);
+	if (gj.n && dc_now_ns() < deadline) {
+		x->guess_ran = true;
+		g_started = pthread_create(&g_th, NULL, guess_thread, &gj) == 0;
+		if (!g_started)
+			guess_thread(&gj);
+	}
+	if (fallback && dc_now_ns() < deadline) {
+		plan_icmp(R, &ij, deadline);
+		if (ij.n) {
+			i_started = pthread_create(&i_th, NULL, icmp_thread, &ij) == 0;
+			if (!i_started)
+				icmp_thread(&ij);
+		}
+	}
+	if ((fallback || o->check_derp) && o->map && dc_now_ns() < deadline)
+		https_phase(R, fallback, deadline);
+	if (g_started)
+		pthread_join(g_th, NULL);
+	if (i_started)
+		pthread_join(i_th, NULL);
+	if (ij.n)
+		apply_icmp(R, &ij);
+	if (o->hairpin)
+		hairpin(R);
+}
+
+static void run_free(struct run *R)
+{
+	dc_prober_free(R->p);
+	free(R->info);
+	free(R->sets);
+	free(R->has_probe);
+	free(R->region_node);
+	free(R->plan_first);
+	free(R->plan_answer);
+	free(R->v4maps);
+}
+
 int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_result *res, struct dc_error *err)
 {
 	struct dc_netcheck_opts o = *opts;
@@ -1686,7 +1410,6 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	dc_netreport_init(&res->report);
 	res->extra.hairpin = DC_OPT_UNSET;
 	struct run R = {.o = &o, .res = res};
-	struct dc_netcheck_extra *x = &res->extra;
 	uint64_t start = dc_now_ns();
 	res->report.os_has_ipv6 = os_has_ipv6();
 
@@ -1705,34 +1428,9 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	want[1] = want[1] && !dc_prober_family_error(R.p, 6);
 	build_nodes(&R, want);
 
-	/* Beside the STUN phase: port mapping now, the captive check 200 ms in. */
-	pthread_t pm_th, cp_th;
-	bool pm_started = false, cp_started = false;
 	struct side sd = {.R = &R};
-	if (!o.no_portmap) {
-		res->report.portmap_checked = true;
-		res->report.upnp = res->report.pmp = res->report.pcp = DC_OPT_FALSE;
-		pm_started = pthread_create(&pm_th, NULL, portmap_thread, &R) == 0;
-	} else {
-		snprintf(x->portmap_note, sizeof(x->portmap_note), "not checked (--no-portmap)");
-	}
-	R.t0 = dc_now_ns();
-	sd.t0 = R.t0;
-	if (!o.no_captive && o.map) {
-		struct dc_captive_select sel = {.port = o.captive_port};
-		/* Only DERP nodes: derpcheck never asks Tailscale's public endpoints. */
-		sd.neps = dc_captive_endpoints(o.map, &sel, sd.eps);
-		if (sd.neps) {
-			R.captive_cancel = &sd.cancel;
-			cp_started = pthread_create(&cp_th, NULL, captive_thread, &sd) == 0;
-		} else {
-			snprintf(x->captive_note, sizeof(x->captive_note),
-				 "not checked: no node of the map has an IPv4 address and CanPort80");
-		}
-	} else {
-		snprintf(x->captive_note, sizeof(x->captive_note), "not checked");
-	}
-
+	struct side_threads side = {0};
+	start_side_checks(&R, &sd, &side);
 	schedule(&R);
 	logf_(&o, "full report: %zu probe sets over %zu regions, %zu node probes", R.nsets,
 	      o.map ? o.map->region_count : 0, R.nodes_open);
@@ -1742,98 +1440,16 @@ int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_resu
 	} else if (dc_prober_run(R.p, R.t0 + o.stun_phase_ns, on_done, &R, err) < 0) {
 		rc = -1;
 	}
-	x->stun_phase_ns = dc_now_ns() - R.t0;
-	x->planning_ns = R.t0 - start;
-	const struct dc_prober_stats *ps = dc_prober_stats(R.p);
-	x->first_probe_ns = ps->first_send_ns > R.t0 ? ps->first_send_ns - R.t0 : 0;
-	x->stopped_early = R.timer_armed && R.sets_done < R.nsets;
-	x->enough_regions = o.measure_all ? DC_NETCHECK_ENOUGH_REGIONS_VERBOSE : DC_NETCHECK_ENOUGH_REGIONS;
-	x->stats = *dc_prober_stats(R.p);
-	res->report.mapping_varies_by_dest_ip = dc_netcheck_mapping_varies(R.v4maps, R.nv4maps);
-	conclude_nodes(&R);
-	classify_nat(&R);
-	if (rc == 0) {
-		uint64_t deadline = start + o.report_timeout_ns;
-		bool fallback = !res->report.udp && !o.no_https_fallback && o.map;
-		/* Beside the HTTPS checks: the other ports of failed nodes, and ICMP when UDP is blocked. */
-		struct guess_job gj;
-		struct icmp_job ij = {0};
-		pthread_t g_th, i_th;
-		bool g_started = false, i_started = false;
-		plan_guesses(&R, &gj, deadline);
-		if (gj.n && dc_now_ns() < deadline) {
-			x->guess_ran = true;
-			g_started = pthread_create(&g_th, NULL, guess_thread, &gj) == 0;
-			if (!g_started)
-				guess_thread(&gj);
-		}
-		if (fallback && dc_now_ns() < deadline) {
-			plan_icmp(&R, &ij, deadline);
-			if (ij.n) {
-				i_started = pthread_create(&i_th, NULL, icmp_thread, &ij) == 0;
-				if (!i_started)
-					icmp_thread(&ij);
-			}
-		}
-		if ((fallback || o.check_derp) && o.map && dc_now_ns() < deadline) {
-			logf_(&o, fallback ? "UDP is blocked, trying HTTPS" : "checking every region's DERP port over HTTPS");
-			run_https(&R, fallback && !o.check_derp, deadline);
-			x->https_fallback_ran = fallback;
-			x->check_derp_ran = o.check_derp;
-			if (fallback && o.check_derp) /* one pass served both: feed the report */
-				for (size_t i = 0; i < x->https_count; i++)
-					if (x->https[i].ok) {
-						dc_latency_map_add(&res->report.latency, x->https[i].region_id,
-								   (int64_t)x->https[i].latency_ns);
-						if (x->https[i].family == 6)
-							res->report.ipv6 = true;
-						else
-							res->report.ipv4 = true;
-					}
-		}
-		if (g_started)
-			pthread_join(g_th, NULL);
-		if (i_started)
-			pthread_join(i_th, NULL);
-		if (ij.n)
-			apply_icmp(&R, &ij);
-		if (o.hairpin)
-			hairpin(&R);
-	}
-	udp_verdict(&R, o.stun_phase_ns);
-	if (pm_started) {
-		pthread_join(pm_th, NULL);
-		if (x->portmap_ran) {
-			res->report.upnp = x->portmap.upnp ? DC_OPT_TRUE : DC_OPT_FALSE;
-			res->report.pmp = x->portmap.pmp ? DC_OPT_TRUE : DC_OPT_FALSE;
-			res->report.pcp = x->portmap.pcp ? DC_OPT_TRUE : DC_OPT_FALSE;
-			if (!x->portmap.probed)
-				copy_text(x->portmap_note, sizeof(x->portmap_note), x->portmap.skip_reason);
-		}
-	}
-	if (cp_started) {
-		/* Not started yet and UDP answered: Tailscale cancels it (CaptivePortal stays null). */
-		if (res->report.udp && !o.measure_all)
-			atomic_store(&sd.cancel, true);
-		pthread_join(cp_th, NULL);
-		if (x->captive_ran)
-			res->report.captive_portal = x->captive.captive ? DC_OPT_TRUE : DC_OPT_FALSE;
-		else if (!x->captive_note[0])
-			snprintf(x->captive_note, sizeof(x->captive_note),
-				 "not checked: STUN answered before the check was due (Tailscale skips it then)");
-	}
+	conclude_stun(&R, start);
+	if (rc == 0)
+		after_stun(&R, start);
+	dc_netcheck_judge_udp(res, o.stun_phase_ns);
+	finish_side_checks(&R, &sd, &side);
 	res->report.preferred_derp = dc_netcheck_pick_home(&res->report, o.map, o.previous_home);
 	clock_gettime(CLOCK_REALTIME, &res->report.now);
-	findings(&R);
-	x->elapsed_ns = dc_now_ns() - start;
-	dc_prober_free(R.p);
-	free(R.info);
-	free(R.sets);
-	free(R.has_probe);
-	free(R.region_node);
-	free(R.plan_first);
-	free(R.plan_answer);
-	free(R.v4maps);
+	dc_netcheck_judge(&o, res);
+	res->extra.elapsed_ns = dc_now_ns() - start;
+	run_free(&R);
 	if (rc < 0) {
 		dc_netcheck_result_free(res);
 		return -1;

@@ -5,6 +5,7 @@
 
 #include "derpcheck/judge/diagnose.h"
 #include "derpcheck/output/output_diagnose.h"
+#include "judge/diagnose_int.h"
 
 static void test_status_and_verdict_names_are_stable(void **state)
 {
@@ -123,10 +124,35 @@ static void test_mesh_presence_skips_a_node_it_could_not_ask(void **state)
 	assert_string_equal(c.summary, "900a \u2194 900b: not asked, 900b: TCP connection refused");
 }
 
+/* A line of evidence is one line: a newline a server put in its text cannot start another. */
+static void test_evidence_keeps_a_servers_newline_inside_its_line(void **state)
+{
+	(void)state;
+	struct dc_diag_check c = {0};
+	dc_diag_evidence(&c, "first: %s", "ok");
+	dc_diag_evidence(&c, "the server's health message: %s", "up\nseq 9: 0.1ms");
+	assert_string_equal(c.evidence, "first: ok\nthe server's health message: up seq 9: 0.1ms");
+}
+
+/* Lines that no longer fit are dropped whole, and the last one kept says so. */
+static void test_evidence_that_does_not_fit_says_it_was_left_out(void **state)
+{
+	(void)state;
+	struct dc_diag_check c = {0};
+	for (int i = 0; i < 200; i++)
+		dc_diag_evidence(&c, "seq %d: 0.123ms (A to B 0.100ms, B to A 0.023ms)", i);
+	size_t n = strlen(c.evidence);
+	assert_true(n < sizeof(c.evidence));
+	assert_string_equal(c.evidence + n - strlen("(more evidence left out)"), "(more evidence left out)");
+	assert_non_null(strstr(c.evidence, "\nseq 1: "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_and_verdict_names_are_stable),
+		cmocka_unit_test(test_evidence_keeps_a_servers_newline_inside_its_line),
+		cmocka_unit_test(test_evidence_that_does_not_fit_says_it_was_left_out),
 		cmocka_unit_test(test_exit_status_is_one_for_a_failed_check_or_a_bad_verdict),
 		cmocka_unit_test(test_mesh_presence_ok_when_each_lists_the_other),
 		cmocka_unit_test(test_mesh_presence_names_the_node_that_does_not_list_the_other),

@@ -10,6 +10,7 @@
 
 #include "testlib.h"
 
+#include "derpcheck/judge/netjudge.h"
 #include "derpcheck/probe/netcheck.h"
 
 static void test_mapping_varies_needs_two_replies_and_compares_with_the_first(void **state)

@@ -116,6 +116,29 @@ static void test_quiet_text_keeps_problems_and_verdicts_only(void **state)
 	free(t);
 }
 
+/* -v: each evidence line under its check, through the sanitiser; never in JSON (-v is for people). */
+static void test_evidence_lines_only_with_verbose_and_never_in_json(void **state)
+{
+	(void)state;
+	struct fixture f;
+	make_report(&f);
+	strcpy(f.dn.checks[1].evidence, "seq 1: 12.5ms\nthe server's health message: \033[2Jgone");
+	struct dc_diag_view v = {.utf8 = false};
+	char *t = render(dc_output_diagnose_text, &f.r, &v);
+	assert_null(strstr(t, "seq 1: 12.5ms"));
+	free(t);
+	v.verbose = true;
+	t = render(dc_output_diagnose_text, &f.r, &v);
+	assert_non_null(strstr(t, "3/3 relayed, avg 12.5ms\n         seq 1: 12.5ms\n"));
+	assert_non_null(strstr(t, "\n         the server's health message: \\x1b[2Jgone\n"));
+	assert_null(strchr(t, '\033'));
+	free(t);
+	char *j = render(dc_output_diagnose_json, &f.r, &v);
+	assert_null(strstr(j, "seq 1"));
+	assert_null(strstr(j, "evidence"));
+	free(j);
+}
+
 static void test_json_carries_every_check_with_nulls_for_what_does_not_apply(void **state)
 {
 	(void)state;
@@ -253,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_text_in_utf8_uses_marks_and_arrows),
 		cmocka_unit_test(test_text_in_ascii_uses_words_and_spells_arrows),
 		cmocka_unit_test(test_quiet_text_keeps_problems_and_verdicts_only),
+		cmocka_unit_test(test_evidence_lines_only_with_verbose_and_never_in_json),
 		cmocka_unit_test(test_json_carries_every_check_with_nulls_for_what_does_not_apply),
 		cmocka_unit_test(test_prometheus_has_one_gauge_per_check_seconds_and_escaped_labels),
 		cmocka_unit_test(test_insecure_has_its_own_mark_cause_fix_and_verdict),

@@ -39,6 +39,15 @@ struct dc_cert_info {
 	bool server_auth;    /* EKU absent or includes serverAuth */
 	char aia[DC_CERT_MAX_AIA][256]; /* caIssuers URIs */
 	size_t aia_count;
+	/* the extensions as written (derpcheck cert -v); "" when absent */
+	char serial[72];     /* hex */
+	char key_usage[160]; /* "digitalSignature, keyCertSign" */
+	char ext_key_usage[160]; /* "serverAuth, clientAuth" */
+	char basic_constraints[48]; /* "CA, pathlen 0", "not a CA" */
+	char ski[100];       /* subject key identifier, hex with colons */
+	char aki[100];       /* authority key identifier */
+	char ocsp[256];      /* the first OCSP responder URL */
+	char crl[256];       /* the first CRL distribution point URL */
 	bool metacert;       /* derper's "derpkey<hex>" certificate */
 	char derp_key[65];   /* its DERP server public key (hex) */
 	int derp_version;    /* and the DERP protocol version (its serial) */

@@ -70,6 +70,8 @@ struct dc_diag_check {
 	char cause[700];             /* FAIL/WARN: why, one line */
 	char fix[1400];              /* FAIL/WARN: what to change; a proxy's fix adds one line per proxy ('\n') */
 	char tried[700];             /* STUN checks: the other ports tried and what each did, or "" */
+	char evidence[1600];         /* what was sent and what came back, a line per fact ('\n' between):
+					shown by -v, JSON "evidence" */
 	double ms;                   /* the check's own timing (RTT, connect time); < 0: none */
 	const char *pair[2];         /* mesh checks: the two nodes' Names */
 	unsigned sent, received;     /* STUN requests, relayed packets: sent and answered (0, 0: not counted) */

@@ -30,6 +30,8 @@ const char *dc_endpoint_format(const struct dc_endpoint *e, char *buf, size_t le
 
 bool dc_ip_equal(const struct dc_endpoint *a, const struct dc_endpoint *b);
 bool dc_endpoint_equal(const struct dc_endpoint *a, const struct dc_endpoint *b);
+/* Order of addresses (family, IP, then port when with_port), for sorting large sets instead of comparing pairs. */
+int dc_endpoint_compare(const struct dc_endpoint *a, const struct dc_endpoint *b, bool with_port);
 
 /* ::ffff:a.b.c.d becomes the IPv4 address a.b.c.d (protocols.md §2.2). */
 void dc_endpoint_unmap(struct dc_endpoint *e);

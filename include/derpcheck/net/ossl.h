@@ -60,6 +60,7 @@
 	X(TLS_client_method) \
 	X(OPENSSL_init_ssl) \
 	X(ASN1_INTEGER_get) \
+	X(ASN1_INTEGER_to_BN) \
 	X(ASN1_STRING_get0_data) \
 	X(ASN1_STRING_length) \
 	X(ASN1_TIME_to_tm) \
@@ -69,7 +70,10 @@
 	X(BIO_new) \
 	X(BIO_new_mem_buf) \
 	X(BIO_s_mem) \
+	X(BN_bn2hex) \
+	X(BN_free) \
 	X(CRYPTO_free) \
+	X(CRL_DIST_POINTS_free) \
 	X(ERR_clear_error) \
 	X(ERR_error_string_n) \
 	X(ERR_peek_last_error) \
@@ -137,13 +141,17 @@
 	X(X509_digest) \
 	X(X509_free) \
 	X(X509_get0_notAfter) \
+	X(X509_get0_authority_key_id) \
 	X(X509_get0_notBefore) \
 	X(X509_get0_pubkey) \
 	X(X509_get0_serialNumber) \
+	X(X509_get0_subject_key_id) \
 	X(X509_get_ext_d2i) \
 	X(X509_get_extended_key_usage) \
 	X(X509_get_extension_flags) \
 	X(X509_get_issuer_name) \
+	X(X509_get_key_usage) \
+	X(X509_get_pathlen) \
 	X(X509_get_signature_info) \
 	X(X509_get_signature_nid) \
 	X(X509_get_subject_name) \
@@ -186,8 +194,7 @@
 	X(X509_REVOKED_get_ext_d2i) \
 	X(ASN1_ENUMERATED_get) \
 	X(ASN1_ENUMERATED_free) \
-	X(X509_NAME_cmp) \
-	X(CRL_DIST_POINTS_free)
+	X(X509_NAME_cmp)
 
 struct dc_ossl_table {
 #define DC_OSSL_POINTER(name) __typeof__(name) *name;
@@ -233,6 +240,7 @@ bool dc_ossl_loaded(void);
 #define TLS_client_method (*dc_ossl.TLS_client_method)
 #define OPENSSL_init_ssl (*dc_ossl.OPENSSL_init_ssl)
 #define ASN1_INTEGER_get (*dc_ossl.ASN1_INTEGER_get)
+#define ASN1_INTEGER_to_BN (*dc_ossl.ASN1_INTEGER_to_BN)
 #define ASN1_STRING_get0_data (*dc_ossl.ASN1_STRING_get0_data)
 #define ASN1_STRING_length (*dc_ossl.ASN1_STRING_length)
 #define ASN1_TIME_to_tm (*dc_ossl.ASN1_TIME_to_tm)
@@ -242,7 +250,10 @@ bool dc_ossl_loaded(void);
 #define BIO_new (*dc_ossl.BIO_new)
 #define BIO_new_mem_buf (*dc_ossl.BIO_new_mem_buf)
 #define BIO_s_mem (*dc_ossl.BIO_s_mem)
+#define BN_bn2hex (*dc_ossl.BN_bn2hex)
+#define BN_free (*dc_ossl.BN_free)
 #define CRYPTO_free (*dc_ossl.CRYPTO_free)
+#define CRL_DIST_POINTS_free (*dc_ossl.CRL_DIST_POINTS_free)
 #define ERR_clear_error (*dc_ossl.ERR_clear_error)
 #define ERR_error_string_n (*dc_ossl.ERR_error_string_n)
 #define ERR_peek_last_error (*dc_ossl.ERR_peek_last_error)
@@ -310,13 +321,17 @@ bool dc_ossl_loaded(void);
 #define X509_digest (*dc_ossl.X509_digest)
 #define X509_free (*dc_ossl.X509_free)
 #define X509_get0_notAfter (*dc_ossl.X509_get0_notAfter)
+#define X509_get0_authority_key_id (*dc_ossl.X509_get0_authority_key_id)
 #define X509_get0_notBefore (*dc_ossl.X509_get0_notBefore)
 #define X509_get0_pubkey (*dc_ossl.X509_get0_pubkey)
 #define X509_get0_serialNumber (*dc_ossl.X509_get0_serialNumber)
+#define X509_get0_subject_key_id (*dc_ossl.X509_get0_subject_key_id)
 #define X509_get_ext_d2i (*dc_ossl.X509_get_ext_d2i)
 #define X509_get_extended_key_usage (*dc_ossl.X509_get_extended_key_usage)
 #define X509_get_extension_flags (*dc_ossl.X509_get_extension_flags)
 #define X509_get_issuer_name (*dc_ossl.X509_get_issuer_name)
+#define X509_get_key_usage (*dc_ossl.X509_get_key_usage)
+#define X509_get_pathlen (*dc_ossl.X509_get_pathlen)
 #define X509_get_signature_info (*dc_ossl.X509_get_signature_info)
 #define X509_get_signature_nid (*dc_ossl.X509_get_signature_nid)
 #define X509_get_subject_name (*dc_ossl.X509_get_subject_name)
@@ -360,7 +375,6 @@ bool dc_ossl_loaded(void);
 #define ASN1_ENUMERATED_get (*dc_ossl.ASN1_ENUMERATED_get)
 #define ASN1_ENUMERATED_free (*dc_ossl.ASN1_ENUMERATED_free)
 #define X509_NAME_cmp (*dc_ossl.X509_NAME_cmp)
-#define CRL_DIST_POINTS_free (*dc_ossl.CRL_DIST_POINTS_free)
 #endif
 
 #endif

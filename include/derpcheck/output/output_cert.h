@@ -42,6 +42,7 @@ struct dc_cert_output {
 	const struct dc_certfiles *files;        /* local-file mode, else NULL */
 	const struct dc_cert_report *files_report; /* the files' chain judged; NULL if none */
 	const char *files_written;
+	bool verbose;         /* -v: every certificate's extensions too */
 };
 
 void dc_output_cert_text(FILE *out, const struct dc_cert_output *o, const struct dc_style *st);

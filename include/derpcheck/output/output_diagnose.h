@@ -16,6 +16,7 @@ struct dc_diag_view {
 	bool utf8;            /* ✓ ✗ ! and arrows; else ASCII words (ok/FAIL/warn/skip) */
 	const char *map_desc; /* "file map.json", for the header line */
 	const char *map_note; /* why other map sources were passed over, or NULL */
+	bool verbose;         /* -v: each check's evidence under it */
 };
 
 void dc_output_diagnose_text(FILE *out, const struct dc_diag_report *r, const struct dc_diag_view *v);

@@ -16,6 +16,7 @@ struct dc_server_view {
 	bool utf8;               /* ✓ ✗ ! and arrows; else ok/FAIL/warn/skip */
 	const char *map_name;    /* --derp-map as given, or NULL */
 	const struct dc_server_opts *opts;
+	bool verbose;            /* -v: every derper flag as derper reads it, written or default */
 };
 
 void dc_output_server_text(FILE *out, const struct dc_server_report *r, const struct dc_server_view *v);

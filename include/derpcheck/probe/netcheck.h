@@ -190,24 +190,7 @@ struct dc_netcheck_result {
 int dc_netcheck_run(const struct dc_netcheck_opts *opts, struct dc_netcheck_result *res, struct dc_error *err);
 void dc_netcheck_result_free(struct dc_netcheck_result *res);
 
-/*
- * Tailscale's home-region choice (§3.7): the lowest latency scaled by the map's region
- * scores; with a previous home, its hysteresis (keep it unless the new one is 10 ms and
- * a third faster). 0 when nothing was measured.
- */
-int64_t dc_netcheck_pick_home(const struct dc_netreport *r, const struct dc_derpmap *map, int64_t previous_home);
-
-/*
- * MappingVariesByDestIP from the IPv4 mappings in reply order (Tailscale's rule): unset
- * with fewer than two, true as soon as one differs from the first.
- */
-enum dc_optbool dc_netcheck_mapping_varies(const struct dc_endpoint *mapped, size_t n);
-
-/* RFC 4787 classification from (server, mapping) pairs of one local socket. */
-enum dc_nat_mapping dc_netcheck_classify(const struct dc_endpoint *servers, const struct dc_endpoint *mapped, size_t n,
-					 const struct dc_endpoint *local, char *detail, size_t detail_len);
-
-const char *dc_nat_mapping_key(enum dc_nat_mapping m);  /* "endpoint-independent", ... */
-const char *dc_nat_mapping_text(enum dc_nat_mapping m); /* the words for text output */
+/* Whether netcheck measures a region: not removed, with nodes, and not NoMeasureNoHome. */
+bool dc_netcheck_region_measured(const struct dc_derp_region *rg);
 
 #endif
