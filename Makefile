@@ -135,9 +135,10 @@ integration: $(BIN) $(TOOL_BINS) peers | deps-check
 
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer. The
 # sanitizers make derpcheck 2-3 times slower: the hostile suite's "--timeout + 1 s" gets
-# more slack for that (tests/integration/lib/hostile.sh).
+# more slack for that (tests/integration/lib/hostile.sh), and so does diagnose --all's
+# "slowest region plus 700 ms" (SANITIZER_SLACK_MS, tests/integration/diagnose_all.sh).
 asan: deps-check
-	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/derpcheck HOSTILE_SLACK_MS=2500 \
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/derpcheck HOSTILE_SLACK_MS=2500 SANITIZER_SLACK_MS=2000 \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" unit cli-tests integration
 

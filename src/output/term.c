@@ -1,6 +1,7 @@
 #include "derpcheck/output/term.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -79,17 +80,59 @@ void dc_term_escape(struct dc_buf *out, const char *s, size_t n)
 
 #define SAFE_SLOTS 16
 
+/*
+ * Each thread keeps its last SAFE_SLOTS results (callers use several in one printf).
+ * They belong to a pthread key, not to _Thread_local variables, so that a thread's
+ * buffers are freed when it ends: the exporter starts a thread per /probe, and
+ * thread-local arrays would leak 16 buffers with each.
+ */
+struct safe_slots {
+	char *text[SAFE_SLOTS];
+	unsigned next;
+};
+
+static pthread_key_t slots_key;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static void slots_free(void *p)
+{
+	struct safe_slots *s = p;
+	for (unsigned i = 0; i < SAFE_SLOTS; i++)
+		free(s->text[i]);
+	free(s);
+}
+
+/* The main thread's slots are freed at exit too (pthread destructors do not run for it). */
+static void main_slots_free(void)
+{
+	void *p = pthread_getspecific(slots_key);
+	if (p) {
+		pthread_setspecific(slots_key, NULL);
+		slots_free(p);
+	}
+}
+
+static void slots_init(void)
+{
+	pthread_key_create(&slots_key, slots_free);
+	atexit(main_slots_free);
+}
+
 const char *dc_term_safe_n(const char *s, size_t n)
 {
-	static _Thread_local char *slots[SAFE_SLOTS];
-	static _Thread_local unsigned next;
 	if (!s)
 		return "";
+	pthread_once(&slots_once, slots_init);
+	struct safe_slots *sl = pthread_getspecific(slots_key);
+	if (!sl) {
+		sl = dc_xcalloc(1, sizeof(*sl));
+		pthread_setspecific(slots_key, sl);
+	}
 	struct dc_buf b = {0};
 	dc_term_escape(&b, s, n);
-	unsigned k = next++ % SAFE_SLOTS;
-	free(slots[k]);
-	slots[k] = b.data;
+	unsigned k = sl->next++ % SAFE_SLOTS;
+	free(sl->text[k]);
+	sl->text[k] = b.data;
 	return b.data;
 }
 
