@@ -110,6 +110,7 @@ cli-tests: $(BIN) | deps-check
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/docs.sh
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/completions.sh
 	@DERPCHECK=$(abspath $(BIN)) tests/cli/install.sh "$(MAKE)" "$(BIN)"
+	@tests/cli/tree.sh
 
 # Tailscale's real derper (v1.34.2) and Go DERP client, from the vendored sources next to
 # this repository (PEERS_SRC), built once into build/peers (also for `make asan`): the
