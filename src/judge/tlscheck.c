@@ -221,6 +221,9 @@ static void assign_roles(struct check *k)
 	}
 }
 
+/* How many certificates besides the leaf one chain may bring to judgement (see below). */
+#define DC_CHAIN_JUDGED_MAX 32
+
 int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tlscheck_opts *o, struct dc_cert_report *r,
 		      struct dc_error *err)
 {
@@ -241,10 +244,21 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 			dc_tlscheck_add_cert(r, k.leaf, origin, i, NULL, k.now);
 			sk_X509_push(served_real, k.leaf);
 		}
-	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
+	/*
+	 * A chain is a handful of certificates; a hostile server may send hundreds, and each
+	 * is described and offered to eight verification passes. Past DC_CHAIN_JUDGED_MAX the
+	 * rest is counted and named, not judged: no client builds a path that long (OpenSSL
+	 * stops at depth 100, Go at 100 signature checks), so the verdict stays the same.
+	 */
+	int total = chain ? sk_X509_num(chain) : 0, judged = 0, left_out = 0;
+	for (int i = 0; i < total; i++) {
 		X509 *c = sk_X509_value(chain, i);
 		if (c == k.leaf)
 			continue;
+		if (++judged > DC_CHAIN_JUDGED_MAX) {
+			left_out++;
+			continue;
+		}
 		dc_tlscheck_add_cert(r, c, origin, i, NULL, k.now);
 		bool meta = dc_tls_is_metacert(c);
 		sk_X509_push(k.served, c); /* Go pools every other certificate, metacert included */
@@ -254,6 +268,12 @@ int dc_tlscheck_chain(STACK_OF(X509) *chain, bool from_files, const struct dc_tl
 		}
 	}
 	int rc = 0;
+	if (left_out)
+		dc_tlscheck_issue(r, DC_SEV_WARNING, "chain-too-long", "chain",
+				  "the server sends far more certificates than any chain needs",
+				  "%s %d certificates; the first %d after the leaf are judged, the other %d are left out "
+				  "(a chain is the leaf and one or two intermediates)",
+				  from_files ? "the file holds" : "the server sends", total, DC_CHAIN_JUDGED_MAX, left_out);
 	if (!k.leaf) {
 		r->chain_checked = true;
 		dc_tlscheck_issue(r, DC_SEV_ERROR, "no-certificate", "chain", "the server presents no certificate",
