@@ -1,15 +1,17 @@
 #!/bin/bash
 # A fuzzing campaign over every libFuzzer target in tests/fuzz (docs/fuzzing.md): each
 # target runs until RUNS executions or SECONDS seconds, whichever comes first, at the
-# lowest CPU priority, one after the other. For each it appends one row to the results
+# lowest CPU priority (or --nice N), one after the other. For each it appends one row to the results
 # table at the end of docs/fuzzing.md: the date, executions, time, coverage (cov and ft
 # from libFuzzer's final line) and the outcome. A crash stops nothing: its input is kept
 # in build/fuzz/ and the row says so; the exit status is 1 if any target crashed.
 #
-#   scripts/fuzz-campaign.sh [--runs N] [--seconds S] [--merge] [TARGET...]
+#   scripts/fuzz-campaign.sh [--runs N] [--seconds S] [--nice N] [--merge] [TARGET...]
 #
 #   --runs N      executions per target (default 10000000)
 #   --seconds S   time per target (default 3600)
+#   --nice N      the fuzzer's niceness (default 19: it yields to everything else; 0 makes
+#                 it a full CPU load, e.g. while a test run is to be measured under load)
 #   --merge       afterwards, add to tests/fuzz/corpus/NAME the inputs of the run that
 #                 add coverage to it (libFuzzer -merge=1: the corpus grows minimised)
 #   TARGET        names like stun or fuzz_stun (default: all)
@@ -22,13 +24,15 @@ cd "$(dirname "$0")/.." || exit 2
 runs=10000000
 seconds=3600
 merge=0
+niceness=19
 targets=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) runs=$2; shift 2 ;;
 	--seconds) seconds=$2; shift 2 ;;
+	--nice) niceness=$2; shift 2 ;;
 	--merge) merge=1; shift ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
 	-*) echo "fuzz-campaign: unknown option $1" >&2; exit 2 ;;
 	*) targets+=("fuzz_${1#fuzz_}"); shift ;;
 	esac
@@ -53,7 +57,7 @@ for t in "${targets[@]}"; do
 	mkdir -p "$work"
 	start=$(date +%s)
 	echo "fuzz-campaign: $t: up to $runs executions or ${seconds}s ..."
-	if nice -n 19 "$bin" -runs="$runs" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	if nice -n "$niceness" "$bin" -runs="$runs" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="build/fuzz/$t-" -print_final_stats=1 "$work" "tests/fuzz/corpus/$name" >"$log" 2>&1; then
 		outcome=clean
 	else
@@ -74,7 +78,7 @@ for t in "${targets[@]}"; do
 		# Into the tree's corpus: only inputs that add coverage to what is there (the named
 		# seeds stay), so the corpus grows minimised.
 		before=$(ls "tests/fuzz/corpus/$name" | wc -l)
-		if nice -n 19 "$bin" -merge=1 -max_len=65536 -timeout=10 -rss_limit_mb=2048 "tests/fuzz/corpus/$name" "$work" \
+		if nice -n "$niceness" "$bin" -merge=1 -max_len=65536 -timeout=10 -rss_limit_mb=2048 "tests/fuzz/corpus/$name" "$work" \
 			>"build/fuzz/$t.merge.log" 2>&1; then
 			echo "fuzz-campaign: $t: tests/fuzz/corpus/$name: $before -> $(ls "tests/fuzz/corpus/$name" | wc -l) inputs"
 		else

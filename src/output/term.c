@@ -143,22 +143,34 @@ const char *dc_term_safe(const char *s)
 
 char *dc_json_clean(const char *s, size_t n)
 {
-	/* Outside ASCII, cJSON's output is inside a string: \u escapes are valid there. */
-	char *valid = dc_utf8_replace_invalid(s, n); /* U+FFFD per bad byte, as Go's encoding/json reads it */
-	const unsigned char *p = (const unsigned char *)valid;
+	/*
+	 * One pass; runs that need no change are copied at once (the whole text of a large map
+	 * passes through here). Invalid bytes become U+FFFD, as Go's encoding/json reads them;
+	 * outside ASCII, cJSON's output is inside a string, where \u escapes are valid.
+	 */
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	struct dc_buf b = {0};
-	for (size_t i = 0, len = strlen(valid); i < len;) {
+	size_t run = 0; /* start of the run not yet copied */
+	for (size_t i = 0; i < n;) {
+		if (p[i] < 0x7f) {
+			i++;
+			continue;
+		}
 		uint32_t cp;
-		size_t k = dc_utf8_next(p + i, len - i, &cp);
-		if (acts_on_terminal(cp))
-			dc_buf_printf(&b, "\\u%04x", (unsigned)cp);
+		size_t len = dc_utf8_next(p + i, n - i, &cp);
+		if (len != 0 && !acts_on_terminal(cp)) {
+			i += len;
+			continue;
+		}
+		dc_buf_append(&b, p + run, i - run);
+		if (len == 0)
+			dc_buf_append(&b, "\xef\xbf\xbd", 3);
 		else
-			dc_buf_append(&b, p + i, k);
-		i += k;
+			dc_buf_printf(&b, "\\u%04x", (unsigned)cp);
+		i += len ? len : 1;
+		run = i;
 	}
-	free(valid);
-	if (!b.data)
-		dc_buf_append(&b, "", 0);
+	dc_buf_append(&b, p + run, n - run);
 	return b.data;
 }
 

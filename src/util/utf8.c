@@ -51,20 +51,21 @@ bool dc_utf8_valid(const char *s, size_t n, size_t *bad)
 
 char *dc_utf8_replace_invalid(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	/* Valid runs are copied at once: JSON output of a large map passes through here whole. */
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	struct dc_buf b = {0};
+	size_t run = 0; /* start of the valid run not yet copied */
 	for (size_t i = 0; i < n;) {
 		uint32_t cp;
-		size_t len = dc_utf8_next(p + i, n - i, &cp);
+		size_t len = p[i] < 0x80 ? 1 : dc_utf8_next(p + i, n - i, &cp);
 		if (len == 0) {
+			dc_buf_append(&b, p + run, i - run);
 			dc_buf_append(&b, "\xef\xbf\xbd", 3);
-			i++;
+			run = ++i;
 		} else {
-			dc_buf_append(&b, p + i, len);
 			i += len;
 		}
 	}
-	if (!b.data)
-		dc_buf_append(&b, "", 0);
+	dc_buf_append(&b, p + run, n - run);
 	return b.data;
 }

@@ -131,15 +131,21 @@ const char *dc_closest(const char *word, const char *const *candidates, size_t n
 	const char *best = NULL;
 	size_t best_d = (size_t)-1;
 	size_t wl = strlen(word);
+	/* Allow roughly one typo per three characters, at least two. */
+	size_t limit = wl / 3 > 2 ? wl / 3 : 2;
 	for (size_t i = 0; i < n; i++) {
+		/* The distance is at least the difference in length: a candidate that differs by
+		 * more than the limit could never be taken, so it is not measured (an unknown
+		 * option of 60 characters against every option's name was the CLI's whole cost). */
+		size_t cl = strlen(candidates[i]);
+		if ((cl > wl ? cl - wl : wl - cl) > limit)
+			continue;
 		size_t d = dc_edit_distance(word, candidates[i]);
 		if (d < best_d) {
 			best_d = d;
 			best = candidates[i];
 		}
 	}
-	/* Allow roughly one typo per three characters, at least two. */
-	size_t limit = wl / 3 > 2 ? wl / 3 : 2;
 	if (best && best_d <= limit && best_d < wl)
 		return best;
 	/* A prefix is also a strong hint ("--form" -> "--format"). */

@@ -9,7 +9,11 @@
  * client by the harness, so the handshake can complete and the receive loop run. Bit 1
  * asks for fast start (as with derper's meta certificate); bits 2-3 set mean a flood
  * follows the input (KeepAlive frames, or unknown ones with bit 4), else the end of the
- * stream. (Silence is left to tests/unit/test_derpconn.c: it can only be waited for.) The
+ * stream. The flood is FLOOD_BYTES long, then the server closes: long enough to spend the
+ * receive loop's skip budget several times over (DC_DERP_SKIP_BUDGET frames), short enough
+ * that an input costs a fraction of a millisecond; an endless flood ended only by the 1 ms
+ * deadline made a quarter of all inputs cost a millisecond each. Endless floods, and
+ * silence (which can only be waited for), are left to tests/unit/test_derpconn.c. The
  * connection must end, and its receive loop return, within the deadline and the budget.
  */
 #include <stdint.h>
@@ -17,6 +21,8 @@
 #include <string.h>
 
 #include "../unit/fakederp.h"
+
+enum { FLOOD_BYTES = 4 * DC_DERP_SKIP_BUDGET * 8 }; /* 4 budgets of 8-byte unknown frames, 6.4 of KeepAlives */
 
 static struct dc_derp_node node = {.name = "900a", .host_name = "derp.test", .ipv4 = "127.0.0.1", .ipv6 = "none"};
 
@@ -49,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t mode = data[0];
 	struct fake_derp f;
 	fake_derp_init(&f, (mode & 0x0c) != 0x0c ? FAKE_END : mode & 0x10 ? FAKE_UNKNOWN : FAKE_KEEPALIVES);
+	f.tail_limit = FLOOD_BYTES;
 	bool fast = mode & 2;
 	if (mode & 1) {
 		if (!fast) {

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include "derpcheck/output/term.h"
+#include "derpcheck/util/utf8.h"
 
 static void test_plain_text_and_utf8_are_kept(void **state)
 {
@@ -81,6 +82,42 @@ static void test_json_replaces_invalid_utf8_and_escapes_terminal_controls(void *
 	cJSON_Delete(o);
 }
 
+/* Runs are copied at once: what is replaced may sit at the start, the end, or between runs. */
+static void test_json_clean_at_the_edges_of_runs(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *out;
+	} cases[] = {
+		{"", 0, ""},
+		{"plain", 5, "plain"},
+		{"\xffstart", 6, "\xef\xbf\xbdstart"},
+		{"end\xe2\x82", 5, "end\xef\xbf\xbd\xef\xbf\xbd"}, /* a sequence cut short: one U+FFFD per byte */
+		{"\x7f\x7f", 2, "\\u007f\\u007f"},
+		{"a\xc2\x85" "b\xf0\x9f\x98\x80" "c", 9, "a\\u0085b\xf0\x9f\x98\x80" "c"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = dc_json_clean(cases[i].in, cases[i].len);
+		assert_string_equal(s, cases[i].out);
+		free(s);
+	}
+	char *nul = dc_json_clean("nul\0in", 6); /* the NUL is kept: compare the bytes, not the C string */
+	assert_memory_equal(nul, "nul\0in", 7);
+	free(nul);
+	char *empty = dc_json_clean(NULL, 0);
+	assert_string_equal(empty, "");
+	free(empty);
+
+	char *u = dc_utf8_replace_invalid("ok\xc0\xafok\xed\xa0\x80", 9); /* overlong '/', a surrogate */
+	assert_string_equal(u, "ok\xef\xbf\xbd\xef\xbf\xbdok\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	free(u);
+	char *v = dc_utf8_replace_invalid(NULL, 0);
+	assert_string_equal(v, "");
+	free(v);
+}
+
 static void test_json_keeps_formatting_whitespace(void **state)
 {
 	(void)state;
@@ -122,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_safe_n_stops_at_the_length_and_shows_nul),
 		cmocka_unit_test(test_sixteen_results_stay_valid_together),
 		cmocka_unit_test(test_json_replaces_invalid_utf8_and_escapes_terminal_controls),
+		cmocka_unit_test(test_json_clean_at_the_edges_of_runs),
 		cmocka_unit_test(test_json_keeps_formatting_whitespace),
 		cmocka_unit_test(test_paint_only_with_colour),
 		cmocka_unit_test(test_colour_decision_follows_flag_no_color_and_tty),

@@ -203,6 +203,39 @@ static void test_closest_allows_more_typos_in_longer_words(void **state)
 	assert_null(dc_closest("Nxyz", fields, DC_ARRAY_LEN(fields)));
 }
 
+/* dc_closest skips candidates whose length alone rules them out; the answer must be the
+ * one a full scan gives (the rule as it stood before the skip). */
+static const char *closest_by_full_scan(const char *word, const char *const *c, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1, wl = strlen(word), limit = wl / 3 > 2 ? wl / 3 : 2;
+	for (size_t i = 0; i < n; i++)
+		if (dc_edit_distance(word, c[i]) < best_d)
+			best_d = dc_edit_distance(word, c[i]), best = c[i];
+	if (best && best_d <= limit && best_d < wl)
+		return best;
+	for (size_t i = 0; i < n && wl >= 3; i++)
+		if (strncasecmp(c[i], word, wl) == 0)
+			return c[i];
+	return NULL;
+}
+
+static void test_closest_skips_only_candidates_it_could_never_take(void **state)
+{
+	(void)state;
+	static const char *const words[] = {"", "H", "Ho", "Hst", "HostNam", "HostNameX", "STUN", "STUNOnlyPort",
+					    "InsecureForTest", "InsecureForTestsAndMore", "DERP", "Port", "Nodes",
+					    "IPv", "IPv44", "RegionIDs", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+	for (size_t i = 0; i < DC_ARRAY_LEN(words); i++) {
+		const char *want = closest_by_full_scan(words[i], fields, DC_ARRAY_LEN(fields));
+		const char *got = dc_closest(words[i], fields, DC_ARRAY_LEN(fields));
+		if (want)
+			assert_string_equal(got, want);
+		else
+			assert_null(got);
+	}
+}
+
 static void test_closest_accepts_a_prefix_of_three_or_more_characters(void **state)
 {
 	(void)state;
@@ -374,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_closest_picks_the_nearest_and_the_first_of_equals),
 		cmocka_unit_test(test_closest_returns_null_when_nothing_is_plausible),
 		cmocka_unit_test(test_closest_allows_more_typos_in_longer_words),
+		cmocka_unit_test(test_closest_skips_only_candidates_it_could_never_take),
 		cmocka_unit_test(test_closest_accepts_a_prefix_of_three_or_more_characters),
 		cmocka_unit_test(test_error_set_fills_what_and_where_and_returns_minus_one),
 		cmocka_unit_test(test_error_set_without_where_or_error_is_safe),
