@@ -343,15 +343,9 @@ int dc_cmd_cert(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **args;
 	int nargs;
-	if (dc_cli_parse(cli, &dc_cert_spec, argc, argv, on_option, &opts, &args, &nargs, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_cert_spec);
-		free(args);
-		return DC_EXIT_OK;
-	}
+	int start = dc_command_start(cli, &dc_cert_spec, argc, argv, on_option, &opts, &args, &nargs);
+	if (start != DC_COMMAND_GO)
+		return start;
 	const char *host_arg = nargs > 0 ? args[0] : NULL;
 	int rc = DC_EXIT_USAGE;
 	bool files_mode = opts.certdir || opts.cert_file || opts.key_file;

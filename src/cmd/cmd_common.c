@@ -17,6 +17,23 @@
 #include "derpcheck/output/term.h"
 #include "derpcheck/util/file.h"
 
+int dc_command_start(struct dc_cli *cli, const struct dc_command_spec *spec, int argc, char **argv,
+		     dc_option_handler on_option, void *user, char ***args, int *nargs)
+{
+	struct dc_error err;
+	if (dc_cli_parse(cli, spec, argc, argv, on_option, user, args, nargs, NULL, &err) < 0) {
+		dc_report_error(&err);
+		return DC_EXIT_USAGE;
+	}
+	if (cli->help) {
+		dc_cli_print_command_help(stdout, spec);
+		free(*args);
+		*args = NULL;
+		return DC_EXIT_OK;
+	}
+	return DC_COMMAND_GO;
+}
+
 void dc_command_warn_plain_http(const char *spec)
 {
 	if (spec && strncasecmp(spec, "http://", 7) == 0)

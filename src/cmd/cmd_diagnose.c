@@ -281,15 +281,9 @@ int dc_cmd_diagnose(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **args;
 	int nargs;
-	if (dc_cli_parse(cli, &dc_diagnose_spec, argc, argv, on_option, &a, &args, &nargs, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_diagnose_spec);
-		free(args);
-		return DC_EXIT_OK;
-	}
+	int start = dc_command_start(cli, &dc_diagnose_spec, argc, argv, on_option, &a, &args, &nargs);
+	if (start != DC_COMMAND_GO)
+		return start;
 	if (a.all ? nargs != 0 : nargs == 0) {
 		if (a.all)
 			dc_error_set(&err, NULL, "--all checks every region: give no REGION with it");

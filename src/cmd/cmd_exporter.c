@@ -331,15 +331,9 @@ int dc_cmd_exporter(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **args;
 	int nargs;
-	if (dc_cli_parse(cli, &dc_exporter_spec, argc, argv, on_option, &a, &args, &nargs, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_exporter_spec);
-		free(args);
-		return DC_EXIT_OK;
-	}
+	int start = dc_command_start(cli, &dc_exporter_spec, argc, argv, on_option, &a, &args, &nargs);
+	if (start != DC_COMMAND_GO)
+		return start;
 	if (!cli->derp_map) {
 		dc_error_set(&err, NULL, "exporter needs --derp-map");
 		dc_error_hint(&err, "name the map to watch: derpcheck exporter --derp-map policy.hujson (or embedded: for "

@@ -124,15 +124,10 @@ int dc_cmd_netcheck(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **args;
 	int nargs;
-	if (dc_cli_parse(cli, &dc_netcheck_spec, argc, argv, on_option, &a, &args, &nargs, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
+	int start = dc_command_start(cli, &dc_netcheck_spec, argc, argv, on_option, &a, &args, &nargs);
+	if (start != DC_COMMAND_GO)
+		return start;
 	free(args);
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_netcheck_spec);
-		return DC_EXIT_OK;
-	}
 	if (nargs) {
 		dc_error_set(&err, NULL, "netcheck takes no arguments");
 		dc_error_hint(&err, "to probe one STUN server: derpcheck stun HOST; to add one to the NAT test: --extra-stun HOST");

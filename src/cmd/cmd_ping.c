@@ -353,15 +353,9 @@ int dc_cmd_ping(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **args;
 	int nargs;
-	if (dc_cli_parse(cli, &dc_ping_spec, argc, argv, on_option, &a, &args, &nargs, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_ping_spec);
-		free(args);
-		return DC_EXIT_OK;
-	}
+	int start = dc_command_start(cli, &dc_ping_spec, argc, argv, on_option, &a, &args, &nargs);
+	if (start != DC_COMMAND_GO)
+		return start;
 	if (nargs != 1) {
 		dc_error_set(&err, NULL, nargs ? "ping takes one REGION or HOST[:PORT], not %d" : "ping needs a REGION or HOST[:PORT]", nargs);
 		dc_error_hint(&err, "e.g. derpcheck ping --derp-map policy.hujson 900, or derpcheck ping derp.example.com:443");

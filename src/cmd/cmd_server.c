@@ -120,15 +120,9 @@ int dc_cmd_server(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **args;
 	int nargs;
-	if (dc_cli_parse(cli, &dc_server_spec, argc, argv, on_option, &a, &args, &nargs, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_server_spec);
-		free(args);
-		return DC_EXIT_OK;
-	}
+	int start = dc_command_start(cli, &dc_server_spec, argc, argv, on_option, &a, &args, &nargs);
+	if (start != DC_COMMAND_GO)
+		return start;
 	free(args);
 	if (nargs)
 		return usage("server takes no arguments", "describe the deployment with --compose, --inspect, --unit or --pid");

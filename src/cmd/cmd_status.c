@@ -146,15 +146,10 @@ int dc_cmd_status(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **args;
 	int nargs;
-	if (dc_cli_parse(cli, &dc_status_spec, argc, argv, on_option, &opts, &args, &nargs, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
+	int start = dc_command_start(cli, &dc_status_spec, argc, argv, on_option, &opts, &args, &nargs);
+	if (start != DC_COMMAND_GO)
+		return start;
 	free(args);
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_status_spec);
-		return DC_EXIT_OK;
-	}
 	if (nargs > 0) {
 		dc_error_set(&err, NULL, "status takes no arguments");
 		dc_error_hint(&err, "to show one peer: derpcheck status --peer NAME");

@@ -109,15 +109,9 @@ int dc_cmd_stun(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **hosts;
 	int nhosts;
-	if (dc_cli_parse(cli, &dc_stun_spec, argc, argv, on_option, &a, &hosts, &nhosts, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_stun_spec);
-		free(hosts);
-		return DC_EXIT_OK;
-	}
+	int start = dc_command_start(cli, &dc_stun_spec, argc, argv, on_option, &a, &hosts, &nhosts);
+	if (start != DC_COMMAND_GO)
+		return start;
 	if (nhosts == 0 && !a.region) {
 		dc_error_set(&err, NULL, "stun needs a HOST[:PORT] or --region ID");
 		dc_error_hint(&err, "e.g. derpcheck stun derp.example.com, or derpcheck stun --derp-map policy.hujson --region 900");

@@ -70,15 +70,9 @@ int dc_cmd_validate(struct dc_cli *cli, int argc, char **argv)
 	struct dc_error err;
 	char **inputs;
 	int ninputs;
-	if (dc_cli_parse(cli, &dc_validate_spec, argc, argv, on_option, &opts, &inputs, &ninputs, NULL, &err) < 0) {
-		dc_report_error(&err);
-		return DC_EXIT_USAGE;
-	}
-	if (cli->help) {
-		dc_cli_print_command_help(stdout, &dc_validate_spec);
-		free(inputs);
-		return DC_EXIT_OK;
-	}
+	int start = dc_command_start(cli, &dc_validate_spec, argc, argv, on_option, &opts, &inputs, &ninputs);
+	if (start != DC_COMMAND_GO)
+		return start;
 	if (ninputs == 0) {
 		dc_error_set(&err, NULL, "validate needs a FILE, URL or - to check");
 		dc_error_hint(&err, "e.g. derpcheck validate policy.hujson (use embedded: for the built-in default map)");

@@ -18,6 +18,18 @@ struct dc_command {
 /* Print "derpcheck: WHERE: WHAT" and "hint: ..." on stderr. */
 void dc_report_error(const struct dc_error *err);
 
+/* dc_command_start's "go on": the command runs (any other value is its exit status). */
+#define DC_COMMAND_GO (-1)
+
+/*
+ * How every command starts: argv parsed with the command's table (on_option receives the
+ * command's own options, user its state). A usage error is printed and DC_EXIT_USAGE
+ * returned; --help is printed and DC_EXIT_OK returned. Otherwise DC_COMMAND_GO, with the
+ * non-option arguments in *args (the caller frees the array) and their count in *nargs.
+ */
+int dc_command_start(struct dc_cli *cli, const struct dc_command_spec *spec, int argc, char **argv,
+		     dc_option_handler on_option, void *user, char ***args, int *nargs);
+
 /* The shared flags that decide how maps are fetched and read (--ca-file, --map-format, ...). */
 struct dc_fetch_opts dc_command_fetch_opts(const struct dc_cli *cli);
 

@@ -149,17 +149,27 @@ static void judge_basic(OCSP_BASICRESP *bs, X509 *leaf, X509 *issuer, time_t now
 	}
 }
 
-void dc_ocsp_judge(const unsigned char *der, size_t len, X509 *leaf, X509 *issuer, time_t now,
-		   struct dc_revocation *out)
+/*
+ * What judging an OCSP answer and a CRL share: out's previous verdict cleared, and no
+ * verdict at all without both certificates (then NOT_CHECKED, saying what cannot be done).
+ */
+static bool judge_start(X509 *leaf, X509 *issuer, struct dc_revocation *out, const char *cannot)
 {
 	dc_ossl_need();
 	out->reason = -1;
 	out->reason_text[0] = 0;
 	out->revoked_at = out->this_update = out->next_update = 0;
-	if (!leaf || !issuer) {
-		verdict(out, DC_REVOCATION_NOT_CHECKED, "the leaf's issuer is not known, so no OCSP answer can be matched to it");
+	if (leaf && issuer)
+		return true;
+	verdict(out, DC_REVOCATION_NOT_CHECKED, "the leaf's issuer is not known, so %s", cannot);
+	return false;
+}
+
+void dc_ocsp_judge(const unsigned char *der, size_t len, X509 *leaf, X509 *issuer, time_t now,
+		   struct dc_revocation *out)
+{
+	if (!judge_start(leaf, issuer, out, "no OCSP answer can be matched to it"))
 		return;
-	}
 	const unsigned char *p = der;
 	OCSP_RESPONSE *resp = der && len && len <= DC_OCSP_MAX_BYTES ? d2i_OCSP_RESPONSE(NULL, &p, (long)len) : NULL;
 	if (!resp) {
@@ -289,14 +299,8 @@ static X509_CRL *crl_parse(const unsigned char *data, size_t len)
 void dc_crl_judge(const unsigned char *data, size_t len, X509 *leaf, X509 *issuer, time_t now,
 		  struct dc_revocation *out)
 {
-	dc_ossl_need();
-	out->reason = -1;
-	out->reason_text[0] = 0;
-	out->revoked_at = out->this_update = out->next_update = 0;
-	if (!leaf || !issuer) {
-		verdict(out, DC_REVOCATION_NOT_CHECKED, "the leaf's issuer is not known, so no CRL can be checked");
+	if (!judge_start(leaf, issuer, out, "no CRL can be checked"))
 		return;
-	}
 	X509_CRL *crl = data && len && len <= DC_CRL_MAX_BYTES ? crl_parse(data, len) : NULL;
 	if (!crl) {
 		verdict(out, DC_REVOCATION_UNKNOWN, "the answer (%zu bytes) is not a CRL", len);
@@ -364,6 +368,17 @@ static bool decided(const struct dc_revocation *v)
 	return v->status == DC_REVOCATION_GOOD || v->status == DC_REVOCATION_REVOKED;
 }
 
+/* Fetch url with the caller's fetcher (tests) or by_default; out->fetch_ms says how long it took. */
+static int fetch_timed(const struct dc_revocation_opts *opts, dc_ocsp_fetch_fn by_default, const char *url,
+		       struct dc_buf *body, struct dc_revocation *out, struct dc_error *err)
+{
+	uint64_t t0 = dc_now_ns();
+	dc_ocsp_fetch_fn fetch = opts->fetch ? opts->fetch : by_default;
+	int rc = fetch(opts->fetch_user, url, opts->timeout_ms > 0 ? opts->timeout_ms : 5000, body, err);
+	out->fetch_ms = (double)(dc_now_ns() - t0) / 1e6;
+	return rc;
+}
+
 /* Ask the leaf's OCSP responder; out->status and detail say what came of it. */
 static void ask_ocsp(X509 *leaf, X509 *issuer, const struct dc_revocation_opts *opts, time_t now, struct dc_revocation *out)
 {
@@ -379,10 +394,7 @@ static void ask_ocsp(X509 *leaf, X509 *issuer, const struct dc_revocation_opts *
 		return;
 	}
 	struct dc_buf body = {0};
-	uint64_t t0 = dc_now_ns();
-	dc_ocsp_fetch_fn fetch = opts->fetch ? opts->fetch : curl_fetch;
-	int rc = fetch(opts->fetch_user, get, opts->timeout_ms > 0 ? opts->timeout_ms : 5000, &body, &err);
-	out->fetch_ms = (double)(dc_now_ns() - t0) / 1e6;
+	int rc = fetch_timed(opts, curl_fetch, get, &body, out, &err);
 	free(get);
 	if (rc < 0) {
 		verdict(out, DC_REVOCATION_NOT_CHECKED, "the OCSP responder %s gave no answer: %s", out->url, err.what);
@@ -399,10 +411,7 @@ static void ask_crl(X509 *leaf, X509 *issuer, const struct dc_revocation_opts *o
 	struct dc_buf body = {0};
 	struct dc_error err;
 	dc_error_clear(&err);
-	uint64_t t0 = dc_now_ns();
-	dc_ocsp_fetch_fn fetch = opts->fetch ? opts->fetch : curl_fetch_crl;
-	int rc = fetch(opts->fetch_user, out->crl_url, opts->timeout_ms > 0 ? opts->timeout_ms : 5000, &body, &err);
-	out->fetch_ms = (double)(dc_now_ns() - t0) / 1e6;
+	int rc = fetch_timed(opts, curl_fetch_crl, out->crl_url, &body, out, &err);
 	out->source = DC_REVSRC_NONE;
 	if (rc < 0) {
 		verdict(out, DC_REVOCATION_NOT_CHECKED, "the CRL at %s could not be fetched: %s", out->crl_url, err.what);
