@@ -5,6 +5,7 @@
 #include "derpcheck/input/yaml.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,16 @@ static void read_int(struct loader *l, const char *path, const char *key, const 
 	}
 	if ((v->type == DC_JSON_NUMBER || v->type == DC_JSON_STRING) && dc_yaml_number(v->text, &num) == 0 &&
 	    !(v->type == DC_JSON_STRING && (!num.is_int || num.underscores))) {
+		if (!num.is_int && !(fabs(num.f) < 9223372036854775808.0)) {
+			/* A float beyond int64 (or .nan, .inf): Go's int(float64) of it is up to the CPU;
+			 * x86-64 gives the smallest int64, so that is what is kept. */
+			out->number = INT64_MIN;
+			struct dc_finding *x = value_finding(l, DC_SEV_ERROR, "out-of-range", path, v,
+							     "%s does not fit in Go's int; what Headscale reads depends on the CPU "
+							     "(-9223372036854775808 on x86-64)", v->text);
+			dc_finding_hint(x, "write %s as a whole number between -9223372036854775808 and 9223372036854775807", key);
+			return;
+		}
 		out->number = num.is_int ? (num.is_unsigned ? (int64_t)num.u : num.i) : (int64_t)num.f;
 		if (v->type == DC_JSON_NUMBER && num.form != DC_YAML_DECIMAL && (num.form != DC_YAML_FLOAT || num.f != (double)out->number)) {
 			struct dc_finding *x = value_finding(l, num.form == DC_YAML_LEGACY_OCTAL || num.form == DC_YAML_FLOAT ? DC_SEV_ERROR : DC_SEV_WARNING,

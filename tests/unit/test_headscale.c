@@ -306,6 +306,11 @@ static const struct hs_case cases[] = {
 	{"yaml-implicit-type", "server_url: https://hs.example.com\nderp:\n  server:\n    enabled: yes\n" URLS_DEFAULT,
 	 "server_url: https://hs.example.com\nderp:\n  server:\n    enabled: false\n" URLS_DEFAULT, NULL, NULL,
 	 "write enabled: true"},
+	/* Found by fuzz_yaml: a region ID beyond int64 is a YAML float, and converting it was undefined. */
+	{"out-of-range",
+	 "server_url: https://hs.example.com\nderp:\n  server:\n    enabled: true\n    region_id: 99999999999999999999999\n    stun_listen_addr: :3478\n",
+	 "server_url: https://hs.example.com\nderp:\n  server:\n    enabled: true\n    region_id: 999\n    stun_listen_addr: :3478\n",
+	 NULL, NULL, "region_id as a whole number between"},
 	{"yaml-duplicate-key", "server_url: https://hs.example.com\nderp:\n" URLS_DEFAULT URLS_DEFAULT,
 	 "server_url: https://hs.example.com\nderp:\n" URLS_DEFAULT, NULL, NULL, "delete one"},
 };
