@@ -613,11 +613,11 @@ static void print_json_scalar(FILE *out, const cJSON *v)
 		print_json_string(out, v->valuestring ? v->valuestring : "");
 	} else if (cJSON_IsNumber(v)) {
 		/* Our numbers are counts, IDs and byte counters: integers below 2^53. */
-		double d = v->valuedouble;
-		if (d == (double)(long long)d)
-			fprintf(out, "%lld", (long long)d);
+		int64_t i;
+		if (dc_double_to_int64(v->valuedouble, &i))
+			fprintf(out, "%lld", (long long)i);
 		else
-			fprintf(out, "%.17g", d);
+			fprintf(out, "%.17g", v->valuedouble);
 	} else if (cJSON_IsBool(v)) {
 		fputs(cJSON_IsTrue(v) ? "true" : "false", out);
 	} else {

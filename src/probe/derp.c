@@ -375,9 +375,8 @@ static int json_int(const cJSON *o, const char *name, int64_t *out, struct dc_er
 	const cJSON *v = cJSON_GetObjectItem(o, name); /* case-insensitive, like Go */
 	if (!v || cJSON_IsNull(v))
 		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+	if (!cJSON_IsNumber(v) || !dc_double_to_int64(v->valuedouble, out))
 		return dc_error_set(err, NULL, "\"%s\" is not an integer", name);
-	*out = (int64_t)v->valuedouble;
 	return 0;
 }
 

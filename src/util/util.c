@@ -100,6 +100,15 @@ uint64_t dc_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+bool dc_double_to_int64(double d, int64_t *out)
+{
+	/* -2^63 is exact as a double; 2^63 is the first value beyond INT64_MAX. NaN fails both. */
+	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d)
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
+
 size_t dc_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);

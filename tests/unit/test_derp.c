@@ -469,6 +469,10 @@ static void test_server_info_token_bucket(void **state)
 	struct dc_error err;
 	assert_int_equal(dc_derp_server_info_parse("{\"version\":2.5}", 15, &info, &err), -1);
 	assert_string_equal(err.what, "\"version\" is not an integer");
+	/* Beyond int64: refused like Go's encoding/json does, never converted (undefined in C). */
+	static const char huge[] = "{\"version\":2,\"TokenBucketBytesPerSecond\":1e300}";
+	assert_int_equal(dc_derp_server_info_parse(huge, strlen(huge), &info, &err), -1);
+	assert_string_equal(err.what, "\"TokenBucketBytesPerSecond\" is not an integer");
 	assert_int_equal(dc_derp_server_info_parse("not json", 8, &info, &err), -1);
 }
 

@@ -5,6 +5,7 @@
 #include "testlib.h"
 
 #include <limits.h>
+#include <math.h>
 
 #include "derpcheck/util/util.h"
 
@@ -120,6 +121,28 @@ static void test_duration_rejects_unknown_units_and_junk(void **state)
 	}
 	long long ms = 0;
 	assert_int_equal(dc_parse_duration_ms(NULL, 0, 10, &ms), -1);
+}
+
+/* ---- dc_double_to_int64 ----------------------------------------------------------------- */
+
+static void test_double_to_int64_takes_only_whole_numbers_in_range(void **state)
+{
+	(void)state;
+	int64_t v = 7;
+	assert_true(dc_double_to_int64(0.0, &v));
+	assert_int_equal(v, 0);
+	assert_true(dc_double_to_int64(-9223372036854775808.0, &v));
+	assert_true(v == INT64_MIN);
+	assert_true(dc_double_to_int64(9007199254740993.0, &v)); /* rounds to 2^53 as a double */
+	assert_true(v == 9007199254740992LL);
+	v = 7;
+	assert_false(dc_double_to_int64(9223372036854775808.0, &v)); /* 2^63: one beyond */
+	assert_false(dc_double_to_int64(1e300, &v));
+	assert_false(dc_double_to_int64(-1e19, &v));
+	assert_false(dc_double_to_int64(0.5, &v));
+	assert_false(dc_double_to_int64(NAN, &v));
+	assert_false(dc_double_to_int64(INFINITY, &v));
+	assert_int_equal(v, 7); /* untouched when false */
 }
 
 /* ---- dc_edit_distance / dc_closest -------------------------------------------------- */
@@ -403,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_edit_distance_is_symmetric),
 		cmocka_unit_test(test_edit_distance_ignores_case),
 		cmocka_unit_test(test_edit_distance_gives_up_on_long_strings),
+		cmocka_unit_test(test_double_to_int64_takes_only_whole_numbers_in_range),
 		cmocka_unit_test(test_closest_finds_a_typo),
 		cmocka_unit_test(test_closest_picks_the_nearest_and_the_first_of_equals),
 		cmocka_unit_test(test_closest_returns_null_when_nothing_is_plausible),

@@ -54,6 +54,13 @@ int dc_parse_duration_ms(const char *text, long long min_ms, long long max_ms, l
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t dc_now_ns(void);
 
+/*
+ * d as an int64 when it is a whole number in int64's range (*out set, true); false for a
+ * fraction, NaN, an infinity or a value beyond int64, whose conversion in C would be
+ * undefined. JSON numbers arrive as doubles; Go reads such a field as an integer only then.
+ */
+bool dc_double_to_int64(double d, int64_t *out);
+
 /* Case-insensitive Levenshtein distance (bounded work; strings are short names). */
 size_t dc_edit_distance(const char *a, const char *b);
 
