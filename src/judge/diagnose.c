@@ -163,7 +163,9 @@ static bool check_node_derp(const struct dc_derp_region *region, struct dc_diag_
 	}
 	struct tls_outcome tls = {0};
 	dc_diag_check_tls(dn, addrs, ctx, o, &tls);
-	dc_diag_check_http(dn, &tls, o);
+	/* The HTTP requests run while the proxy and handshake checks use their own connections. */
+	struct dc_diag_http_run *http = dc_xmalloc(sizeof(*http));
+	dc_diag_http_start(dn, &tls, o, http);
 	struct dc_proxy_evidence ev;
 	bool have_ev = false;
 	dc_diag_check_proxy(dn, &tls, o, &ev, &have_ev);
@@ -174,6 +176,8 @@ static bool check_node_derp(const struct dc_derp_region *region, struct dc_diag_
 	}
 	bool admitted = false;
 	dc_diag_check_handshake(dn, region, &tls, o, &admitted, insecure);
+	dc_diag_http_finish(dn, http);
+	free(http);
 	struct dc_diag_check *c = dc_diag_node_check(dn, DC_DIAG_RELAY, DC_PATH_DERP);
 	if (!admitted) {
 		dc_diag_set(c, DC_CHECK_SKIP, NULL);

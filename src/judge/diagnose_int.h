@@ -9,6 +9,8 @@
 #ifndef DERPCHECK_DIAGNOSE_INT_H
 #define DERPCHECK_DIAGNOSE_INT_H
 
+#include <pthread.h>
+
 #include "derpcheck/input/derpmap.h"
 #include "derpcheck/judge/diagnose.h"
 #include "derpcheck/judge/proxy.h"
@@ -60,7 +62,26 @@ void dc_diag_check_stun(const struct dc_derpmap *map, struct dc_diag_report *r, 
 
 /* ---- diagtls.c ---- */
 
-void dc_diag_check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, const struct dc_diag_opts *o);
+/* The HTTP checks (/, /derp/probe, /generate_204, port 80): requests in flight between start and finish. */
+struct dc_diag_http_run {
+	struct dc_diag_check *home, *probe, *g204, *p80;
+	bool started, threaded;
+	pthread_t thread;
+	int port;
+	char ip[DC_ENDPOINT_STRLEN], hostpart[300], resolve_tls[400], resolve_80[400];
+	const char *res_tls[2], *res_80[2], *hdrs[2];
+	char challenge[40], challenge_hdr[80];
+	char urls[4][400];
+	struct dc_http_opts ho;
+	struct dc_http_request reqs[4];
+	struct dc_http_response resps[4];
+	size_t nreq;
+	int rc;
+	struct dc_error err;
+};
+void dc_diag_http_start(struct dc_diag_node *dn, const struct tls_outcome *tls, const struct dc_diag_opts *o,
+			struct dc_diag_http_run *run);
+void dc_diag_http_finish(struct dc_diag_node *dn, struct dc_diag_http_run *run);
 void dc_diag_check_proxy(struct dc_diag_node *dn, const struct tls_outcome *tls, const struct dc_diag_opts *o,
 			struct dc_proxy_evidence *ev, bool *have_ev);
 void dc_diag_check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *addrs, const struct dc_diag_region_ctx *ctx,

@@ -3,6 +3,7 @@
  * of client judges it (judge/tlscheck.h, judge/trust.h), derper's HTTP endpoints, and what
  * is in front of derper (judge/proxy.c words it).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,16 +223,32 @@ void dc_diag_check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *add
 	dc_cert_report_free(&chosen);
 }
 
-void dc_diag_check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, const struct dc_diag_opts *o)
+static void *http_fetch_thread(void *arg)
 {
+	struct dc_diag_http_run *run = arg;
+	run->rc = dc_http_fetch_all(run->reqs, run->resps, run->nreq, &run->err);
+	return NULL;
+}
+
+/*
+ * The checks are created here, in the checklist's order, and the requests go out on a
+ * thread of their own: a server that holds them to --timeout (a body shorter than its
+ * Content-Length) then costs no time on top of the proxy and handshake checks, which run
+ * meanwhile on other connections. Only the thread's own request and response structs are
+ * touched until dc_diag_http_finish joins it.
+ */
+void dc_diag_http_start(struct dc_diag_node *dn, const struct tls_outcome *tls, const struct dc_diag_opts *o,
+			struct dc_diag_http_run *run)
+{
+	memset(run, 0, sizeof(*run));
 	const struct dc_derp_node *n = dn->node;
-	struct dc_diag_check *home = dc_diag_node_check(dn, DC_DIAG_HTTP_HOME, DC_PATH_DERP);
-	struct dc_diag_check *probe = dc_diag_node_check(dn, DC_DIAG_HTTP_PROBE, DC_PATH_DERP);
-	struct dc_diag_check *g204 = dc_diag_node_check(dn, DC_DIAG_HTTP_204, DC_PATH_DERP);
+	run->home = dc_diag_node_check(dn, DC_DIAG_HTTP_HOME, DC_PATH_DERP);
+	run->probe = dc_diag_node_check(dn, DC_DIAG_HTTP_PROBE, DC_PATH_DERP);
+	run->g204 = dc_diag_node_check(dn, DC_DIAG_HTTP_204, DC_PATH_DERP);
 	/* Port 80 serves captive-portal checks, not relaying: a wrong CanPort80 is a map problem. */
-	struct dc_diag_check *p80 = n->can_port80 ? dc_diag_node_check(dn, DC_DIAG_HTTP_PORT80, DC_PATH_MAP) : NULL;
+	run->p80 = n->can_port80 ? dc_diag_node_check(dn, DC_DIAG_HTTP_PORT80, DC_PATH_MAP) : NULL;
 	if (!tls->tls_ok) {
-		struct dc_diag_check *all[] = {home, probe, g204, p80};
+		struct dc_diag_check *all[] = {run->home, run->probe, run->g204, run->p80};
 		for (size_t i = 0; i < DC_ARRAY_LEN(all); i++)
 			if (all[i]) {
 				dc_diag_set(all[i], DC_CHECK_SKIP, NULL);
@@ -239,63 +256,81 @@ void dc_diag_check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, 
 			}
 		return;
 	}
-	int port = dc_node_derp_port(n);
-	char ip[DC_ENDPOINT_STRLEN], hostpart[300], resolve_tls[400], resolve_80[400];
-	dc_ip_format(&tls->addr, ip, sizeof(ip));
+	run->port = dc_node_derp_port(n);
+	dc_ip_format(&tls->addr, run->ip, sizeof(run->ip));
 	bool literal = dc_diag_is_ip_literal(n->host_name);
 	/* Connect to the address tested above; the name stays the TLS name and Host header. */
 	if (literal)
-		snprintf(hostpart, sizeof(hostpart), tls->addr.family == 6 ? "[%s]" : "%s", ip);
+		snprintf(run->hostpart, sizeof(run->hostpart), tls->addr.family == 6 ? "[%s]" : "%s", run->ip);
 	else
-		snprintf(hostpart, sizeof(hostpart), "%s", n->host_name);
-	snprintf(resolve_tls, sizeof(resolve_tls), tls->addr.family == 6 ? "%s:%d:[%s]" : "%s:%d:%s", n->host_name, port, ip);
-	snprintf(resolve_80, sizeof(resolve_80), tls->addr.family == 6 ? "%s:80:[%s]" : "%s:80:%s", n->host_name, ip);
-	const char *const res_tls[] = {resolve_tls, NULL}, *const res_80[] = {resolve_80, NULL};
+		snprintf(run->hostpart, sizeof(run->hostpart), "%s", n->host_name);
+	snprintf(run->resolve_tls, sizeof(run->resolve_tls), tls->addr.family == 6 ? "%s:%d:[%s]" : "%s:%d:%s",
+		 n->host_name, run->port, run->ip);
+	snprintf(run->resolve_80, sizeof(run->resolve_80), tls->addr.family == 6 ? "%s:80:[%s]" : "%s:80:%s", n->host_name,
+		 run->ip);
+	run->res_tls[0] = run->resolve_tls;
+	run->res_80[0] = run->resolve_80;
 	uint8_t rnd[8];
 	randombytes_buf(rnd, sizeof(rnd));
-	char challenge[40], challenge_hdr[80];
-	snprintf(challenge, sizeof(challenge), "derpcheck-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
-		 rnd[4], rnd[5], rnd[6], rnd[7]);
-	snprintf(challenge_hdr, sizeof(challenge_hdr), "X-Tailscale-Challenge: %s", challenge);
-	const char *const hdrs[] = {challenge_hdr, NULL};
+	snprintf(run->challenge, sizeof(run->challenge), "derpcheck-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	snprintf(run->challenge_hdr, sizeof(run->challenge_hdr), "X-Tailscale-Challenge: %s", run->challenge);
+	run->hdrs[0] = run->challenge_hdr;
 	/* The certificate is judged by its own check; these requests only look at what is served. */
-	struct dc_http_opts ho = {.insecure = true, .timeout_ms = o->timeout_ms, .max_bytes = 64 * 1024};
-	char url_home[400], url_probe[400], url_204[400], url_80[400];
-	snprintf(url_home, sizeof(url_home), "https://%s:%d/", hostpart, port);
-	snprintf(url_probe, sizeof(url_probe), "https://%s:%d/derp/probe", hostpart, port);
-	snprintf(url_204, sizeof(url_204), "https://%s:%d/generate_204", hostpart, port);
-	snprintf(url_80, sizeof(url_80), "http://%s/generate_204", hostpart);
-	struct dc_http_request reqs[4] = {
-		{.url = url_home, .opts = &ho, .resolve = literal ? NULL : res_tls, .no_redirects = true, .truncate_body = true},
-		{.url = url_probe, .opts = &ho, .resolve = literal ? NULL : res_tls, .no_redirects = true},
-		{.url = url_204, .opts = &ho, .resolve = literal ? NULL : res_tls, .headers = hdrs, .no_redirects = true},
-		{.url = url_80, .opts = &ho, .resolve = literal ? NULL : res_80, .headers = hdrs, .no_redirects = true},
-	};
-	struct dc_http_response resps[4];
-	memset(resps, 0, sizeof(resps));
-	struct dc_error err;
-	size_t nreq = p80 ? 4 : 3;
-	if (dc_http_fetch_all(reqs, resps, nreq, &err) < 0) {
+	run->ho = (struct dc_http_opts){.insecure = true, .timeout_ms = o->timeout_ms, .max_bytes = 64 * 1024};
+	snprintf(run->urls[0], sizeof(run->urls[0]), "https://%s:%d/", run->hostpart, run->port);
+	snprintf(run->urls[1], sizeof(run->urls[1]), "https://%s:%d/derp/probe", run->hostpart, run->port);
+	snprintf(run->urls[2], sizeof(run->urls[2]), "https://%s:%d/generate_204", run->hostpart, run->port);
+	snprintf(run->urls[3], sizeof(run->urls[3]), "http://%s/generate_204", run->hostpart);
+	const char *const *res_tls = literal ? NULL : run->res_tls, *const *res_80 = literal ? NULL : run->res_80;
+	run->reqs[0] = (struct dc_http_request){.url = run->urls[0], .opts = &run->ho, .resolve = res_tls,
+						.no_redirects = true, .truncate_body = true};
+	run->reqs[1] = (struct dc_http_request){.url = run->urls[1], .opts = &run->ho, .resolve = res_tls, .no_redirects = true};
+	run->reqs[2] = (struct dc_http_request){.url = run->urls[2], .opts = &run->ho, .resolve = res_tls, .headers = run->hdrs,
+						.no_redirects = true};
+	run->reqs[3] = (struct dc_http_request){.url = run->urls[3], .opts = &run->ho, .resolve = res_80, .headers = run->hdrs,
+						.no_redirects = true};
+	run->nreq = run->p80 ? 4 : 3;
+	run->started = true;
+	if (pthread_create(&run->thread, NULL, http_fetch_thread, run) != 0) {
+		run->threaded = false;
+		http_fetch_thread(run); /* no thread to be had: the requests go out now, in turn */
+	} else {
+		run->threaded = true;
+	}
+}
+
+/* Joins the requests of dc_diag_http_start and judges what came back. */
+void dc_diag_http_finish(struct dc_diag_node *dn, struct dc_diag_http_run *run)
+{
+	const struct dc_derp_node *n = dn->node;
+	if (!run->started)
+		return;
+	if (run->threaded)
+		pthread_join(run->thread, NULL);
+	struct dc_diag_check *home = run->home, *probe = run->probe, *g204 = run->g204, *p80 = run->p80;
+	struct dc_http_response *resps = run->resps;
+	size_t nreq = run->nreq;
+	if (run->rc < 0) {
 		struct dc_diag_check *all[] = {home, probe, g204, p80};
 		for (size_t i = 0; i < DC_ARRAY_LEN(all); i++)
 			if (all[i]) {
 				dc_diag_set(all[i], DC_CHECK_SKIP, NULL);
-				SUMMARY(all[i], "not checked: %s", err.what);
+				SUMMARY(all[i], "not checked: %s", run->err.what);
 			}
 		for (size_t i = 0; i < nreq; i++)
 			dc_http_response_free(&resps[i]);
 		return;
 	}
 	struct dc_diag_check *checks[] = {home, probe, g204, p80};
-	const char *const urls[] = {url_home, url_probe, url_204, url_80};
 	for (size_t i = 0; i < nreq; i++)
-		dc_diag_http_evidence(checks[i], urls[i], &resps[i]);
+		dc_diag_http_evidence(checks[i], run->urls[i], &resps[i]);
 	/* / : derper's home page */
 	home->ms = (double)resps[0].elapsed_ns / 1e6;
 	if (resps[0].failure != DC_HTTP_OK) {
 		dc_diag_set(home, DC_CHECK_FAIL, "http-failed");
 		SUMMARY(home, "GET / failed");
-		CAUSE(home, "GET %s: %s", url_home, resps[0].error.what);
+		CAUSE(home, "GET %s: %s", run->urls[0], resps[0].error.what);
 		FIX(home, "%s", resps[0].error.hint[0] ? resps[0].error.hint : "check the server's HTTP side");
 	} else if (resps[0].status == 200 && resps[0].body.data && strstr(resps[0].body.data, "<h1>DERP</h1>")) {
 		dc_diag_set(home, DC_CHECK_OK, NULL);
@@ -304,7 +339,7 @@ void dc_diag_check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, 
 		dc_diag_set(home, DC_CHECK_WARN, "http-not-derper");
 		SUMMARY(home, "GET / answered %ld, not derper's home page", resps[0].status);
 		CAUSE(home, "something other than derper answers on %s:%d (a reverse proxy or another web server)",
-		      n->host_name, port);
+		      n->host_name, run->port);
 		FIX(home, "let derper terminate TLS on DERPPort itself: proxies in front of it usually break the /derp "
 			  "upgrade");
 	}
@@ -329,7 +364,7 @@ void dc_diag_check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, 
 		const char *v;
 		size_t vn;
 		char want[64];
-		snprintf(want, sizeof(want), "response %s", challenge);
+		snprintf(want, sizeof(want), "response %s", run->challenge);
 		bool answered = resp->failure == DC_HTTP_OK && resp->status == 204 &&
 				dc_http_header(resp, "X-Tailscale-Response", &v, &vn) && vn == strlen(want) &&
 				memcmp(v, want, vn) == 0;
@@ -351,7 +386,7 @@ void dc_diag_check_http(struct dc_diag_node *dn, const struct tls_outcome *tls, 
 				 "captive portal");
 			FIX(c, "run a current derper directly on DERPPort (it answers the challenge itself)");
 		} else {
-			CAUSE(c, "the map sets CanPort80, but port 80 of %s does not answer like derper", ip);
+			CAUSE(c, "the map sets CanPort80, but port 80 of %s does not answer like derper", run->ip);
 			FIX(c, "serve derper's HTTP on port 80 (derper -http-port 80) or remove CanPort80 from the map");
 		}
 	}

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -31,12 +32,13 @@ struct curl_api {
 	time_t (*getdate)(const char *text, const time_t *unused);
 };
 
-static const struct curl_api *load_curl(struct dc_error *err)
+static struct curl_api loaded;
+static bool loaded_ok;
+static struct dc_error load_err; /* why libcurl could not be loaded, for every caller */
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+
+static const struct curl_api *try_load_curl(struct dc_error *err)
 {
-	static struct curl_api loaded;
-	static bool ready;
-	if (ready)
-		return &loaded;
 	void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
 		dc_error_set(err, NULL, "cannot load libcurl: %s", dlerror());
@@ -73,8 +75,25 @@ static const struct curl_api *load_curl(struct dc_error *err)
 		dc_error_set(err, NULL, "libcurl failed to initialise");
 		return NULL;
 	}
-	ready = true;
 	return &loaded;
+}
+
+static void load_curl_once(void)
+{
+	dc_error_clear(&load_err);
+	loaded_ok = try_load_curl(&load_err) != NULL;
+}
+
+/* libcurl, loaded and initialised once per process: threads (diagnose --all, the exporter,
+ * diagnose's HTTP checks) may ask for it first at the same time. */
+static const struct curl_api *load_curl(struct dc_error *err)
+{
+	pthread_once(&load_once, load_curl_once);
+	if (loaded_ok)
+		return &loaded;
+	if (err)
+		*err = load_err;
+	return NULL;
 }
 
 /* Response headers kept per request: enough for any sane server, bounded for a hostile one. */
