@@ -216,9 +216,16 @@ void dc_diag_check_load(struct dc_diag_node *dn, const struct dc_derp_region *re
 		dc_diag_set(c, DC_CHECK_OK, NULL);
 	} else {
 		dc_diag_set(c, DC_CHECK_WARN, "relay-load-loss");
-		CAUSE(c, "%u of %u packets were lost at %.0f packets/s offered (%.1f Mbit/s): derper drops what overflows a "
-			 "client's 32-packet send queue (protocols.md \u00a71.7): the node, its host or its link does not "
-			 "keep up with this rate", lost, s->sent, s->sent_pps, s->sent_pps * LOAD_PACKET_SIZE * 8 / 1e6);
+		if (dc_load_step_stalled(s))
+			CAUSE(c, "%u of %u packets were lost at %.0f packets/s offered, but derpcheck itself fell behind and sent "
+				 "up to %u packets at once, more than derper's %d-packet send queue per client holds: the losses "
+				 "may be that burst's, not the node's (a busy machine stalls derpcheck); run it again on a "
+				 "quieter machine",
+			      lost, s->sent, s->sent_pps, s->largest_burst, DC_DERP_CLIENT_QUEUE);
+		else
+			CAUSE(c, "%u of %u packets were lost at %.0f packets/s offered (%.1f Mbit/s): derper drops what overflows a "
+				 "client's 32-packet send queue (protocols.md \u00a71.7): the node, its host or its link does not "
+				 "keep up with this rate", lost, s->sent, s->sent_pps, s->sent_pps * LOAD_PACKET_SIZE * 8 / 1e6);
 		char cmd[900] = "";
 		const char *spec = dc_map_spec_for_command(o->map_name);
 		if (spec) {

@@ -262,6 +262,7 @@ struct cJSON *dc_output_diagnose_json_doc(const struct dc_diag_report *r, const 
 				cJSON_AddNumberToObject(lj, "queuing_p99_ms", ls->delay_p99_ms - ls->delay_min_ms);
 			}
 			cJSON_AddBoolToObject(lj, "sender_limited", ls->sender_behind);
+			cJSON_AddNumberToObject(lj, "largest_burst", ls->largest_burst);
 		} else {
 			cJSON_AddNullToObject(o, "relay_load");
 		}

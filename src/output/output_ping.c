@@ -249,7 +249,19 @@ static void print_load_step(FILE *out, const struct dc_ping_report *rep, const s
 	unsigned lost = s->sent - s->delivered;
 	fprintf(out, "  %9u %9u %9u %s%7u%s %13.0f %8.3f %8.3f%s\n", s->rate_pps, s->sent, s->delivered,
 		lost ? paint(rep, RED) : "", lost, lost ? paint(rep, RESET) : "", s->delivered_pps, s->delay_avg_ms,
-		s->delay_p99_ms, s->sender_behind ? "  (derpcheck could not send this fast)" : "");
+		s->delay_p99_ms, s->sender_behind ? "  (derpcheck could not send this fast)"
+				 : dc_load_step_stalled(s) ? "  (derpcheck stalled: see below)" : "");
+}
+
+/* A step in which derpcheck fell behind by more than derper's queue: say so, and what it means for losses. */
+static void print_stall(FILE *out, const struct dc_load_step *s)
+{
+	if (!dc_load_step_stalled(s))
+		return;
+	fprintf(out, "derpcheck fell behind at %u packets/s and sent up to %u packets at once, more than the %d derper "
+		     "queues per client%s\n", s->rate_pps, s->largest_burst, DC_DERP_CLIENT_QUEUE,
+		s->delivered < s->sent ? ": the losses at this rate may be that burst's, not the relay's (a busy machine "
+					 "stalls derpcheck; run it again on a quieter one)" : "");
 }
 
 /* ", 2 duplicates, 1 corrupted, 3 late" for what should not have come. */
@@ -289,6 +301,7 @@ static void print_load(FILE *out, const struct dc_ping_report *rep)
 		if (s->delivered)
 			fprintf(out, "one-way delay min/avg/p99/max = %.3f/%.3f/%.3f/%.3f ms\n", s->delay_min_ms, s->delay_avg_ms,
 				s->delay_p99_ms, s->delay_max_ms);
+		print_stall(out, s);
 	} else if (l->step_count) {
 		fprintf(out, "  %9s %9s %9s %7s %13s %8s %8s\n", "rate/s", "sent", "delivered", "lost", "delivered/s",
 			"avg ms", "p99 ms");
@@ -305,6 +318,8 @@ static void print_load(FILE *out, const struct dc_ping_report *rep)
 		else if (l->sender_limited)
 			fprintf(out, "; derpcheck could not send faster, so the relay's limit is higher");
 		fprintf(out, "\n");
+		for (size_t i = 0; i < l->step_count; i++)
+			print_stall(out, &l->steps[i]);
 	}
 }
 
@@ -637,6 +652,7 @@ static cJSON *load_json(const struct dc_ping_opts *o, const struct dc_load_resul
 		add_ms(x, "delay_p99_ms", s->delivered > 0, s->delay_p99_ms);
 		add_ms(x, "delay_max_ms", s->delivered > 0, s->delay_max_ms);
 		cJSON_AddBoolToObject(x, "sender_behind", s->sender_behind);
+		cJSON_AddNumberToObject(x, "largest_burst", s->largest_burst);
 		cJSON_AddItemToArray(steps, x);
 	}
 	if (l->highest_clean_pps > 0)

@@ -501,6 +501,9 @@ static int load_step(struct run *x, unsigned rate, unsigned n, uint64_t drain_ns
 	while (out->sent < n) {
 		uint64_t now = dc_now_ns();
 		uint64_t due = (now - t0) / gap + 1;
+		uint64_t burst = (due < n ? due : n) - (due < out->sent ? due : out->sent);
+		if (burst > out->largest_burst)
+			out->largest_burst = (unsigned)burst; /* > 1 only when the loop fell behind */
 		while (out->sent < n && out->sent < due) {
 			build(x, PKT_LOAD, ++x->load_seq, now);
 			dc_derp_queue_packet(&a->conn, b->conn.public_key, x->buf, o->size);

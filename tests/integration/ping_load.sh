@@ -41,6 +41,34 @@ json rate-json '.ok == true and .load.mode == "rate" and (.load.steps | length) 
 json rate-json '.load.steps[0] | .rate_pps == 500 and .sent == 200 and .delivered == 200 and .lost == 0 and .sender_behind == false'
 json rate-json '.load.steps[0].delay_min_ms <= .load.steps[0].delay_p99_ms and .load.highest_clean_pps > 0 and .load.first_loss_pps == null'
 json rate-json '.packets == [] and .summary.sent == 0'
+
+# ---- derpcheck itself stalled: stopped for 200 ms in a run at 1000 packets/s -------------------
+# The packets due meanwhile leave in one write when it goes on: ~200 at once (the stop is
+# timed by sleep, so 150..300), more than the 32 derper queues per client. The JSON has the
+# burst, and the text says what it means for losses (here: none, the test server drops none).
+# stall_run NAME [ARGS...]: the ping in the background, SIGSTOP 0.7 s in, SIGCONT 0.2 s later.
+stall_run() {
+	local name=$1 pid rc
+	shift
+	(cd "$work" && NO_COLOR=1 exec "$DERPCHECK" "$@" >"$work/$name.out" 2>"$work/$name.err") &
+	pid=$!
+	sleep 0.7
+	kill -STOP "$pid"
+	sleep 0.2
+	kill -CONT "$pid"
+	wait "$pid"
+	rc=$?
+	[ "$rc" -eq 0 ] && pass || { fail "$name: exit status $rc"; cat "$work/$name.err" >&2; }
+}
+stall_run stall --format json ping --derp-map map.json "${ca[@]}" --rate 1000 -c 1500 900
+json stall '.load.steps[0] | .sent == 1500 and .delivered == 1500 and .largest_burst >= 150 and .largest_burst <= 300'
+json stall '.load.steps[0].sender_behind == false'
+stall_run stall-text ping --derp-map map.json "${ca[@]}" --rate 1000 -c 1500 900
+grep -Eq '^derpcheck fell behind at 1000 packets/s and sent up to [0-9]+ packets at once, more than the 32 derper queues per client$' \
+	"$work/stall-text.out" && pass || { fail "stall-text: no line on the stall"; cat "$work/stall-text.out" >&2; }
+# Unstopped, at the same rate, nothing is said (a burst of 33 needs a 33 ms stall).
+json rate-json '.load.steps[0].largest_burst < 33'
+grep -q "fell behind" "$work/rate.out" && fail "rate: a stall reported on an unstopped run" || pass
 stop_server clean
 
 # ---- every 50th packet dropped by the server ---------------------------------------------

@@ -4,7 +4,8 @@
 # the test DERP server with an injected relay delay (20 ms: the minimum one-way delay must
 # be that, within scheduling slack) and with an injected drop of every 10th packet (10 %
 # lost: a warning with the cause and a `derpcheck ping --flood` that runs as printed), and
-# against Tailscale's real derper (every packet delivered). Loopback only.
+# against Tailscale's real derper (every packet delivered, but for a stalled receiver's
+# queue overflow on a busy machine: at most 1 %). Loopback only.
 set -u
 export DAYS=90 # certificates that do not expire during the test
 export DERPCHECK_DEFAULT_MAP_URL=""
@@ -54,7 +55,11 @@ derper_certdir "$work/certs" "$work/pki/derp-chain.pem" "$work/pki/derp.key"
 derper_start real 127.0.0.1 "$work/certs" || exit 1
 derper_policy "$work/real.hujson" "$(derper_node 900a derp.test 127.0.0.1 "$DERPER_PORT" "$DERPER_STUN")"
 run real 0 20000 diagnose --derp-map real.hujson "${ca[@]}" --load-rate 2000 --format json 900
-json real '.nodes[0].relay_load | .sent == 2000 and .delivered == 2000 and .delivered_mbit_per_s > 10'
+# derper queues 32 packets per receiving client and drops the oldest when the queue is full
+# (perClientSendQueueDepth, dropReasonQueueHead in derp_server.go): a receiver that the
+# scheduler stalls for more than 16 ms at 2000 packets/s loses a few. A loaded run lost
+# 17 of 2000 so; 1 % is allowed, and every packet must still be sent.
+json real '.nodes[0].relay_load | .sent == 2000 and .delivered >= 1980 and .delivered <= 2000 and .delivered_mbit_per_s > 10'
 jnum real '.nodes[0].relay_load.delay_min_ms' 0 20
 derper_stop real
 

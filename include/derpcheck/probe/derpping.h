@@ -90,7 +90,19 @@ struct dc_load_step {
 	double sent_pps, delivered_pps;
 	double delay_min_ms, delay_avg_ms, delay_p99_ms, delay_max_ms; /* A's send to B's receipt */
 	bool sender_behind; /* derpcheck sent more than 10 % slower than asked: the limit is here */
+	unsigned largest_burst; /* most packets that left in one write because they were all due */
 };
+
+/*
+ * derper queues 32 packets per receiving client and drops the oldest beyond that
+ * (perClientSendQueueDepth in derp_server.go). A burst larger than that means derpcheck
+ * itself stalled (a busy machine): losses in that step may be this machine's doing.
+ */
+#define DC_DERP_CLIENT_QUEUE 32
+static inline bool dc_load_step_stalled(const struct dc_load_step *s)
+{
+	return s->largest_burst > DC_DERP_CLIENT_QUEUE;
+}
 
 struct dc_load_result {
 	bool ran;
