@@ -191,6 +191,16 @@ static void check_server(const char *host, int port, int family, struct dc_tlsch
 			const struct dc_tls_facts *f = &t->report.conn;
 			if (!f->handshake && f->failure != DC_CONN_NOT_TLS)
 				break;
+			/* Nor a server that sends far more certificates than a chain needs (chain-too-long):
+			 * the probe's dozen connections would each receive and parse them all again. */
+			bool too_long = false;
+			for (size_t k = 0; k < t->report.findings.count; k++)
+				too_long |= strcmp(t->report.findings.items[k].code, "chain-too-long") == 0;
+			if (too_long) {
+				if (verbose)
+					fprintf(stderr, "derpcheck: %s: what is in front of derper is not probed: the chain is too long\n", peer);
+				break;
+			}
 			/* What is in front of derper on this port: the same address, the same TLS name. */
 			struct dc_proxy_probe_opts po = {
 				.addr = ai->ai_addr, .addrlen = ai->ai_addrlen, .host_name = topts->host_name ? topts->host_name : host,

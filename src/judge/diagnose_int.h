@@ -33,6 +33,7 @@ struct tls_outcome {
 	bool tls_ok;      /* a TLS handshake completed */
 	bool not_tls;     /* ... or the port answered something that is not TLS (plain HTTP?) */
 	bool cert_ok;     /* Tailscale clients accept the certificate (checked, or with checks off) */
+	bool chain_too_long; /* the server sends far more certificates than a chain needs (chain-too-long) */
 	struct dc_endpoint addr;
 };
 

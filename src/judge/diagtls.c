@@ -174,6 +174,7 @@ void dc_diag_check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *add
 		return;
 	}
 	out->tls_ok = true;
+	out->chain_too_long = dc_diag_find_code(&chosen.findings, "chain-too-long") != NULL;
 	dc_diag_set(tls, DC_CHECK_OK, NULL);
 	tls->ms = chosen.conn.tls_ms;
 	SUMMARY(tls, "%s, %s, %s%s in %.1fms", chosen.conn.version, chosen.conn.cipher,
@@ -413,6 +414,9 @@ void dc_diag_check_proxy(struct dc_diag_node *dn, const struct tls_outcome *tls,
 	 */
 	const char *skip = !tls->tcp_ok ? "no TCP connection"
 			 : !tls->tls_ok && !tls->not_tls ? "no TLS handshake (see tls)"
+			 : tls->chain_too_long ? "not probed: the server sends far more certificates than a chain needs "
+						 "(see certificate), and the probe's dozen connections would each receive "
+						 "and parse them all again"
 							  : NULL;
 	if (skip) {
 		for (int i = 0; i < DC_PROXY_ITEM_COUNT; i++) {
