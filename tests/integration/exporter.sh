@@ -81,7 +81,12 @@ status_is() { # NAME CODE
 		fail "$1: want HTTP $2, got: $(head -1 "$work/$1.head")"
 	fi
 }
-has_results() { get m /metrics && grep -q '^derpcheck_result_stale{region="902",region_code="leaf"} 0' "$work/m.body"; }
+# Both: 901 (the good region) relays too and finishes after 902; a busy machine showed
+# 902's result with 901's still missing when only 902 was waited for.
+has_results() {
+	get m /metrics && grep -q '^derpcheck_result_stale{region="901",region_code="good"} 0' "$work/m.body" &&
+		grep -q '^derpcheck_result_stale{region="902",region_code="leaf"} 0' "$work/m.body"
+}
 wait_for "both regions' first results" 20 has_results
 
 get metrics /metrics
