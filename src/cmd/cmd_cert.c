@@ -193,10 +193,7 @@ static void check_server(const char *host, int port, int family, struct dc_tlsch
 				break;
 			/* Nor a server that sends far more certificates than a chain needs (chain-too-long):
 			 * the probe's dozen connections would each receive and parse them all again. */
-			bool too_long = false;
-			for (size_t k = 0; k < t->report.findings.count; k++)
-				too_long |= strcmp(t->report.findings.items[k].code, "chain-too-long") == 0;
-			if (too_long) {
+			if (dc_findings_has(&t->report.findings, "chain-too-long")) {
 				if (verbose)
 					fprintf(stderr, "derpcheck: %s: what is in front of derper is not probed: the chain is too long\n", peer);
 				break;

@@ -174,7 +174,7 @@ void dc_diag_check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *add
 		return;
 	}
 	out->tls_ok = true;
-	out->chain_too_long = dc_diag_find_code(&chosen.findings, "chain-too-long") != NULL;
+	out->chain_too_long = dc_findings_has(&chosen.findings, "chain-too-long");
 	dc_diag_set(tls, DC_CHECK_OK, NULL);
 	tls->ms = chosen.conn.tls_ms;
 	SUMMARY(tls, "%s, %s, %s%s in %.1fms", chosen.conn.version, chosen.conn.cipher,
