@@ -98,14 +98,6 @@ const char *dc_diag_fam_record(int fam) { return fam == 4 ? "A" : "AAAA"; }
 
 /* ---- 4. TCP, TLS and the certificate ----------------------------------------------------- */
 
-const struct dc_finding *dc_diag_find_code(const struct dc_findings *f, const char *code)
-{
-	for (size_t i = 0; code && i < f->count; i++)
-		if (strcmp(f->items[i].code, code) == 0)
-			return &f->items[i];
-	return NULL;
-}
-
 const struct dc_finding *dc_diag_first_of(const struct dc_findings *f, enum dc_severity sev)
 {
 	for (size_t i = 0; i < f->count; i++)

@@ -46,7 +46,6 @@ struct dc_diag_region_ctx {
 struct dc_diag_check *dc_diag_add_check(struct dc_diag_check *arr, size_t *count, const char *id, enum dc_diag_path path);
 const char *dc_diag_fam_field(int fam);
 const char *dc_diag_fam_record(int fam);
-const struct dc_finding *dc_diag_find_code(const struct dc_findings *f, const char *code);
 /* Hints written for `derpcheck cert` span lines; a checklist line is one line. */
 void dc_diag_one_line(char *s, size_t n);
 const struct dc_finding *dc_diag_first_of(const struct dc_findings *f, enum dc_severity sev);

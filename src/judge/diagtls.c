@@ -150,7 +150,7 @@ void dc_diag_check_tls(struct dc_diag_node *dn, const struct dc_resolve_req *add
 	dc_diag_tls_evidence(tls, &chosen);
 	if (!chosen.conn.handshake) {
 		out->not_tls = chosen.conn.failure == DC_CONN_NOT_TLS;
-		const struct dc_finding *x = dc_diag_find_code(&chosen.findings, chosen.brief_code);
+		const struct dc_finding *x = dc_findings_find(&chosen.findings, chosen.brief_code);
 		dc_diag_set(tls, DC_CHECK_FAIL, chosen.brief_code ? chosen.brief_code : "handshake-failed");
 		SUMMARY(tls, "%s: no TLS handshake", chosen.where);
 		if (chosen.conn.plain_http)

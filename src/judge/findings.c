@@ -63,13 +63,15 @@ size_t dc_findings_count(const struct dc_findings *f, enum dc_severity sev)
 	return n;
 }
 
-bool dc_findings_has(const struct dc_findings *f, const char *code)
+const struct dc_finding *dc_findings_find(const struct dc_findings *f, const char *code)
 {
-	for (size_t i = 0; i < f->count; i++)
+	for (size_t i = 0; code && i < f->count; i++)
 		if (strcmp(f->items[i].code, code) == 0)
-			return true;
-	return false;
+			return &f->items[i];
+	return NULL;
 }
+
+bool dc_findings_has(const struct dc_findings *f, const char *code) { return dc_findings_find(f, code) != NULL; }
 
 /* Stable order: file, then position, then insertion order (seq). */
 static int compare(const void *pa, const void *pb)

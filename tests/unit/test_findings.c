@@ -71,6 +71,11 @@ static void test_counts_by_severity_and_lookup_by_code(void **state)
 	assert_int_equal(dc_findings_count(&f, DC_SEV_WARNING), 1);
 	assert_true(dc_findings_has(&f, "b"));
 	assert_false(dc_findings_has(&f, "d"));
+	dc_findings_add(&f, DC_SEV_ERROR, "b", "", at(2, 1), "4");
+	const struct dc_finding *first_b = dc_findings_find(&f, "b");
+	assert_non_null(first_b);
+	assert_string_equal(first_b->message, "2"); /* the first one with the code */
+	assert_null(dc_findings_find(&f, NULL));
 	dc_findings_free(&f);
 }
 

@@ -38,6 +38,8 @@ struct dc_finding *dc_findings_add(struct dc_findings *f, enum dc_severity sev, 
 	DC_PRINTF(6, 7);
 void dc_finding_hint(struct dc_finding *finding, const char *fmt, ...) DC_PRINTF(2, 3);
 size_t dc_findings_count(const struct dc_findings *f, enum dc_severity sev);
+/* The first finding with CODE (NULL when there is none, or CODE is NULL). */
+const struct dc_finding *dc_findings_find(const struct dc_findings *f, const char *code);
 bool dc_findings_has(const struct dc_findings *f, const char *code);
 /* Order by file, then position, keeping insertion order for ties (stable output). */
 void dc_findings_sort(struct dc_findings *f);
