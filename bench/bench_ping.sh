@@ -7,9 +7,9 @@
 set -u
 : "${DERPCHECK:?}" "${BENCH_BIN:?}" "${TOOLS:?}" "${PEERS:?}"
 cd "$(dirname "$0")/.."
-work=$(mktemp -d /tmp/derpcheck-bench-ping.XXXXXX)
-server_pids=""
-trap 'for p in $server_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+# scratch directory, background servers and the teardown (peers.sh needs its
+# free_port and now_ms)
+WORK_PREFIX=derpcheck-bench-ping . tests/lib/proc.sh
 fail() { echo "bench_ping: $*" >&2; }
 finish() { :; }
 . tests/lib/peers.sh

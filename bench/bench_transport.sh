@@ -12,9 +12,9 @@ set -u
 : "${DERPCHECK:?}"
 cd "$(dirname "$0")/.."
 PEERS=${PEERS:-$PWD/build/peers/bin}
-work=$(mktemp -d /tmp/derpcheck-bench.XXXXXX)
-server_pids=""
-trap 'for p in $server_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+# scratch directory, background servers and the teardown (peers.sh needs its
+# free_port and now_ms)
+WORK_PREFIX=derpcheck-bench . tests/lib/proc.sh
 fail() { echo "bench_transport: $*" >&2; }
 . tests/lib/peers.sh
 [ -x "$PEERS/derper" ] && [ -x "$PEERS/derpclient" ] || { echo "bench_transport: run make peers first" >&2; exit 1; }
